@@ -1,0 +1,238 @@
+"""Operator CLI: ``flask --app app <command>``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from tqdm import tqdm
+
+from consent.core import auth, ledger, storage
+from consent.core.errors import DomainError
+from consent.core.storage import Organisation, User
+from consent.dialects import base
+
+DEMO_SLUG = "demo"
+DEMO_USER = "demo@example.com"
+
+
+def fail(message: str, code: int = 1):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def org_or_fail(slug: str) -> Organisation:
+    org = ledger.get_org(slug)
+    if org is None:
+        fail(f"no organisation {slug!r}")
+    return org
+
+
+def user_or_fail(email: str) -> User:
+    user = User.get_or_none(User.email == email.strip().lower())
+    if user is None:
+        fail(f"no user {email!r}")
+    return user
+
+
+def domain_errors(fn):
+    """Show domain errors as one line and exit 1, not as a trace."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            fail(exc.message)
+    return wrapper
+
+
+@click.command("init-db")
+def init_db():
+    """Create the tables (safe to run again)."""
+    storage.create_tables()
+    click.echo(f"Database ready: {redact(current_app.config['CONSENT_DATABASE_URL'])}")
+
+
+def redact(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def seed_demo_data() -> dict:
+    """Create the demo organisation (if absent) and fresh working credentials for every dialect."""
+    storage.create_tables()
+    org = ledger.get_org(DEMO_SLUG) or ledger.create_org(DEMO_SLUG, "Demo Organisation", "demo")
+    user = User.get_or_none(User.email == DEMO_USER) or auth.create_user(DEMO_USER, "Demo Operator")
+    auth.add_member(org, user)
+    admin = auth.create_credential(org, name="demo ledger admin", scopes=("admin", "consent"),
+                                   actor="cli:seed-demo")
+    out = {
+        "base_url": current_app.config["CONSENT_PUBLIC_URL"],
+        "org": {"slug": org.slug, "subdomain": org.subdomain},
+        "ledger": {"admin_api_key": admin.key},
+        "truconsent": None, "veriff": None, "avacy": None, "attestr": None,
+    }
+    for dialect in base.registered():
+        if dialect.seed_demo is not None:
+            out[dialect.name] = dialect.seed_demo(org, user)
+    return out
+
+
+@click.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@domain_errors
+def seed_demo(as_json):
+    """Create the demo organisation (idempotent) and print working credentials."""
+    data = seed_demo_data()
+    if as_json:
+        click.echo(json.dumps(data))
+        return
+    click.echo(f"Demo organisation: {data['org']['slug']} (subdomain {data['org']['subdomain']})")
+    click.echo(f"Base URL:          {data['base_url']}")
+    for section, values in data.items():
+        if isinstance(values, dict) and section not in ("org",):
+            click.echo(f"[{section}]")
+            for key, value in values.items():
+                click.echo(f"  {key}: {value}")
+    click.echo("Keys are shown once; run seed-demo again for fresh ones.")
+
+
+org_cli = AppGroup("org", help="Organisations.")
+
+
+@org_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--subdomain", help="Defaults to the slug.")
+@domain_errors
+def org_create(slug, name, subdomain):
+    """Create an organisation."""
+    org = ledger.create_org(slug, name, subdomain, actor="cli")
+    click.echo(json.dumps({"id": org.id, "slug": org.slug, "name": org.name,
+                           "subdomain": org.subdomain}))
+
+
+@org_cli.command("list")
+def org_list():
+    """List organisations."""
+    for org in Organisation.select().order_by(Organisation.slug):
+        click.echo(f"{org.slug}\t{org.subdomain}\t{org.name}\t{org.id}")
+
+
+user_cli = AppGroup("user", help="Operators.")
+
+
+@user_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="")
+@domain_errors
+def user_create(email, name):
+    """Create an operator."""
+    user = auth.create_user(email, name)
+    click.echo(json.dumps({"id": user.id, "email": user.email}))
+
+
+member_cli = AppGroup("member", help="Organisation memberships.")
+
+
+@member_cli.command("add")
+@click.option("--org", "slug", required=True)
+@click.option("--email", required=True)
+@click.option("--role", default="admin", type=click.Choice(["admin", "member"]))
+@domain_errors
+def member_add(slug, email, role):
+    """Make an operator a member of an organisation."""
+    auth.add_member(org_or_fail(slug), user_or_fail(email), role, actor="cli")
+    click.echo(f"{email} is a {role} of {slug}")
+
+
+token_cli = AppGroup("token", help="Bearer session tokens.")
+
+
+@token_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--lifetime", default=3600, show_default=True, type=int, help="Seconds.")
+@domain_errors
+def token_create(email, lifetime):
+    """Issue a bearer session token for an operator (printed once)."""
+    token = auth.issue_session_token(current_app.config["SECRET_KEY"], user_or_fail(email),
+                                     lifetime, current_app.config["CONSENT_SESSION_MAX_AGE"])
+    click.echo(token)
+
+
+key_cli = AppGroup("key", help="API keys, HMAC integrations and Basic-auth clients.")
+
+
+@key_cli.command("create")
+@click.option("--org", "slug", required=True)
+@click.option("--kind", default="api_key", type=click.Choice(auth.KINDS), show_default=True)
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(auth.SCOPES),
+              help="Repeat for several; default consent.")
+@click.option("--name", default="")
+@domain_errors
+def key_create(slug, kind, scopes, name):
+    """Create a credential. Its secrets are printed once and never again."""
+    issued = auth.create_credential(org_or_fail(slug), kind=kind, name=name,
+                                    scopes=scopes or ("consent",), actor="cli")
+    click.echo(json.dumps(issued.as_dict()))
+
+
+@key_cli.command("revoke")
+@click.option("--org", "slug", required=True)
+@click.argument("credential_id")
+@domain_errors
+def key_revoke(slug, credential_id):
+    """Revoke a credential."""
+    auth.revoke_credential(org_or_fail(slug), credential_id, actor="cli")
+    click.echo(f"revoked {credential_id}")
+
+
+audit_cli = AppGroup("audit", help="The audit chain.")
+
+
+@audit_cli.command("verify")
+@click.option("--org", "slug", required=True)
+def audit_verify(slug):
+    """Verify the chain; exit 1 naming the first bad event."""
+    result = ledger.verify(org_or_fail(slug))
+    if result["ok"]:
+        click.echo(f"OK: {result['checked']} events, {result['consents_checked']} consents; "
+                   f"head {result['head_hash']}")
+        return
+    click.echo(f"BROKEN at event {result['first_bad_event']} (seq {result['first_bad_seq']}): "
+               f"{result['reason']}", err=True)
+    sys.exit(1)
+
+
+@click.command("export")
+@click.option("--org", "slug", required=True)
+@click.option("--format", "fmt", default="jsonl", type=click.Choice(["jsonl", "csv"]))
+@click.option("--output", "-o", type=click.File("w"), default="-")
+def export(slug, fmt, output):
+    """Export every consent (progress bar on a terminal)."""
+    from consent.dialects.ledger.routes import export_lines
+
+    org = org_or_fail(slug)
+    total = ledger.count_consents(org)
+    with tqdm(total=total, unit="consent", disable=not sys.stderr.isatty(),
+              file=sys.stderr) as bar:
+        for chunk in export_lines(org, fmt):
+            output.write(chunk)
+            bar.update(chunk.count("\n") if fmt == "jsonl" else 0)
+        if fmt == "csv":
+            bar.update(total - bar.n)
+
+
+def init_app(app):
+    for command in (init_db, seed_demo, org_cli, user_cli, member_cli, token_cli, key_cli,
+                    audit_cli, export):
+        app.cli.add_command(command)

@@ -1,0 +1,118 @@
+"""The audit log: a SHA-256 hash chain per organisation.
+
+Every write in the ledger calls :func:`append` inside its own transaction, so an event exists exactly
+when the write it describes was committed. Each event's hash covers its content and the previous
+event's hash; changing, removing or reordering any stored event breaks every hash after it.
+
+Appends are serialised per organisation: on SQLite the write transaction is ``BEGIN IMMEDIATE``
+(one writer at a time); on PostgreSQL the organisation's row is locked ``FOR UPDATE`` first, so two
+service instances sharing one database still build one chain. The ``(org, seq)`` unique index is the
+last line of defence against a fork in the chain.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .storage import AuditEvent, Organisation, canonical_json, is_postgres, new_uuid, utcnow
+
+GENESIS = "0" * 64
+
+
+def event_content(event: AuditEvent) -> dict:
+    """The fields an event's hash covers (everything but the hash itself)."""
+    return {
+        "event_id": event.event_id,
+        "org": event.org_id,
+        "seq": event.seq,
+        "at": event.at.isoformat(timespec="microseconds"),
+        "actor": event.actor,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "payload": event.payload,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical_json(event_content(event)).encode()).hexdigest()
+
+
+def _lock_org(org_id: str) -> None:
+    if is_postgres():
+        Organisation.select(Organisation.id).where(Organisation.id == org_id).for_update().execute()
+
+
+def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id: str,
+           payload: dict, event_id: str | None = None, at=None) -> AuditEvent:
+    """Append one event to the organisation's chain. Call inside a transaction."""
+    _lock_org(org_id)
+    last = (AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.org == org_id)
+            .order_by(AuditEvent.seq.desc()).limit(1).first())
+    event = AuditEvent(
+        event_id=event_id or new_uuid(),
+        org=org_id,
+        seq=(last.seq + 1) if last else 1,
+        at=at or utcnow(),
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        payload=payload,
+        prev_hash=last.hash if last else GENESIS,
+    )
+    event.hash = compute_hash(event)
+    event.save(force_insert=True)
+    return event
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_event: str | None = None
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    head_hash: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_bad_event": self.first_bad_event,
+            "first_bad_seq": self.first_bad_seq,
+            "reason": self.reason,
+            "head_hash": self.head_hash,
+        }
+
+
+def verify(org_id: str, batch: int = 2000) -> VerifyResult:
+    """Walk the organisation's chain in order, in constant memory.
+
+    Checks, for every event: its sequence number follows the previous one, its ``prev_hash`` is the
+    previous event's hash, and its stored hash matches its content. Consent rows are then checked
+    against the hashes their audit events recorded (see ``ledger.verify_consents``).
+    """
+    prev_hash, expected_seq, checked, last_seq = GENESIS, 1, 0, 0
+    while True:
+        rows = (AuditEvent.select()
+                .where((AuditEvent.org == org_id) & (AuditEvent.seq > last_seq))
+                .order_by(AuditEvent.seq).limit(batch))
+        got = 0
+        for event in rows:
+            got += 1
+            reason = None
+            if event.seq != expected_seq:
+                reason = f"sequence gap: expected {expected_seq}, found {event.seq}"
+            elif event.prev_hash != prev_hash:
+                reason = "prev_hash does not match the previous event's hash"
+            elif compute_hash(event) != event.hash:
+                reason = "stored hash does not match the event's content"
+            if reason:
+                return VerifyResult(False, checked, event.event_id, event.seq, reason)
+            prev_hash, expected_seq, last_seq = event.hash, expected_seq + 1, event.seq
+            checked += 1
+        if got < batch:
+            return VerifyResult(True, checked, head_hash=prev_hash if checked else None)

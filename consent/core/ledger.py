@@ -1,0 +1,532 @@
+"""The consent ledger: organisations, subjects, purposes, notices, consent decisions, withdrawal,
+current state, identity mapping, idempotency, verification and export.
+
+Every function that writes runs one transaction that also appends the audit event(s) describing
+the write, so a caller that got a return value knows both are committed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from peewee import IntegrityError, JOIN
+
+from . import audit
+from .errors import Conflict, Invalid, NotFound
+from .storage import (
+    AuditEvent,
+    Consent,
+    ConsentEvent,
+    IdempotencyRecord,
+    Notice,
+    NoticeVersion,
+    Organisation,
+    Purpose,
+    PurposeVersion,
+    Subject,
+    SubjectLink,
+    canonical_json,
+    new_uuid,
+    transaction,
+    utcnow,
+)
+
+STATUSES = ("granted", "denied", "withdrawn")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+# -- organisations --------------------------------------------------------------------------------
+
+def create_org(slug: str, name: str, subdomain: str | None = None, actor: str = "system"):
+    subdomain = subdomain or slug
+    for label, value in (("slug", slug), ("subdomain", subdomain)):
+        if not SLUG_RE.match(value or ""):
+            raise Invalid(f"{label} must be lowercase letters, digits and hyphens (1-64)")
+    with transaction():
+        if Organisation.select().where((Organisation.slug == slug)
+                                       | (Organisation.subdomain == subdomain)).exists():
+            raise Conflict(f"an organisation with slug {slug!r} or subdomain {subdomain!r} exists")
+        org = Organisation.create(slug=slug, name=name, subdomain=subdomain)
+        audit.append(org.id, actor=actor, action="org.created", entity_type="org",
+                     entity_id=org.id, payload={"slug": slug, "name": name,
+                                                "subdomain": subdomain})
+    return org
+
+
+def get_org(slug_or_id: str | None) -> Organisation | None:
+    if not slug_or_id:
+        return None
+    return Organisation.get_or_none((Organisation.slug == slug_or_id)
+                                    | (Organisation.id == slug_or_id))
+
+
+# -- subjects, purposes, notices -------------------------------------------------------------------
+
+def _subject(org_id: str, identifier: str, create: bool = True) -> Subject | None:
+    identifier = (identifier or "").strip()
+    if not identifier:
+        raise Invalid("a subject identifier is required")
+    if len(identifier) > 255:
+        raise Invalid("a subject identifier is at most 255 characters")
+    found = Subject.get_or_none((Subject.org == org_id) & (Subject.identifier == identifier))
+    if found or not create:
+        return found
+    return Subject.create(org=org_id, identifier=identifier)
+
+
+def find_subject(org, identifier: str) -> Subject | None:
+    return _subject(_org_id(org), identifier, create=False)
+
+
+def ensure_purpose(org, code: str, name: str | None = None, version: str | None = None,
+                   description: str = "", actor: str = "system") -> Purpose:
+    """The purpose with this code, created (with an audit event) on first use. Call inside a
+    transaction when part of a larger write."""
+    org_id = _org_id(org)
+    code = (code or "").strip()
+    if not code or len(code) > 100:
+        raise Invalid("a purpose code of 1-100 characters is required")
+    purpose = Purpose.get_or_none((Purpose.org == org_id) & (Purpose.code == code))
+    if purpose is None:
+        purpose = Purpose.create(org=org_id, code=code, name=name or code,
+                                 current_version=version or "1")
+        PurposeVersion.create(purpose=purpose, version=purpose.current_version,
+                              description=description)
+        audit.append(org_id, actor=actor, action="purpose.created", entity_type="purpose",
+                     entity_id=str(purpose.id), payload={"code": code, "name": purpose.name,
+                                                         "version": purpose.current_version})
+    elif version and not PurposeVersion.select().where(
+            (PurposeVersion.purpose == purpose) & (PurposeVersion.version == version)).exists():
+        PurposeVersion.create(purpose=purpose, version=version, description=description)
+        Purpose.update(current_version=version).where(Purpose.id == purpose.id).execute()
+        purpose.current_version = version
+        audit.append(org_id, actor=actor, action="purpose.versioned", entity_type="purpose",
+                     entity_id=str(purpose.id), payload={"code": code, "version": version})
+    return purpose
+
+
+def publish_notice(org, code: str, title: str, text: str, version: str,
+                   actor: str = "system") -> NoticeVersion:
+    """Create a notice or add a version to it."""
+    org_id = _org_id(org)
+    with transaction():
+        notice = Notice.get_or_none((Notice.org == org_id) & (Notice.code == code))
+        if notice is None:
+            notice = Notice.create(org=org_id, code=code, title=title, current_version=version)
+        elif NoticeVersion.select().where((NoticeVersion.notice == notice)
+                                          & (NoticeVersion.version == version)).exists():
+            raise Conflict(f"notice {code} already has version {version}")
+        else:
+            Notice.update(current_version=version, title=title).where(
+                Notice.id == notice.id).execute()
+        nv = NoticeVersion.create(notice=notice, version=version, text=text)
+        audit.append(org_id, actor=actor, action="notice.published", entity_type="notice",
+                     entity_id=str(notice.id), payload={
+                         "code": code, "version": version, "title": title,
+                         "text_sha256": hashlib.sha256(text.encode()).hexdigest()})
+    return nv
+
+
+# -- consent decisions ----------------------------------------------------------------------------
+
+@dataclass
+class Decision:
+    """One decision to record. ``subject`` and ``purpose`` are identifier strings."""
+
+    subject: str
+    purpose: str
+    status: str
+    source: str = "ledger"
+    purpose_name: str | None = None
+    purpose_version: str | None = None
+    notice_version: str | None = None
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+    evidence: dict | None = None
+    supersedes: str | None = None
+    id: str = field(default_factory=new_uuid)
+
+
+def consent_content(c: Consent) -> dict:
+    """The immutable fields a consent's record hash covers."""
+    def ts(value):
+        return value.isoformat(timespec="microseconds") if value else None
+    return {
+        "id": c.id, "org": c.org_id, "recorded_subject": c.recorded_subject_id,
+        "purpose": c.purpose_id, "purpose_version": c.purpose_version,
+        "notice_version": c.notice_version, "status": c.status, "source": c.source,
+        "supersedes": c.supersedes, "valid_from": ts(c.valid_from),
+        "valid_until": ts(c.valid_until), "evidence": c.evidence, "created_at": ts(c.created_at),
+    }
+
+
+def consent_hash(c: Consent) -> str:
+    return hashlib.sha256(canonical_json(consent_content(c)).encode()).hexdigest()
+
+
+def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
+                    audit_event_id: str | None = None) -> Consent:
+    if d.status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    valid_from = d.valid_from or now
+    if d.valid_until is not None and d.valid_until <= valid_from:
+        raise Invalid("valid_until must be after valid_from")
+    subject = _subject(org_id, d.subject)
+    purpose = ensure_purpose(org_id, d.purpose, name=d.purpose_name, version=d.purpose_version,
+                             actor=actor)
+    consent = Consent(
+        id=d.id, org=org_id, subject=subject, recorded_subject=subject, purpose=purpose,
+        purpose_version=d.purpose_version or purpose.current_version,
+        notice_version=d.notice_version, status=d.status, source=d.source,
+        supersedes=d.supersedes, valid_from=valid_from, valid_until=d.valid_until,
+        evidence=d.evidence, created_at=now,
+    )
+    consent.record_hash = consent_hash(consent)
+    consent.save(force_insert=True)
+    event = audit.append(org_id, actor=actor, action="consent.recorded", entity_type="consent",
+                         entity_id=consent.id, event_id=audit_event_id, at=now, payload={
+                             "record_hash": consent.record_hash, "subject": subject.identifier,
+                             "purpose": purpose.code, "status": d.status, "source": d.source,
+                             "supersedes": d.supersedes})
+    ConsentEvent.create(consent=consent, type="recorded", at=now, audit_event_id=event.event_id,
+                        data={"status": d.status, "source": d.source})
+    consent.subject = subject
+    consent.recorded_subject = subject
+    consent.purpose = purpose
+    consent.audit_event_id = event.event_id  # transient: the event that recorded it
+    return consent
+
+
+def record(org, decisions: Iterable[Decision], actor: str = "system") -> list[Consent]:
+    """Record decisions in one transaction, one audit event each."""
+    org_id = _org_id(org)
+    decisions = list(decisions)
+    if not decisions:
+        raise Invalid("nothing to record")
+    now = utcnow()
+    with transaction():
+        return [_write_decision(org_id, d, actor, now) for d in decisions]
+
+
+def record_one(org, decision: Decision, actor: str = "system") -> Consent:
+    return record(org, [decision], actor)[0]
+
+
+def in_transaction_record(org, decisions: Iterable[Decision], actor: str = "system",
+                          now: dt.datetime | None = None) -> list[Consent]:
+    """Like :func:`record`, for callers that already hold a transaction (dialects that write their
+    own rows in the same commit)."""
+    org_id = _org_id(org)
+    now = now or utcnow()
+    return [_write_decision(org_id, d, actor, now) for d in decisions]
+
+
+def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledger",
+             evidence: dict | None = None) -> Consent:
+    """Withdraw a binding grant: a new ``withdrawn`` record that supersedes it, plus a
+    ``withdrawn`` event on the original. Returns the withdrawal record."""
+    org_id = _org_id(org)
+    with transaction():
+        original = get_consent(org_id, consent_id)
+        if original.status != "granted":
+            raise Conflict(f"consent {consent_id} is {original.status}; only a grant can be "
+                           "withdrawn")
+        newer = (Consent.select(Consent.id, Consent.status, Consent.supersedes)
+                 .where((Consent.org == org_id) & (Consent.subject == original.subject_id)
+                        & (Consent.purpose == original.purpose_id)
+                        & (Consent.seq > original.seq))
+                 .order_by(Consent.seq.desc()).first())
+        if newer is not None:
+            if newer.status == "withdrawn" and newer.supersedes == original.id:
+                raise Conflict(f"consent {consent_id} is already withdrawn")
+            raise Conflict(f"consent {consent_id} is superseded by {newer.id}")
+        now = utcnow()
+        withdrawal = _write_decision(org_id, Decision(
+            subject=original.subject.identifier, purpose=original.purpose.code, status="withdrawn",
+            source=source, purpose_version=original.purpose_version,
+            notice_version=original.notice_version, evidence=evidence, supersedes=original.id,
+        ), actor, now)
+        ConsentEvent.create(consent=original, type="withdrawn", at=now,
+                            audit_event_id=withdrawal.audit_event_id,
+                            data={"withdrawal_id": withdrawal.id, "source": source})
+    return withdrawal
+
+
+def _consent_query(org_id: str):
+    holder, recorded = Subject.alias("holder"), Subject.alias("recorded")
+    return (Consent
+            .select(Consent, holder, recorded, Purpose)
+            .join(holder, on=(Consent.subject == holder.id), attr="subject")
+            .switch(Consent)
+            .join(recorded, on=(Consent.recorded_subject == recorded.id), attr="recorded_subject")
+            .switch(Consent)
+            .join(Purpose, on=(Consent.purpose == Purpose.id), attr="purpose")
+            .where(Consent.org == org_id))
+
+
+def get_consent(org, consent_id: str) -> Consent:
+    consent = _consent_query(_org_id(org)).where(Consent.id == consent_id).first()
+    if consent is None:
+        raise NotFound(f"consent {consent_id} not found")
+    return consent
+
+
+def consent_events(consent: Consent) -> list[ConsentEvent]:
+    return list(ConsentEvent.select().where(ConsentEvent.consent == consent.seq)
+                .order_by(ConsentEvent.id))
+
+
+@dataclass
+class ConsentFilter:
+    subject: str | None = None
+    purpose: str | None = None
+    status: str | None = None
+    source: str | None = None
+    date_from: dt.datetime | None = None
+    date_to: dt.datetime | None = None
+
+
+def list_consents(org, flt: ConsentFilter, *, limit: int = 50,
+                  before_seq: int | None = None) -> tuple[list[Consent], int | None]:
+    """Newest first, keyset-paginated on the internal sequence. Returns (page, next cursor)."""
+    org_id = _org_id(org)
+    query = _consent_query(org_id)
+    if flt.subject is not None:
+        subject = _subject(org_id, flt.subject, create=False)
+        if subject is None:
+            return [], None
+        query = query.where(Consent.subject == subject.id)
+    if flt.purpose is not None:
+        purpose = Purpose.get_or_none((Purpose.org == org_id) & (Purpose.code == flt.purpose))
+        if purpose is None:
+            return [], None
+        query = query.where(Consent.purpose == purpose.id)
+    if flt.status:
+        query = query.where(Consent.status == flt.status)
+    if flt.source:
+        query = query.where(Consent.source == flt.source)
+    if flt.date_from:
+        query = query.where(Consent.created_at >= flt.date_from)
+    if flt.date_to:
+        query = query.where(Consent.created_at < flt.date_to)
+    if before_seq is not None:
+        query = query.where(Consent.seq < before_seq)
+    rows = list(query.order_by(Consent.seq.desc()).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].seq if more and rows else None)
+
+
+@dataclass
+class PurposeState:
+    purpose: str
+    purpose_name: str
+    consent: Consent
+    status: str          # granted | denied | withdrawn | expired | pending
+    active: bool         # may the data be processed for this purpose right now
+
+
+def effective_status(c: Consent, now: dt.datetime) -> str:
+    if c.status == "granted":
+        if c.valid_until is not None and c.valid_until <= now:
+            return "expired"
+        if c.valid_from > now:
+            return "pending"
+    return c.status
+
+
+def subject_state(org, identifier: str, now: dt.datetime | None = None) -> list[PurposeState]:
+    """The binding (newest) decision per purpose for a subject, with its validity now."""
+    org_id = _org_id(org)
+    subject = _subject(org_id, identifier, create=False)
+    if subject is None:
+        return []
+    now = now or utcnow()
+    rows = (_consent_query(org_id).where(Consent.subject == subject.id)
+            .order_by(Consent.purpose, Consent.seq.desc()))
+    states, seen = [], set()
+    for c in rows:
+        if c.purpose_id in seen:
+            continue
+        seen.add(c.purpose_id)
+        status = effective_status(c, now)
+        states.append(PurposeState(c.purpose.code, c.purpose.name, c, status,
+                                   status == "granted"))
+    states.sort(key=lambda s: s.purpose)
+    return states
+
+
+# -- identity mapping -----------------------------------------------------------------------------
+
+def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = "system",
+                 metadata: dict | None = None, source: str = "ledger") -> tuple[int, SubjectLink]:
+    """Move every consent held by the anonymous subject to the authenticated one: one transaction,
+    one audit event, one ``mapped`` ConsentEvent per moved record. Returns (moved count, link)."""
+    org_id = _org_id(org)
+    if anonymous_id == authenticated_id:
+        raise Invalid("anonymousId and authenticatedUserId must differ")
+    with transaction():
+        anonymous = _subject(org_id, anonymous_id)
+        authenticated = _subject(org_id, authenticated_id)
+        moving = [row.seq for row in Consent.select(Consent.seq).where(
+            (Consent.org == org_id) & (Consent.subject == anonymous.id))]
+        link = SubjectLink(org=org_id, anonymous=anonymous, authenticated=authenticated,
+                           moved_count=len(moving), metadata=metadata)
+        link.save(force_insert=True)
+        event = audit.append(org_id, actor=actor, action="subject.mapped",
+                             entity_type="subject_link", entity_id=link.id, payload={
+                                 "anonymous_id": anonymous.identifier,
+                                 "authenticated_id": authenticated.identifier,
+                                 "moved": len(moving), "metadata": metadata, "source": source})
+        if moving:
+            Consent.update(subject=authenticated.id).where(Consent.seq.in_(moving)).execute()
+            now = utcnow()
+            ConsentEvent.insert_many([
+                {"consent": seq, "type": "mapped", "at": now, "audit_event_id": event.event_id,
+                 "data": {"from": anonymous.identifier, "to": authenticated.identifier,
+                          "to_subject": authenticated.id, "metadata": metadata}}
+                for seq in moving]).execute()
+    return len(moving), link
+
+
+# -- idempotency ----------------------------------------------------------------------------------
+
+def idempotent(org, scope: str, key: str | None, request: dict,
+               produce: Callable[[], tuple[int, dict]]) -> tuple[int, dict, bool]:
+    """Run ``produce`` once per (org, scope, key) and store its (status, body) in the same
+    transaction. A repeat returns the stored result and writes nothing. A repeat with a different
+    request raises Conflict. Returns (status, body, replayed)."""
+    if not key:
+        with transaction():
+            status, body = produce()
+        return status, body, False
+    org_id = _org_id(org)
+    request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
+
+    def stored():
+        row = IdempotencyRecord.get_or_none((IdempotencyRecord.org == org_id)
+                                            & (IdempotencyRecord.scope == scope)
+                                            & (IdempotencyRecord.key == key))
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise Conflict("this idempotency key was already used with a different request")
+        return row.status, row.body, True
+
+    previous = stored()
+    if previous:
+        return previous
+    try:
+        with transaction():
+            previous = stored()  # re-check under the write lock
+            if previous:
+                return previous
+            status, body = produce()
+            IdempotencyRecord.create(org=org_id, scope=scope, key=key, request_hash=request_hash,
+                                     status=status, body=body)
+        return status, body, False
+    except IntegrityError:  # a concurrent request with the same key committed first
+        previous = stored()
+        if previous:
+            return previous
+        raise
+
+
+# -- audit queries and verification ---------------------------------------------------------------
+
+def audit_events(org, *, event_id: str | None = None, from_seq: int | None = None,
+                 to_seq: int | None = None, since: dt.datetime | None = None,
+                 until: dt.datetime | None = None, limit: int = 100) -> list[AuditEvent]:
+    org_id = _org_id(org)
+    query = AuditEvent.select().where(AuditEvent.org == org_id)
+    if event_id:
+        query = query.where(AuditEvent.event_id == event_id)
+    if from_seq is not None:
+        query = query.where(AuditEvent.seq >= from_seq)
+    if to_seq is not None:
+        query = query.where(AuditEvent.seq <= to_seq)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    return list(query.order_by(AuditEvent.seq).limit(limit))
+
+
+def verify(org, batch: int = 2000) -> dict:
+    """Verify the audit chain, then every consent row against the hash its audit event recorded
+    and its current holder against its mapping events. Constant memory."""
+    org_id = _org_id(org)
+    result = audit.verify(org_id, batch=batch)
+    out = result.as_dict()
+    out["consents_checked"] = 0
+    if not result.ok:
+        return out
+    last = 0
+    while True:
+        rows = list(
+            Consent.select(Consent, AuditEvent.payload.alias("audit_payload"),
+                           AuditEvent.event_id.alias("audit_event"))
+            .join(ConsentEvent, on=((ConsentEvent.consent == Consent.seq)
+                                    & (ConsentEvent.type == "recorded")))
+            .join(AuditEvent, JOIN.LEFT_OUTER,
+                  on=(AuditEvent.event_id == ConsentEvent.audit_event_id))
+            .where((Consent.org == org_id) & (Consent.seq > last))
+            .order_by(Consent.seq).limit(batch).objects())
+        if not rows:
+            break
+        holders = _holders([c.seq for c in rows])
+        for c in rows:
+            payload = c.audit_payload or {}
+            reason = None
+            if not payload:
+                reason = "consent has no audit event"
+            elif consent_hash(c) != c.record_hash:
+                reason = "consent row does not match its record hash"
+            elif payload.get("record_hash") != c.record_hash:
+                reason = "consent record hash differs from the one its audit event recorded"
+            elif holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
+                reason = "consent holder does not match its mapping events"
+            if reason:
+                out.update(ok=False, first_bad_event=c.audit_event, reason=reason,
+                           first_bad_consent=c.id)
+                return out
+            out["consents_checked"] += 1
+        last = rows[-1].seq
+    return out
+
+
+def _holders(seqs: list[int]) -> dict[int, int]:
+    """The holder each consent should have after replaying its mapping events."""
+    holders: dict[int, int] = {}
+    for e in (ConsentEvent.select(ConsentEvent.consent, ConsentEvent.data)
+              .where(ConsentEvent.consent.in_(seqs) & (ConsentEvent.type == "mapped"))
+              .order_by(ConsentEvent.id)):
+        holders[e.consent_id] = e.data.get("to_subject", -1)
+    return holders
+
+
+# -- export -------------------------------------------------------------------------------------
+
+def export_rows(org, batch: int = 1000) -> Iterator[Consent]:
+    """Every consent of the organisation, oldest first, in keyset batches (constant memory)."""
+    org_id = _org_id(org)
+    last = 0
+    while True:
+        rows = list(_consent_query(org_id).where(Consent.seq > last)
+                    .order_by(Consent.seq).limit(batch))
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq
+
+
+def count_consents(org) -> int:
+    return Consent.select().where(Consent.org == _org_id(org)).count()
+
+
+def _org_id(org) -> str:
+    return org if isinstance(org, str) else org.id
+

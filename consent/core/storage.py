@@ -1,0 +1,380 @@
+"""Database connection handling and the ledger's own tables.
+
+One ``DatabaseProxy`` is initialised by the app factory (or the CLI, or a test) with
+:func:`init_database`. On SQLite every ``db.atomic()`` starts with ``BEGIN IMMEDIATE`` (set through
+``lock_type``), the journal is WAL and a busy timeout applies. A worker keeps one connection for its
+lifetime and reconnects after a fork.
+
+Dialects keep their own tables in their own packages; they point at these rows and register their
+models with :func:`register_models` so that :func:`create_tables` creates them too.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import uuid
+
+from peewee import (
+    AutoField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    TextField,
+)
+from playhouse.db_url import connect as url_connect
+
+db = DatabaseProxy()
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC timestamp, the one form every stored datetime takes."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class JSONField(TextField):
+    """JSON stored as canonical text on every backend (so hashes over it are stable)."""
+
+    def db_value(self, value):
+        return None if value is None else canonical_json(value)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+def canonical_json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Organisation(BaseModel):
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    slug = CharField(unique=True, max_length=64)
+    name = CharField(max_length=200)
+    subdomain = CharField(unique=True, max_length=64)
+    created_at = DateTimeField(default=utcnow)
+
+
+class User(BaseModel):
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    email = CharField(unique=True, max_length=254)
+    name = CharField(max_length=200, default="")
+    created_at = DateTimeField(default=utcnow)
+
+
+class Membership(BaseModel):
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    role = CharField(max_length=20, default="admin")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "user"), True),)
+
+
+class SessionToken(BaseModel):
+    """A bearer session token issued to a user. Only its SHA-256 is stored."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    user = ForeignKeyField(User, on_delete="CASCADE")
+    token_hash = CharField(unique=True, max_length=64)
+    expires_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Credential(BaseModel):
+    """A machine credential of one organisation.
+
+    kind ``api_key``: a key sent as a header (X-API-Key), with scopes.
+    kind ``hmac``: an API key plus a shared secret used to sign bodies (Veriff's integrations).
+    kind ``basic``: a client id plus a token, sent as HTTP Basic auth.
+    The key or token is stored only as SHA-256 (keys are 256-bit random, so a fast hash is enough).
+    The shared secret must stay readable to check signatures; it is never returned after creation.
+    """
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    kind = CharField(max_length=16)
+    name = CharField(max_length=200, default="")
+    key_hash = CharField(unique=True, max_length=64)
+    key_prefix = CharField(max_length=24)
+    client_id = CharField(max_length=64, null=True, index=True)
+    scopes = CharField(max_length=200, default="")
+    shared_secret = CharField(max_length=200, null=True)
+    created_at = DateTimeField(default=utcnow)
+    revoked_at = DateTimeField(null=True)
+
+    @property
+    def scope_set(self) -> set[str]:
+        return set(filter(None, self.scopes.split(",")))
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Subject(BaseModel):
+    """A data principal, identified inside one organisation by an identifier string."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    identifier = CharField(max_length=255)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "identifier"), True),)
+
+
+class SubjectLink(BaseModel):
+    """A recorded link from an anonymous identifier to an authenticated one (map-user)."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    anonymous = ForeignKeyField(Subject, backref="links_out")
+    authenticated = ForeignKeyField(Subject, backref="links_in")
+    moved_count = IntegerField(default=0)
+    metadata = JSONField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Purpose(BaseModel):
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    code = CharField(max_length=100)
+    name = CharField(max_length=200)
+    current_version = CharField(max_length=32, default="1")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "code"), True),)
+
+
+class PurposeVersion(BaseModel):
+    id = AutoField()
+    purpose = ForeignKeyField(Purpose, backref="versions", on_delete="CASCADE")
+    version = CharField(max_length=32)
+    description = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("purpose", "version"), True),)
+
+
+class Notice(BaseModel):
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    code = CharField(max_length=100)
+    title = CharField(max_length=200)
+    current_version = CharField(max_length=32, default="1")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "code"), True),)
+
+
+class NoticeVersion(BaseModel):
+    id = AutoField()
+    notice = ForeignKeyField(Notice, backref="versions", on_delete="CASCADE")
+    version = CharField(max_length=32)
+    text = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("notice", "version"), True),)
+
+
+class Consent(BaseModel):
+    """One consent decision. Never updated in place, with one exception that is itself audited:
+    ``subject`` (the current holder) moves when an identity mapping moves the record, and each move
+    is a ``mapped`` ConsentEvent; ``recorded_subject`` keeps who it was recorded under.
+
+    ``status`` is ``granted``, ``denied`` or ``withdrawn``. A withdrawal is a new record for the same
+    subject and purpose whose ``supersedes`` names the record it withdraws. The newest record per
+    (subject, purpose) is the binding one.
+    """
+
+    seq = AutoField()
+    id = CharField(unique=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    subject = ForeignKeyField(Subject, backref="consents")
+    recorded_subject = ForeignKeyField(Subject)
+    purpose = ForeignKeyField(Purpose)
+    purpose_version = CharField(max_length=32, null=True)
+    notice_version = CharField(max_length=64, null=True)
+    status = CharField(max_length=16)
+    source = CharField(max_length=32)
+    supersedes = CharField(max_length=36, null=True)
+    valid_from = DateTimeField()
+    valid_until = DateTimeField(null=True)
+    evidence = JSONField(null=True)
+    created_at = DateTimeField()
+    record_hash = CharField(max_length=64)
+
+    class Meta:
+        indexes = (
+            (("org", "subject", "purpose", "seq"), False),
+            (("org", "seq"), False),
+            (("org", "source", "seq"), False),
+        )
+
+
+class ConsentEvent(BaseModel):
+    """Append-only events on a consent: recorded, withdrawn, mapped, used, expired."""
+
+    id = AutoField()
+    consent = ForeignKeyField(Consent, backref="events", on_delete="CASCADE")
+    type = CharField(max_length=16)
+    at = DateTimeField(default=utcnow)
+    audit_event_id = CharField(max_length=36)
+    data = JSONField(null=True)
+
+
+class AuditEvent(BaseModel):
+    """The per-organisation SHA-256 hash chain: each event stores the previous event's hash and its
+    own, computed over its canonical content (see ``consent.core.audit``)."""
+
+    id = AutoField()
+    event_id = CharField(unique=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    seq = IntegerField()
+    at = DateTimeField()
+    actor = CharField(max_length=100)
+    action = CharField(max_length=64)
+    entity_type = CharField(max_length=32)
+    entity_id = CharField(max_length=64)
+    payload = JSONField()
+    prev_hash = CharField(max_length=64)
+    hash = CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("org", "seq"), True),)
+
+
+class IdempotencyRecord(BaseModel):
+    """The first response to a request made with an idempotency key, replayed on repeats."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    scope = CharField(max_length=64)
+    key = CharField(max_length=255)
+    request_hash = CharField(max_length=64)
+    status = IntegerField()
+    body = JSONField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "scope", "key"), True),)
+
+
+class OutboxMessage(BaseModel):
+    """Mail kept locally when no SMTP server is configured (and a record of every send)."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", null=True)
+    to_masked = CharField(max_length=254)
+    subject = CharField(max_length=255)
+    body_text = TextField()
+    body_html = TextField(null=True)
+    transport = CharField(max_length=16)
+    status = CharField(max_length=16)
+    created_at = DateTimeField(default=utcnow)
+    # The full recipient is kept only while the message waits in the local outbox.
+    to_address = CharField(max_length=254, null=True)
+
+
+CORE_MODELS = [
+    Organisation, User, Membership, SessionToken, Credential, Subject, SubjectLink, Purpose,
+    PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,
+    OutboxMessage,
+]
+_extra_models: list = []
+
+
+def register_models(*models) -> None:
+    """Dialects call this at import time with their own tables."""
+    for model in models:
+        if model not in _extra_models:
+            _extra_models.append(model)
+
+
+def all_models() -> list:
+    return CORE_MODELS + _extra_models
+
+
+# -- connection handling ---------------------------------------------------------------------------
+
+def make_database(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000):
+    """Build (not open) the database a URL names."""
+    if url.startswith("sqlite"):
+        return url_connect(
+            url,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": synchronous,
+                "foreign_keys": 1,
+                "busy_timeout": busy_timeout_ms,
+                "cache_size": -32000,
+            },
+            timeout=busy_timeout_ms / 1000,
+            lock_type="IMMEDIATE",
+            autoconnect=True,
+        )
+    if url.startswith(("postgres://", "postgresql://")):
+        return url_connect(url, autoconnect=True, autorollback=True)
+    raise ValueError(f"unsupported database URL: {url!r} (use sqlite:/// or postgresql://)")
+
+
+def init_database(url: str, **kwargs):
+    """Point the proxy at the database a URL names. Returns the database object."""
+    current = db.obj
+    if current is not None and not current.is_closed():
+        current.close()
+    database = make_database(url, **kwargs)
+    db.initialize(database)
+    return database
+
+
+def _after_fork_in_child() -> None:
+    # A connection inherited from the parent must never be used by the child: forget it without
+    # closing (closing would tell a PostgreSQL server the parent's session is over).
+    database = db.obj
+    if database is not None:
+        state = database._state
+        state.reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def is_postgres() -> bool:
+    return isinstance(db.obj, PostgresqlDatabase)
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def create_tables() -> None:
+    db.create_tables(all_models(), safe=True)
+
+
+def transaction():
+    """One write transaction (BEGIN IMMEDIATE on SQLite)."""
+    return db.atomic()
+

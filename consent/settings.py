@@ -1,0 +1,75 @@
+"""Configuration: defaults in code, then ``instance/config.py``, then ``CONSENT_*`` environment variables.
+
+Every setting is an upper-case Flask config key. The environment variable for a key is the key
+itself when it already starts with ``CONSENT_`` (``CONSENT_DATABASE_URL``), else ``CONSENT_`` + key.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    # sqlite:///<path> or postgresql://user:pass@host:port/db (playhouse.db_url). Empty means
+    # instance/consent.sqlite3.
+    "CONSENT_DATABASE_URL": "",
+    # Signs session tokens and consent links. Generated once into instance/secret_key if unset.
+    "CONSENT_SECRET_KEY": "",
+    # Base of the links the service hands out (consent links, Veriff session URLs).
+    "CONSENT_PUBLIC_URL": "http://127.0.0.1:5000",
+    # SQLite durability: NORMAL survives process crashes; FULL survives power loss too.
+    "CONSENT_SQLITE_SYNCHRONOUS": "NORMAL",
+    # Milliseconds a writer waits for the SQLite write lock.
+    "CONSENT_SQLITE_BUSY_TIMEOUT_MS": 10000,
+    # Largest accepted request body, in bytes.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Longest lifetime a bearer session token may be given, in seconds.
+    "CONSENT_SESSION_MAX_AGE": 30 * 24 * 3600,
+    # smtp://user:pass@host:port (or smtps://). Empty: mail goes to the local outbox.
+    "CONSENT_SMTP_URL": "",
+    "CONSENT_MAIL_FROM": "consent@localhost",
+}
+
+INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE"}
+
+
+def env_name(key: str) -> str:
+    return key if key.startswith("CONSENT_") else "CONSENT_" + key
+
+
+def load(app, test_config: dict | None = None) -> None:
+    """Fill ``app.config`` in order: defaults, instance/config.py, environment, test_config."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        for key in list(DEFAULTS):
+            value = os.environ.get(env_name(key))
+            if value is not None:
+                app.config[key] = int(value) if key in INT_KEYS else value
+    else:
+        app.config.from_mapping(test_config)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config["CONSENT_DATABASE_URL"]:
+        app.config["CONSENT_DATABASE_URL"] = f"sqlite:///{instance / 'consent.sqlite3'}"
+    if not app.config["CONSENT_SECRET_KEY"]:
+        app.config["CONSENT_SECRET_KEY"] = instance_secret(instance / "secret_key")
+    app.config["SECRET_KEY"] = app.config["CONSENT_SECRET_KEY"]
+    app.config["CONSENT_PUBLIC_URL"] = app.config["CONSENT_PUBLIC_URL"].rstrip("/")
+
+
+def instance_secret(path: Path) -> str:
+    """Read the generated secret key, creating it once (mode 0600) if absent."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value

@@ -1,0 +1,103 @@
+"""Fixtures: an app on a fresh temporary SQLite file per test (or a fresh PostgreSQL schema when
+CONSENT_TEST_DATABASE_URL is set), its client and CLI runner, and a seeded organisation."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from consent import create_app
+from consent.core import auth, ledger, storage
+
+PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL", "")
+
+
+def _fresh_pg_url() -> str:
+    """A new empty database on the test PostgreSQL server."""
+    import psycopg2
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    conn = psycopg2.connect(PG_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    parts = urlsplit(PG_URL)
+    return urlunsplit(parts._replace(path="/" + name)), name
+
+
+def _drop_pg(name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_URL)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    if PG_URL:
+        url, name = _fresh_pg_url()
+        yield url
+        if storage.db.obj is not None:
+            storage.db.close()
+        _drop_pg(name)
+    else:
+        yield f"sqlite:///{tmp_path / 'consent.sqlite3'}"
+
+
+@pytest.fixture
+def app(database_url):
+    application = create_app({
+        "TESTING": True,
+        "CONSENT_DATABASE_URL": database_url,
+        "CONSENT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
+        "CONSENT_PUBLIC_URL": "http://consent.test",
+    })
+    with application.app_context():
+        storage.create_tables()
+    yield application
+    if storage.db.obj is not None and not storage.db.is_closed():
+        storage.db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class OrgFixture:
+    """An organisation with an admin key and a consent-only key, and header helpers."""
+
+    def __init__(self, slug: str):
+        self.org = ledger.create_org(slug, f"Org {slug}")
+        self.admin_key = auth.create_credential(self.org, name="admin",
+                                                scopes=("admin", "consent")).key
+        self.consent_key = auth.create_credential(self.org, name="consent",
+                                                  scopes=("consent",)).key
+
+    @property
+    def slug(self):
+        return self.org.slug
+
+    def headers(self, key=None, **extra):
+        return {"X-API-Key": key or self.admin_key, "X-Org-Id": self.org.slug, **extra}
+
+
+@pytest.fixture
+def org(app):
+    return OrgFixture("acme")
+
+
+@pytest.fixture
+def other_org(app):
+    return OrgFixture("globex")
