@@ -236,3 +236,6 @@ def init_app(app):
     for command in (init_db, seed_demo, org_cli, user_cli, member_cli, token_cli, key_cli,
                     audit_cli, export):
         app.cli.add_command(command)
+    for dialect in base.registered():
+        for command in dialect.cli_commands:
+            app.cli.add_command(command)

@@ -336,7 +336,7 @@ def make_database(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int
             autoconnect=True,
         )
     if url.startswith(("postgres://", "postgresql://")):
-        return url_connect(url, autoconnect=True, autorollback=True)
+        return url_connect(url, autoconnect=True)
     raise ValueError(f"unsupported database URL: {url!r} (use sqlite:/// or postgresql://)")
 
 

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 REGISTRY = (
     "consent.dialects.ledger",
+    "consent.dialects.truconsent",
+    "consent.dialects.veriff",
 )

@@ -37,6 +37,8 @@ class Dialect:
     blueprint_names: tuple[str, ...] = ()
     # (organisation, demo operator) -> the dialect's section of ``seed-demo --json``
     seed_demo: Callable | None = None
+    # click commands or groups the dialect adds to ``flask --app app``
+    cli_commands: tuple = ()
 
 
 _dialects: list[Dialect] = []

@@ -1,0 +1,5 @@
+"""The truconsent dialect (in progress)."""
+
+
+def init_app(app, api):
+    pass

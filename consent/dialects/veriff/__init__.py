@@ -1,0 +1,5 @@
+"""The veriff dialect (in progress)."""
+
+
+def init_app(app, api):
+    pass
