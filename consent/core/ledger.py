@@ -456,23 +456,38 @@ def audit_events(org, *, event_id: str | None = None, from_seq: int | None = Non
 
 
 def verify(org, batch: int = 2000) -> dict:
-    """Verify the audit chain, then every consent row against the hash its audit event recorded
-    and its current holder against its mapping events. Constant memory."""
+    """Verify the audit chain, then every consent row: its content against its record hash, that
+    hash against the one its audit event recorded, the subject and purpose identifiers against the
+    ones the event recorded, and its current holder against its mapping events. Finally every
+    ``consent.recorded`` event must have its consent. Constant memory.
+
+    Not detectable from inside the database alone: removing the newest events (the chain's tail).
+    Keep ``head_hash`` somewhere else to detect that too."""
     org_id = _org_id(org)
     result = audit.verify(org_id, batch=batch)
     out = result.as_dict()
     out["consents_checked"] = 0
     if not result.ok:
         return out
-    last = 0
+    recorded = Subject.alias("recorded")
+    last, last_audit_seq = 0, 0
     while True:
         rows = list(
             Consent.select(Consent, AuditEvent.payload.alias("audit_payload"),
-                           AuditEvent.event_id.alias("audit_event"))
-            .join(ConsentEvent, on=((ConsentEvent.consent == Consent.seq)
-                                    & (ConsentEvent.type == "recorded")))
+                           AuditEvent.event_id.alias("audit_event"),
+                           AuditEvent.seq.alias("audit_seq"),
+                           recorded.identifier.alias("subject_identifier"),
+                           Purpose.code.alias("purpose_code"))
+            .join(ConsentEvent, JOIN.LEFT_OUTER,
+                  on=((ConsentEvent.consent == Consent.seq) & (ConsentEvent.type == "recorded")))
             .join(AuditEvent, JOIN.LEFT_OUTER,
-                  on=(AuditEvent.event_id == ConsentEvent.audit_event_id))
+                  on=((AuditEvent.event_id == ConsentEvent.audit_event_id)
+                      & (AuditEvent.org == Consent.org)
+                      & (AuditEvent.entity_id == Consent.id)))
+            .switch(Consent)
+            .join(recorded, JOIN.LEFT_OUTER, on=(Consent.recorded_subject == recorded.id))
+            .switch(Consent)
+            .join(Purpose, JOIN.LEFT_OUTER, on=(Consent.purpose == Purpose.id))
             .where((Consent.org == org_id) & (Consent.seq > last))
             .order_by(Consent.seq).limit(batch).objects())
         if not rows:
@@ -487,14 +502,30 @@ def verify(org, batch: int = 2000) -> dict:
                 reason = "consent row does not match its record hash"
             elif payload.get("record_hash") != c.record_hash:
                 reason = "consent record hash differs from the one its audit event recorded"
+            elif (payload.get("subject") != c.subject_identifier
+                  or payload.get("purpose") != c.purpose_code):
+                reason = "subject or purpose differs from what the audit event recorded"
             elif holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
                 reason = "consent holder does not match its mapping events"
+            elif c.audit_seq <= last_audit_seq:
+                reason = "consent order differs from the audit chain's order"
             if reason:
                 out.update(ok=False, first_bad_event=c.audit_event, reason=reason,
                            first_bad_consent=c.id)
                 return out
             out["consents_checked"] += 1
+            last_audit_seq = c.audit_seq
         last = rows[-1].seq
+    missing = (AuditEvent.select(AuditEvent.event_id, AuditEvent.seq, AuditEvent.entity_id)
+               .join(Consent, JOIN.LEFT_OUTER,
+                     on=((Consent.id == AuditEvent.entity_id) & (Consent.org == AuditEvent.org)))
+               .where((AuditEvent.org == org_id) & (AuditEvent.action == "consent.recorded")
+                      & Consent.seq.is_null())
+               .order_by(AuditEvent.seq).first())
+    if missing is not None:
+        out.update(ok=False, first_bad_event=missing.event_id, first_bad_seq=missing.seq,
+                   first_bad_consent=missing.entity_id,
+                   reason="the consent this event recorded is missing")
     return out
 
 
