@@ -6,7 +6,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from tqdm import tqdm
 
 from consent.core import auth, ledger, storage
@@ -51,6 +51,7 @@ def domain_errors(fn):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db():
     """Create the tables (safe to run again)."""
     storage.create_tables()
@@ -88,6 +89,7 @@ def seed_demo_data() -> dict:
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
 @domain_errors
 def seed_demo(as_json):
@@ -214,6 +216,7 @@ def audit_verify(slug):
 
 
 @click.command("export")
+@with_appcontext
 @click.option("--org", "slug", required=True)
 @click.option("--format", "fmt", default="jsonl", type=click.Choice(["jsonl", "csv"]))
 @click.option("--output", "-o", type=click.File("w"), default="-")

@@ -5,7 +5,7 @@ when the write it describes was committed. Each event's hash covers its content 
 event's hash; changing, removing or reordering any stored event breaks every hash after it.
 
 Appends are serialised per organisation: on SQLite the write transaction is ``BEGIN IMMEDIATE``
-(one writer at a time); on PostgreSQL the organisation's row is locked ``FOR UPDATE`` first, so two
+(one writer at a time); on PostgreSQL the organisation's row is locked ``FOR NO KEY UPDATE`` first, so two
 service instances sharing one database still build one chain. The ``(org, seq)`` unique index is the
 last line of defence against a fork in the chain.
 """
@@ -39,15 +39,21 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical_json(event_content(event)).encode()).hexdigest()
 
 
-def _lock_org(org_id: str) -> None:
+def lock_org(org_id: str) -> None:
+    """Serialise writers of one organisation (PostgreSQL; SQLite's BEGIN IMMEDIATE already does).
+
+    ``FOR NO KEY UPDATE`` rather than ``FOR UPDATE``: inserting rows that reference the
+    organisation takes ``KEY SHARE`` on it, which ``FOR UPDATE`` would deadlock against. Ledger
+    writes take this lock first, before any get-or-create, so concurrent writers queue here."""
     if is_postgres():
-        Organisation.select(Organisation.id).where(Organisation.id == org_id).for_update().execute()
+        (Organisation.select(Organisation.id).where(Organisation.id == org_id)
+         .for_update("FOR NO KEY UPDATE").execute())
 
 
 def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id: str,
            payload: dict, event_id: str | None = None, at=None) -> AuditEvent:
     """Append one event to the organisation's chain. Call inside a transaction."""
-    _lock_org(org_id)
+    lock_org(org_id)
     last = (AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
             .where(AuditEvent.org == org_id)
             .order_by(AuditEvent.seq.desc()).limit(1).first())

@@ -113,6 +113,7 @@ def publish_notice(org, code: str, title: str, text: str, version: str,
     """Create a notice or add a version to it."""
     org_id = _org_id(org)
     with transaction():
+        audit.lock_org(org_id)
         notice = Notice.get_or_none((Notice.org == org_id) & (Notice.code == code))
         if notice is None:
             notice = Notice.create(org=org_id, code=code, title=title, current_version=version)
@@ -208,6 +209,7 @@ def record(org, decisions: Iterable[Decision], actor: str = "system") -> list[Co
         raise Invalid("nothing to record")
     now = utcnow()
     with transaction():
+        audit.lock_org(org_id)
         return [_write_decision(org_id, d, actor, now) for d in decisions]
 
 
@@ -221,6 +223,7 @@ def in_transaction_record(org, decisions: Iterable[Decision], actor: str = "syst
     own rows in the same commit)."""
     org_id = _org_id(org)
     now = now or utcnow()
+    audit.lock_org(org_id)
     return [_write_decision(org_id, d, actor, now) for d in decisions]
 
 
@@ -230,6 +233,7 @@ def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledg
     ``withdrawn`` event on the original. Returns the withdrawal record."""
     org_id = _org_id(org)
     with transaction():
+        audit.lock_org(org_id)
         original = get_consent(org_id, consent_id)
         if original.status != "granted":
             raise Conflict(f"consent {consent_id} is {original.status}; only a grant can be "
@@ -369,6 +373,7 @@ def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = 
     if anonymous_id == authenticated_id:
         raise Invalid("anonymousId and authenticatedUserId must differ")
     with transaction():
+        audit.lock_org(org_id)
         anonymous = _subject(org_id, anonymous_id)
         authenticated = _subject(org_id, authenticated_id)
         moving = [row.seq for row in Consent.select(Consent.seq).where(
@@ -421,6 +426,7 @@ def idempotent(org, scope: str, key: str | None, request: dict,
         return previous
     try:
         with transaction():
+            audit.lock_org(org_id)
             previous = stored()  # re-check under the write lock
             if previous:
                 return previous
