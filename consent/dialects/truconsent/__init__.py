@@ -1,5 +1,161 @@
-"""The truconsent dialect (in progress)."""
+"""The truConsent dialect: truConsent's consent API at its documented paths, on the ledger.
+
+Errors are ``{"detail": "<message>"}``; field errors are FastAPI's 422
+``{"detail": [{"loc": ["body"|"query", field, ...], "msg": "...", "type": "..."}]}``.
+Timestamps are ISO 8601 UTC with ``+00:00``. Every POST answers 200 (FastAPI's default).
+
+Auth
+  consent links: ``Authorization: Bearer <session token>`` (a member of the organisation) or
+  ``X-API-Key`` with the consent or admin scope; plus ``X-Org-Id`` (slug or id).
+  consent logs: ``X-Org-Id`` + ``X-API-Key`` (consent or admin); map-user: admin scope.
+  400 "Tenant context not found" | 401 "Authorization token required" | 401 "Invalid or expired
+  auth token" | 401 "API key required" | 401 "Invalid or inactive API key" | 403 "API key does not
+  have the 'consent' scope" (map-user: 'admin') | 403 "User is not a member of this organization
+  in PropelAuth".
+
+POST /api/consent/consent-links  (documented)
+  in  {collection_point_id (UUID or display id), asset_id (UUID), phone, email?, expiry_hours?
+       (1-24, default 24), data_collection_timestamp?}
+  out {request_id, event_id, consent_link, expires_at, delivery_status: {} | {"email": "sent" |
+       "failed"}}
+  consent_link = {CONSENT_PUBLIC_URL}/{org-subdomain}/{cp-display-id}/{event-id}?t=<signed token>
+  400 "Phone and Collection Point ID are required" | 400 "Invalid phone number: ..." | 400 asset /
+  collection point mismatch | 404 "Collection point not found" | 422 field errors.
+
+GET /api/consent/consent-links/history?limit=50&offset=0   (limit 1-200)
+  out {total, limit, offset, items: [{request_id, event_id, phone ("+*********210"),
+       collection_point_id, collection_point_display_id, collection_point_title, asset_id,
+       status, is_completed, expires_at, created_at, regeneration_count, consent_link}]}
+
+GET /api/consent/consent-links/status/{request_id}
+  out {request_id, event_id, status: active|complete|expired, collection_point_id,
+       collection_point_display_id, expires_at, created_at, completed_at, consent_action
+       (approved|declined|partial_consent|null), reference, regeneration_count,
+       consent_logs: [<log>]}
+  404 "Consent request not found"
+
+POST /api/consent/consent-links/regenerate/{request_id}
+  out {request_id, event_id, previous_event_id, regeneration_count, consent_link, expires_at}
+  404 "Consent request not found" | 409 "Consent link is still active" | 410 "Consent already
+  completed for this request" | 429 "Maximum regeneration limit (5) reached"
+
+POST /api/v1/external/consents/record
+  in  {userId, action: approved|declined|partial_consent|revoked|no_action,
+       purposes: [{id, name?, version?, consented? (required for partial_consent)}],
+       collectionPointId? (UUID or display id), requestId? (idempotency key), metadata?}
+  approved -> granted, declined/no_action -> denied, revoked -> withdrawn (supersedes the grant).
+  out {success: true, request_id, dp_id, action, consent_logs: [<log>],
+       message: "Successfully recorded N consent logs"}
+  A repeat with the same requestId returns the first body and writes nothing; the same requestId
+  with a different body is 409. 404 "Collection point not found".
+
+GET /api/v1/external/consents/history?dp_id&action&source&collection_point_id&from&to&limit&offset
+  out {total, limit, offset, items: [<log>]}, newest first. source: consent_link | api.
+
+GET /api/v1/external/consents/user-status?dp_id=...[&collection_point_id][&purpose_id]
+  out {dp_id, as_of, collection_points: [{collection_point_id, collection_point_display_id,
+       purposes: [{purpose_id, purpose_name, purpose_version, notice_version, status
+       (granted|denied|withdrawn|expired), consented (bool: may process now), action, source,
+       consent_log_id, recorded_at}]}]}
+
+POST /api/v1/external/consents/map-user  (documented)
+  in  {anonymousId, authenticatedUserId, metadata?}
+  out {success, mapped_count, anonymous_id, authenticated_user_id,
+       message: "Successfully mapped N consent logs"}
+
+<log> = {id, dp_id (current holder), recorded_dp_id (who it was recorded under), action, status
+  (granted|denied|withdrawn), purpose_id, purpose_name, purpose_version, notice_version,
+  collection_point_id, collection_point_display_id, source, event_id, request_id, metadata,
+  mappings: [{from, to, metadata, mapped_at}], created_at}
+
+Management (the ledger's error shape, admin key): POST/GET /ledger/v1/truconsent/assets,
+POST/GET /ledger/v1/truconsent/collection-points; CLI: ``flask --app app truconsent ...``.
+"""
+from __future__ import annotations
+
+from flask import current_app, jsonify
+
+from consent.core import auth
+from consent.core import errors as domain
+from consent.dialects import base
+from schemas.truconsent import fastapi_errors
+
+from . import models  # noqa: F401  (registers the tables)
+from .api import admin_blp, blp
+from .cli import truconsent_cli
+from .collector import bp as collector_bp
+
+
+def render_error(status: int, message: str, exc: Exception | None = None):
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if status == 400 and messages:  # the body is not JSON (webargs)
+        body, status = {"detail": [{"loc": ["body", 0], "msg": "JSON decode error",
+                                    "type": "json_invalid"}]}, 422
+    elif status == 422 and messages:
+        detail = []
+        for location, node in messages.items():
+            detail += fastapi_errors(node, "body" if location == "json" else location)
+        body = {"detail": detail}
+    elif status == 422 and isinstance(exc, domain.Invalid):
+        body = {"detail": [{"loc": ["body"], "msg": f"Value error, {message}",
+                            "type": "value_error"}]}
+    else:
+        body = {"detail": message}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+DEMO_PURPOSES = [
+    {"name": "Marketing messages",
+     "description": "Offers and news about our products by SMS and email.", "version": "1"},
+    {"name": "Analytics",
+     "description": "Measuring how our app is used, to improve it.", "version": "1"},
+]
+
+
+def seed_demo(org, user) -> dict:
+    from . import service
+    from .models import TcAsset, TcCollectionPoint
+
+    asset = (TcAsset.select().where((TcAsset.org == org.id) & (TcAsset.name == "Demo App"))
+             .first()) or service.create_asset(org, "Demo App", actor="cli:seed-demo")
+    cp = (TcCollectionPoint.select().where((TcCollectionPoint.org == org.id)
+                                           & (TcCollectionPoint.asset == asset.id)).first())
+    if cp is None:
+        cp = service.create_collection_point(
+            org, asset.id, "Demo sign-up",
+            "We collect your phone number to create your account. With your permission we also "
+            "use it for the purposes below. You can change your choices at any time.",
+            DEMO_PURPOSES, actor="cli:seed-demo")
+    consent_key = auth.create_credential(org, name="truconsent consent", scopes=("consent",),
+                                         actor="cli:seed-demo")
+    admin_key = auth.create_credential(org, name="truconsent admin", scopes=("admin", "consent"),
+                                       actor="cli:seed-demo")
+    max_age = current_app.config["CONSENT_SESSION_MAX_AGE"]
+    bearer = auth.issue_session_token(current_app.config["SECRET_KEY"], user,
+                                      min(7 * 24 * 3600, max_age), max_age)
+    return {"org_id": org.slug, "api_key": consent_key.key, "admin_api_key": admin_key.key,
+            "bearer_token": bearer, "collection_point_id": cp.id,
+            "collection_point_display_id": cp.display_id, "asset_id": asset.id}
+
+
+DIALECT = base.Dialect(
+    name="truconsent",
+    prefixes=("/api/consent/", "/api/v1/external/"),
+    render_error=render_error,
+    blueprint_names=(blp.name,),
+    seed_demo=seed_demo,
+    cli_commands=(truconsent_cli,),
+)
 
 
 def init_app(app, api):
-    pass
+    api.register_blueprint(blp)
+    api.register_blueprint(admin_blp)
+    app.register_blueprint(collector_bp)
+    base.register(DIALECT)
+
+
+__all__ = ["DIALECT", "init_app", "render_error", "seed_demo"]

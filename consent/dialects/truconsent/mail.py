@@ -1,0 +1,86 @@
+"""The branded consent email: sent over SMTP (``CONSENT_SMTP_URL``), or kept in the local outbox.
+
+The recipient's address is used to send and then dropped: an SMTP send stores only a masked
+address; the local outbox keeps the full address only while the message waits for the operator
+(``flask --app app truconsent outbox done`` clears it).
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from flask import current_app, render_template
+
+from consent.core import audit
+from consent.core.storage import OutboxMessage, transaction
+
+from .service import mask_email
+
+log = logging.getLogger("consent.truconsent.mail")
+
+
+def compose(org, cp, link: str, expires_at) -> tuple[str, str, str]:
+    subject = f"{org.name}: please review your consent for {cp.title}"
+    ctx = {"org": org, "cp": cp, "link": link, "expires_at": expires_at}
+    text = render_template("truconsent/email.txt", **ctx)
+    html = render_template("truconsent/email.html", **ctx)
+    return subject, text, html
+
+
+def smtp_send(url: str, sender: str, to: str, subject: str, text: str, html: str,
+              timeout: float = 10) -> None:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    options = parse_qs(parts.query)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or "localhost")
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    if parts.scheme == "smtps":
+        conn = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout)
+    else:
+        conn = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+    with conn:
+        if parts.scheme != "smtps" and options.get("starttls", ["0"])[0] in ("1", "true", "yes"):
+            conn.starttls()
+        if parts.username:
+            conn.login(unquote(parts.username), unquote(parts.password or ""))
+        conn.send_message(msg)
+
+
+def send_consent_email(org, cp, to: str, link: str, expires_at, request_id: str,
+                       actor: str) -> str:
+    """Send (or queue) the consent email. Returns "sent" or "failed"; never raises."""
+    config = current_app.config
+    subject, text, html = compose(org, cp, link, expires_at)
+    url = config.get("CONSENT_SMTP_URL") or ""
+    if url:
+        try:
+            smtp_send(url, config.get("CONSENT_MAIL_FROM") or "consent@localhost", to, subject,
+                      text, html)
+            status = "sent"
+        except Exception as exc:  # any transport failure: the link stands, delivery failed
+            log.warning("consent email for request %s failed: %s", request_id, exc)
+            status = "failed"
+        transport, keep = "smtp", None
+    else:
+        status, transport, keep = "sent", "outbox", to
+    try:
+        with transaction():
+            message = OutboxMessage.create(
+                org=org.id, to_masked=mask_email(to), subject=subject, body_text=text,
+                body_html=html, transport=transport,
+                status="queued" if transport == "outbox" else status, to_address=keep)
+            audit.append(org.id, actor=actor, action=f"truconsent.email.{status}",
+                         entity_type="consent_link", entity_id=request_id, payload={
+                             "transport": transport, "to": mask_email(to),
+                             "outbox_id": message.id})
+    except Exception:
+        log.exception("could not record the consent email for request %s", request_id)
+        if transport == "outbox":
+            return "failed"
+    return status
