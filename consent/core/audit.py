@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from . import fastsql
 from .storage import AuditEvent, Organisation, canonical_json, is_postgres, new_uuid, utcnow
 
 GENESIS = "0" * 64
@@ -54,23 +55,28 @@ def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id:
            payload: dict, event_id: str | None = None, at=None) -> AuditEvent:
     """Append one event to the organisation's chain. Call inside a transaction."""
     lock_org(org_id)
-    last = (AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
-            .where(AuditEvent.org == org_id)
-            .order_by(AuditEvent.seq.desc()).limit(1).first())
+    last = fastsql.one('SELECT "seq", "hash" FROM "audit_event" WHERE "org_id" = ? '
+                       'ORDER BY "seq" DESC LIMIT 1', (org_id,))
     event = AuditEvent(
+        __no_default__=1,
         event_id=event_id or new_uuid(),
         org=org_id,
-        seq=(last.seq + 1) if last else 1,
+        seq=(last[0] + 1) if last else 1,
         at=at or utcnow(),
         actor=actor,
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id),
         payload=payload,
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=last[1] if last else GENESIS,
     )
     event.hash = compute_hash(event)
-    event.save(force_insert=True)
+    event.id = fastsql.insert(
+        "audit_event", ("event_id", "org_id", "seq", "at", "actor", "action", "entity_type",
+                       "entity_id", "payload", "prev_hash", "hash"),
+        (event.event_id, org_id, event.seq, event.at, actor, action, event.entity_type,
+         event.entity_id, fastsql.json_value(payload), event.prev_hash, event.hash),
+        returning="id")
     return event
 
 

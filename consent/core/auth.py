@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from . import audit, tokens
+from . import audit, fastsql, tokens
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from .storage import (
     Credential,
@@ -110,12 +110,17 @@ def find_credential(key: str | None, kind: str | None = None) -> Credential | No
     """The active credential a presented key belongs to, or None. Joins its organisation."""
     if not key:
         return None
-    query = (Credential.select(Credential, Organisation).join(Organisation)
-             .where(Credential.key_hash == sha256_hex(key)))
-    cred = query.first()
-    if cred is None or cred.revoked_at is not None or (kind and cred.kind != kind):
+    row = fastsql.one(
+        'SELECT c."id", c."kind", c."name", c."key_prefix", c."client_id", c."scopes", '
+        'c."shared_secret", c."revoked_at", o."id", o."slug", o."name", o."subdomain" '
+        'FROM "credential" c JOIN "organisation" o ON o."id" = c."org_id" '
+        'WHERE c."key_hash" = ?', (sha256_hex(key),))
+    if row is None or row[7] is not None or (kind and row[1] != kind):
         return None
-    return cred
+    org = Organisation(__no_default__=1, id=row[8], slug=row[9], name=row[10], subdomain=row[11])
+    return Credential(__no_default__=1, id=row[0], org=org, kind=row[1], name=row[2],
+                      key_prefix=row[3], client_id=row[4], scopes=row[5], shared_secret=row[6],
+                      revoked_at=None)
 
 
 def find_basic_client(client_id: str, token: str) -> Credential | None:

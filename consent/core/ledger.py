@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from peewee import IntegrityError, JOIN
 
-from . import audit
+from . import audit, fastsql
 from .errors import Conflict, Invalid, NotFound
 from .storage import (
     AuditEvent,
@@ -71,10 +71,17 @@ def _subject(org_id: str, identifier: str, create: bool = True) -> Subject | Non
         raise Invalid("a subject identifier is required")
     if len(identifier) > 255:
         raise Invalid("a subject identifier is at most 255 characters")
-    found = Subject.get_or_none((Subject.org == org_id) & (Subject.identifier == identifier))
-    if found or not create:
-        return found
-    return Subject.create(org=org_id, identifier=identifier)
+    row = fastsql.one('SELECT "id", "created_at" FROM "subject" WHERE "org_id" = ? AND '
+                      '"identifier" = ?', (org_id, identifier))
+    if row is not None:
+        return Subject(__no_default__=1, id=row[0], org=org_id, identifier=identifier,
+                       created_at=row[1])
+    if not create:
+        return None
+    now = utcnow()
+    new_id = fastsql.insert("subject", ("org_id", "identifier", "created_at"),
+                            (org_id, identifier, now), returning="id")
+    return Subject(__no_default__=1, id=new_id, org=org_id, identifier=identifier, created_at=now)
 
 
 def find_subject(org, identifier: str) -> Subject | None:
@@ -89,7 +96,10 @@ def ensure_purpose(org, code: str, name: str | None = None, version: str | None 
     code = (code or "").strip()
     if not code or len(code) > 100:
         raise Invalid("a purpose code of 1-100 characters is required")
-    purpose = Purpose.get_or_none((Purpose.org == org_id) & (Purpose.code == code))
+    row = fastsql.one('SELECT "id", "name", "current_version" FROM "purpose" WHERE "org_id" = ? '
+                      'AND "code" = ?', (org_id, code))
+    purpose = (Purpose(__no_default__=1, id=row[0], org=org_id, code=code, name=row[1],
+                       current_version=row[2]) if row else None)
     if purpose is None:
         purpose = Purpose.create(org=org_id, code=code, name=name or code,
                                  current_version=version or "1")
@@ -179,21 +189,29 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     purpose = ensure_purpose(org_id, d.purpose, name=d.purpose_name, version=d.purpose_version,
                              actor=actor)
     consent = Consent(
-        id=d.id, org=org_id, subject=subject, recorded_subject=subject, purpose=purpose,
+        __no_default__=1, id=d.id, org=org_id, subject=subject, recorded_subject=subject, purpose=purpose,
         purpose_version=d.purpose_version or purpose.current_version,
         notice_version=d.notice_version, status=d.status, source=d.source,
         supersedes=d.supersedes, valid_from=valid_from, valid_until=d.valid_until,
         evidence=d.evidence, created_at=now,
     )
     consent.record_hash = consent_hash(consent)
-    consent.save(force_insert=True)
+    consent.seq = fastsql.insert(
+        "consent", ("id", "org_id", "subject_id", "recorded_subject_id", "purpose_id",
+                    "purpose_version", "notice_version", "status", "source", "supersedes",
+                    "valid_from", "valid_until", "evidence", "created_at", "record_hash"),
+        (consent.id, org_id, subject.id, subject.id, purpose.id, consent.purpose_version,
+         consent.notice_version, consent.status, consent.source, consent.supersedes,
+         consent.valid_from, consent.valid_until, fastsql.json_value(consent.evidence), now,
+         consent.record_hash), returning="seq")
     event = audit.append(org_id, actor=actor, action="consent.recorded", entity_type="consent",
                          entity_id=consent.id, event_id=audit_event_id, at=now, payload={
                              "record_hash": consent.record_hash, "subject": subject.identifier,
                              "purpose": purpose.code, "status": d.status, "source": d.source,
                              "supersedes": d.supersedes})
-    ConsentEvent.create(consent=consent, type="recorded", at=now, audit_event_id=event.event_id,
-                        data={"status": d.status, "source": d.source})
+    fastsql.insert("consent_event", ("consent_id", "type", "at", "audit_event_id", "data"),
+                   (consent.seq, "recorded", now, event.event_id,
+                    fastsql.json_value({"status": d.status, "source": d.source})))
     consent.subject = subject
     consent.recorded_subject = subject
     consent.purpose = purpose
@@ -343,24 +361,43 @@ def effective_status(c: Consent, now: dt.datetime) -> str:
 
 
 def subject_state(org, identifier: str, now: dt.datetime | None = None) -> list[PurposeState]:
-    """The binding (newest) decision per purpose for a subject, with its validity now."""
+    """The binding (newest) decision per purpose for a subject, with its validity now.
+
+    One indexed read of the subject's own rows (index org, subject, purpose, seq), so its cost does
+    not grow with the size of the ledger."""
     org_id = _org_id(org)
     subject = _subject(org_id, identifier, create=False)
     if subject is None:
         return []
     now = now or utcnow()
-    rows = (_consent_query(org_id).where(Consent.subject == subject.id)
-            .order_by(Consent.purpose, Consent.seq.desc()))
+    rows = fastsql.execute(
+        'SELECT c."seq", c."id", c."purpose_id", c."purpose_version", c."notice_version", '
+        'c."status", c."source", c."supersedes", c."valid_from", c."valid_until", '
+        'c."created_at", p."code", p."name" '
+        'FROM "consent" c JOIN "purpose" p ON p."id" = c."purpose_id" '
+        'WHERE c."org_id" = ? AND c."subject_id" = ? ORDER BY c."purpose_id", c."seq" DESC',
+        (org_id, subject.id))
     states, seen = [], set()
-    for c in rows:
-        if c.purpose_id in seen:
+    for row in rows:
+        if row[2] in seen:
             continue
-        seen.add(c.purpose_id)
+        seen.add(row[2])
+        purpose = Purpose(__no_default__=1, id=row[2], code=row[11], name=row[12])
+        c = Consent(__no_default__=1, seq=row[0], id=row[1], org=org_id, subject=subject,
+                    purpose=purpose, purpose_version=row[3], notice_version=row[4],
+                    status=row[5], source=row[6], supersedes=row[7],
+                    valid_from=_dt(row[8]), valid_until=_dt(row[9]), created_at=_dt(row[10]))
         status = effective_status(c, now)
-        states.append(PurposeState(c.purpose.code, c.purpose.name, c, status,
-                                   status == "granted"))
+        states.append(PurposeState(purpose.code, purpose.name, c, status, status == "granted"))
     states.sort(key=lambda s: s.purpose)
     return states
+
+
+def _dt(value):
+    """Datetimes come back from SQLite as text through a raw cursor; parse like Peewee does."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return Consent.created_at.python_value(value)
 
 
 # -- identity mapping -----------------------------------------------------------------------------

@@ -32,6 +32,10 @@ blp = Blueprint("ledger", __name__, url_prefix="/ledger/v1",
                 description="The ledger's own API. Every call needs an admin API key "
                             "(X-API-Key) and its organisation (X-Org-Id).")
 
+# Schema instances are built once: marshmallow deep-copies its fields on every instantiation.
+CONSENT_OUT = ConsentSchema()
+CONSENT_IN = ConsentCreateSchema()
+
 AUTH_ERRORS = {
     "missing_org": (400, "X-Org-Id header is required"),
     "unknown_org": (401, "Invalid API key for this organisation"),
@@ -82,11 +86,11 @@ class Consents(MethodView):
                 notice_version=data.get("notice_version"), valid_from=data.get("valid_from"),
                 valid_until=data.get("valid_until"), evidence=data.get("evidence"),
             )], actor=_actor())[0]
-            return 201, ConsentSchema().dump(consent)
+            return 201, CONSENT_OUT.dump(consent)
 
+        key = request.headers.get("Idempotency-Key")
         status, body, replayed = ledger.idempotent(
-            _org(), "ledger.consents", request.headers.get("Idempotency-Key"),
-            ConsentCreateSchema().dump(data), produce)
+            _org(), "ledger.consents", key, CONSENT_IN.dump(data) if key else {}, produce)
         return Response(json.dumps(body), status=status, mimetype="application/json",
                         headers={"Idempotent-Replayed": "true"} if replayed else None)
 

@@ -1,0 +1,359 @@
+"""``make bench``: load the service under gunicorn on loopback with wrk and check the targets.
+
+Every target is a ratio to a baseline measured in the same run (the machines are shared and
+noisy): the framework ceiling is ``GET /healthz`` of the same app. Results go to
+``bench/out/results.json`` and into the results block of ``BENCHMARKS.md``.
+
+Run: ``make bench`` (``BENCH_ARGS="--duration 5 --big 100000"`` for a quicker look).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+VENV_BIN = Path(sys.executable).parent
+SECRET = "bench-secret-key-not-for-production"
+PURPOSES = 5
+RECORDS_PER_SUBJECT = 10  # 2 decisions per purpose: a history, not just one row
+
+
+@dataclass
+class Scenario:
+    name: str
+    method: str = "GET"
+    path: str = "/healthz"
+    headers: dict = field(default_factory=dict)
+    body: str | None = None
+    lua: str = ""            # extra Lua for per-request variation (overrides method/path/body)
+    server: str = "small"    # which prefilled database the server runs on
+    expect_status: int = 200
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk from Debian's packages ...", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
+                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("wrk")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- prefilled databases --------------------------------------------------------------------------
+
+def prefill(path: Path, records: int) -> None:
+    """A ledger with ``records`` consents (10 per subject over 5 purposes), written in bulk.
+
+    Rows are inserted directly (not through the API) to keep setup short; their record hashes are
+    placeholders, so ``verify`` is not meaningful on a bench database."""
+    if path.exists():
+        return
+    tmp = path.with_suffix(".tmp")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(tmp) + suffix).unlink(missing_ok=True)
+    sys.path.insert(0, str(ROOT))
+    from consent.core import ledger, storage
+
+    storage.init_database(f"sqlite:///{tmp}")
+    storage.create_tables()
+    org = ledger.create_org("demo", "Demo Organisation", "demo")
+    purposes = [ledger.ensure_purpose(org, f"purpose-{p}").id for p in range(PURPOSES)]
+    subjects = max(1, records // RECORDS_PER_SUBJECT)
+    conn = storage.db.connection()
+    start = time.time()
+    now = storage.utcnow().isoformat(sep=" ")
+    with storage.db.atomic():
+        conn.executemany('INSERT INTO "subject" (id, org_id, identifier, created_at) '
+                         "VALUES (?, ?, ?, ?)",
+                         ((i + 1000, org.id, f"s{i}", now) for i in range(subjects)))
+        rows = (
+            (f"00000000-0000-4000-8000-{n:012d}", org.id, 1000 + n // RECORDS_PER_SUBJECT,
+             1000 + n // RECORDS_PER_SUBJECT, purposes[n % PURPOSES], "1",
+             "granted" if (n // PURPOSES) % 2 else "denied", "bench", now, now, "0" * 64)
+            for n in range(records))
+        conn.executemany(
+            'INSERT INTO "consent" (id, org_id, subject_id, recorded_subject_id, purpose_id, '
+            "purpose_version, status, source, valid_from, created_at, record_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    storage.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    storage.db.execute_sql("ANALYZE")
+    storage.db.close()
+    tmp.rename(path)
+    print(f"prefilled {records:,} consents for {subjects:,} subjects in "
+          f"{time.time() - start:.0f}s -> {path.name}", file=sys.stderr)
+
+
+# -- the server -------------------------------------------------------------------------------------
+
+class Server:
+    def __init__(self, db_path: Path, workers: int):
+        self.port = free_port()
+        self.env = {**os.environ, "CONSENT_DATABASE_URL": f"sqlite:///{db_path}",
+                    "CONSENT_SECRET_KEY": SECRET,
+                    "CONSENT_PUBLIC_URL": f"http://127.0.0.1:{self.port}"}
+        self.workers = workers
+        self.proc = None
+
+    def flask(self, *args) -> str:
+        return subprocess.run([str(VENV_BIN / "flask"), "--app", "app", *args], cwd=ROOT,
+                              env=self.env, check=True, capture_output=True, text=True).stdout
+
+    def __enter__(self):
+        self.flask("init-db")
+        self.seed = json.loads(self.flask("seed-demo", "--json"))
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers",
+             str(self.workers), "--log-level", "warning", "app:app"],
+            cwd=ROOT, env=self.env, start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+# -- wrk ---------------------------------------------------------------------------------------------
+
+UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def lua_script(s: Scenario) -> str:
+    lines = [f'wrk.method = "{s.method}"', f"wrk.path = {json.dumps(s.path)}"]
+    for key, value in s.headers.items():
+        lines.append(f"wrk.headers[{json.dumps(key)}] = {json.dumps(value)}")
+    if s.body is not None:
+        lines.append(f"wrk.body = {lua_string(s.body)}")
+    lines.append(s.lua)
+    return "\n".join(lines) + "\n"
+
+
+def lua_string(value: str) -> str:
+    return "[==[" + value + "]==]"
+
+
+def run_wrk(wrk: str, port: int, s: Scenario, duration: int, connections: int) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(lua_script(s))
+        script = fh.name
+    try:
+        out = subprocess.run(
+            [wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "--latency",
+             "-s", script, f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, check=True, timeout=duration + 60).stdout
+    finally:
+        os.unlink(script)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if sock:
+        errors += sum(int(x) for x in sock.groups())
+
+    def pct(label):
+        value, unit = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s|m)\b", out).groups()
+        return float(value) * UNIT[unit]
+
+    return Result(s.name, rps, pct("50"), pct("99"), total, errors)
+
+
+def check_once(port: int, s: Scenario) -> None:
+    """One request by hand first: a scenario that answers errors measures nothing."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    body = s.body.encode() if s.body is not None else None
+    path = s.path
+    conn.request(s.method, path, body=body, headers=s.headers)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != s.expect_status:
+        raise SystemExit(f"scenario {s.name}: {s.method} {path} answered {response.status}: "
+                         f"{data[:300]!r}")
+
+
+# -- scenarios ----------------------------------------------------------------------------------------
+
+def ledger_scenarios(seed: dict, subjects: int, server: str) -> list[Scenario]:
+    headers = {"X-Org-Id": "demo", "X-API-Key": seed["ledger"]["admin_api_key"],
+               "Content-Type": "application/json"}
+    state_lua = (
+        f"math.randomseed(42)\nrequest = function()\n"
+        f"  local path = '/ledger/v1/subjects/s' .. math.random(0, {subjects - 1}) .. '/state'\n"
+        f"  return wrk.format('GET', path)\nend\n")
+    return [Scenario(f"state GET ({server})", headers=headers,
+                     path="/ledger/v1/subjects/s0/state", lua=state_lua, server=server)]
+
+
+def record_scenario(seed: dict) -> Scenario:
+    headers = {"X-Org-Id": "demo", "X-API-Key": seed["ledger"]["admin_api_key"],
+               "Content-Type": "application/json"}
+    lua = (
+        "counter = 0\nrequest = function()\n  counter = counter + 1\n"
+        "  local body = '{\"subject\":\"bench-' .. counter .. '\",\"purpose\":\"purpose-1\","
+        "\"status\":\"granted\",\"notice_version\":\"v1\"}'\n"
+        "  return wrk.format(nil, nil, nil, body)\nend\n")
+    return Scenario("ledger record POST", method="POST", path="/ledger/v1/consents",
+                    headers=headers, lua=lua, expect_status=201,
+                    body=json.dumps({"subject": "bench-0", "purpose": "purpose-1",
+                                     "status": "granted"}))
+
+
+def dialect_scenarios(seed: dict) -> list[tuple[Scenario, float]]:
+    """Scenarios of the provider dialects, each with its target ratio to the ceiling."""
+    from bench import dialects
+
+    return dialects.scenarios(seed)
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds per scenario")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+
+    wrk = ensure_wrk()
+    OUT.mkdir(parents=True, exist_ok=True)
+    dbs = {"small": OUT / f"ledger-{args.small}.sqlite3", "big": OUT / f"ledger-{args.big}.sqlite3"}
+    prefill(dbs["small"], args.small)
+    prefill(dbs["big"], args.big)
+
+    results: dict[str, Result] = {}
+    targets: list[tuple[str, bool, str]] = []
+
+    def measure(port, scenario):
+        check_once(port, scenario)
+        result = run_wrk(wrk, port, scenario, args.duration, args.connections)
+        results[scenario.name] = result
+        print(f"{result.name:38s} {result.requests_per_s:9.1f} req/s   p50 {result.p50_ms:7.2f} ms"
+              f"   p99 {result.p99_ms:7.2f} ms   errors {result.errors}", flush=True)
+        return result
+
+    # Writes go to a scratch copy so the prefilled databases stay as prefilled.
+    scratch = OUT / "scratch.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(scratch) + suffix).unlink(missing_ok=True)
+    shutil.copy(dbs["small"], scratch)
+    with Server(scratch, args.workers) as server:
+        ceiling = measure(server.port, Scenario("no-op GET /healthz (ceiling)"))
+        record = measure(server.port, record_scenario(server.seed))
+        small = measure(server.port, ledger_scenarios(server.seed, args.small // 10, "10k")[0])
+        extra = []
+        for scenario, target in dialect_scenarios(server.seed):
+            extra.append((measure(server.port, scenario), target))
+    with Server(dbs["big"], args.workers) as server:
+        big = measure(server.port, ledger_scenarios(server.seed, args.big // 10, "1M")[0])
+
+    def ratio_target(result, target):
+        ratio = result.requests_per_s / ceiling.requests_per_s
+        ok = ratio >= target and result.errors == 0
+        targets.append((f"{result.name}: {ratio:.0%} of ceiling (target >= {target:.0%})", ok,
+                        f"{ratio:.3f}"))
+
+    ratio_target(record, 0.35)
+    p99_ratio = big.p99_ms / small.p99_ms
+    targets.append((f"state GET p99 at {args.big:,} / at {args.small:,}: {p99_ratio:.2f}x "
+                    "(target <= 1.5x)", p99_ratio <= 1.5 and big.errors == 0,
+                    f"{p99_ratio:.3f}"))
+    for result, target in extra:
+        ratio_target(result, target)
+
+    print()
+    for text, ok, _ in targets:
+        print(("PASS " if ok else "FAIL ") + text)
+    report = {
+        "date": dt.date.today().isoformat(),
+        "machine": machine(),
+        "settings": vars(args),
+        "results": [vars(r) for r in results.values()],
+        "targets": [{"target": t, "ok": ok} for t, ok, _ in targets],
+    }
+    (OUT / "results.json").write_text(json.dumps(report, indent=2))
+    write_markdown(report)
+    return 0 if all(ok for _, ok, _ in targets) else 1
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def write_markdown(report: dict) -> None:
+    lines = [f"Measured {report['date']} on {report['machine']}.",
+             f"wrk: 1 thread, {report['settings']['connections']} connections, "
+             f"{report['settings']['duration']} s per scenario; gunicorn "
+             f"{report['settings']['workers']} sync workers; SQLite (WAL, synchronous=NORMAL).",
+             "", "| scenario | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"]
+    for r in report["results"]:
+        lines.append(f"| {r['name']} | {r['requests_per_s']:.0f} | {r['p50_ms']:.2f} | "
+                     f"{r['p99_ms']:.2f} | {r['errors']} |")
+    lines += ["", "| target | result |", "|---|---|"]
+    for t in report["targets"]:
+        lines.append(f"| {t['target']} | {'PASS' if t['ok'] else 'FAIL'} |")
+    block = "\n".join(lines)
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else ""
+    start, end = "<!-- bench:results -->", "<!-- /bench:results -->"
+    if start in text and end in text:
+        text = text[:text.index(start) + len(start)] + "\n" + block + "\n" + text[text.index(end):]
+    else:
+        text += f"\n{start}\n{block}\n{end}\n"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
