@@ -271,7 +271,8 @@ def resolve_link(secret_key, subdomain: str, cp_display: str, event_id: str,
         payload = tokens.loads(secret_key, tokens.Purpose.CONSENT_LINK, token,
                                max_age=req.expiry_hours * 3600)
     except tokens.SignatureExpired:
-        raise LinkError(*EXPIRED) from None
+        # The signature is genuine, only old: say why the link no longer works.
+        raise LinkError(*(REPLACED if event.superseded_at else EXPIRED)) from None
     except tokens.BadSignature:
         raise LinkError(*TAMPERED) from None
     if payload != {"o": org.id, "c": cp.id, "e": event.id}:
