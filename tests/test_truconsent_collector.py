@@ -46,7 +46,7 @@ def test_page_shows_org_notice_and_labelled_choices(client, org, cpf, link):
         assert f'name="decision" value="{value}"' in html
     assert "<script" not in html
     resp = client.get(link_path(link["consent_link"]))
-    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
     assert "form-action 'self'" in resp.headers["Content-Security-Policy"]
     assert "tc_csrf=" in resp.headers["Set-Cookie"] and "HttpOnly" in resp.headers["Set-Cookie"]
 
