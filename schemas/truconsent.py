@@ -46,6 +46,9 @@ MSG_TYPES = (
 
 
 def error_type(message: str) -> str:
+    for text, kind in MSG_TYPES:
+        if message == text:
+            return kind
     for prefix, kind in MSG_TYPES:
         if message.startswith(prefix):
             return kind

@@ -260,3 +260,33 @@ def test_map_user_errors(client, org, other_org):
     assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
         "loc": ["body", "metadata"], "msg": "Input should be a valid dictionary",
         "type": "dict_type"}]})
+
+
+def test_500_is_detail_json(client, org, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(ledger, "map_identity", boom)
+    resp = client.post(f"{BASE}/map-user", headers=org.headers(),
+                       json={"anonymousId": "a", "authenticatedUserId": "b"})
+    assert (resp.status_code, resp.get_json()) == (500, {"detail": "Internal Server Error"})
+
+
+def test_record_purpose_item_types(client, org):
+    resp = record(client, org, {"userId": "u", "action": "approved", "purposes": ["x"]})
+    assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
+        "loc": ["body", "purposes", 0],
+        "msg": "Input should be a valid dictionary or object to extract fields from",
+        "type": "model_attributes_type"}]})
+    resp = record(client, org, {"userId": "u", "action": "approved", "purposes": "x"})
+    assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
+        "loc": ["body", "purposes"], "msg": "Input should be a valid list",
+        "type": "list_type"}]})
+
+
+def test_openapi_lists_truconsent_paths(client):
+    spec = client.get("/openapi.json").get_json()
+    for path in ("/api/consent/consent-links", "/api/consent/consent-links/history",
+                 "/api/v1/external/consents/record", "/api/v1/external/consents/map-user",
+                 "/ledger/v1/truconsent/collection-points"):
+        assert path in spec["paths"]

@@ -337,3 +337,15 @@ def test_regenerate_404_and_410(client, org, cpf):
     assert (resp.status_code, resp.get_json()) == (
         410, {"detail": "Consent already completed for this request"})
     assert Consent.select().count() == 0
+
+
+def test_data_collection_timestamp(client, org, cpf):
+    resp = post(client, link_body(cpf, data_collection_timestamp="2025-05-12T10:00:00+05:30"),
+                org.headers(org.consent_key))
+    req = TcConsentRequest.get_by_id(resp.get_json()["request_id"])
+    assert req.data_collection_timestamp == dt.datetime(2025, 5, 12, 4, 30)
+    resp = post(client, link_body(cpf, data_collection_timestamp="soon"),
+                org.headers(org.consent_key))
+    assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
+        "loc": ["body", "data_collection_timestamp"], "msg": "Input should be a valid datetime",
+        "type": "datetime_parsing"}]})

@@ -100,6 +100,8 @@ def render_error(status: int, message: str, exc: Exception | None = None):
     elif status == 422 and isinstance(exc, domain.Invalid):
         body = {"detail": [{"loc": ["body"], "msg": f"Value error, {message}",
                             "type": "value_error"}]}
+    elif status == 500:
+        body = {"detail": "Internal Server Error"}
     else:
         body = {"detail": message}
     response = jsonify(body)
