@@ -150,8 +150,7 @@ class ConsentLinks(MethodView):
                 "expires_at": iso(event.expires_at), "delivery_status": delivery}
 
 
-def _history_item(req, cp, asset_id, org) -> dict:
-    event = TcLinkEvent.get_by_id(req.current_event_id)
+def _history_item(req, cp, event, org) -> dict:
     return {
         "request_id": req.id,
         "event_id": req.current_event_id,
@@ -159,7 +158,7 @@ def _history_item(req, cp, asset_id, org) -> dict:
         "collection_point_id": cp.id,
         "collection_point_display_id": cp.display_id,
         "collection_point_title": cp.title,
-        "asset_id": asset_id,
+        "asset_id": cp.asset_id,
         "status": service.link_status(req),
         "is_completed": req.completed_at is not None,
         "expires_at": iso(req.expires_at),
@@ -180,12 +179,14 @@ class LinkHistory(MethodView):
         org = _org()
         base = TcConsentRequest.select().where(TcConsentRequest.org == org.id)
         total = base.count()
-        rows = (TcConsentRequest.select(TcConsentRequest, TcCollectionPoint)
-                .join(TcCollectionPoint).where(TcConsentRequest.org == org.id)
+        rows = (TcConsentRequest.select(TcConsentRequest, TcCollectionPoint, TcLinkEvent)
+                .join(TcCollectionPoint).switch(TcConsentRequest)
+                .join(TcLinkEvent, on=(TcLinkEvent.id == TcConsentRequest.current_event_id),
+                      attr="current_event")
+                .where(TcConsentRequest.org == org.id)
                 .order_by(TcConsentRequest.created_at.desc(), TcConsentRequest.id)
                 .limit(args["limit"]).offset(args["offset"]))
-        items = [_history_item(r, r.collection_point, r.collection_point.asset_id, org)
-                 for r in rows]
+        items = [_history_item(r, r.collection_point, r.current_event, org) for r in rows]
         return {"total": total, "limit": args["limit"], "offset": args["offset"],
                 "items": items}
 
