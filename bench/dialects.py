@@ -33,4 +33,25 @@ def veriff_consent(v: dict):
 
 
 def truconsent(t: dict) -> list:
-    return []
+    """Link creation (no email) and consent recording (two purposes, a new user each time)."""
+    from bench.run import Scenario
+
+    headers = {"X-Org-Id": t["org_id"], "X-API-Key": t["api_key"],
+               "Content-Type": "application/json"}
+    link = Scenario("truconsent link create POST", method="POST",
+                    path="/api/consent/consent-links", headers=headers,
+                    body=json.dumps({"collection_point_id": t["collection_point_display_id"],
+                                     "asset_id": t["asset_id"], "phone": "+919876543210",
+                                     "expiry_hours": 24}))
+    record_lua = (
+        "counter = 0\nrequest = function()\n  counter = counter + 1\n"
+        "  local body = '{\"userId\":\"bench-user-' .. counter .. '\",\"action\":\"approved\","
+        f"\"collectionPointId\":\"{t['collection_point_display_id']}\","
+        "\"purposes\":[{\"id\":\"p1\"},{\"id\":\"p2\"}]}'\n"
+        "  return wrk.format(nil, nil, nil, body)\nend\n")
+    record = Scenario("truconsent consent record POST", method="POST",
+                      path="/api/v1/external/consents/record", headers=headers, lua=record_lua,
+                      body=json.dumps({"userId": "bench-user-0", "action": "approved",
+                                       "collectionPointId": t["collection_point_display_id"],
+                                       "purposes": [{"id": "p1"}, {"id": "p2"}]}))
+    return [link, record]
