@@ -11,7 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from consent.core import auth, ledger
-from consent.core.errors import Unauthorized
+from consent.core.errors import Forbidden, Unauthorized
 from consent.dialects.credentials import AuthFailure, Principal, api_key_principal
 from consent.dialects.ledger.routes import admin_required
 from schemas.common import iso
@@ -88,7 +88,7 @@ def link_auth(view):
             abort(*TENANT[:1], message=TENANT[1])
         try:
             auth.require_membership(user, org)
-        except Exception:
+        except Forbidden:
             abort(403, message="User is not a member of this organization in PropelAuth")
         g.principal = Principal(org=org, actor=f"user:{user.id}", user_id=user.id)
         return view(*args, **kwargs)
