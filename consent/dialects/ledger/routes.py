@@ -70,7 +70,7 @@ def _actor():
 class Consents(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(ConsentCreateSchema)
+    @blp.arguments(ConsentCreateSchema())
     @blp.response(201, ConsentSchema)
     @blp.alt_response(409, description="Idempotency-Key reused with a different request")
     def post(self, data):
@@ -94,7 +94,7 @@ class Consents(MethodView):
         return Response(json.dumps(body), status=status, mimetype="application/json",
                         headers={"Idempotent-Replayed": "true"} if replayed else None)
 
-    @blp.arguments(ConsentQuerySchema, location="query")
+    @blp.arguments(ConsentQuerySchema(), location="query")
     @blp.response(200, ConsentPageSchema)
     def get(self, args):
         """List consents, newest first
@@ -154,7 +154,7 @@ class SubjectState(MethodView):
 class Audit(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(AuditQuerySchema, location="query")
+    @blp.arguments(AuditQuerySchema(), location="query")
     @blp.response(200, AuditPageSchema)
     def get(self, args):
         """Audit events: one by ``event_id``, or a range by sequence number or time"""
@@ -213,7 +213,7 @@ def export_lines(org, fmt: str):
 class Export(MethodView):
     decorators = [admin_required]
 
-    @blp.arguments(ExportQuerySchema, location="query")
+    @blp.arguments(ExportQuerySchema(), location="query")
     @blp.response(200, description="JSON Lines or CSV, one consent per line, streamed")
     def get(self, args):
         """Export every consent, streamed"""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from consent.core import audit, ledger, tokens
+from consent.core import audit, fastsql, ledger, tokens
 from consent.core.errors import Conflict, Gone, Invalid, NotFound, RateLimited
 from consent.core.storage import (
     Consent,
@@ -139,12 +139,12 @@ def create_collection_point(org: Organisation, asset_ref: str, title: str, notic
 
 
 def find_cp(org: Organisation, ref: str) -> TcCollectionPoint | None:
+    """The organisation's collection point with this id or display id (on every record and link
+    request, so on cached SQL)."""
     if not ref:
         return None
-    return (TcCollectionPoint.select(TcCollectionPoint, TcAsset).join(TcAsset)
-            .where((TcCollectionPoint.org == org.id)
-                   & ((TcCollectionPoint.id == ref) | (TcCollectionPoint.display_id == ref)))
-            .first())
+    return fastsql.get(TcCollectionPoint, '"org_id" = ? AND ("display_id" = ? OR "id" = ?) '
+                       'ORDER BY "display_id" = ? DESC LIMIT 1', (org.id, ref, ref, ref))
 
 
 # -- consent links --------------------------------------------------------------------------------
@@ -175,13 +175,12 @@ def create_link(secret_key, org: Organisation, cp: TcCollectionPoint, phone: str
     with transaction():
         req_id = new_uuid()
         event = _new_event(secret_key, org, cp, req_id, expiry_hours, at)
-        req = TcConsentRequest(id=req_id, org=org.id, collection_point=cp, phone=phone,
-                               expiry_hours=expiry_hours,
-                               data_collection_timestamp=data_collection_timestamp or at,
-                               current_event_id=event.id, expires_at=event.expires_at,
-                               created_at=at)
-        req.save(force_insert=True)
-        event.save(force_insert=True)
+        req = fastsql.create(TcConsentRequest, id=req_id, org=org.id, collection_point=cp.id,
+                             phone=phone, expiry_hours=expiry_hours,
+                             data_collection_timestamp=data_collection_timestamp or at,
+                             current_event_id=event.id, expires_at=event.expires_at,
+                             created_at=at)
+        fastsql.create(TcLinkEvent, **event.__data__)
         audit.append(org.id, actor=actor, action="truconsent.link.created",
                      entity_type="consent_link", entity_id=req_id, payload={
                          "event_id": event.id, "collection_point_id": cp.id,
@@ -375,10 +374,12 @@ def record_logs(org: Organisation, data: dict, actor: str) -> list[Consent]:
                       "collection_point_id": cp.id if cp else None,
                       "metadata": data.get("metadata")}))
     consents = ledger.in_transaction_record(org, decisions, actor=actor)
-    TcLog.insert_many([{"consent": c.seq, "org": org.id, "action": action,
-                        "collection_point": cp.id if cp else None,
-                        "request_id": data.get("requestId"), "event_id": None,
-                        "metadata": data.get("metadata")} for c in consents]).execute()
+    for c in consents:
+        c.tclog = fastsql.create(TcLog, consent=c.seq, org=org.id, action=action,
+                                 collection_point=cp.id if cp else None,
+                                 request_id=data.get("requestId"), event_id=None,
+                                 metadata=data.get("metadata"))
+        c.tclog.cp = cp
     return consents
 
 

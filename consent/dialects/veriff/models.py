@@ -65,7 +65,8 @@ class VeriffConsent(BaseModel):
     """One consent upload. ``seq`` orders uploads; the newest per session is binding."""
 
     seq = AutoField()
-    session = ForeignKeyField(VeriffSession, backref="consents", on_delete="CASCADE")
+    # (session, seq) below serves lookups by session; no index of its own.
+    session = ForeignKeyField(VeriffSession, backref="consents", on_delete="CASCADE", index=False)
     consent = ForeignKeyField(Consent, field=Consent.id, unique=True)
     type = CharField(max_length=16)
     approved = BooleanField()
@@ -75,4 +76,5 @@ class VeriffConsent(BaseModel):
         indexes = ((("session", "seq"), False),)
 
 
-register_models(VeriffSession, VeriffMedia, VeriffConsent)
+register_models(VeriffSession, VeriffMedia, VeriffConsent,
+                obsolete_indexes=("veriff_consent_session_id",))

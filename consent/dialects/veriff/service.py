@@ -24,7 +24,7 @@ import hashlib
 import re
 import secrets
 
-from consent.core import audit, ledger
+from consent.core import audit, fastsql, ledger
 from consent.core.storage import Consent, Credential, is_postgres, transaction, utcnow
 
 from .models import SESSION_SUBMITTED, VeriffConsent, VeriffMedia, VeriffSession
@@ -58,12 +58,12 @@ def subject_for(session: VeriffSession) -> str:
 
 
 def find_session(cred: Credential, session_id: str, *, lock: bool = False):
-    """The session with this id belonging to this integration, or None."""
-    query = VeriffSession.select().where((VeriffSession.id == session_id)
-                                         & (VeriffSession.integration == cred.id))
+    """The session with this id belonging to this integration, or None. ``lock``: hold the row
+    (PostgreSQL; on SQLite the write transaction already excludes other writers)."""
+    where = '"id" = ? AND "integration_id" = ?'
     if lock and is_postgres():
-        query = query.for_update()
-    return query.first()
+        where += " FOR UPDATE"
+    return fastsql.get(VeriffSession, where, (session_id, cred.id))
 
 
 def create_session(cred: Credential, verification: dict):
@@ -171,8 +171,9 @@ def record_consent(cred: Credential, session_id: str, upload: dict):
                       "approved": upload["approved"], "text": text,
                       "integration": cred.id, "api_key_prefix": cred.key_prefix},
         )], actor=actor_for(cred))[0]
-        return VeriffConsent.create(session=session, consent=consent.id, type=upload["type"],
-                                    approved=upload["approved"], created_at=consent.created_at)
+        return fastsql.create(VeriffConsent, session=session.id, consent=consent.id,
+                              type=upload["type"], approved=upload["approved"],
+                              created_at=consent.created_at)
 
 
 def session_consents(session: VeriffSession) -> list[tuple[VeriffConsent, str]]:
