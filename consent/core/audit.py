@@ -20,24 +20,43 @@ from .storage import AuditEvent, Organisation, canonical_json, is_postgres, new_
 GENESIS = "0" * 64
 
 
-def event_content(event: AuditEvent) -> dict:
-    """The fields an event's hash covers (everything but the hash itself)."""
+def _content(event_id: str, org_id: str, seq: int, at, actor: str, action: str,
+             entity_type: str, entity_id: str, payload, prev_hash: str) -> dict:
     return {
-        "event_id": event.event_id,
-        "org": event.org_id,
-        "seq": event.seq,
-        "at": event.at.isoformat(timespec="microseconds"),
-        "actor": event.actor,
-        "action": event.action,
-        "entity_type": event.entity_type,
-        "entity_id": event.entity_id,
-        "payload": event.payload,
-        "prev_hash": event.prev_hash,
+        "event_id": event_id,
+        "org": org_id,
+        "seq": seq,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "payload": payload,
+        "prev_hash": prev_hash,
     }
 
 
+def event_content(event: AuditEvent) -> dict:
+    """The fields an event's hash covers (everything but the hash itself)."""
+    return _content(event.event_id, event.org_id, event.seq, event.at, event.actor, event.action,
+                    event.entity_type, event.entity_id, event.payload, event.prev_hash)
+
+
+def _hash(content: dict) -> str:
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
 def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(canonical_json(event_content(event)).encode()).hexdigest()
+    return _hash(event_content(event))
+
+
+@dataclass(slots=True, frozen=True)
+class Appended:
+    """What :func:`append` wrote: enough to point at the event."""
+
+    event_id: str
+    seq: int
+    hash: str
 
 
 def lock_org(org_id: str) -> None:
@@ -52,32 +71,23 @@ def lock_org(org_id: str) -> None:
 
 
 def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id: str,
-           payload: dict, event_id: str | None = None, at=None) -> AuditEvent:
+           payload: dict, event_id: str | None = None, at=None) -> Appended:
     """Append one event to the organisation's chain. Call inside a transaction."""
     lock_org(org_id)
     last = fastsql.one('SELECT "seq", "hash" FROM "audit_event" WHERE "org_id" = ? '
                        'ORDER BY "seq" DESC LIMIT 1', (org_id,))
-    event = AuditEvent(
-        __no_default__=1,
-        event_id=event_id or new_uuid(),
-        org=org_id,
-        seq=(last[0] + 1) if last else 1,
-        at=at or utcnow(),
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        payload=payload,
-        prev_hash=last[1] if last else GENESIS,
-    )
-    event.hash = compute_hash(event)
-    event.id = fastsql.insert(
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    event_id = event_id or new_uuid()
+    at = at or utcnow()
+    entity_id = str(entity_id)
+    digest = _hash(_content(event_id, org_id, seq, at, actor, action, entity_type, entity_id,
+                            payload, prev_hash))
+    fastsql.insert(
         "audit_event", ("event_id", "org_id", "seq", "at", "actor", "action", "entity_type",
                        "entity_id", "payload", "prev_hash", "hash"),
-        (event.event_id, org_id, event.seq, event.at, actor, action, event.entity_type,
-         event.entity_id, fastsql.json_value(payload), event.prev_hash, event.hash),
-        returning="id")
-    return event
+        (event_id, org_id, seq, at, actor, action, entity_type, entity_id,
+         fastsql.json_value(payload), prev_hash, digest))
+    return Appended(event_id, seq, digest)
 
 
 @dataclass

@@ -161,25 +161,44 @@ class Decision:
     id: str = field(default_factory=new_uuid)
 
 
-def consent_content(c: Consent) -> dict:
-    """The immutable fields a consent's record hash covers."""
-    def ts(value):
-        return value.isoformat(timespec="microseconds") if value else None
+def _ts(value: dt.datetime | None) -> str | None:
+    return value.isoformat(timespec="microseconds") if value else None
+
+
+def _content(id, org, recorded_subject, purpose, purpose_version, notice_version, status, source,
+             supersedes, valid_from, valid_until, evidence, created_at) -> dict:
     return {
-        "id": c.id, "org": c.org_id, "recorded_subject": c.recorded_subject_id,
-        "purpose": c.purpose_id, "purpose_version": c.purpose_version,
-        "notice_version": c.notice_version, "status": c.status, "source": c.source,
-        "supersedes": c.supersedes, "valid_from": ts(c.valid_from),
-        "valid_until": ts(c.valid_until), "evidence": c.evidence, "created_at": ts(c.created_at),
+        "id": id, "org": org, "recorded_subject": recorded_subject, "purpose": purpose,
+        "purpose_version": purpose_version, "notice_version": notice_version, "status": status,
+        "source": source, "supersedes": supersedes, "valid_from": _ts(valid_from),
+        "valid_until": _ts(valid_until), "evidence": evidence, "created_at": _ts(created_at),
     }
 
 
+def consent_content(c: Consent) -> dict:
+    """The immutable fields a consent's record hash covers."""
+    return _content(c.id, c.org_id, c.recorded_subject_id, c.purpose_id, c.purpose_version,
+                    c.notice_version, c.status, c.source, c.supersedes, c.valid_from,
+                    c.valid_until, c.evidence, c.created_at)
+
+
+def _hash(content: dict) -> str:
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
 def consent_hash(c: Consent) -> str:
-    return hashlib.sha256(canonical_json(consent_content(c)).encode()).hexdigest()
+    return _hash(consent_content(c))
+
+
+CONSENT_COLUMNS = ("id", "org_id", "subject_id", "recorded_subject_id", "purpose_id",
+                   "purpose_version", "notice_version", "status", "source", "supersedes",
+                   "valid_from", "valid_until", "evidence", "created_at", "record_hash")
 
 
 def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
                     audit_event_id: str | None = None) -> Consent:
+    """Insert one decision with its audit event and ``recorded`` event (on the hot path of every
+    write: plain values and cached SQL, one model instance at the end)."""
     if d.status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
     valid_from = d.valid_from or now
@@ -188,33 +207,28 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     subject = _subject(org_id, d.subject)
     purpose = ensure_purpose(org_id, d.purpose, name=d.purpose_name, version=d.purpose_version,
                              actor=actor)
-    consent = Consent(
-        __no_default__=1, id=d.id, org=org_id, subject=subject, recorded_subject=subject, purpose=purpose,
-        purpose_version=d.purpose_version or purpose.current_version,
-        notice_version=d.notice_version, status=d.status, source=d.source,
-        supersedes=d.supersedes, valid_from=valid_from, valid_until=d.valid_until,
-        evidence=d.evidence, created_at=now,
-    )
-    consent.record_hash = consent_hash(consent)
-    consent.seq = fastsql.insert(
-        "consent", ("id", "org_id", "subject_id", "recorded_subject_id", "purpose_id",
-                    "purpose_version", "notice_version", "status", "source", "supersedes",
-                    "valid_from", "valid_until", "evidence", "created_at", "record_hash"),
-        (consent.id, org_id, subject.id, subject.id, purpose.id, consent.purpose_version,
-         consent.notice_version, consent.status, consent.source, consent.supersedes,
-         consent.valid_from, consent.valid_until, fastsql.json_value(consent.evidence), now,
-         consent.record_hash), returning="seq")
+    purpose_version = d.purpose_version or purpose.current_version
+    record_hash = _hash(_content(d.id, org_id, subject.id, purpose.id, purpose_version,
+                                 d.notice_version, d.status, d.source, d.supersedes, valid_from,
+                                 d.valid_until, d.evidence, now))
+    seq = fastsql.insert("consent", CONSENT_COLUMNS, (
+        d.id, org_id, subject.id, subject.id, purpose.id, purpose_version, d.notice_version,
+        d.status, d.source, d.supersedes, valid_from, d.valid_until,
+        fastsql.json_value(d.evidence), now, record_hash), returning="seq")
     event = audit.append(org_id, actor=actor, action="consent.recorded", entity_type="consent",
-                         entity_id=consent.id, event_id=audit_event_id, at=now, payload={
-                             "record_hash": consent.record_hash, "subject": subject.identifier,
+                         entity_id=d.id, event_id=audit_event_id, at=now, payload={
+                             "record_hash": record_hash, "subject": subject.identifier,
                              "purpose": purpose.code, "status": d.status, "source": d.source,
                              "supersedes": d.supersedes})
     fastsql.insert("consent_event", ("consent_id", "type", "at", "audit_event_id", "data"),
-                   (consent.seq, "recorded", now, event.event_id,
+                   (seq, "recorded", now, event.event_id,
                     fastsql.json_value({"status": d.status, "source": d.source})))
-    consent.subject = subject
-    consent.recorded_subject = subject
-    consent.purpose = purpose
+    consent = Consent(
+        __no_default__=1, seq=seq, id=d.id, org=org_id, subject=subject,
+        recorded_subject=subject, purpose=purpose, purpose_version=purpose_version,
+        notice_version=d.notice_version, status=d.status, source=d.source,
+        supersedes=d.supersedes, valid_from=valid_from, valid_until=d.valid_until,
+        evidence=d.evidence, created_at=now, record_hash=record_hash)
     consent.audit_event_id = event.event_id  # transient: the event that recorded it
     return consent
 
