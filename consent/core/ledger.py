@@ -196,15 +196,21 @@ CONSENT_COLUMNS = ("id", "org_id", "subject_id", "recorded_subject_id", "purpose
 
 
 def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
-                    audit_event_id: str | None = None) -> Consent:
+                    audit_event_id: str | None = None,
+                    subjects: dict[str, Subject] | None = None) -> Consent:
     """Insert one decision with its audit event and ``recorded`` event (on the hot path of every
-    write: plain values and cached SQL, one model instance at the end)."""
+    write: plain values and cached SQL, one model instance at the end). ``subjects`` remembers the
+    subjects already resolved in this transaction (several decisions of one person)."""
     if d.status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
     valid_from = d.valid_from or now
     if d.valid_until is not None and d.valid_until <= valid_from:
         raise Invalid("valid_until must be after valid_from")
-    subject = _subject(org_id, d.subject)
+    subject = subjects.get(d.subject) if subjects is not None else None
+    if subject is None:
+        subject = _subject(org_id, d.subject)
+        if subjects is not None:
+            subjects[d.subject] = subject
     purpose = ensure_purpose(org_id, d.purpose, name=d.purpose_name, version=d.purpose_version,
                              actor=actor)
     purpose_version = d.purpose_version or purpose.current_version
@@ -242,7 +248,8 @@ def record(org, decisions: Iterable[Decision], actor: str = "system") -> list[Co
     now = utcnow()
     with transaction():
         audit.lock_org(org_id)
-        return [_write_decision(org_id, d, actor, now) for d in decisions]
+        subjects: dict[str, Subject] = {}
+        return [_write_decision(org_id, d, actor, now, subjects=subjects) for d in decisions]
 
 
 def record_one(org, decision: Decision, actor: str = "system") -> Consent:
@@ -256,7 +263,8 @@ def in_transaction_record(org, decisions: Iterable[Decision], actor: str = "syst
     org_id = _org_id(org)
     now = now or utcnow()
     audit.lock_org(org_id)
-    return [_write_decision(org_id, d, actor, now) for d in decisions]
+    subjects: dict[str, Subject] = {}
+    return [_write_decision(org_id, d, actor, now, subjects=subjects) for d in decisions]
 
 
 def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledger",

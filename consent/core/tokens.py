@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 __all__ = ["BadSignature", "SignatureExpired", "Purpose", "dumps", "loads"]
@@ -19,6 +21,11 @@ class Purpose:
 def _serializer(secret_key, salt: str) -> URLSafeTimedSerializer:
     # A list of keys gives rotation: sign with the last, accept any.
     keys = secret_key if isinstance(secret_key, (list, tuple)) else [secret_key]
+    return _cached_serializer(tuple(keys), salt)
+
+
+@lru_cache(maxsize=32)
+def _cached_serializer(keys: tuple, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(list(keys), salt=salt)
 
 
