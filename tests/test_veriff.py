@@ -556,3 +556,45 @@ def test_integration_create_cli(runner, org):
     assert out["api_key"].startswith("ik_") and len(out["shared_secret"]) == 64
     missing = runner.invoke(args=["veriff", "integration-create", "--org", "nope"])
     assert missing.exit_code != 0
+
+
+# -- the page a session's url opens ------------------------------------------------------------
+
+def test_session_url_opens_the_session_page(client, integ):
+    created = integ.post(client, "/v1/sessions", {"verification": {"vendorData": "user-9"}})
+    v = created.json["verification"]
+    path = v["url"].removeprefix("http://consent.test")
+
+    page = client.get(path)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert f'<td id="session-id">{v["id"]}</td>' in html
+    assert '<td id="session-status">created</td>' in html
+    assert "user-9" in html and "No consent uploaded yet." in html
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+    content = base64.b64encode(JPEG).decode()
+    integ.post(client, f"/v1/sessions/{v['id']}/media",
+               {"image": {"context": "document-front", "content": content}})
+    integ.post(client, f"/v1/sessions/{v['id']}/consents",
+               {"type": "bipa", "approved": False, "text": "first"})
+    integ.post(client, f"/v1/sessions/{v['id']}/consents", CONSENT)
+    integ.post(client, f"/v1/sessions/{v['id']}", {"verification": {"status": "submitted"}},
+               method="patch")
+
+    html = client.get(path).get_data(as_text=True)
+    assert '<td id="session-status">submitted</td>' in html
+    rows = html.split('<table id="consents">')[1].split("</table>")[0]
+    # Newest first, the newest binding.
+    assert rows.index("<td>ine</td>") < rows.index("<td>bipa</td>")
+    assert rows.count("binding") == 1 and "not approved" in rows
+    assert "document-front" in html and f"{len(JPEG)} bytes" in html
+
+
+def test_session_page_unknown_token_is_404(client, integ, session_id):
+    page = client.get("/v/not-a-session-token")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "This verification link is not valid." in page.get_data(as_text=True)
+    assert session_id not in page.get_data(as_text=True)

@@ -7,6 +7,8 @@
   and ``POST|GET /v1/sessions/{id}/consents``; see :mod:`.routes` for authentication and
   :mod:`.service` for how an upload maps onto a ledger decision.
 * Every error under /v1/ leaves as ``{"status": "fail", "code": "1101", "message": ...}``.
+* A session's ``url`` (``/v/<session token>``) opens a page showing the session, its consents and
+  media (:mod:`.page`); Veriff's in-browser identity flow itself is not emulated.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from consent.core.errors import DomainError
 from consent.dialects import base
 
 from . import models, service  # noqa: F401  (models registers the tables)
+from .page import bp as page_bp
 from .routes import blp
 
 # Status -> message when the error carries no message of its own (unmatched URL, parse errors...).
@@ -86,4 +89,5 @@ DIALECT = base.Dialect(name="veriff", prefixes=("/v1/",), render_error=render_er
 
 def init_app(app, api):
     api.register_blueprint(blp)
+    app.register_blueprint(page_bp)
     base.register(DIALECT)

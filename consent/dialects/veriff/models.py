@@ -41,8 +41,8 @@ class VeriffSession(BaseModel):
     vendor_data = TextField(null=True)
     end_user_id = CharField(max_length=255, null=True)
     callback = TextField(null=True)
-    # Only the SHA-256 of the session token handed out is kept.
-    token_hash = CharField(max_length=64)
+    # Only the SHA-256 of the session token handed out is kept (the session page looks it up).
+    token_hash = CharField(max_length=64, index=True)
     created_at = DateTimeField(default=utcnow)
     submitted_at = DateTimeField(null=True)
 
