@@ -50,3 +50,13 @@ def api_key_principal(org_header: str | None, key: str | None, scopes: set[str],
     principal = Principal(org=org, actor=f"credential:{cred.id}", credential=cred)
     g.principal = principal
     return principal
+
+
+def current_org() -> Organisation:
+    """The organisation of the request's checked credential (set by the auth decorators)."""
+    return g.principal.org
+
+
+def current_actor() -> str:
+    """Who the audit log names for this request's writes."""
+    return g.principal.actor

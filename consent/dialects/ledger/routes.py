@@ -6,13 +6,15 @@ import functools
 import io
 import json
 
-from flask import Response, g, request, stream_with_context
+from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from consent.core import ledger
 from consent.core.storage import utcnow
 from consent.dialects.credentials import AuthFailure, api_key_principal
+from consent.dialects.credentials import current_actor as _actor
+from consent.dialects.credentials import current_org as _org
 from schemas.common import encode_cursor, iso
 from schemas.ledger import (
     AuditPageSchema,
@@ -56,14 +58,6 @@ def admin_required(view):
             abort(status, message=message)
         return view(*args, **kwargs)
     return wrapper
-
-
-def _org():
-    return g.principal.org
-
-
-def _actor():
-    return g.principal.actor
 
 
 @blp.route("/consents")

@@ -13,6 +13,8 @@ from flask_smorest import Blueprint, abort
 from consent.core import auth, ledger
 from consent.core.errors import Forbidden, Unauthorized
 from consent.dialects.credentials import AuthFailure, Principal, api_key_principal
+from consent.dialects.credentials import current_actor as _actor
+from consent.dialects.credentials import current_org as _org
 from consent.dialects.ledger.routes import admin_required
 from schemas.common import iso
 from schemas.truconsent import (
@@ -93,14 +95,6 @@ def link_auth(view):
         g.principal = Principal(org=org, actor=f"user:{user.id}", user_id=user.id)
         return view(*args, **kwargs)
     return wrapper
-
-
-def _org():
-    return g.principal.org
-
-
-def _actor():
-    return g.principal.actor
 
 
 def _public_url():

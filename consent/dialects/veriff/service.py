@@ -66,6 +66,15 @@ def find_session(cred: Credential, session_id: str, *, lock: bool = False):
     return fastsql.get(VeriffSession, where, (session_id, cred.id))
 
 
+def _open_session(cred: Credential, session_id: str):
+    """Inside a write transaction: the integration's session, locked, or None; raises
+    SessionStateError once it is submitted (nothing more may be added to it)."""
+    session = find_session(cred, session_id, lock=True)
+    if session is not None and session.status == SESSION_SUBMITTED:
+        raise SessionStateError()
+    return session
+
+
 def create_session(cred: Credential, verification: dict):
     """Returns (session, session token)."""
     token = secrets.token_urlsafe(32)
@@ -114,11 +123,9 @@ def add_media(cred: Credential, session_id: str, image: dict):
     data, mimetype = decode_image(image["content"])
     digest = hashlib.sha256(data).hexdigest()
     with transaction():
-        session = find_session(cred, session_id, lock=True)
+        session = _open_session(cred, session_id)
         if session is None:
             return None
-        if session.status == SESSION_SUBMITTED:
-            raise SessionStateError()
         media = VeriffMedia.create(session=session, context=image["context"],
                                    timestamp=image.get("timestamp"), size=len(data),
                                    sha256=digest, mimetype=mimetype)
@@ -157,11 +164,9 @@ def record_consent(cred: Credential, session_id: str, upload: dict):
     Raises SessionStateError once the session is submitted."""
     text = upload["text"]
     with transaction():
-        session = find_session(cred, session_id, lock=True)
+        session = _open_session(cred, session_id)
         if session is None:
             return None
-        if session.status == SESSION_SUBMITTED:
-            raise SessionStateError()
         consent = ledger.in_transaction_record(cred.org_id, [ledger.Decision(
             subject=subject_for(session), purpose=PURPOSE_PREFIX + upload["type"],
             purpose_name=PURPOSE_NAMES[upload["type"]],
