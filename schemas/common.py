@@ -20,11 +20,7 @@ class UTCDateTime(fields.DateTime):
     """ISO 8601 in, ISO 8601 with ``+00:00`` out. Stored values are naive UTC; naive input is UTC."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc).isoformat()
+        return iso(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
@@ -34,7 +30,12 @@ class UTCDateTime(fields.DateTime):
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    return UTCDateTime()._serialize(value, None, None)
+    """A datetime as :class:`UTCDateTime` writes it (for wire dicts built without a schema)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc).isoformat()
+    return value.astimezone(dt.timezone.utc).isoformat()
 
 
 def encode_cursor(seq: int | None) -> str | None:

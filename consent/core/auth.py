@@ -117,10 +117,12 @@ def find_credential(key: str | None, kind: str | None = None) -> Credential | No
         'WHERE c."key_hash" = ?', (sha256_hex(key),))
     if row is None or row[7] is not None or (kind and row[1] != kind):
         return None
-    org = Organisation(__no_default__=1, id=row[8], slug=row[9], name=row[10], subdomain=row[11])
-    return Credential(__no_default__=1, id=row[0], org=org, kind=row[1], name=row[2],
-                      key_prefix=row[3], client_id=row[4], scopes=row[5], shared_secret=row[6],
-                      revoked_at=None)
+    org = fastsql.instance(Organisation, {"id": row[8], "slug": row[9], "name": row[10],
+                                          "subdomain": row[11]})
+    return fastsql.instance(Credential, {
+        "id": row[0], "org": org.id, "kind": row[1], "name": row[2], "key_prefix": row[3],
+        "client_id": row[4], "scopes": row[5], "shared_secret": row[6], "revoked_at": None,
+    }, {"org": org})
 
 
 def find_basic_client(client_id: str, token: str) -> Credential | None:

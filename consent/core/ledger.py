@@ -74,14 +74,15 @@ def _subject(org_id: str, identifier: str, create: bool = True) -> Subject | Non
     row = fastsql.one('SELECT "id", "created_at" FROM "subject" WHERE "org_id" = ? AND '
                       '"identifier" = ?', (org_id, identifier))
     if row is not None:
-        return Subject(__no_default__=1, id=row[0], org=org_id, identifier=identifier,
-                       created_at=row[1])
+        return fastsql.instance(Subject, {"id": row[0], "org": org_id, "identifier": identifier,
+                                          "created_at": _dt(row[1])})
     if not create:
         return None
     now = utcnow()
     new_id = fastsql.insert("subject", ("org_id", "identifier", "created_at"),
                             (org_id, identifier, now), returning="id")
-    return Subject(__no_default__=1, id=new_id, org=org_id, identifier=identifier, created_at=now)
+    return fastsql.instance(Subject, {"id": new_id, "org": org_id, "identifier": identifier,
+                                      "created_at": now})
 
 
 def find_subject(org, identifier: str) -> Subject | None:
@@ -98,8 +99,9 @@ def ensure_purpose(org, code: str, name: str | None = None, version: str | None 
         raise Invalid("a purpose code of 1-100 characters is required")
     row = fastsql.one('SELECT "id", "name", "current_version" FROM "purpose" WHERE "org_id" = ? '
                       'AND "code" = ?', (org_id, code))
-    purpose = (Purpose(__no_default__=1, id=row[0], org=org_id, code=code, name=row[1],
-                       current_version=row[2]) if row else None)
+    purpose = (fastsql.instance(Purpose, {"id": row[0], "org": org_id, "code": code,
+                                          "name": row[1], "current_version": row[2]})
+               if row else None)
     if purpose is None:
         purpose = Purpose.create(org=org_id, code=code, name=name or code,
                                  current_version=version or "1")
@@ -229,12 +231,13 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     fastsql.insert("consent_event", ("consent_id", "type", "at", "audit_event_id", "data"),
                    (seq, "recorded", now, event.event_id,
                     fastsql.json_value({"status": d.status, "source": d.source})))
-    consent = Consent(
-        __no_default__=1, seq=seq, id=d.id, org=org_id, subject=subject,
-        recorded_subject=subject, purpose=purpose, purpose_version=purpose_version,
-        notice_version=d.notice_version, status=d.status, source=d.source,
-        supersedes=d.supersedes, valid_from=valid_from, valid_until=d.valid_until,
-        evidence=d.evidence, created_at=now, record_hash=record_hash)
+    consent = fastsql.instance(Consent, {
+        "seq": seq, "id": d.id, "org": org_id, "subject": subject.id,
+        "recorded_subject": subject.id, "purpose": purpose.id, "purpose_version": purpose_version,
+        "notice_version": d.notice_version, "status": d.status, "source": d.source,
+        "supersedes": d.supersedes, "valid_from": valid_from, "valid_until": d.valid_until,
+        "evidence": d.evidence, "created_at": now, "record_hash": record_hash,
+    }, {"subject": subject, "recorded_subject": subject, "purpose": purpose})
     consent.audit_event_id = event.event_id  # transient: the event that recorded it
     return consent
 
@@ -404,11 +407,13 @@ def subject_state(org, identifier: str, now: dt.datetime | None = None) -> list[
         if row[2] in seen:
             continue
         seen.add(row[2])
-        purpose = Purpose(__no_default__=1, id=row[2], code=row[11], name=row[12])
-        c = Consent(__no_default__=1, seq=row[0], id=row[1], org=org_id, subject=subject,
-                    purpose=purpose, purpose_version=row[3], notice_version=row[4],
-                    status=row[5], source=row[6], supersedes=row[7],
-                    valid_from=_dt(row[8]), valid_until=_dt(row[9]), created_at=_dt(row[10]))
+        purpose = fastsql.instance(Purpose, {"id": row[2], "code": row[11], "name": row[12]})
+        c = fastsql.instance(Consent, {
+            "seq": row[0], "id": row[1], "org": org_id, "subject": subject.id,
+            "purpose": row[2], "purpose_version": row[3], "notice_version": row[4],
+            "status": row[5], "source": row[6], "supersedes": row[7], "valid_from": _dt(row[8]),
+            "valid_until": _dt(row[9]), "created_at": _dt(row[10]),
+        }, {"subject": subject, "purpose": purpose})
         status = effective_status(c, now)
         states.append(PurposeState(purpose.code, purpose.name, c, status, status == "granted"))
     states.sort(key=lambda s: s.purpose)

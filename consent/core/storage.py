@@ -57,8 +57,14 @@ class JSONField(TextField):
         return None if value is None else json.loads(value)
 
 
+# One encoder for every call: json.dumps builds a new encoder whenever options are passed.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str)
+
+
 def canonical_json(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Sorted keys, no spaces, UTF-8 as is: the form every stored hash is computed over."""
+    return _CANONICAL.encode(value)
 
 
 class BaseModel(Model):

@@ -74,6 +74,32 @@ def test_a_boolean_and_a_foreign_key_by_value_round_trip(app, org):
     assert stored.approved is False and stored.consent_id == consent.id
 
 
+def test_fastsql_create_takes_a_related_instance_and_refuses_unknown_fields(app, org):
+    subject = fastsql.create(Subject, org=org.org, identifier="by-instance")
+    assert subject.__data__["org"] == org.org.id and subject.org is org.org  # no query needed
+    assert Subject.get_by_id(subject.id).org_id == org.org.id
+    with pytest.raises(TypeError, match="no field colour"):
+        fastsql.create(Subject, org=org.org.id, identifier="x", colour="red")
+
+
+def test_fastsql_instances_behave_like_rows_the_orm_read(app, org):
+    """Hot-path rows are built without peewee's per-field setattr; they must be indistinguishable
+    from the ORM's: same data, nothing dirty, foreign keys resolved without a query, savable."""
+    recorded = ledger.record_one(org.org, ledger.Decision(subject="inst", purpose="p-inst",
+                                                          status="granted"))
+    orm = Consent.get(Consent.id == recorded.id)
+    assert recorded.__data__ == orm.__data__
+    assert recorded._dirty == orm._dirty == set()
+    assert recorded.subject.identifier == "inst" and recorded.purpose.code == "p-inst"
+    assert recorded.subject_id == orm.subject_id and recorded.purpose_id == orm.purpose_id
+
+    subject = ledger.find_subject(org.org, "inst")  # an existing subject, read by cached SQL
+    assert subject.__data__ == Subject.get_by_id(subject.id).__data__
+    subject.identifier = "renamed"
+    subject.save()
+    assert Subject.get_by_id(subject.id).identifier == "renamed"
+
+
 # -- SQLite only ------------------------------------------------------------------------------------
 
 sqlite_only = pytest.mark.skipif(bool(os.environ.get("CONSENT_TEST_DATABASE_URL")),

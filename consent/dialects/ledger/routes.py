@@ -28,14 +28,14 @@ from schemas.ledger import (
     SubjectStateSchema,
     VerifySchema,
     WithdrawSchema,
+    consent_wire,
 )
 
 blp = Blueprint("ledger", __name__, url_prefix="/ledger/v1",
                 description="The ledger's own API. Every call needs an admin API key "
                             "(X-API-Key) and its organisation (X-Org-Id).")
 
-# Schema instances are built once: marshmallow deep-copies its fields on every instantiation.
-CONSENT_OUT = ConsentSchema()
+# Built once: marshmallow deep-copies its fields on every instantiation.
 CONSENT_IN = ConsentCreateSchema()
 
 AUTH_ERRORS = {
@@ -80,7 +80,7 @@ class Consents(MethodView):
                 notice_version=data.get("notice_version"), valid_from=data.get("valid_from"),
                 valid_until=data.get("valid_until"), evidence=data.get("evidence"),
             )], actor=_actor())[0]
-            return 201, CONSENT_OUT.dump(consent)
+            return 201, consent_wire(consent)
 
         key = request.headers.get("Idempotency-Key")
         status, body, replayed = ledger.idempotent(
