@@ -15,7 +15,7 @@ from consent.core.storage import utcnow
 from consent.dialects.credentials import AuthFailure, api_key_principal
 from consent.dialects.credentials import current_actor as _actor
 from consent.dialects.credentials import current_org as _org
-from schemas.common import encode_cursor, iso
+from schemas.common import encode_cursor
 from schemas.ledger import (
     AuditPageSchema,
     AuditQuerySchema,
@@ -167,20 +167,10 @@ class AuditVerify(MethodView):
         return ledger.verify(_org())
 
 
+# CSV column order; each line (CSV row or JSON object) is the consent as the API returns it.
 EXPORT_FIELDS = ("id", "subject", "recorded_subject", "purpose", "purpose_version",
                  "notice_version", "status", "source", "supersedes", "valid_from", "valid_until",
                  "created_at", "record_hash", "evidence")
-
-
-def export_record(c) -> dict:
-    return {
-        "id": c.id, "subject": c.subject.identifier,
-        "recorded_subject": c.recorded_subject.identifier, "purpose": c.purpose.code,
-        "purpose_version": c.purpose_version, "notice_version": c.notice_version,
-        "status": c.status, "source": c.source, "supersedes": c.supersedes,
-        "valid_from": iso(c.valid_from), "valid_until": iso(c.valid_until),
-        "created_at": iso(c.created_at), "record_hash": c.record_hash, "evidence": c.evidence,
-    }
 
 
 def export_lines(org, fmt: str):
@@ -190,7 +180,7 @@ def export_lines(org, fmt: str):
         writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
         writer.writeheader()
         for c in ledger.export_rows(org):
-            row = export_record(c)
+            row = consent_wire(c)
             row["evidence"] = json.dumps(row["evidence"]) if row["evidence"] is not None else ""
             writer.writerow(row)
             if buffer.tell() > 16384:
@@ -200,7 +190,7 @@ def export_lines(org, fmt: str):
         yield buffer.getvalue()
     else:
         for c in ledger.export_rows(org):
-            yield json.dumps(export_record(c), ensure_ascii=False) + "\n"
+            yield json.dumps(consent_wire(c), ensure_ascii=False) + "\n"
 
 
 @blp.route("/export")
