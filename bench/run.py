@@ -123,7 +123,9 @@ def prefill(path: Path, records: int) -> None:
 # -- the server -------------------------------------------------------------------------------------
 
 class Server:
-    def __init__(self, db_path: Path, workers: int):
+    def __init__(self, db_path: Path, workers: int, app_spec: str = "app:app"):
+        self.app_spec = app_spec
+        self.db_path = db_path
         self.port = free_port()
         self.env = {**os.environ, "CONSENT_DATABASE_URL": f"sqlite:///{db_path}",
                     "CONSENT_SECRET_KEY": SECRET,
@@ -140,7 +142,7 @@ class Server:
         self.seed = json.loads(self.flask("seed-demo", "--json"))
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers",
-             str(self.workers), "--log-level", "warning", "app:app"],
+             str(self.workers), "--log-level", "warning", self.app_spec],
             cwd=ROOT, env=self.env, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -408,10 +410,14 @@ def write_markdown(report: dict) -> None:
     lines += ["", "| target | result |", "|---|---|"]
     for t in report["targets"]:
         lines.append(f"| {t['target']} | {'PASS' if t['ok'] else 'FAIL'} |")
-    block = "\n".join(lines)
+    replace_block("<!-- bench:results -->", "<!-- /bench:results -->", "\n".join(lines))
+
+
+def replace_block(start: str, end: str, block: str) -> None:
+    """Put ``block`` between the ``start`` and ``end`` markers of BENCHMARKS.md (appended with
+    them if they are not there yet)."""
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else ""
-    start, end = "<!-- bench:results -->", "<!-- /bench:results -->"
     if start in text and end in text:
         text = text[:text.index(start) + len(start)] + "\n" + block + "\n" + text[text.index(end):]
     else:
