@@ -7,12 +7,12 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from tqdm import tqdm
 
 from consent.core import auth, ledger, storage
 from consent.core.errors import DomainError
-from consent.core.storage import Organisation, User
-from consent.dialects import base
+from consent.core.storage import User
+from consent.web import public_url
+from consent.web.dialect import registry
 
 DEMO_SLUG = "demo"
 DEMO_USER = "demo@example.com"
@@ -23,7 +23,7 @@ def fail(message: str, code: int = 1):
     sys.exit(code)
 
 
-def org_or_fail(slug: str) -> Organisation:
+def org_or_fail(slug: str):
     org = ledger.get_org(slug)
     if org is None:
         fail(f"no organisation {slug!r}")
@@ -69,7 +69,8 @@ def redact(url: str) -> str:
 
 
 def seed_demo_data() -> dict:
-    """Create the demo organisation (if absent) and fresh working credentials for every dialect."""
+    """Create the demo organisation (if absent) and fresh working credentials for every dialect:
+    one section per registered dialect that seeds (its ``seed_demo``)."""
     storage.create_tables()
     org = ledger.get_org(DEMO_SLUG) or ledger.create_org(DEMO_SLUG, "Demo Organisation", "demo")
     user = User.get_or_none(User.email == DEMO_USER) or auth.create_user(DEMO_USER, "Demo Operator")
@@ -77,12 +78,11 @@ def seed_demo_data() -> dict:
     admin = auth.create_credential(org, name="demo ledger admin", scopes=("admin", "consent"),
                                    actor="cli:seed-demo")
     out = {
-        "base_url": current_app.config["CONSENT_PUBLIC_URL"],
+        "base_url": public_url(),
         "org": {"slug": org.slug, "subdomain": org.subdomain},
         "ledger": {"admin_api_key": admin.key},
-        "truconsent": None, "veriff": None, "avacy": None, "attestr": None,
     }
-    for dialect in base.registered():
+    for dialect in registry(current_app).dialects:
         if dialect.seed_demo is not None:
             out[dialect.name] = dialect.seed_demo(org, user)
     return out
@@ -91,9 +91,14 @@ def seed_demo_data() -> dict:
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
+@click.option("--url", "served_at", metavar="URL",
+              help="Where the service is served, for the links printed when CONSENT_PUBLIC_URL "
+                   "is unset (make run passes http://HOST:PORT).")
 @domain_errors
-def seed_demo(as_json):
+def seed_demo(as_json, served_at):
     """Create the demo organisation (idempotent) and print working credentials."""
+    if served_at and not current_app.config["CONSENT_PUBLIC_URL"]:
+        current_app.config["CONSENT_PUBLIC_URL"] = served_at.rstrip("/")
     data = seed_demo_data()
     if as_json:
         click.echo(json.dumps(data))
@@ -126,7 +131,7 @@ def org_create(slug, name, subdomain):
 @org_cli.command("list")
 def org_list():
     """List organisations."""
-    for org in Organisation.select().order_by(Organisation.slug):
+    for org in ledger.all_orgs():
         click.echo(f"{org.slug}\t{org.subdomain}\t{org.name}\t{org.id}")
 
 
@@ -202,43 +207,29 @@ audit_cli = AppGroup("audit", help="The audit chain.")
 
 
 @audit_cli.command("verify")
-@click.option("--org", "slug", required=True)
+@click.option("--org", "slug", help="One organisation (default: every organisation).")
 def audit_verify(slug):
-    """Verify the chain; exit 1 naming the first bad event."""
-    result = ledger.verify(org_or_fail(slug))
-    if result["ok"]:
-        click.echo(f"OK: {result['checked']} events, {result['consents_checked']} consents; "
-                   f"head {result['head_hash']}")
-        return
-    click.echo(f"BROKEN at event {result['first_bad_event']} (seq {result['first_bad_seq']}): "
-               f"{result['reason']}", err=True)
-    sys.exit(1)
-
-
-@click.command("export")
-@with_appcontext
-@click.option("--org", "slug", required=True)
-@click.option("--format", "fmt", default="jsonl", type=click.Choice(["jsonl", "csv"]))
-@click.option("--output", "-o", type=click.File("w"), default="-")
-def export(slug, fmt, output):
-    """Export every consent (progress bar on a terminal)."""
-    from consent.dialects.ledger.routes import export_lines
-
-    org = org_or_fail(slug)
-    total = ledger.count_consents(org)
-    with tqdm(total=total, unit="consent", disable=not sys.stderr.isatty(),
-              file=sys.stderr) as bar:
-        for chunk in export_lines(org, fmt):
-            output.write(chunk)
-            bar.update(chunk.count("\n") if fmt == "jsonl" else 0)
-        if fmt == "csv":
-            bar.update(total - bar.n)
+    """Verify the chain and every consent; exit 1 naming the organisation and first bad event."""
+    orgs = [org_or_fail(slug)] if slug else ledger.all_orgs()
+    broken = 0
+    for org in orgs:
+        result = ledger.verify(org)
+        if result["ok"]:
+            click.echo(f"OK: {org.slug}: {result['checked']} events, "
+                       f"{result['consents_checked']} consents; head {result['head_hash']}")
+        else:
+            broken += 1
+            click.echo(f"BROKEN at event {result['first_bad_event']} "
+                       f"(seq {result['first_bad_seq']}) of organisation {org.slug}: "
+                       f"{result['reason']}", err=True)
+    if broken:
+        sys.exit(1)
 
 
 def init_app(app):
     for command in (init_db, seed_demo, org_cli, user_cli, member_cli, token_cli, key_cli,
-                    audit_cli, export):
+                    audit_cli):
         app.cli.add_command(command)
-    for dialect in base.registered():
+    for dialect in registry(app).dialects:
         for command in dialect.cli_commands:
             app.cli.add_command(command)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 DEFAULTS = {
@@ -15,12 +16,17 @@ DEFAULTS = {
     "CONSENT_DATABASE_URL": "",
     # Signs session tokens and consent links. Generated once into instance/secret_key if unset.
     "CONSENT_SECRET_KEY": "",
-    # Base of the links the service hands out (consent links, Veriff session URLs).
-    "CONSENT_PUBLIC_URL": "http://127.0.0.1:5000",
+    # Base of the links the service hands out (consent links, Veriff session URLs). Empty: the
+    # scheme, host and port each request reached (so a service on another port links to itself).
+    "CONSENT_PUBLIC_URL": "",
     # SQLite durability: NORMAL survives process crashes; FULL survives power loss too.
     "CONSENT_SQLITE_SYNCHRONOUS": "NORMAL",
     # Milliseconds a writer waits for the SQLite write lock.
     "CONSENT_SQLITE_BUSY_TIMEOUT_MS": 10000,
+    # flock: writers of every process queue on a file lock; none: SQLite's busy handler alone.
+    "CONSENT_SQLITE_WRITER_LOCK": "flock",
+    # background: WAL checkpoints in a thread after commits; auto: SQLite's own, inside COMMIT.
+    "CONSENT_SQLITE_CHECKPOINTS": "background",
     # Largest accepted request body, in bytes.
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Longest lifetime a bearer session token may be given, in seconds.
@@ -50,7 +56,7 @@ def load(app, test_config: dict | None = None) -> None:
         app.config.from_mapping(test_config)
 
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not app.config["CONSENT_DATABASE_URL"]:
         app.config["CONSENT_DATABASE_URL"] = f"sqlite:///{instance / 'consent.sqlite3'}"
     if not app.config["CONSENT_SECRET_KEY"]:
@@ -60,16 +66,24 @@ def load(app, test_config: dict | None = None) -> None:
 
 
 def instance_secret(path: Path) -> str:
-    """Read the generated secret key, creating it once (mode 0600) if absent."""
+    """Read the generated secret key, creating it once (mode 0600) if absent.
+
+    The key is written whole to a temporary file and then linked into place, which fails if
+    another process got there first: no process ever reads a partly written key."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    value = secrets.token_urlsafe(48)
+    fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker won the race
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value + "\n")
-    return value
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:  # another process won the race; its key is whole
+            pass
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()

@@ -1,11 +1,18 @@
-"""Shared schema pieces: the base schema, UTC datetimes, and cursors."""
+"""Shared schema pieces: the base schema, UTC datetimes, 64-bit integers and cursors.
+
+Every integer and datetime the service accepts goes through :class:`Int64` and
+:class:`UTCDateTime`, which turn values the database cannot hold (an integer above 2^63, a year 1
+timestamp at +14:00 that falls before year 1 in UTC) into ordinary validation errors.
+"""
 from __future__ import annotations
 
 import base64
 import binascii
 import datetime as dt
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 
 
 class BaseSchema(Schema):
@@ -16,26 +23,69 @@ class BaseSchema(Schema):
         ordered = True
 
 
+class ServiceErrorSchema(Schema):
+    """This service's own error body (flask-smorest's): ``{code, status, message[, errors]}``."""
+
+    code = fields.Integer(required=True, metadata={"example": 404})
+    status = fields.String(required=True, metadata={"example": "Not Found"})
+    message = fields.String(required=True)
+    errors = fields.Dict(metadata={"description": "Field errors, by location and field"})
+
+
+class Int64(fields.Integer):
+    """An integer the database can store (signed 64-bit)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.insert(0, validate.Range(
+            INT64_MIN, INT64_MAX, error="Number out of range (64-bit signed)."))
+
+
 class UTCDateTime(fields.DateTime):
-    """ISO 8601 in, ISO 8601 with ``+00:00`` out. Stored values are naive UTC; naive input is UTC."""
+    """ISO 8601 in, ISO 8601 with ``+00:00`` out. Stored values are naive UTC; naive input is UTC.
+    A moment outside years 1-9999 once converted to UTC is invalid, not an overflow."""
+
+    default_error_messages = {"range": "Datetime out of range (years 1-9999 in UTC)."}
 
     def _serialize(self, value, attr, obj, **kwargs):
         return iso(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
-        if result.tzinfo is not None:
-            result = result.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return result
+        return naive_utc(result, self.make_error)
+
+
+def naive_utc(value: dt.datetime, make_error=None) -> dt.datetime:
+    """A datetime as stored: naive UTC (aware values converted, naive ones taken as UTC)."""
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        if make_error is None:
+            raise ValidationError("Datetime out of range (years 1-9999 in UTC).") from None
+        raise make_error("range") from None
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    """A datetime as :class:`UTCDateTime` writes it (for wire dicts built without a schema)."""
+    """A stored (naive UTC) datetime as the API writes it: ISO 8601 with ``+00:00``."""
     if value is None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc).isoformat()
     return value.astimezone(dt.timezone.utc).isoformat()
+
+
+def email_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable email address (email-validator's words), or None."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        # Addresses at *.test are allowed: a self-hosted service is tested with them.
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
 
 
 def encode_cursor(seq: int | None) -> str | None:
@@ -49,13 +99,22 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith("c:"):
-            return int(raw[2:])
+        if raw.startswith("c:") and raw[2:].isdigit() and len(raw) <= 21:
+            value = int(raw[2:])
+            if 0 < value <= INT64_MAX:
+                return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pass
     raise ValidationError("not a cursor this service issued", "cursor")
 
 
 class Cursor(fields.String):
+    """An opaque page cursor (``next_cursor`` of the previous page)."""
+
     def _deserialize(self, value, attr, data, **kwargs):
         return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+
+
+def Limit(default: int, maximum: int) -> Int64:
+    """A page size parameter."""
+    return Int64(load_default=default, validate=validate.Range(1, maximum))

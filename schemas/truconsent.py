@@ -6,11 +6,12 @@ Request schemas ignore unknown fields (as FastAPI does) and carry pydantic-style
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from .common import UTCDateTime
+from .common import Int64, UTCDateTime, email_problem
 
 ACTIONS = ("approved", "declined", "partial_consent", "revoked", "no_action")
+LINK_STATUSES = ("active", "complete", "expired")
 
 MSG_REQUIRED = "Field required"
 MSG_STRING = "Input should be a valid string"
@@ -103,7 +104,7 @@ def Int(minimum: int | None = None, maximum: int | None = None, **kwargs):
     if maximum is not None:
         validators.append(validate.Range(
             max=maximum, error=f"Input should be less than or equal to {maximum}"))
-    return fields.Integer(error_messages=_msgs(MSG_INT), validate=validators, **kwargs)
+    return Int64(error_messages=_msgs(MSG_INT), validate=validators, **kwargs)
 
 
 class LaxSchema(Schema):
@@ -112,6 +113,12 @@ class LaxSchema(Schema):
     class Meta:
         unknown = EXCLUDE
         ordered = True
+
+
+def _email(value: str) -> None:
+    problem = email_problem(value)
+    if problem:
+        raise ValidationError(f"value is not a valid email address: {problem}")
 
 
 # -- requests -------------------------------------------------------------------------------------
@@ -123,8 +130,8 @@ class ConsentLinkCreateSchema(LaxSchema):
     phone = fields.String(allow_none=True, error_messages=_msgs(MSG_STRING),
                           metadata={"description": "E.164, or 10 digits (prefixed +91)"})
     email = fields.String(allow_none=True, error_messages=_msgs(MSG_STRING),
-                          validate=validate.Length(max=254, error="String should have at most "
-                                                                  "254 characters"))
+                          validate=[validate.Length(max=254, error="String should have at most "
+                                                                   "254 characters"), _email])
     expiry_hours = Int(1, 24, load_default=24)
     data_collection_timestamp = UTCDateTime(allow_none=True,
                                             error_messages=_msgs(MSG_DATETIME))
@@ -178,6 +185,169 @@ class MapUserSchema(LaxSchema):
     anonymousId = Str(1, 255, required=True)
     authenticatedUserId = Str(1, 255, required=True)
     metadata = fields.Dict(allow_none=True, error_messages=_msgs(MSG_DICT))
+
+
+# -- responses (dumped from the dialect's own objects: links.Issued, links.Summary, logs.Log...) ---
+
+class TruconsentErrorSchema(Schema):
+    detail = fields.String(required=True, metadata={"example": "Consent request not found"})
+
+
+class FieldErrorSchema(Schema):
+    loc = fields.List(fields.Raw(metadata={"description": "a field name or list index"}),
+                      required=True)
+    msg = fields.String(required=True)
+    type = fields.String(required=True)
+
+
+class TruconsentValidationErrorSchema(Schema):
+    detail = fields.List(fields.Nested(FieldErrorSchema), required=True)
+
+
+class LinkCreatedSchema(Schema):
+    request_id = fields.String(required=True, attribute="request.id")
+    event_id = fields.String(required=True, attribute="event.id")
+    consent_link = fields.String(required=True, attribute="url")
+    expires_at = UTCDateTime(required=True, attribute="event.expires_at")
+    delivery_status = fields.Dict(
+        required=True, attribute="delivery", keys=fields.String(),
+        values=fields.String(validate=validate.OneOf(("sent", "failed"))),
+        metadata={"description": '{} without an email; {"email": "sent" | "failed"} with one'})
+
+
+class LinkSummarySchema(Schema):
+    request_id = fields.String(required=True, attribute="row.id")
+    event_id = fields.String(required=True, attribute="row.current_event_id")
+    phone = fields.String(required=True, metadata={"example": "+*********210"})
+    collection_point_id = fields.String(required=True, attribute="row.collection_point_id")
+    collection_point_display_id = fields.String(required=True, attribute="row.cp_display_id")
+    collection_point_title = fields.String(required=True, attribute="row.cp_title")
+    asset_id = fields.String(required=True, attribute="row.asset_id")
+    status = fields.String(required=True, validate=validate.OneOf(LINK_STATUSES))
+    is_completed = fields.Boolean(required=True)
+    expires_at = UTCDateTime(required=True, attribute="row.expires_at")
+    created_at = UTCDateTime(required=True, attribute="row.created_at")
+    regeneration_count = fields.Integer(required=True, attribute="row.regeneration_count")
+    consent_link = fields.String(required=True, attribute="url")
+
+
+class LinkHistorySchema(Schema):
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    items = fields.List(fields.Nested(LinkSummarySchema), required=True)
+
+
+class MappingSchema(Schema):
+    from_ = fields.String(required=True, data_key="from", attribute="from")
+    to = fields.String(required=True)
+    metadata = fields.Dict(required=True, allow_none=True)
+    mapped_at = fields.String(required=True)
+
+
+class ConsentLogSchema(Schema):
+    id = fields.String(required=True, attribute="row.id")
+    dp_id = fields.String(required=True, attribute="row.subject",
+                          metadata={"description": "The current holder"})
+    recorded_dp_id = fields.String(required=True, attribute="row.recorded_subject",
+                                   metadata={"description": "Who it was recorded under"})
+    action = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True, attribute="row.status",
+                           validate=validate.OneOf(("granted", "denied", "withdrawn")))
+    purpose_id = fields.String(required=True, attribute="row.purpose")
+    purpose_name = fields.String(required=True, attribute="row.purpose_name")
+    purpose_version = fields.String(required=True, allow_none=True,
+                                    attribute="row.purpose_version")
+    notice_version = fields.String(required=True, allow_none=True,
+                                   attribute="row.notice_version")
+    collection_point_id = fields.String(required=True, allow_none=True, attribute="row.cp_id")
+    collection_point_display_id = fields.String(required=True, allow_none=True,
+                                                attribute="row.cp_display_id")
+    source = fields.String(required=True, attribute="row.source")
+    event_id = fields.String(required=True, allow_none=True, attribute="row.tc_event_id")
+    request_id = fields.String(required=True, allow_none=True, attribute="row.tc_request_id")
+    metadata = fields.Dict(required=True, allow_none=True, attribute="row.tc_metadata")
+    mappings = fields.List(fields.Nested(MappingSchema), required=True)
+    created_at = UTCDateTime(required=True, attribute="row.created_at")
+
+
+class LinkStatusSchema(Schema):
+    request_id = fields.String(required=True, attribute="req.id")
+    event_id = fields.String(required=True, attribute="req.current_event_id")
+    status = fields.String(required=True, validate=validate.OneOf(LINK_STATUSES))
+    collection_point_id = fields.String(required=True, attribute="cp.id")
+    collection_point_display_id = fields.String(required=True, attribute="cp.display_id")
+    expires_at = UTCDateTime(required=True, attribute="req.expires_at")
+    created_at = UTCDateTime(required=True, attribute="req.created_at")
+    completed_at = UTCDateTime(required=True, allow_none=True, attribute="req.completed_at")
+    consent_action = fields.String(required=True, allow_none=True,
+                                   attribute="req.consent_action")
+    reference = fields.String(required=True, allow_none=True, attribute="req.reference")
+    regeneration_count = fields.Integer(required=True, attribute="req.regeneration_count")
+    consent_logs = fields.List(fields.Nested(ConsentLogSchema), required=True, attribute="logs")
+
+
+class LinkRegeneratedSchema(Schema):
+    request_id = fields.String(required=True, attribute="request.id")
+    event_id = fields.String(required=True, attribute="event.id")
+    previous_event_id = fields.String(required=True)
+    regeneration_count = fields.Integer(required=True, attribute="request.regeneration_count")
+    consent_link = fields.String(required=True, attribute="url")
+    expires_at = UTCDateTime(required=True, attribute="event.expires_at")
+
+
+class RecordResultSchema(Schema):
+    success = fields.Boolean(required=True)
+    request_id = fields.String(required=True, allow_none=True)
+    dp_id = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    consent_logs = fields.List(fields.Nested(ConsentLogSchema), required=True)
+    message = fields.String(required=True)
+
+
+class LogPageSchema(Schema):
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)
+    items = fields.List(fields.Nested(ConsentLogSchema), required=True)
+
+
+class PurposeStatusSchema(Schema):
+    purpose_id = fields.String(required=True, attribute="log.row.purpose")
+    purpose_name = fields.String(required=True, attribute="log.row.purpose_name")
+    purpose_version = fields.String(required=True, allow_none=True,
+                                    attribute="log.row.purpose_version")
+    notice_version = fields.String(required=True, allow_none=True,
+                                   attribute="log.row.notice_version")
+    status = fields.String(required=True, validate=validate.OneOf(
+        ("granted", "denied", "withdrawn", "expired", "pending")))
+    consented = fields.Boolean(required=True,
+                               metadata={"description": "May the data be processed now"})
+    action = fields.String(required=True, allow_none=True, attribute="log.action")
+    source = fields.String(required=True, attribute="log.row.source")
+    consent_log_id = fields.String(required=True, attribute="log.row.id")
+    recorded_at = UTCDateTime(required=True, attribute="log.row.created_at")
+
+
+class PointStatusSchema(Schema):
+    collection_point_id = fields.String(required=True, allow_none=True, attribute="cp_id")
+    collection_point_display_id = fields.String(required=True, allow_none=True,
+                                                attribute="cp_display_id")
+    purposes = fields.List(fields.Nested(PurposeStatusSchema), required=True)
+
+
+class UserStatusSchema(Schema):
+    dp_id = fields.String(required=True)
+    as_of = UTCDateTime(required=True)
+    collection_points = fields.List(fields.Nested(PointStatusSchema), required=True)
+
+
+class MapUserResultSchema(Schema):
+    success = fields.Boolean(required=True)
+    mapped_count = fields.Integer(required=True)
+    anonymous_id = fields.String(required=True)
+    authenticated_user_id = fields.String(required=True)
+    message = fields.String(required=True)
 
 
 # -- management (/ledger/v1/truconsent, the ledger's error shape) ---------------------------------

@@ -107,65 +107,78 @@ class ConsentUploadSchema(BaseSchema):
             raise ValidationError("an ine consent must be approved", "approved")
 
 
-# -- responses (documentation; the views serialise and sign the bytes themselves) ----------------
+# -- responses -------------------------------------------------------------------------------------
 
-class FailSchema(Schema):
-    status = fields.String(metadata={"example": "fail"})
-    code = fields.String(metadata={"example": "1101"})
-    message = fields.String(metadata={"example": "Validation failed"})
+class VeriffFailSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "fail"})
+    code = fields.String(required=True, metadata={"example": "1101"})
+    message = fields.String(required=True, metadata={"example": "Validation failed"})
 
 
 class SessionVerificationOutSchema(Schema):
-    id = fields.String()
-    url = fields.String()
-    vendorData = fields.String(allow_none=True)
-    host = fields.String()
-    status = fields.String()
-    sessionToken = fields.String(allow_none=True)
+    id = fields.String(required=True)
+    url = fields.String(required=True)
+    vendorData = fields.String(required=True, allow_none=True)
+    host = fields.String(required=True)
+    status = fields.String(required=True)
+    sessionToken = fields.String(required=True)
 
 
 class SessionOutSchema(Schema):
-    status = fields.String(metadata={"example": "success"})
-    verification = fields.Nested(SessionVerificationOutSchema)
+    status = fields.String(required=True, metadata={"example": "success"})
+    verification = fields.Nested(SessionVerificationOutSchema, required=True)
+
+
+class SubmittedVerificationOutSchema(Schema):
+    id = fields.String(required=True)
+    vendorData = fields.String(required=True, allow_none=True)
+    host = fields.String(required=True)
+    status = fields.String(required=True)
+
+
+class SubmittedOutSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "success"})
+    verification = fields.Nested(SubmittedVerificationOutSchema, required=True)
 
 
 class MediaOutSchema(Schema):
-    id = fields.String()
-    sessionId = fields.String()
-    context = fields.String()
-    name = fields.String()
-    timestamp = fields.String(allow_none=True)
-    size = fields.Integer()
-    mimetype = fields.String(allow_none=True)
-    sha256 = fields.String()
+    id = fields.String(required=True)
+    sessionId = fields.String(required=True)
+    context = fields.String(required=True)
+    name = fields.String(required=True)
+    timestamp = UTCDateTime(required=True, allow_none=True)
+    size = fields.Integer(required=True)
+    mimetype = fields.String(required=True, allow_none=True)
+    sha256 = fields.String(required=True)
 
 
 class MediaUploadOutSchema(Schema):
-    status = fields.String()
-    image = fields.Nested(MediaOutSchema)
+    status = fields.String(required=True)
+    image = fields.Nested(MediaOutSchema, required=True)
 
 
 class MediaListOutSchema(Schema):
-    status = fields.String()
-    images = fields.List(fields.Nested(MediaOutSchema))
-    videos = fields.List(fields.Dict())
+    status = fields.String(required=True)
+    images = fields.List(fields.Nested(MediaOutSchema), required=True)
+    videos = fields.List(fields.Dict(), required=True)
 
 
 class ConsentOutSchema(Schema):
-    id = fields.String(metadata={"description": "UUID v4 of the consent"})
-    context = fields.String(metadata={"example": "consent"})
-    sessionId = fields.String()
+    id = fields.String(required=True, metadata={"description": "UUID v4 of the consent"})
+    context = fields.String(required=True, metadata={"example": "consent"})
+    sessionId = fields.String(required=True)
 
 
 class ConsentItemSchema(ConsentOutSchema):
-    type = fields.String()
-    approved = fields.Boolean()
-    text = fields.String()
-    binding = fields.Boolean(metadata={"description": "True for the newest upload only"})
-    createdAt = fields.String()
+    type = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    text = fields.String(required=True)
+    binding = fields.Boolean(required=True,
+                             metadata={"description": "True for the newest upload only"})
+    createdAt = UTCDateTime(required=True)
 
 
 class ConsentListOutSchema(Schema):
-    status = fields.String()
-    sessionId = fields.String()
-    consents = fields.List(fields.Nested(ConsentItemSchema))
+    status = fields.String(required=True)
+    sessionId = fields.String(required=True)
+    consents = fields.List(fields.Nested(ConsentItemSchema), required=True)

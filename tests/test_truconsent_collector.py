@@ -154,12 +154,22 @@ def test_db_expiry_applies_even_if_token_fresh(client, org, cpf, link, monkeypat
     lambda p: p.replace("/acme/", "/globex/"),                            # other org in path
     lambda p: re.sub(r"/[0-9a-f-]{36}\?", "/00000000-0000-4000-8000-000000000000?", p),
 ])
-def test_tampered_link_is_400(client, org, cpf, link, mangle):
+def test_tampered_link_is_400(client, org, other_org, cpf, link, mangle):
     path = mangle(link_path(link["consent_link"]))
     resp = client.get(path)
     assert resp.status_code == 400
     assert "This link is not valid" in resp.get_data(as_text=True)
     assert client.post(path, data={"decision": "accept_all"}).status_code == 400
+    assert Consent.select().count() == 0
+
+
+def test_unknown_organisation_in_path_is_not_a_collector_url(client, org, cpf, link):
+    """The collector answers only for an existing organisation's subdomain; any other first
+    segment is an ordinary 404 (it never answers for, say, /v1/sessions/<uuid>)."""
+    path = link_path(link["consent_link"]).replace("/acme/", "/nobody/")
+    for resp in (client.get(path), client.post(path, data={"decision": "accept_all"})):
+        assert resp.status_code == 404 and resp.is_json
+        assert "This link is not valid" not in resp.get_data(as_text=True)
     assert Consent.select().count() == 0
 
 

@@ -226,9 +226,17 @@ def test_422_missing_asset_and_bad_json(client, org, cpf):
                           "type": "json_invalid"}]})
 
 
-def test_unknown_route_under_prefix_is_detail_404(client):
-    resp = client.get("/api/consent/nothing-here")
+def test_unknown_route_under_prefix_is_detail_404(client, org):
+    resp = client.get("/api/consent/nothing-here", headers=org.headers(org.consent_key))
     assert (resp.status_code, resp.get_json()) == (404, {"detail": "Not Found"})
+    resp = client.get("/api/v1/external/consents/nothing", headers=org.headers(org.consent_key))
+    assert (resp.status_code, resp.get_json()) == (404, {"detail": "Not Found"})
+    # Without a credential, nothing about which paths exist: 401 first.
+    resp = client.get("/api/consent/nothing-here")
+    assert (resp.status_code, resp.get_json()) == (401, {"detail": "Authorization token required"})
+    resp = client.delete("/api/consent/consent-links", headers={"X-Org-Id": "acme",
+                                                                "X-API-Key": "ck_wrong"})
+    assert (resp.status_code, resp.get_json()) == (401, {"detail": "Invalid or inactive API key"})
 
 
 # -- history --------------------------------------------------------------------------------------

@@ -347,9 +347,19 @@ def test_unexpected_failure_is_500_without_trace(client, integ, session_id, monk
 
 
 def test_unmatched_urls_and_methods_in_veriff_shape(client, integ, session_id):
-    response = client.get("/v1/nothing-here")
+    key = {"X-AUTH-CLIENT": integ.key}
+    response = client.get("/v1/nothing-here", headers=key)
     assert response.status_code == 404 and response.json == FAIL_NOT_FOUND
-    response = client.delete(f"/v1/sessions/{session_id}/consents")
+    # Without a known X-AUTH-CLIENT an unmatched URL says nothing about what exists: 401 first.
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 401 and response.json == FAIL_MISSING_KEY
+    response = client.get("/v1/nothing-here", headers={"X-AUTH-CLIENT": "ik_unknown"})
+    assert response.status_code == 401 and response.json == fail(UNKNOWN_KEY)
+    # GET /v1/sessions/{id} is no route of Veriff's; it is never the truConsent collector page.
+    response = client.get(f"/v1/sessions/{session_id}", headers=key)
+    assert response.status_code == 405 and response.json == fail("Method not allowed")
+    assert "PATCH" in response.headers["Allow"] and "GET" not in response.headers["Allow"]
+    response = client.delete(f"/v1/sessions/{session_id}/consents", headers=key)
     assert response.status_code == 405
     assert response.json == fail("Method not allowed")
     assert "POST" in response.headers["Allow"]

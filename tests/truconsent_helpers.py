@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import itsdangerous.timed
 
 from consent.core import auth
-from consent.dialects.truconsent import models, service
+from consent.dialects.truconsent import models, points
 
 PURPOSES = [
     {"name": "Marketing messages", "description": "Offers by SMS.", "version": "2"},
@@ -28,8 +28,8 @@ class CPFixture:
 
 
 def make_cp(org, title="Sign-up", purposes=PURPOSES, notice_version="3") -> CPFixture:
-    asset = service.create_asset(org, "Web app")
-    cp = service.create_collection_point(org, asset.id, title, "We use your phone number.",
+    asset = points.create_asset(org, "Web app")
+    cp = points.create_collection_point(org, asset.id, title, "We use your phone number.",
                                          [dict(p) for p in purposes], notice_version=notice_version)
     return CPFixture(asset, cp)
 

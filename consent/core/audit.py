@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from . import fastsql
-from .storage import AuditEvent, Organisation, canonical_json, is_postgres, new_uuid, utcnow
+from . import queries, sql
+from .storage import AuditEvent, canonical_json, is_postgres, new_uuid, utcnow
 
 GENESIS = "0" * 64
 
@@ -36,7 +36,7 @@ def _content(event_id: str, org_id: str, seq: int, at, actor: str, action: str,
     }
 
 
-def event_content(event: AuditEvent) -> dict:
+def event_content(event) -> dict:
     """The fields an event's hash covers (everything but the hash itself)."""
     return _content(event.event_id, event.org_id, event.seq, event.at, event.actor, event.action,
                     event.entity_type, event.entity_id, event.payload, event.prev_hash)
@@ -46,7 +46,8 @@ def _hash(content: dict) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
-def compute_hash(event: AuditEvent) -> str:
+def compute_hash(event) -> str:
+    """The hash of an audit event row (a model instance or a named row)."""
     return _hash(event_content(event))
 
 
@@ -66,27 +67,24 @@ def lock_org(org_id: str) -> None:
     organisation takes ``KEY SHARE`` on it, which ``FOR UPDATE`` would deadlock against. Ledger
     writes take this lock first, before any get-or-create, so concurrent writers queue here."""
     if is_postgres():
-        (Organisation.select(Organisation.id).where(Organisation.id == org_id)
-         .for_update("FOR NO KEY UPDATE").execute())
+        queries.LOCK_ORG.execute((org_id,))
 
 
 def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id: str,
            payload: dict, event_id: str | None = None, at=None) -> Appended:
     """Append one event to the organisation's chain. Call inside a transaction."""
     lock_org(org_id)
-    last = fastsql.one('SELECT "seq", "hash" FROM "audit_event" WHERE "org_id" = ? '
-                       'ORDER BY "seq" DESC LIMIT 1', (org_id,))
+    last = queries.AUDIT_HEAD.execute((org_id,)).fetchone()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     event_id = event_id or new_uuid()
     at = at or utcnow()
     entity_id = str(entity_id)
     digest = _hash(_content(event_id, org_id, seq, at, actor, action, entity_type, entity_id,
                             payload, prev_hash))
-    fastsql.insert(
-        "audit_event", ("event_id", "org_id", "seq", "at", "actor", "action", "entity_type",
-                       "entity_id", "payload", "prev_hash", "hash"),
-        (event_id, org_id, seq, at, actor, action, entity_type, entity_id,
-         fastsql.json_value(payload), prev_hash, digest))
+    sql.insert(AuditEvent, {
+        "event_id": event_id, "org_id": org_id, "seq": seq, "at": at, "actor": actor,
+        "action": action, "entity_type": entity_type, "entity_id": entity_id, "payload": payload,
+        "prev_hash": prev_hash, "hash": digest})
     return Appended(event_id, seq, digest)
 
 
@@ -115,13 +113,11 @@ def verify(org_id: str, batch: int = 2000) -> VerifyResult:
 
     Checks, for every event: its sequence number follows the previous one, its ``prev_hash`` is the
     previous event's hash, and its stored hash matches its content. Consent rows are then checked
-    against the hashes their audit events recorded (see ``ledger.verify_consents``).
+    against the hashes their audit events recorded (see ``ledger.verify``).
     """
     prev_hash, expected_seq, checked, last_seq = GENESIS, 1, 0, 0
     while True:
-        rows = (AuditEvent.select()
-                .where((AuditEvent.org == org_id) & (AuditEvent.seq > last_seq))
-                .order_by(AuditEvent.seq).limit(batch))
+        rows = queries.AUDIT_AFTER.all((org_id, last_seq, batch))
         got = 0
         for event in rows:
             got += 1

@@ -12,17 +12,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from . import audit, fastsql, tokens
+from . import audit, queries, sql, tokens
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from .storage import (
-    Credential,
-    Membership,
-    Organisation,
-    SessionToken,
-    User,
-    transaction,
-    utcnow,
-)
+from .storage import Credential, Membership, SessionToken, User, transaction, utcnow
 
 SCOPES = ("consent", "admin")
 KINDS = ("api_key", "hmac", "basic")
@@ -49,7 +41,7 @@ def signature_matches(secret: str, body: bytes, signature: str | None) -> bool:
 class IssuedCredential:
     """What the caller sees once: the credential row and its plaintext secrets."""
 
-    credential: Credential
+    credential: object  # the credential's row
     key: str
     shared_secret: str | None = None
 
@@ -58,7 +50,7 @@ class IssuedCredential:
             "id": self.credential.id,
             "kind": self.credential.kind,
             "name": self.credential.name,
-            "scopes": sorted(self.credential.scope_set),
+            "scopes": sorted(queries.scope_set(self.credential.scopes)),
             "key": self.key,
         }
         if self.credential.client_id:
@@ -68,7 +60,7 @@ class IssuedCredential:
         return out
 
 
-def create_credential(org: Organisation, *, kind: str = "api_key", name: str = "",
+def create_credential(org, *, kind: str = "api_key", name: str = "",
                       scopes=("consent",), actor: str = "system",
                       client_id: str | None = None) -> IssuedCredential:
     if kind not in KINDS:
@@ -81,10 +73,10 @@ def create_credential(org: Organisation, *, kind: str = "api_key", name: str = "
     if kind == "basic":
         client_id = client_id or "cl_" + secrets.token_hex(8)
     with transaction():
-        cred = Credential.create(
-            org=org, kind=kind, name=name, key_hash=sha256_hex(key), key_prefix=key[:10],
-            client_id=client_id, scopes=",".join(sorted(set(scopes))), shared_secret=shared_secret,
-        )
+        cred = sql.create(
+            Credential, org_id=org.id, kind=kind, name=name, key_hash=sha256_hex(key),
+            key_prefix=key[:10], client_id=client_id, scopes=",".join(sorted(set(scopes))),
+            shared_secret=shared_secret)
         audit.append(org.id, actor=actor, action="credential.created", entity_type="credential",
                      entity_id=cred.id, payload={"kind": kind, "name": name,
                                                  "scopes": sorted(set(scopes)),
@@ -93,9 +85,10 @@ def create_credential(org: Organisation, *, kind: str = "api_key", name: str = "
     return IssuedCredential(cred, key, shared_secret)
 
 
-def revoke_credential(org: Organisation, credential_id: str, actor: str = "system") -> Credential:
+def revoke_credential(org, credential_id: str, actor: str = "system") -> Credential:
     with transaction():
-        cred = Credential.get_or_none((Credential.id == credential_id) & (Credential.org == org))
+        cred = Credential.get_or_none((Credential.id == credential_id)
+                                      & (Credential.org == org.id))
         if cred is None:
             raise NotFound("credential not found")
         if cred.revoked_at is None:
@@ -106,26 +99,18 @@ def revoke_credential(org: Organisation, credential_id: str, actor: str = "syste
     return cred
 
 
-def find_credential(key: str | None, kind: str | None = None) -> Credential | None:
-    """The active credential a presented key belongs to, or None. Joins its organisation."""
+def find_credential(key: str | None, kind: str | None = None):
+    """The active credential a presented key belongs to (a row with its organisation's fields:
+    ``.org`` and ``.scope_set``), or None."""
     if not key:
         return None
-    row = fastsql.one(
-        'SELECT c."id", c."kind", c."name", c."key_prefix", c."client_id", c."scopes", '
-        'c."shared_secret", c."revoked_at", o."id", o."slug", o."name", o."subdomain" '
-        'FROM "credential" c JOIN "organisation" o ON o."id" = c."org_id" '
-        'WHERE c."key_hash" = ?', (sha256_hex(key),))
-    if row is None or row[7] is not None or (kind and row[1] != kind):
+    cred = queries.CREDENTIAL_BY_KEY_HASH.one((sha256_hex(key),))
+    if cred is None or cred.revoked_at is not None or (kind and cred.kind != kind):
         return None
-    org = fastsql.instance(Organisation, {"id": row[8], "slug": row[9], "name": row[10],
-                                          "subdomain": row[11]})
-    return fastsql.instance(Credential, {
-        "id": row[0], "org": org.id, "kind": row[1], "name": row[2], "key_prefix": row[3],
-        "client_id": row[4], "scopes": row[5], "shared_secret": row[6], "revoked_at": None,
-    }, {"org": org})
+    return cred
 
 
-def find_basic_client(client_id: str, token: str) -> Credential | None:
+def find_basic_client(client_id: str, token: str):
     cred = find_credential(token, kind="basic")
     if cred is None or not hmac.compare_digest((cred.client_id or "").encode(), client_id.encode()):
         return None
@@ -144,12 +129,13 @@ def create_user(email: str, name: str = "") -> User:
         return User.create(email=email, name=name)
 
 
-def add_member(org: Organisation, user: User, role: str = "admin", actor: str = "system"):
+def add_member(org, user: User, role: str = "admin", actor: str = "system"):
     with transaction():
-        existing = Membership.get_or_none((Membership.org == org) & (Membership.user == user))
+        existing = Membership.get_or_none((Membership.org == org.id)
+                                          & (Membership.user == user.id))
         if existing:
             return existing
-        member = Membership.create(org=org, user=user, role=role)
+        member = Membership.create(org=org.id, user=user.id, role=role)
         audit.append(org.id, actor=actor, action="member.added", entity_type="user",
                      entity_id=user.id, payload={"email": user.email, "role": role})
         return member
@@ -184,8 +170,8 @@ def user_for_session_token(secret_key, token: str, max_lifetime: int) -> User:
     return row.user
 
 
-def require_membership(user: User, org: Organisation) -> Membership:
-    member = Membership.get_or_none((Membership.org == org) & (Membership.user == user))
+def require_membership(user: User, org) -> Membership:
+    member = Membership.get_or_none((Membership.org == org.id) & (Membership.user == user.id))
     if member is None:
         raise Forbidden("user is not a member of this organisation")
     return member

@@ -12,10 +12,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from peewee import IntegrityError, JOIN
+from peewee import IntegrityError
 
-from . import audit, fastsql
+from . import audit, queries, sql
 from .errors import Conflict, Invalid, NotFound
+from .queries import ConsentRecord
 from .storage import (
     AuditEvent,
     Consent,
@@ -49,72 +50,71 @@ def create_org(slug: str, name: str, subdomain: str | None = None, actor: str = 
         if Organisation.select().where((Organisation.slug == slug)
                                        | (Organisation.subdomain == subdomain)).exists():
             raise Conflict(f"an organisation with slug {slug!r} or subdomain {subdomain!r} exists")
-        org = Organisation.create(slug=slug, name=name, subdomain=subdomain)
+        org = sql.create(Organisation, slug=slug, name=name, subdomain=subdomain)
         audit.append(org.id, actor=actor, action="org.created", entity_type="org",
                      entity_id=org.id, payload={"slug": slug, "name": name,
                                                 "subdomain": subdomain})
     return org
 
 
-def get_org(slug_or_id: str | None) -> Organisation | None:
+def get_org(slug_or_id: str | None):
+    """The organisation with this slug or id (a named row), or None."""
     if not slug_or_id:
         return None
-    return Organisation.get_or_none((Organisation.slug == slug_or_id)
-                                    | (Organisation.id == slug_or_id))
+    return queries.ORG_BY_REF.one((slug_or_id, slug_or_id))
+
+
+def org_by_subdomain(subdomain: str):
+    return queries.ORG_BY_SUBDOMAIN.one((subdomain,))
+
+
+def all_orgs() -> list:
+    return queries.ORG.where(order='t."slug"').all()
 
 
 # -- subjects, purposes, notices -------------------------------------------------------------------
 
-def _subject(org_id: str, identifier: str, create: bool = True) -> Subject | None:
+def _subject(org_id: str, identifier: str, create: bool = True):
+    """The subject row with this identifier, created on first use (``create``)."""
     identifier = (identifier or "").strip()
     if not identifier:
         raise Invalid("a subject identifier is required")
     if len(identifier) > 255:
         raise Invalid("a subject identifier is at most 255 characters")
-    row = fastsql.one('SELECT "id", "created_at" FROM "subject" WHERE "org_id" = ? AND '
-                      '"identifier" = ?', (org_id, identifier))
-    if row is not None:
-        return fastsql.instance(Subject, {"id": row[0], "org": org_id, "identifier": identifier,
-                                          "created_at": _dt(row[1])})
-    if not create:
-        return None
-    now = utcnow()
-    new_id = fastsql.insert("subject", ("org_id", "identifier", "created_at"),
-                            (org_id, identifier, now), returning="id")
-    return fastsql.instance(Subject, {"id": new_id, "org": org_id, "identifier": identifier,
-                                      "created_at": now})
+    row = queries.SUBJECT_BY_IDENTIFIER.one((org_id, identifier))
+    if row is not None or not create:
+        return row
+    return sql.create(Subject, org_id=org_id, identifier=identifier)
 
 
-def find_subject(org, identifier: str) -> Subject | None:
+def find_subject(org, identifier: str):
     return _subject(_org_id(org), identifier, create=False)
 
 
 def ensure_purpose(org, code: str, name: str | None = None, version: str | None = None,
-                   description: str = "", actor: str = "system") -> Purpose:
-    """The purpose with this code, created (with an audit event) on first use. Call inside a
-    transaction when part of a larger write."""
+                   description: str = "", actor: str = "system"):
+    """The purpose with this code (a named row), created (with an audit event) on first use, and
+    given ``version`` as a new current version if it lacks it. Call inside a transaction when
+    part of a larger write."""
     org_id = _org_id(org)
     code = (code or "").strip()
     if not code or len(code) > 100:
         raise Invalid("a purpose code of 1-100 characters is required")
-    row = fastsql.one('SELECT "id", "name", "current_version" FROM "purpose" WHERE "org_id" = ? '
-                      'AND "code" = ?', (org_id, code))
-    purpose = (fastsql.instance(Purpose, {"id": row[0], "org": org_id, "code": code,
-                                          "name": row[1], "current_version": row[2]})
-               if row else None)
+    purpose = queries.PURPOSE_BY_CODE.one((org_id, code))
     if purpose is None:
-        purpose = Purpose.create(org=org_id, code=code, name=name or code,
-                                 current_version=version or "1")
-        PurposeVersion.create(purpose=purpose, version=purpose.current_version,
+        purpose = sql.create(Purpose, org_id=org_id, code=code, name=name or code,
+                             current_version=version or "1")
+        PurposeVersion.create(purpose=purpose.id, version=purpose.current_version,
                               description=description)
         audit.append(org_id, actor=actor, action="purpose.created", entity_type="purpose",
                      entity_id=str(purpose.id), payload={"code": code, "name": purpose.name,
                                                          "version": purpose.current_version})
-    elif version and not PurposeVersion.select().where(
-            (PurposeVersion.purpose == purpose) & (PurposeVersion.version == version)).exists():
-        PurposeVersion.create(purpose=purpose, version=version, description=description)
+    elif version and version != purpose.current_version and not PurposeVersion.select().where(
+            (PurposeVersion.purpose == purpose.id)
+            & (PurposeVersion.version == version)).exists():
+        PurposeVersion.create(purpose=purpose.id, version=version, description=description)
         Purpose.update(current_version=version).where(Purpose.id == purpose.id).execute()
-        purpose.current_version = version
+        purpose = purpose._replace(current_version=version)
         audit.append(org_id, actor=actor, action="purpose.versioned", entity_type="purpose",
                      entity_id=str(purpose.id), payload={"code": code, "version": version})
     return purpose
@@ -177,8 +177,8 @@ def _content(id, org, recorded_subject, purpose, purpose_version, notice_version
     }
 
 
-def consent_content(c: Consent) -> dict:
-    """The immutable fields a consent's record hash covers."""
+def consent_content(c) -> dict:
+    """The immutable fields a consent's record hash covers (``c``: a consent row)."""
     return _content(c.id, c.org_id, c.recorded_subject_id, c.purpose_id, c.purpose_version,
                     c.notice_version, c.status, c.source, c.supersedes, c.valid_from,
                     c.valid_until, c.evidence, c.created_at)
@@ -188,20 +188,22 @@ def _hash(content: dict) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
-def consent_hash(c: Consent) -> str:
+def consent_hash(c) -> str:
     return _hash(consent_content(c))
 
 
-CONSENT_COLUMNS = ("id", "org_id", "subject_id", "recorded_subject_id", "purpose_id",
-                   "purpose_version", "notice_version", "status", "source", "supersedes",
-                   "valid_from", "valid_until", "evidence", "created_at", "record_hash")
+@dataclass(slots=True)
+class Recorded:
+    """What :func:`record` returns per decision: the consent row as it was written, and the audit
+    event that recorded it."""
+
+    consent: ConsentRecord
+    audit_event_id: str
 
 
 def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
-                    audit_event_id: str | None = None,
-                    subjects: dict[str, Subject] | None = None) -> Consent:
-    """Insert one decision with its audit event and ``recorded`` event (on the hot path of every
-    write: plain values and cached SQL, one model instance at the end). ``subjects`` remembers the
+                    subjects: dict | None = None) -> Recorded:
+    """Insert one decision with its audit event and ``recorded`` event. ``subjects`` remembers the
     subjects already resolved in this transaction (several decisions of one person)."""
     if d.status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
@@ -219,59 +221,53 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     record_hash = _hash(_content(d.id, org_id, subject.id, purpose.id, purpose_version,
                                  d.notice_version, d.status, d.source, d.supersedes, valid_from,
                                  d.valid_until, d.evidence, now))
-    seq = fastsql.insert("consent", CONSENT_COLUMNS, (
-        d.id, org_id, subject.id, subject.id, purpose.id, purpose_version, d.notice_version,
-        d.status, d.source, d.supersedes, valid_from, d.valid_until,
-        fastsql.json_value(d.evidence), now, record_hash), returning="seq")
+    row = {"id": d.id, "org_id": org_id, "subject_id": subject.id,
+           "recorded_subject_id": subject.id, "purpose_id": purpose.id,
+           "purpose_version": purpose_version, "notice_version": d.notice_version,
+           "status": d.status, "source": d.source, "supersedes": d.supersedes,
+           "valid_from": valid_from, "valid_until": d.valid_until, "evidence": d.evidence,
+           "created_at": now, "record_hash": record_hash}
+    row["seq"] = sql.insert(Consent, row)
     event = audit.append(org_id, actor=actor, action="consent.recorded", entity_type="consent",
-                         entity_id=d.id, event_id=audit_event_id, at=now, payload={
-                             "record_hash": record_hash, "subject": subject.identifier,
+                         entity_id=d.id, at=now, payload={
+                             "record_hash": row["record_hash"], "subject": subject.identifier,
                              "purpose": purpose.code, "status": d.status, "source": d.source,
                              "supersedes": d.supersedes})
-    fastsql.insert("consent_event", ("consent_id", "type", "at", "audit_event_id", "data"),
-                   (seq, "recorded", now, event.event_id,
-                    fastsql.json_value({"status": d.status, "source": d.source})))
-    consent = fastsql.instance(Consent, {
-        "seq": seq, "id": d.id, "org": org_id, "subject": subject.id,
-        "recorded_subject": subject.id, "purpose": purpose.id, "purpose_version": purpose_version,
-        "notice_version": d.notice_version, "status": d.status, "source": d.source,
-        "supersedes": d.supersedes, "valid_from": valid_from, "valid_until": d.valid_until,
-        "evidence": d.evidence, "created_at": now, "record_hash": record_hash,
-    }, {"subject": subject, "recorded_subject": subject, "purpose": purpose})
-    consent.audit_event_id = event.event_id  # transient: the event that recorded it
-    return consent
+    sql.insert(ConsentEvent, {"consent_id": row["seq"], "type": "recorded", "at": now,
+                              "audit_event_id": event.event_id,
+                              "data": {"status": d.status, "source": d.source}})
+    consent = ConsentRecord(**row, subject=subject.identifier,
+                            recorded_subject=subject.identifier, purpose=purpose.code,
+                            purpose_name=purpose.name)
+    return Recorded(consent, event.event_id)
 
 
-def record(org, decisions: Iterable[Decision], actor: str = "system") -> list[Consent]:
+def record(org, decisions: Iterable[Decision], actor: str = "system") -> list[ConsentRecord]:
     """Record decisions in one transaction, one audit event each."""
-    org_id = _org_id(org)
     decisions = list(decisions)
     if not decisions:
         raise Invalid("nothing to record")
-    now = utcnow()
     with transaction():
-        audit.lock_org(org_id)
-        subjects: dict[str, Subject] = {}
-        return [_write_decision(org_id, d, actor, now, subjects=subjects) for d in decisions]
+        return [r.consent for r in in_transaction_record(org, decisions, actor)]
 
 
-def record_one(org, decision: Decision, actor: str = "system") -> Consent:
+def record_one(org, decision: Decision, actor: str = "system") -> ConsentRecord:
     return record(org, [decision], actor)[0]
 
 
 def in_transaction_record(org, decisions: Iterable[Decision], actor: str = "system",
-                          now: dt.datetime | None = None) -> list[Consent]:
+                          now: dt.datetime | None = None) -> list[Recorded]:
     """Like :func:`record`, for callers that already hold a transaction (dialects that write their
-    own rows in the same commit)."""
+    own rows in the same commit); also returns each decision's audit event."""
     org_id = _org_id(org)
     now = now or utcnow()
     audit.lock_org(org_id)
-    subjects: dict[str, Subject] = {}
+    subjects: dict = {}
     return [_write_decision(org_id, d, actor, now, subjects=subjects) for d in decisions]
 
 
 def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledger",
-             evidence: dict | None = None) -> Consent:
+             evidence: dict | None = None) -> ConsentRecord:
     """Withdraw a binding grant: a new ``withdrawn`` record that supersedes it, plus a
     ``withdrawn`` event on the original. Returns the withdrawal record."""
     org_id = _org_id(org)
@@ -281,47 +277,42 @@ def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledg
         if original.status != "granted":
             raise Conflict(f"consent {consent_id} is {original.status}; only a grant can be "
                            "withdrawn")
-        newer = (Consent.select(Consent.id, Consent.status, Consent.supersedes)
-                 .where((Consent.org == org_id) & (Consent.subject == original.subject_id)
-                        & (Consent.purpose == original.purpose_id)
-                        & (Consent.seq > original.seq))
-                 .order_by(Consent.seq.desc()).first())
+        newer = queries.NEWER_CONSENT.one((org_id, original.subject_id, original.purpose_id,
+                                           original.seq, 1))
         if newer is not None:
             if newer.status == "withdrawn" and newer.supersedes == original.id:
                 raise Conflict(f"consent {consent_id} is already withdrawn")
             raise Conflict(f"consent {consent_id} is superseded by {newer.id}")
         now = utcnow()
         withdrawal = _write_decision(org_id, Decision(
-            subject=original.subject.identifier, purpose=original.purpose.code, status="withdrawn",
+            subject=original.subject, purpose=original.purpose, status="withdrawn",
             source=source, purpose_version=original.purpose_version,
             notice_version=original.notice_version, evidence=evidence, supersedes=original.id,
         ), actor, now)
-        ConsentEvent.create(consent=original, type="withdrawn", at=now,
+        ConsentEvent.create(consent=original.seq, type="withdrawn", at=now,
                             audit_event_id=withdrawal.audit_event_id,
-                            data={"withdrawal_id": withdrawal.id, "source": source})
-    return withdrawal
+                            data={"withdrawal_id": withdrawal.consent.id, "source": source})
+    return withdrawal.consent
 
 
-def _consent_query(org_id: str):
-    holder, recorded = Subject.alias("holder"), Subject.alias("recorded")
-    return (Consent
-            .select(Consent, holder, recorded, Purpose)
-            .join(holder, on=(Consent.subject == holder.id), attr="subject")
-            .switch(Consent)
-            .join(recorded, on=(Consent.recorded_subject == recorded.id), attr="recorded_subject")
-            .switch(Consent)
-            .join(Purpose, on=(Consent.purpose == Purpose.id), attr="purpose")
-            .where(Consent.org == org_id))
-
-
-def get_consent(org, consent_id: str) -> Consent:
-    consent = _consent_query(_org_id(org)).where(Consent.id == consent_id).first()
+def get_consent(org, consent_id: str) -> ConsentRecord:
+    consent = queries.CONSENT_BY_ID.one((_org_id(org), consent_id))
     if consent is None:
         raise NotFound(f"consent {consent_id} not found")
     return consent
 
 
-def consent_events(consent: Consent) -> list[ConsentEvent]:
+def latest_consent(org, subject: str, purpose: str) -> ConsentRecord | None:
+    """The binding (newest) record of a subject and purpose, by their identifiers, or None."""
+    org_id = _org_id(org)
+    found = _subject(org_id, subject, create=False)
+    purpose_row = queries.PURPOSE_BY_CODE.one((org_id, purpose)) if found else None
+    if purpose_row is None:
+        return None
+    return queries.NEWER_CONSENT.one((org_id, found.id, purpose_row.id, 0, 1))
+
+
+def consent_events(consent) -> list[ConsentEvent]:
     return list(ConsentEvent.select().where(ConsentEvent.consent == consent.seq)
                 .order_by(ConsentEvent.id))
 
@@ -337,31 +328,26 @@ class ConsentFilter:
 
 
 def list_consents(org, flt: ConsentFilter, *, limit: int = 50,
-                  before_seq: int | None = None) -> tuple[list[Consent], int | None]:
+                  before_seq: int | None = None) -> tuple[list[ConsentRecord], int | None]:
     """Newest first, keyset-paginated on the internal sequence. Returns (page, next cursor)."""
     org_id = _org_id(org)
-    query = _consent_query(org_id)
+    given = {"status": flt.status, "source": flt.source, "date_from": flt.date_from,
+             "date_to": flt.date_to, "before_seq": before_seq}
     if flt.subject is not None:
         subject = _subject(org_id, flt.subject, create=False)
         if subject is None:
             return [], None
-        query = query.where(Consent.subject == subject.id)
+        given["subject_id"] = subject.id
     if flt.purpose is not None:
-        purpose = Purpose.get_or_none((Purpose.org == org_id) & (Purpose.code == flt.purpose))
+        purpose = queries.PURPOSE_BY_CODE.one((org_id, flt.purpose))
         if purpose is None:
             return [], None
-        query = query.where(Consent.purpose == purpose.id)
-    if flt.status:
-        query = query.where(Consent.status == flt.status)
-    if flt.source:
-        query = query.where(Consent.source == flt.source)
-    if flt.date_from:
-        query = query.where(Consent.created_at >= flt.date_from)
-    if flt.date_to:
-        query = query.where(Consent.created_at < flt.date_to)
-    if before_seq is not None:
-        query = query.where(Consent.seq < before_seq)
-    rows = list(query.order_by(Consent.seq.desc()).limit(limit + 1))
+        given["purpose_id"] = purpose.id
+    names = [name for name in queries.CONSENT_FILTERS if given.get(name) not in (None, "")]
+    statement = queries.CONSENT.where('c."org_id" = ?',
+                                      *(queries.CONSENT_FILTERS[n] for n in names),
+                                      order='c."seq" DESC', limit=True)
+    rows = statement.all((org_id, *(given[n] for n in names), limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].seq if more and rows else None)
@@ -369,14 +355,16 @@ def list_consents(org, flt: ConsentFilter, *, limit: int = 50,
 
 @dataclass
 class PurposeState:
+    """The binding decision on one purpose, and whether it allows processing now."""
+
     purpose: str
     purpose_name: str
-    consent: Consent
     status: str          # granted | denied | withdrawn | expired | pending
     active: bool         # may the data be processed for this purpose right now
+    consent: ConsentRecord
 
 
-def effective_status(c: Consent, now: dt.datetime) -> str:
+def effective_status(c, now: dt.datetime) -> str:
     if c.status == "granted":
         if c.valid_until is not None and c.valid_until <= now:
             return "expired"
@@ -395,36 +383,15 @@ def subject_state(org, identifier: str, now: dt.datetime | None = None) -> list[
     if subject is None:
         return []
     now = now or utcnow()
-    rows = fastsql.execute(
-        'SELECT c."seq", c."id", c."purpose_id", c."purpose_version", c."notice_version", '
-        'c."status", c."source", c."supersedes", c."valid_from", c."valid_until", '
-        'c."created_at", p."code", p."name" '
-        'FROM "consent" c JOIN "purpose" p ON p."id" = c."purpose_id" '
-        'WHERE c."org_id" = ? AND c."subject_id" = ? ORDER BY c."purpose_id", c."seq" DESC',
-        (org_id, subject.id))
     states, seen = [], set()
-    for row in rows:
-        if row[2] in seen:
+    for c in queries.CONSENTS_OF_SUBJECT.all((org_id, subject.id)):
+        if c.purpose_id in seen:
             continue
-        seen.add(row[2])
-        purpose = fastsql.instance(Purpose, {"id": row[2], "code": row[11], "name": row[12]})
-        c = fastsql.instance(Consent, {
-            "seq": row[0], "id": row[1], "org": org_id, "subject": subject.id,
-            "purpose": row[2], "purpose_version": row[3], "notice_version": row[4],
-            "status": row[5], "source": row[6], "supersedes": row[7], "valid_from": _dt(row[8]),
-            "valid_until": _dt(row[9]), "created_at": _dt(row[10]),
-        }, {"subject": subject, "purpose": purpose})
+        seen.add(c.purpose_id)
         status = effective_status(c, now)
-        states.append(PurposeState(purpose.code, purpose.name, c, status, status == "granted"))
+        states.append(PurposeState(c.purpose, c.purpose_name, status, status == "granted", c))
     states.sort(key=lambda s: s.purpose)
     return states
-
-
-def _dt(value):
-    """Datetimes come back from SQLite as text through a raw cursor; parse like Peewee does."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return Consent.created_at.python_value(value)
 
 
 # -- identity mapping -----------------------------------------------------------------------------
@@ -442,7 +409,7 @@ def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = 
         authenticated = _subject(org_id, authenticated_id)
         moving = [row.seq for row in Consent.select(Consent.seq).where(
             (Consent.org == org_id) & (Consent.subject == anonymous.id))]
-        link = SubjectLink(org=org_id, anonymous=anonymous, authenticated=authenticated,
+        link = SubjectLink(org=org_id, anonymous=anonymous.id, authenticated=authenticated.id,
                            moved_count=len(moving), metadata=metadata)
         link.save(force_insert=True)
         event = audit.append(org_id, actor=actor, action="subject.mapped",
@@ -539,30 +506,12 @@ def verify(org, batch: int = 2000) -> dict:
     out["consents_checked"] = 0
     if not result.ok:
         return out
-    recorded = Subject.alias("recorded")
     last, last_audit_seq = 0, 0
     while True:
-        rows = list(
-            Consent.select(Consent, AuditEvent.payload.alias("audit_payload"),
-                           AuditEvent.event_id.alias("audit_event"),
-                           AuditEvent.seq.alias("audit_seq"),
-                           recorded.identifier.alias("subject_identifier"),
-                           Purpose.code.alias("purpose_code"))
-            .join(ConsentEvent, JOIN.LEFT_OUTER,
-                  on=((ConsentEvent.consent == Consent.seq) & (ConsentEvent.type == "recorded")))
-            .join(AuditEvent, JOIN.LEFT_OUTER,
-                  on=((AuditEvent.event_id == ConsentEvent.audit_event_id)
-                      & (AuditEvent.org == Consent.org)
-                      & (AuditEvent.entity_id == Consent.id)))
-            .switch(Consent)
-            .join(recorded, JOIN.LEFT_OUTER, on=(Consent.recorded_subject == recorded.id))
-            .switch(Consent)
-            .join(Purpose, JOIN.LEFT_OUTER, on=(Consent.purpose == Purpose.id))
-            .where((Consent.org == org_id) & (Consent.seq > last))
-            .order_by(Consent.seq).limit(batch).objects())
+        rows = queries.CONSENT_AUDIT_AFTER.all((org_id, last, batch))
         if not rows:
             break
-        holders = _holders([c.seq for c in rows])
+        holders = _holders(rows[0].seq, rows[-1].seq)
         for c in rows:
             payload = c.audit_payload or {}
             reason = None
@@ -572,8 +521,8 @@ def verify(org, batch: int = 2000) -> dict:
                 reason = "consent row does not match its record hash"
             elif payload.get("record_hash") != c.record_hash:
                 reason = "consent record hash differs from the one its audit event recorded"
-            elif (payload.get("subject") != c.subject_identifier
-                  or payload.get("purpose") != c.purpose_code):
+            elif (payload.get("subject") != c.recorded_subject
+                  or payload.get("purpose") != c.purpose):
                 reason = "subject or purpose differs from what the audit event recorded"
             elif holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
                 reason = "consent holder does not match its mapping events"
@@ -586,38 +535,28 @@ def verify(org, batch: int = 2000) -> dict:
             out["consents_checked"] += 1
             last_audit_seq = c.audit_seq
         last = rows[-1].seq
-    missing = (AuditEvent.select(AuditEvent.event_id, AuditEvent.seq, AuditEvent.entity_id)
-               .join(Consent, JOIN.LEFT_OUTER,
-                     on=((Consent.id == AuditEvent.entity_id) & (Consent.org == AuditEvent.org)))
-               .where((AuditEvent.org == org_id) & (AuditEvent.action == "consent.recorded")
-                      & Consent.seq.is_null())
-               .order_by(AuditEvent.seq).first())
+    missing = queries.MISSING_CONSENT.execute((org_id,)).fetchone()
     if missing is not None:
-        out.update(ok=False, first_bad_event=missing.event_id, first_bad_seq=missing.seq,
-                   first_bad_consent=missing.entity_id,
+        out.update(ok=False, first_bad_event=missing[0], first_bad_seq=missing[1],
+                   first_bad_consent=missing[2],
                    reason="the consent this event recorded is missing")
     return out
 
 
-def _holders(seqs: list[int]) -> dict[int, int]:
-    """The holder each consent should have after replaying its mapping events."""
-    holders: dict[int, int] = {}
-    for e in (ConsentEvent.select(ConsentEvent.consent, ConsentEvent.data)
-              .where(ConsentEvent.consent.in_(seqs) & (ConsentEvent.type == "mapped"))
-              .order_by(ConsentEvent.id)):
-        holders[e.consent_id] = e.data.get("to_subject", -1)
-    return holders
+def _holders(first_seq: int, last_seq: int) -> dict[int, int]:
+    """The holder each consent in a range should have after replaying its mapping events."""
+    return {e.consent_seq: (e.data or {}).get("to_subject", -1)
+            for e in queries.MAPPED_EVENTS_BETWEEN.all((first_seq, last_seq))}
 
 
 # -- export -------------------------------------------------------------------------------------
 
-def export_rows(org, batch: int = 1000) -> Iterator[Consent]:
+def export_rows(org, batch: int = 1000) -> Iterator[ConsentRecord]:
     """Every consent of the organisation, oldest first, in keyset batches (constant memory)."""
     org_id = _org_id(org)
     last = 0
     while True:
-        rows = list(_consent_query(org_id).where(Consent.seq > last)
-                    .order_by(Consent.seq).limit(batch))
+        rows = queries.CONSENTS_AFTER.all((org_id, last, batch))
         yield from rows
         if len(rows) < batch:
             return
@@ -625,7 +564,7 @@ def export_rows(org, batch: int = 1000) -> Iterator[Consent]:
 
 
 def count_consents(org) -> int:
-    return Consent.select().where(Consent.org == _org_id(org)).count()
+    return queries.COUNT_CONSENTS.value((_org_id(org),))
 
 
 def _org_id(org) -> str:

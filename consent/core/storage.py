@@ -11,13 +11,9 @@ models with :func:`register_models` so that :func:`create_tables` creates them t
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
-import sqlite3
-import threading
-import time
 import uuid
 
 from peewee import (
@@ -32,7 +28,6 @@ from peewee import (
     SqliteDatabase,
     TextField,
 )
-from playhouse.db_url import connect as url_connect
 from playhouse.db_url import parse as parse_url
 
 db = DatabaseProxy()
@@ -338,179 +333,49 @@ def all_models() -> list:
 
 # -- connection handling ---------------------------------------------------------------------------
 
-class WriterLock:
-    """One writer at a time across every process on this machine that opens the same SQLite file.
-
-    SQLite lets one writer in and makes the others poll: its busy handler sleeps 1, 2, 5, 10 ms...
-    between attempts, so a writer that arrives a moment after another wastes milliseconds asleep
-    while the lock sits free. Here writers queue on ``flock`` on a file next to the database
-    instead, and the kernel wakes the next one the moment the lock is released. ``BEGIN IMMEDIATE``
-    and the busy timeout stay as they were for anything that does not take this lock (the
-    ``sqlite3`` shell, another program). A thread lock orders threads of one process, which share
-    the lock file's descriptor and so would all count as its holder."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._thread_lock = threading.Lock()
-        self._fd: int | None = None
-        self._pid: int | None = None
-
-    def acquire(self) -> None:
-        self._thread_lock.acquire()
-        try:
-            if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-                self._pid = os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._thread_lock.release()
-            raise
-
-    def release(self) -> None:
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            self._thread_lock.release()
-
-
-class Checkpointer:
-    """Runs WAL checkpoints in a background thread of each process that writes, off the request
-    path.
-
-    SQLite's automatic checkpoint runs inside the COMMIT that pushes the WAL past its threshold:
-    that request copies the WAL back into the database and waits for two fsyncs while it still
-    holds the write lock (measured: a third of the cost of a one-row write). Here request
-    connections raise the automatic threshold to :data:`AUTOCHECKPOINT_BACKSTOP` pages, which is
-    only reached if this thread falls behind, and the thread runs a PASSIVE checkpoint (it
-    blocks neither readers nor writers) at most every ``interval`` seconds after a commit."""
-
-    def __init__(self, path: str, interval: float = 0.25):
-        self.path = path
-        self.interval = interval
-        self._pending = threading.Event()
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
-        self._start_lock = threading.Lock()
-
-    def notify(self) -> None:
-        """A transaction committed; make sure a checkpoint follows."""
-        self._pending.set()
-        if self._pid != os.getpid():  # first commit in this process (or in a forked child)
-            with self._start_lock:
-                if self._pid != os.getpid():
-                    self._thread = threading.Thread(target=self._run, name="wal-checkpointer",
-                                                    daemon=True)
-                    self._thread.start()
-                    self._pid = os.getpid()
-
-    def stop(self) -> None:
-        """End the thread after one last checkpoint (when the database is replaced or closed)."""
-        self._stopped = True
-        self._pending.set()
-
-    def _run(self) -> None:
-        conn = None
-        while not self._stopped:
-            self._pending.wait()
-            if not self._stopped:
-                time.sleep(self.interval)
-            self._pending.clear()
-            try:
-                if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None,
-                                           check_same_thread=False)
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as exc:  # the next commit brings another attempt
-                logging.getLogger(__name__).warning("WAL checkpoint failed: %s", exc)
-                if conn is not None:
-                    conn.close()
-                conn = None
-        if conn is not None:
-            conn.close()
-
-
-AUTOCHECKPOINT_BACKSTOP = 20000  # pages (80 MB at 4 KiB): only if the checkpointer falls behind
-
-
-class LedgerSqliteDatabase(SqliteDatabase):
-    """SQLite whose outermost transactions hold the :class:`WriterLock` from BEGIN to COMMIT or
-    ROLLBACK (savepoints inside them do not touch it), and whose WAL checkpoints run in the
-    background (:class:`Checkpointer`)."""
-
-    def __init__(self, database, *args, **kwargs):
-        super().__init__(database, *args, **kwargs)
-        on_disk = bool(database) and database != ":memory:"
-        self.writer_lock = WriterLock(f"{database}-writer.lock") if on_disk else None
-        self.checkpointer = Checkpointer(database) if on_disk else None
-        self._holding = threading.local()
-
-    def begin(self, lock_type=None):
-        if self.writer_lock is None:
-            return super().begin(lock_type)
-        self.writer_lock.acquire()
-        self._holding.value = True
-        try:
-            super().begin(lock_type)
-        except BaseException:
-            self._release_writer()
-            raise
-
-    def commit(self):
-        try:
-            super().commit()
-        finally:
-            self._release_writer()
-        if self.checkpointer is not None:
-            self.checkpointer.notify()
-
-    def rollback(self):
-        try:
-            super().rollback()
-        finally:
-            self._release_writer()
-
-    def _release_writer(self):
-        if getattr(self._holding, "value", False):
-            self._holding.value = False
-            self.writer_lock.release()
-
-
-def make_database(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000):
-    """Build (not open) the database a URL names."""
+def make_database(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000,
+                  writer_lock: str = "flock", checkpoints: str = "background"):
+    """Build (not open) the database a URL names: ``sqlite:///path`` or ``postgresql://...``."""
     if url.startswith("sqlite"):
+        from .sqlite import LedgerSqliteDatabase
+
         options = parse_url(url)
-        return LedgerSqliteDatabase(
-            options.pop("database"),
-            pragmas={
-                "journal_mode": "wal",
-                "synchronous": synchronous,
-                "foreign_keys": 1,
-                "busy_timeout": busy_timeout_ms,
-                "cache_size": -32000,
-                "wal_autocheckpoint": AUTOCHECKPOINT_BACKSTOP,
-                "mmap_size": 256 * 1024 * 1024,
-            },
-            timeout=busy_timeout_ms / 1000,
-            lock_type="IMMEDIATE",
-            autoconnect=True,
-            **options,
-        )
+        return LedgerSqliteDatabase(options.pop("database"), synchronous=synchronous,
+                                    busy_timeout_ms=busy_timeout_ms, writer_lock=writer_lock,
+                                    checkpoints=checkpoints, **options)
     if url.startswith(("postgres://", "postgresql://")):
-        return url_connect(url, autoconnect=True)
+        from .postgres import LedgerPostgresqlDatabase
+
+        options = parse_url(url)
+        return LedgerPostgresqlDatabase(options.pop("database"), autoconnect=True, **options)
     raise ValueError(f"unsupported database URL: {url!r} (use sqlite:/// or postgresql://)")
 
 
 def init_database(url: str, **kwargs):
     """Point the proxy at the database a URL names. Returns the database object."""
     current = db.obj
-    if current is not None and not current.is_closed():
-        current.close()
-    if isinstance(current, LedgerSqliteDatabase) and current.checkpointer is not None:
-        current.checkpointer.stop()
+    if current is not None:
+        if not current.is_closed():
+            current.close()
+        current.retire()
     database = make_database(url, **kwargs)
     db.initialize(database)
     return database
+
+
+def release_broken_connection() -> None:
+    """After a failed request: roll back what is open, and drop the connection if it can no
+    longer be used (a PostgreSQL server that went away), so the next request opens a new one."""
+    database = db.obj
+    if database is None or database.is_closed():
+        return
+    try:
+        if database.in_transaction():
+            database.rollback()
+    except Exception:  # the connection itself is gone
+        logging.getLogger(__name__).warning("rollback failed; dropping the connection")
+    if database.in_transaction() or not database.is_connection_usable():
+        database.dispose()
 
 
 def _after_fork_in_child() -> None:
@@ -518,8 +383,7 @@ def _after_fork_in_child() -> None:
     # closing (closing would tell a PostgreSQL server the parent's session is over).
     database = db.obj
     if database is not None:
-        state = database._state
-        state.reset()
+        database.dispose()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -23,7 +23,7 @@ def test_defaults_then_instance_config_then_env(tmp_path, monkeypatch):
     monkeypatch.delenv("CONSENT_SECRET_KEY", raising=False)
     app = make_flask(tmp_path)
     settings.load(app)
-    assert app.config["CONSENT_PUBLIC_URL"] == "http://127.0.0.1:5000"
+    assert app.config["CONSENT_PUBLIC_URL"] == ""  # unset: links follow the host served
     assert app.config["CONSENT_DATABASE_URL"] == \
         f"sqlite:///{tmp_path / 'instance' / 'consent.sqlite3'}"
 

@@ -1,5 +1,5 @@
-"""Storage mechanics the write path relies on: cached model SQL (fastsql) reads and writes exactly
-what the ORM would; on SQLite, writers queue on a file lock, WAL checkpoints happen in the
+"""Storage mechanics the write path relies on: hand-written SQL (consent.core.sql) reads and writes
+exactly what the ORM would; on SQLite, writers queue on a file lock, WAL checkpoints happen in the
 background, and indexes an earlier version created are dropped."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from consent.core import fastsql, ledger, storage
+from consent.core import ledger, sql, sqlite, storage
 from consent.core.storage import Consent, Subject, is_sqlite
 from consent.dialects.truconsent.models import TcAsset, TcCollectionPoint
 from consent.dialects.veriff.models import VeriffConsent
@@ -21,11 +21,11 @@ def _sqlite_path() -> str:
     return storage.db.obj.database
 
 
-def test_fastsql_create_matches_the_orm(app, org):
-    asset = fastsql.create(TcAsset, org=org.org.id, display_id="AS900", name="Shop")
-    cp = fastsql.create(TcCollectionPoint, org=org.org.id, asset=asset.id, display_id="CP900",
-                        title="Signup", notice_text="We use your data.",
-                        purposes=[{"id": "p1", "name": "Marketing", "version": "2"}])
+def test_sql_create_matches_the_orm(app, org):
+    asset = sql.create(TcAsset, org_id=org.org.id, display_id="AS900", name="Shop")
+    cp = sql.create(TcCollectionPoint, org_id=org.org.id, asset_id=asset.id, display_id="CP900",
+                    title="Signup", notice_text="We use your data.",
+                    purposes=[{"id": "p1", "name": "Marketing", "version": "2"}])
     # Defaults were applied (uuid primary key, created_at, notice_version) ...
     assert len(asset.id) == 36 and cp.notice_version == "1" and cp.created_at is not None
     # ... and the ORM reads back exactly what was given.
@@ -33,71 +33,73 @@ def test_fastsql_create_matches_the_orm(app, org):
     assert row.purposes == [{"id": "p1", "name": "Marketing", "version": "2"}]
     assert row.asset_id == asset.id and row.org_id == org.org.id
     assert row.created_at == cp.created_at
-    # An auto-increment primary key is set on the instance.
-    subject = fastsql.create(Subject, org=org.org.id, identifier="someone")
+    # An auto-increment primary key is returned in the row.
+    subject = sql.create(Subject, org_id=org.org.id, identifier="someone")
     assert Subject.get_by_id(subject.id).identifier == "someone"
 
 
-def test_fastsql_get_and_select_match_the_orm(app, org):
-    fastsql.create(TcAsset, org=org.org.id, display_id="AS901", name="One")
-    fastsql.create(TcAsset, org=org.org.id, display_id="AS902", name="Two")
-    got = fastsql.get(TcAsset, '"org_id" = ? AND "display_id" = ?', (org.org.id, "AS902"))
+def _orm_row(model, instance) -> dict:
+    """What the ORM read, by column name (the names a named row uses)."""
+    return {f.column_name: getattr(instance, f.column_name) for f in model._meta.sorted_fields}
+
+
+def test_model_select_rows_match_the_orm(app, org):
+    sql.create(TcAsset, org_id=org.org.id, display_id="AS901", name="One")
+    sql.create(TcAsset, org_id=org.org.id, display_id="AS902", name="Two")
+    by_display_id = sql.model_select(TcAsset).where('t."org_id" = ?', 't."display_id" = ?')
+    got = by_display_id.one((org.org.id, "AS902"))
     orm = TcAsset.get((TcAsset.org == org.org.id) & (TcAsset.display_id == "AS902"))
-    assert got.__data__ == orm.__data__
-    assert fastsql.get(TcAsset, '"display_id" = ?', ("nope",)) is None
-    names = [a.name for a in fastsql.select(TcAsset, '"org_id" = ? ORDER BY "display_id"',
-                                            (org.org.id,))]
-    assert names == ["One", "Two"]
+    assert got._asdict() == _orm_row(TcAsset, orm)
+    assert by_display_id.one((org.org.id, "nope")) is None
+    in_order = sql.model_select(TcAsset).where('t."org_id" = ?', order='t."display_id"')
+    assert [a.name for a in in_order.all((org.org.id,))] == ["One", "Two"]
+    assert sql.model_select(TcAsset).count('t."org_id" = ?').value((org.org.id,)) == 2
 
 
-def test_fastsql_errors_are_peewee_errors(app, org):
+def test_sql_errors_are_peewee_errors(app, org):
     from peewee import IntegrityError
 
-    fastsql.create(Subject, org=org.org.id, identifier="twice")
+    sql.create(Subject, org_id=org.org.id, identifier="twice")
     with pytest.raises(IntegrityError):
         with storage.transaction():
-            fastsql.create(Subject, org=org.org.id, identifier="twice")
+            sql.create(Subject, org_id=org.org.id, identifier="twice")
 
 
 def test_a_boolean_and_a_foreign_key_by_value_round_trip(app, org):
     consent = ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p",
                                                          status="granted"))
+    from consent.core import auth
     from consent.dialects.veriff.models import VeriffSession
 
-    from consent.core import auth
-
     cred = auth.find_credential(org.admin_key)
-    session = fastsql.create(VeriffSession, org=org.org.id, integration=cred.id, token_hash="x")
-    row = fastsql.create(VeriffConsent, session=session.id, consent=consent.id, type="bipa",
-                         approved=False, created_at=consent.created_at)
+    session = sql.create(VeriffSession, org_id=org.org.id, integration_id=cred.id,
+                         token_hash="x")
+    row = sql.create(VeriffConsent, session_id=session.id, consent_id=consent.id, type="bipa",
+                     approved=False, created_at=consent.created_at)
     stored = VeriffConsent.get_by_id(row.seq)
     assert stored.approved is False and stored.consent_id == consent.id
+    read = sql.model_select(VeriffConsent).where('t."seq" = ?').one((row.seq,))
+    assert read.approved is False and read == row
 
 
-def test_fastsql_create_takes_a_related_instance_and_refuses_unknown_fields(app, org):
-    subject = fastsql.create(Subject, org=org.org, identifier="by-instance")
-    assert subject.__data__["org"] == org.org.id and subject.org is org.org  # no query needed
-    assert Subject.get_by_id(subject.id).org_id == org.org.id
-    with pytest.raises(TypeError, match="no field colour"):
-        fastsql.create(Subject, org=org.org.id, identifier="x", colour="red")
+def test_sql_create_refuses_unknown_columns(app, org):
+    with pytest.raises(TypeError, match="no column colour"):
+        sql.create(Subject, org_id=org.org.id, identifier="x", colour="red")
 
 
-def test_fastsql_instances_behave_like_rows_the_orm_read(app, org):
-    """Hot-path rows are built without peewee's per-field setattr; they must be indistinguishable
-    from the ORM's: same data, nothing dirty, foreign keys resolved without a query, savable."""
+def test_consent_records_read_like_the_orm(app, org):
+    """A consent as the write path returns it and as the hand-written select reads it: the same
+    columns as the ORM reads, plus the identifiers it is known by."""
     recorded = ledger.record_one(org.org, ledger.Decision(subject="inst", purpose="p-inst",
-                                                          status="granted"))
+                                                          status="granted", evidence={"a": 1}))
     orm = Consent.get(Consent.id == recorded.id)
-    assert recorded.__data__ == orm.__data__
-    assert recorded._dirty == orm._dirty == set()
-    assert recorded.subject.identifier == "inst" and recorded.purpose.code == "p-inst"
-    assert recorded.subject_id == orm.subject_id and recorded.purpose_id == orm.purpose_id
-
-    subject = ledger.find_subject(org.org, "inst")  # an existing subject, read by cached SQL
-    assert subject.__data__ == Subject.get_by_id(subject.id).__data__
-    subject.identifier = "renamed"
-    subject.save()
-    assert Subject.get_by_id(subject.id).identifier == "renamed"
+    columns = {k: v for k, v in recorded._asdict().items()
+               if k not in ("subject", "recorded_subject", "purpose", "purpose_name")}
+    assert columns == _orm_row(Consent, orm)
+    assert recorded.subject == "inst" and recorded.purpose == "p-inst"
+    assert ledger.get_consent(org.org, recorded.id) == recorded
+    subject = ledger.find_subject(org.org, "inst")
+    assert subject._asdict() == _orm_row(Subject, Subject.get_by_id(subject.id))
 
 
 # -- SQLite only ------------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def test_obsolete_indexes_are_dropped(app):
 def test_request_connections_leave_checkpoints_to_the_background(app, org):
     assert is_sqlite()
     backstop = storage.db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0]
-    assert backstop == storage.AUTOCHECKPOINT_BACKSTOP
+    assert backstop == sqlite.AUTOCHECKPOINT_BACKSTOP
     consent = ledger.record_one(org.org, ledger.Decision(subject="bg", purpose="p",
                                                          status="granted"))
     # The main database file alone (the WAL ignored) holds the row once the background
@@ -144,7 +146,7 @@ def test_request_connections_leave_checkpoints_to_the_background(app, org):
 
 
 def _hold_writer_lock(path: str, held, release):
-    lock = storage.WriterLock(path)
+    lock = sqlite.WriterLock(path)
     lock.acquire()
     held.set()
     release.wait(10)

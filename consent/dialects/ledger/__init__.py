@@ -1,12 +1,13 @@
-"""The ledger's own API, /ledger/v1: record, list, withdraw, state, audit, verify, export."""
-from consent.dialects import base
+"""The ledger's own API, /ledger/v1: record, list, withdraw, state, audit, verify, export.
 
+Every call takes an admin API key (``X-API-Key``) and its organisation (``X-Org-Id``); errors
+are this service's own shape, ``{code, status, message[, errors]}``."""
+from consent.web.auth import ADMIN_KEY
+from consent.web.dialect import Dialect
+
+from .cli import export_cli
+from .errors import ERRORS
 from .routes import blp
 
-DIALECT = base.Dialect(name="ledger", prefixes=("/ledger/",), render_error=base.default_error,
-                       blueprint_names=(blp.name,))
-
-
-def init_app(app, api):
-    api.register_blueprint(blp)
-    base.register(DIALECT)
+DIALECT = Dialect(name="ledger", errors=ERRORS, prefixes=("/ledger/",), unmatched_auth=ADMIN_KEY,
+                  blueprints=(blp,), cli_commands=(export_cli,))

@@ -68,46 +68,27 @@ POST /api/v1/external/consents/map-user  (documented)
   collection_point_id, collection_point_display_id, source, event_id, request_id, metadata,
   mappings: [{from, to, metadata, mapped_at}], created_at}
 
-Management (the ledger's error shape, admin key): POST/GET /ledger/v1/truconsent/assets,
+Management (the service's own error shape, admin key): POST/GET /ledger/v1/truconsent/assets,
 POST/GET /ledger/v1/truconsent/collection-points; CLI: ``flask --app app truconsent ...``.
+
+Modules: ``routes`` (the views), ``points`` (assets, collection points), ``links`` (consent links:
+tokens, lifecycle, the collector's checks), ``logs`` (consent logs), ``phones`` (phone rules and
+masking), ``mail`` (the consent email and local outbox), ``pages`` (collector and outbox pages),
+``queries`` (hand-written SQL), ``models``, ``errors``, ``cli``; page text in ``templates/``.
 """
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import current_app
 
 from consent.core import auth
-from consent.core import errors as domain
-from consent.dialects import base
-from schemas.truconsent import fastapi_errors
+from consent.web.dialect import Dialect
 
 from . import models  # noqa: F401  (registers the tables)
-from .api import admin_blp, blp
+from . import points
 from .cli import truconsent_cli
-from .collector import bp as collector_bp
-
-
-def render_error(status: int, message: str, exc: Exception | None = None):
-    data = getattr(exc, "data", None) or {}
-    messages = data.get("messages")
-    if status == 400 and messages:  # the body is not JSON (webargs)
-        body, status = {"detail": [{"loc": ["body", 0], "msg": "JSON decode error",
-                                    "type": "json_invalid"}]}, 422
-    elif status == 422 and messages:
-        detail = []
-        for location, node in messages.items():
-            detail += fastapi_errors(node, "body" if location == "json" else location)
-        body = {"detail": detail}
-    elif status == 422 and isinstance(exc, domain.Invalid):
-        body = {"detail": [{"loc": ["body"], "msg": f"Value error, {message}",
-                            "type": "value_error"}]}
-    elif status == 500:
-        body = {"detail": "Internal Server Error"}
-    else:
-        body = {"detail": message}
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
+from .errors import ERRORS
+from .pages import bp as pages_bp
+from .routes import LINK_AUTH, admin_blp, blp
 
 DEMO_PURPOSES = [
     {"name": "Marketing messages",
@@ -118,19 +99,13 @@ DEMO_PURPOSES = [
 
 
 def seed_demo(org, user) -> dict:
-    from . import service
-    from .models import TcAsset, TcCollectionPoint
-
-    asset = (TcAsset.select().where((TcAsset.org == org.id) & (TcAsset.name == "Demo App"))
-             .first()) or service.create_asset(org, "Demo App", actor="cli:seed-demo")
-    cp = (TcCollectionPoint.select().where((TcCollectionPoint.org == org.id)
-                                           & (TcCollectionPoint.asset == asset.id)).first())
-    if cp is None:
-        cp = service.create_collection_point(
-            org, asset.id, "Demo sign-up",
-            "We collect your phone number to create your account. With your permission we also "
-            "use it for the purposes below. You can change your choices at any time.",
-            DEMO_PURPOSES, actor="cli:seed-demo")
+    asset = next((a for a in points.assets(org) if a.name == "Demo App"), None) or \
+        points.create_asset(org, "Demo App", actor="cli:seed-demo")
+    cp = points.first_cp_of_asset(org, asset.id) or points.create_collection_point(
+        org, asset.id, "Demo sign-up",
+        "We collect your phone number to create your account. With your permission we also "
+        "use it for the purposes below. You can change your choices at any time.",
+        DEMO_PURPOSES, actor="cli:seed-demo")
     consent_key = auth.create_credential(org, name="truconsent consent", scopes=("consent",),
                                          actor="cli:seed-demo")
     admin_key = auth.create_credential(org, name="truconsent admin", scopes=("admin", "consent"),
@@ -143,21 +118,13 @@ def seed_demo(org, user) -> dict:
             "collection_point_display_id": cp.display_id, "asset_id": asset.id}
 
 
-DIALECT = base.Dialect(
+DIALECT = Dialect(
     name="truconsent",
+    errors=ERRORS,
     prefixes=("/api/consent/", "/api/v1/external/"),
-    render_error=render_error,
-    blueprint_names=(blp.name,),
+    unmatched_auth=LINK_AUTH,
+    blueprints=(blp, admin_blp),
+    pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(truconsent_cli,),
 )
-
-
-def init_app(app, api):
-    api.register_blueprint(blp)
-    api.register_blueprint(admin_blp)
-    app.register_blueprint(collector_bp)
-    base.register(DIALECT)
-
-
-__all__ = ["DIALECT", "init_app", "render_error", "seed_demo"]

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from consent.core import audit, ledger
+from consent.cli import fail, org_or_fail
+from consent.web import public_url
 from consent.core.errors import DomainError
-from consent.core.storage import OutboxMessage, transaction
+
+from . import mail, points
 
 truconsent_cli = AppGroup("truconsent", help="truConsent: assets, collection points, outbox.")
 asset_cli = AppGroup("asset", help="Assets (apps, websites) of an organisation.")
@@ -21,20 +21,11 @@ truconsent_cli.add_command(cp_cli)
 truconsent_cli.add_command(outbox_cli)
 
 
-def _org(slug):
-    org = ledger.get_org(slug)
-    if org is None:
-        click.echo(f"Error: no organisation {slug!r}", err=True)
-        sys.exit(1)
-    return org
-
-
 def _run(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except DomainError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
-        sys.exit(1)
+        fail(exc.message)
 
 
 def _cp_dict(cp) -> dict:
@@ -48,9 +39,7 @@ def _cp_dict(cp) -> dict:
 @click.option("--display-id", help="Defaults to the next AS### number.")
 def asset_create(slug, name, display_id):
     """Create an asset."""
-    from . import service
-
-    asset = _run(service.create_asset, _org(slug), name, display_id, actor="cli")
+    asset = _run(points.create_asset, org_or_fail(slug), name, display_id, actor="cli")
     click.echo(json.dumps({"id": asset.id, "display_id": asset.display_id, "name": asset.name}))
 
 
@@ -58,9 +47,7 @@ def asset_create(slug, name, display_id):
 @click.option("--org", "slug", required=True)
 def asset_list(slug):
     """List assets."""
-    from .models import TcAsset
-
-    for a in TcAsset.select().where(TcAsset.org == _org(slug).id).order_by(TcAsset.display_id):
+    for a in points.assets(org_or_fail(slug)):
         click.echo(f"{a.display_id}\t{a.id}\t{a.name}")
 
 
@@ -75,13 +62,11 @@ def asset_list(slug):
 @click.option("--display-id", help="Defaults to the next CP### number.")
 def cp_create(slug, asset_ref, title, notice_text, notice_version, purposes, display_id):
     """Create a collection point."""
-    from . import service
-
     defs = []
     for raw in purposes:
         name, _, description = raw.partition(":")
         defs.append({"name": name.strip(), "description": description.strip(), "version": "1"})
-    cp = _run(service.create_collection_point, _org(slug), asset_ref, title, notice_text, defs,
+    cp = _run(points.create_collection_point, org_or_fail(slug), asset_ref, title, notice_text, defs,
               notice_version, display_id, actor="cli")
     click.echo(json.dumps(_cp_dict(cp)))
 
@@ -90,24 +75,15 @@ def cp_create(slug, asset_ref, title, notice_text, notice_version, purposes, dis
 @click.option("--org", "slug", required=True)
 def cp_list(slug):
     """List collection points (JSON lines)."""
-    from .models import TcCollectionPoint
-
-    for cp in (TcCollectionPoint.select().where(TcCollectionPoint.org == _org(slug).id)
-               .order_by(TcCollectionPoint.display_id)):
+    for cp in points.collection_points(org_or_fail(slug)):
         click.echo(json.dumps(_cp_dict(cp)))
-
-
-def _outbox(org):
-    return (OutboxMessage.select().where((OutboxMessage.org == org.id)
-                                         & (OutboxMessage.transport == "outbox"))
-            .order_by(OutboxMessage.id))
 
 
 @outbox_cli.command("list")
 @click.option("--org", "slug", required=True)
 def outbox_list(slug):
     """List messages in the local outbox (recipients masked)."""
-    for m in _outbox(_org(slug)):
+    for m in reversed(mail.outbox(org_or_fail(slug))):
         click.echo(f"{m.id}\t{m.status}\t{m.created_at:%Y-%m-%d %H:%M}\t{m.to_masked}\t{m.subject}")
 
 
@@ -116,10 +92,9 @@ def outbox_list(slug):
 @click.argument("message_id", type=int)
 def outbox_show(slug, message_id):
     """Print one message in full, with its recipient while it is still waiting."""
-    m = _outbox(_org(slug)).where(OutboxMessage.id == message_id).first()
+    m = mail.outbox_message(org_or_fail(slug), message_id)
     if m is None:
-        click.echo(f"Error: no message {message_id}", err=True)
-        sys.exit(1)
+        fail(f"no message {message_id}")
     click.echo(f"To: {m.to_address or m.to_masked}\nSubject: {m.subject}\nStatus: {m.status}\n")
     click.echo(m.body_text)
 
@@ -130,18 +105,8 @@ def outbox_show(slug, message_id):
 @click.option("--all", "everything", is_flag=True, help="Every waiting message.")
 def outbox_done(slug, message_ids, everything):
     """Mark messages delivered by hand and forget their recipients' addresses."""
-    org = _org(slug)
-    query = _outbox(org).where(OutboxMessage.status == "queued")
-    if not everything:
-        query = query.where(OutboxMessage.id.in_(list(message_ids) or [-1]))
-    ids = [m.id for m in query]
-    with transaction():
-        if ids:
-            OutboxMessage.update(status="delivered", to_address=None).where(
-                OutboxMessage.id.in_(ids)).execute()
-            audit.append(org.id, actor="cli", action="truconsent.outbox.done",
-                         entity_type="outbox", entity_id=",".join(map(str, ids))[:64],
-                         payload={"ids": ids})
+    ids = mail.mark_delivered(org_or_fail(slug), None if everything else list(message_ids),
+                              actor="cli")
     click.echo(f"{len(ids)} message(s) marked delivered")
 
 
@@ -149,7 +114,6 @@ def outbox_done(slug, message_ids, everything):
 @click.option("--org", "slug", required=True)
 def outbox_url(slug):
     """Print a signed link (valid one hour) to the outbox page."""
-    from .collector import outbox_token
+    from .pages import outbox_token
 
-    click.echo(f"{current_app.config['CONSENT_PUBLIC_URL']}/truconsent/outbox?t="
-               f"{outbox_token(_org(slug))}")
+    click.echo(f"{public_url()}/truconsent/outbox?t={outbox_token(org_or_fail(slug))}")

@@ -17,7 +17,7 @@ from flask import current_app, render_template
 from consent.core import audit
 from consent.core.storage import OutboxMessage, transaction
 
-from .service import mask_email
+from .phones import mask_email
 
 log = logging.getLogger("consent.truconsent.mail")
 
@@ -84,3 +84,33 @@ def send_consent_email(org, cp, to: str, link: str, expires_at, request_id: str,
         if transport == "outbox":
             return "failed"
     return status
+
+
+def outbox(org, limit: int | None = None, waiting: bool = False) -> list:
+    """Messages kept in the local outbox, newest first (``waiting``: not yet marked done)."""
+    query = OutboxMessage.select().where((OutboxMessage.org == org.id)
+                                         & (OutboxMessage.transport == "outbox"))
+    if waiting:
+        query = query.where(OutboxMessage.status == "queued")
+    query = query.order_by(OutboxMessage.id.desc())
+    return list(query.limit(limit) if limit else query)
+
+
+def outbox_message(org, message_id: int):
+    return (OutboxMessage.select().where((OutboxMessage.org == org.id)
+                                         & (OutboxMessage.transport == "outbox")
+                                         & (OutboxMessage.id == message_id)).first())
+
+
+def mark_delivered(org, ids: list[int] | None, actor: str) -> list[int]:
+    """Mark waiting messages delivered by hand (all of them when ``ids`` is None) and forget
+    their recipients' addresses. Returns the ids marked."""
+    with transaction():
+        done = [m.id for m in outbox(org, waiting=True) if ids is None or m.id in ids]
+        if done:
+            OutboxMessage.update(status="delivered", to_address=None).where(
+                OutboxMessage.id.in_(done)).execute()
+            audit.append(org.id, actor=actor, action="truconsent.outbox.done",
+                         entity_type="outbox", entity_id=",".join(map(str, done))[:64],
+                         payload={"ids": done})
+    return sorted(done)

@@ -24,9 +24,10 @@ import hashlib
 import re
 import secrets
 
-from consent.core import audit, fastsql, ledger
-from consent.core.storage import Consent, Credential, is_postgres, transaction, utcnow
+from consent.core import audit, ledger, sql
+from consent.core.storage import is_postgres, transaction, utcnow
 
+from . import queries
 from .models import SESSION_SUBMITTED, VeriffConsent, VeriffMedia, VeriffSession
 
 SUBJECT_PREFIX = "veriff-session:"
@@ -46,27 +47,31 @@ class BadMedia(Exception):
     """The image content is not valid base64."""
 
 
-def actor_for(cred: Credential) -> str:
+def actor_for(cred) -> str:
     return f"credential:{cred.id}"
 
 
-def subject_for(session: VeriffSession) -> str:
+def subject_for(session) -> str:
     vendor = (session.vendor_data or "").strip()
     if vendor and len(vendor) <= 255:
         return vendor
     return SUBJECT_PREFIX + session.id
 
 
-def find_session(cred: Credential, session_id: str, *, lock: bool = False):
+def find_session(cred, session_id: str, *, lock: bool = False):
     """The session with this id belonging to this integration, or None. ``lock``: hold the row
     (PostgreSQL; on SQLite the write transaction already excludes other writers)."""
-    where = '"id" = ? AND "integration_id" = ?'
-    if lock and is_postgres():
-        where += " FOR UPDATE"
-    return fastsql.get(VeriffSession, where, (session_id, cred.id))
+    statement = (queries.SESSION_OF_INTEGRATION_LOCKED if lock and is_postgres()
+                 else queries.SESSION_OF_INTEGRATION)
+    return statement.one((session_id, cred.id))
 
 
-def _open_session(cred: Credential, session_id: str):
+def session_by_token(token: str):
+    """The session a session token (the last part of its ``url``) names, or None."""
+    return queries.SESSION_BY_TOKEN_HASH.one((hashlib.sha256(token.encode()).hexdigest(),))
+
+
+def _open_session(cred, session_id: str):
     """Inside a write transaction: the integration's session, locked, or None; raises
     SessionStateError once it is submitted (nothing more may be added to it)."""
     session = find_session(cred, session_id, lock=True)
@@ -75,13 +80,13 @@ def _open_session(cred: Credential, session_id: str):
     return session
 
 
-def create_session(cred: Credential, verification: dict):
+def create_session(cred, verification: dict):
     """Returns (session, session token)."""
     token = secrets.token_urlsafe(32)
     vendor_data = verification.get("vendorData")
     with transaction():
-        session = VeriffSession.create(
-            org=cred.org_id, integration=cred.id, vendor_data=vendor_data,
+        session = sql.create(
+            VeriffSession, org_id=cred.org_id, integration_id=cred.id, vendor_data=vendor_data,
             end_user_id=verification.get("endUserId"), callback=verification.get("callback"),
             token_hash=hashlib.sha256(token.encode()).hexdigest())
         audit.append(cred.org_id, actor=actor_for(cred), action="veriff.session.created",
@@ -118,7 +123,7 @@ def decode_image(content: str) -> tuple[bytes, str | None]:
     return data, mimetype or declared
 
 
-def add_media(cred: Credential, session_id: str, image: dict):
+def add_media(cred, session_id: str, image: dict):
     """Returns the new media row, or None when the session is not this integration's."""
     data, mimetype = decode_image(image["content"])
     digest = hashlib.sha256(data).hexdigest()
@@ -126,9 +131,9 @@ def add_media(cred: Credential, session_id: str, image: dict):
         session = _open_session(cred, session_id)
         if session is None:
             return None
-        media = VeriffMedia.create(session=session, context=image["context"],
-                                   timestamp=image.get("timestamp"), size=len(data),
-                                   sha256=digest, mimetype=mimetype)
+        media = sql.create(VeriffMedia, session_id=session.id, context=image["context"],
+                           timestamp=image.get("timestamp"), size=len(data), sha256=digest,
+                           mimetype=mimetype)
         audit.append(cred.org_id, actor=actor_for(cred), action="veriff.media.added",
                      entity_type="veriff_media", entity_id=media.id, payload={
                          "session": session.id, "context": media.context, "size": media.size,
@@ -137,12 +142,11 @@ def add_media(cred: Credential, session_id: str, image: dict):
     return media
 
 
-def list_media(session: VeriffSession) -> list[VeriffMedia]:
-    return list(VeriffMedia.select().where(VeriffMedia.session == session)
-                .order_by(VeriffMedia.created_at, VeriffMedia.id))
+def list_media(session) -> list:
+    return queries.MEDIA_OF_SESSION.all((session.id,))
 
 
-def submit_session(cred: Credential, session_id: str, verification: dict):
+def submit_session(cred, session_id: str, verification: dict):
     """Mark the session submitted. Submitting again changes nothing. None when not found."""
     with transaction():
         session = find_session(cred, session_id, lock=True)
@@ -151,7 +155,7 @@ def submit_session(cred: Credential, session_id: str, verification: dict):
         now = utcnow()
         VeriffSession.update(status=SESSION_SUBMITTED, submitted_at=now).where(
             VeriffSession.id == session.id).execute()
-        session.status, session.submitted_at = SESSION_SUBMITTED, now
+        session = session._replace(status=SESSION_SUBMITTED, submitted_at=now)
         audit.append(cred.org_id, actor=actor_for(cred), action="veriff.session.submitted",
                      entity_type="veriff_session", entity_id=session.id, at=now, payload={
                          "frontState": verification.get("frontState"),
@@ -159,7 +163,7 @@ def submit_session(cred: Credential, session_id: str, verification: dict):
     return session
 
 
-def record_consent(cred: Credential, session_id: str, upload: dict):
+def record_consent(cred, session_id: str, upload: dict):
     """Record one consent upload. Returns the VeriffConsent row, or None when not found.
     Raises SessionStateError once the session is submitted."""
     text = upload["text"]
@@ -167,7 +171,7 @@ def record_consent(cred: Credential, session_id: str, upload: dict):
         session = _open_session(cred, session_id)
         if session is None:
             return None
-        consent = ledger.in_transaction_record(cred.org_id, [ledger.Decision(
+        recorded = ledger.in_transaction_record(cred.org_id, [ledger.Decision(
             subject=subject_for(session), purpose=PURPOSE_PREFIX + upload["type"],
             purpose_name=PURPOSE_NAMES[upload["type"]],
             status="granted" if upload["approved"] else "denied", source="veriff",
@@ -175,16 +179,12 @@ def record_consent(cred: Credential, session_id: str, upload: dict):
             evidence={"veriff_session_id": session.id, "type": upload["type"],
                       "approved": upload["approved"], "text": text,
                       "integration": cred.id, "api_key_prefix": cred.key_prefix},
-        )], actor=actor_for(cred))[0]
-        return fastsql.create(VeriffConsent, session=session.id, consent=consent.id,
-                              type=upload["type"], approved=upload["approved"],
-                              created_at=consent.created_at)
+        )], actor=actor_for(cred))[0].consent
+        return sql.create(VeriffConsent, session_id=session.id, consent_id=recorded.id,
+                          type=upload["type"], approved=upload["approved"],
+                          created_at=recorded.created_at)
 
 
-def session_consents(session: VeriffSession) -> list[tuple[VeriffConsent, str]]:
-    """(upload, its exact text) newest first."""
-    rows = (VeriffConsent.select(VeriffConsent, Consent.id, Consent.evidence)
-            .join(Consent, on=(VeriffConsent.consent == Consent.id))
-            .where(VeriffConsent.session == session)
-            .order_by(VeriffConsent.seq.desc()))
-    return [(row, (row.consent.evidence or {}).get("text")) for row in rows]
+def session_consents(session) -> list:
+    """The session's consent uploads newest first, each with its exact text in ``evidence``."""
+    return queries.UPLOADS_OF_SESSION.all((session.id,))

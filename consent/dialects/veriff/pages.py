@@ -7,18 +7,14 @@ the real session. Only the token's SHA-256 is stored, so the token is looked up 
 """
 from __future__ import annotations
 
-import hashlib
-
 from flask import Blueprint, make_response, render_template
 from werkzeug.exceptions import HTTPException
 
-from consent.core import fastsql
 from schemas.common import iso
 
 from . import service
-from .models import VeriffSession
 
-bp = Blueprint("veriff_page", __name__, template_folder="templates")
+bp = Blueprint("veriff_pages", __name__, template_folder="templates")
 
 
 def _page(status: int, **ctx):
@@ -39,15 +35,14 @@ def _http_error(exc: HTTPException):
 
 @bp.get("/v/<token>")
 def session_page(token: str):
-    session = fastsql.get(VeriffSession, '"token_hash" = ?',
-                          (hashlib.sha256(token.encode()).hexdigest(),))
+    session = service.session_by_token(token)
     if session is None:
         return _page(404, session=None, error="This verification link is not valid.")
     media = [{"context": m.context, "size": m.size, "mimetype": m.mimetype,
               "timestamp": iso(m.timestamp)} for m in service.list_media(session)]
     consents = [{"type": row.type, "approved": row.approved, "binding": index == 0,
                  "created_at": iso(row.created_at)}
-                for index, (row, _text) in enumerate(service.session_consents(session))]
+                for index, row in enumerate(service.session_consents(session))]
     return _page(200, session=session, created_at=iso(session.created_at),
                  submitted_at=iso(session.submitted_at), media=media, consents=consents,
                  error=None)

@@ -1,0 +1,35 @@
+"""The ledger export: every consent of an organisation, oldest first, as JSON Lines or CSV, each
+line the consent as the ledger API returns it. Streams in constant memory (API and CLI)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from consent.core import ledger
+from schemas.ledger import ConsentSchema
+
+MIMETYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+_SCHEMA = ConsentSchema()
+FIELDS = tuple(_SCHEMA.fields)
+
+
+def lines(org, fmt: str):
+    """Yield the export as text chunks."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+        writer.writeheader()
+        for c in ledger.export_rows(org):
+            row = _SCHEMA.dump(c)
+            row["evidence"] = "" if row["evidence"] is None else json.dumps(row["evidence"],
+                                                                            allow_nan=False)
+            writer.writerow(row)
+            if buffer.tell() > 16384:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+    else:
+        for c in ledger.export_rows(org):
+            yield json.dumps(_SCHEMA.dump(c), ensure_ascii=False, allow_nan=False) + "\n"

@@ -1,0 +1,43 @@
+"""The HTTP side every dialect shares: the dialect registry and error dispatch (:mod:`.dialect`),
+credential kinds (:mod:`.auth`), the Blueprint with auth and error docs (:mod:`.blueprint`),
+strict JSON (:mod:`.jsonio`), the API docs page (:mod:`.docs`) and a few response helpers here.
+Nothing in it names a dialect."""
+from __future__ import annotations
+
+from flask import current_app, has_request_context, jsonify, request
+
+from consent.core import ledger
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
+
+
+def public_url() -> str:
+    """The base of links handed out: ``CONSENT_PUBLIC_URL`` if set, else the host and port this
+    request reached (so ``make run PORT=8080`` hands out :8080 links), else the default."""
+    configured = current_app.config.get("CONSENT_PUBLIC_URL")
+    if configured:
+        return configured
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return DEFAULT_PUBLIC_URL
+
+
+def idempotent_response(org, scope: str, key: str | None, request_data: dict, status: int,
+                        schema, produce):
+    """An operation that may be retried with the same idempotency ``key``.
+
+    ``produce()`` runs in a transaction and returns the object the operation answers with;
+    ``schema`` (the operation's declared response schema) dumps it, and the dump is stored with
+    the key in that same transaction. A repeat with the same key and request returns the stored
+    body (header ``Idempotent-Replayed: true``) and writes nothing; with another request it is a
+    Conflict. Both answers are the schema's output, so the response is what the operation
+    declares."""
+    def run():
+        return status, schema.dump(produce())
+
+    code, body, replayed = ledger.idempotent(org, scope, key, request_data, run)
+    response = jsonify(body)
+    response.status_code = code
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
