@@ -9,6 +9,7 @@ import pytest
 
 from consent import create_app
 from consent.core import auth, ledger, storage
+from tests.openapi_contract import ContractClient
 
 PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL", "")
 
@@ -67,6 +68,8 @@ def app(database_url):
 
 @pytest.fixture
 def client(app):
+    """A test client whose every response is checked against /openapi.json."""
+    app.test_client_class = ContractClient
     return app.test_client()
 
 

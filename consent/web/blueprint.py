@@ -8,6 +8,8 @@ documentation in the dialect's own shape.
   dialect's error schema (``{404: "why"}`` gives a description).
 * Operations that parse a body or query document the dialect's validation error (status and
   shape) instead of flask-smorest's generic 422, and no catch-all "default" error is added.
+* Every operation documents 500, and every one that takes a body 413, in the dialect's shape:
+  what the service can answer, it declares.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from flask_smorest import abort
 from .auth import AuthFailed, Scheme
 from .dialect import ErrorShape
 from .jsonio import StrictParser
+
+
+BODY_LOCATIONS = {"json", "form", "files", "json_or_form"}
 
 
 class DialectBlueprint(flask_smorest.Blueprint):
@@ -76,8 +81,14 @@ class DialectBlueprint(flask_smorest.Blueprint):
             responses.pop("422", None)
             responses.pop(422, None)
             errors.setdefault(shape.validation_status, "The request failed validation")
-        if "arguments" in doc_info and doc_info["arguments"].get("arguments"):
+        locations = {p.get("in") for p in doc_info.get("arguments", {}).get("parameters", [])
+                     if isinstance(p, dict)}
+        if locations:
             errors.setdefault(shape.validation_status, "The request failed validation")
+        if locations & BODY_LOCATIONS or "requestBody" in doc or doc_info.get("manual_doc", {}).get(
+                "requestBody"):
+            errors.setdefault(413, "The request body is too large")
+        errors.setdefault(500, "Something went wrong on the server (never a trace)")
         for status, description in sorted(errors.items()):
             responses[str(status)] = {
                 "description": description,

@@ -137,9 +137,14 @@ class AuditVerify(MethodView):
 class Export(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.arguments(ExportQuerySchema(), location="query")
-    @blp.response(200, content_type="application/x-ndjson", description=(
+    @blp.response(200, description=(
         "JSON Lines (``format=jsonl``, one consent object per line, as the consent list returns "
-        "it) or CSV (``format=csv``, text/csv), oldest first, streamed"))
+        "it) or CSV (``format=csv``), oldest first, streamed"))
+    @blp.doc(responses={200: {"content": {
+        "application/x-ndjson": {"schema": {"type": "string", "description": "One JSON "
+                                            "object per line (the Consent schema)"}},
+        "text/csv": {"schema": {"type": "string", "description": "A header line, then one "
+                                                                 "consent per line"}}}}})
     def get(self, args):
         """Export every consent, streamed"""
         fmt = args["format"]
