@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from consent.core import auth, ledger, storage
+from consent.core import auth, ledger, outbox, storage
 from consent.core.errors import DomainError
 from consent.core.storage import User
 from consent.web import public_url
@@ -226,9 +226,62 @@ def audit_verify(slug):
         sys.exit(1)
 
 
+webhooks_cli = AppGroup("webhooks", help="Webhook deliveries (the durable outbox).")
+
+
+@webhooks_cli.command("list")
+@click.option("--org", "slug", required=True)
+@click.option("--status", type=click.Choice(["pending", "delivered", "failed"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+def webhooks_list(slug, status, limit):
+    """List deliveries, newest first (JSON lines)."""
+    for d in outbox.deliveries(org_or_fail(slug), status=status, limit=limit):
+        click.echo(json.dumps({"id": d.id, "topic": d.topic, "reference": d.reference,
+                               "url": d.url, "status": d.status, "attempts": d.attempts,
+                               "last_status_code": d.last_status_code,
+                               "last_error": d.last_error}))
+
+
+@webhooks_cli.command("show")
+@click.option("--org", "slug", required=True)
+@click.argument("delivery_id", type=int)
+@domain_errors
+def webhooks_show(slug, delivery_id):
+    """One delivery: the request and every attempt."""
+    delivery = outbox.get(org_or_fail(slug), delivery_id)
+    click.echo(f"#{delivery.id} {delivery.topic} -> {delivery.url}: {delivery.status}, "
+               f"{delivery.attempts} attempt(s)")
+    for name, value in delivery.headers.items():
+        click.echo(f"  {name}: {value}")
+    click.echo(f"  {delivery.body}")
+    for a in outbox.attempts(delivery):
+        click.echo(f"  {a.at:%Y-%m-%d %H:%M:%S} {a.status_code or '-'} {a.duration_ms} ms "
+                   f"{a.error or ''}")
+
+
+@webhooks_cli.command("replay")
+@click.option("--org", "slug", required=True)
+@click.argument("delivery_id", type=int)
+@domain_errors
+def webhooks_replay(slug, delivery_id):
+    """Send a delivery again, with a fresh set of attempts."""
+    outbox.replay(org_or_fail(slug), delivery_id, actor="cli")
+    sent = outbox.send_due()
+    click.echo(f"replayed {delivery_id}; {sent} due delivery(ies) attempted now")
+
+
+@webhooks_cli.command("send")
+def webhooks_send():
+    """Attempt every delivery that is due now (a running service does this by itself)."""
+    total = 0
+    while (sent := outbox.send_due()):
+        total += sent
+    click.echo(f"{total} delivery(ies) attempted")
+
+
 def init_app(app):
     for command in (init_db, seed_demo, org_cli, user_cli, member_cli, token_cli, key_cli,
-                    audit_cli):
+                    audit_cli, webhooks_cli):
         app.cli.add_command(command)
     for dialect in registry(app).dialects:
         for command in dialect.cli_commands:

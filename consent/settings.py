@@ -34,9 +34,18 @@ DEFAULTS = {
     # smtp://user:pass@host:port (or smtps://). Empty: mail goes to the local outbox.
     "CONSENT_SMTP_URL": "",
     "CONSENT_MAIL_FROM": "consent@localhost",
+    # Webhooks (the durable outbox): attempts before a delivery is marked failed, the wait
+    # before the second attempt (doubling after each, up to the cap), and each attempt's timeout.
+    "CONSENT_WEBHOOK_MAX_ATTEMPTS": 8,
+    "CONSENT_WEBHOOK_BACKOFF_BASE": 2.0,
+    "CONSENT_WEBHOOK_BACKOFF_CAP": 3600.0,
+    "CONSENT_WEBHOOK_TIMEOUT": 10.0,
 }
 
-INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE"}
+INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE",
+            "CONSENT_WEBHOOK_MAX_ATTEMPTS"}
+FLOAT_KEYS = {"CONSENT_WEBHOOK_BACKOFF_BASE", "CONSENT_WEBHOOK_BACKOFF_CAP",
+              "CONSENT_WEBHOOK_TIMEOUT"}
 
 
 def env_name(key: str) -> str:
@@ -51,7 +60,8 @@ def load(app, test_config: dict | None = None) -> None:
         for key in list(DEFAULTS):
             value = os.environ.get(env_name(key))
             if value is not None:
-                app.config[key] = int(value) if key in INT_KEYS else value
+                app.config[key] = (int(value) if key in INT_KEYS
+                                   else float(value) if key in FLOAT_KEYS else value)
     else:
         app.config.from_mapping(test_config)
 

@@ -150,3 +150,49 @@ class VerifySchema(Schema):
     first_bad_consent = fields.String(allow_none=True)
     reason = fields.String(required=True, allow_none=True)
     head_hash = fields.String(required=True, allow_none=True)
+
+
+# -- webhooks (the durable outbox) ---------------------------------------------------------------
+
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class WebhookQuerySchema(BaseSchema):
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    topic = fields.String(validate=validate.Length(1, 64))
+    reference = fields.String(validate=validate.Length(1, 64))
+    limit = Limit(50, 500)
+    before_id = Int64(validate=validate.Range(min=1),
+                      metadata={"description": "Only deliveries older than this id"})
+
+
+class WebhookAttemptSchema(Schema):
+    at = UTCDateTime(required=True)
+    duration_ms = fields.Integer(required=True)
+    status_code = fields.Integer(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    response_excerpt = fields.String(required=True, allow_none=True)
+
+
+class WebhookDeliverySchema(Schema):
+    id = fields.Integer(required=True)
+    topic = fields.String(required=True)
+    reference = fields.String(required=True, allow_none=True)
+    url = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(DELIVERY_STATUSES))
+    attempts = fields.Integer(required=True)
+    next_attempt_at = UTCDateTime(required=True)
+    last_status_code = fields.Integer(required=True, allow_none=True)
+    last_error = fields.String(required=True, allow_none=True)
+    created_at = UTCDateTime(required=True)
+    delivered_at = UTCDateTime(required=True, allow_none=True)
+
+
+class WebhookDeliveryDetailSchema(WebhookDeliverySchema):
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    body = fields.String(required=True)
+    attempt_log = fields.List(fields.Nested(WebhookAttemptSchema), required=True)
+
+
+class WebhookPageSchema(Schema):
+    items = fields.List(fields.Nested(WebhookDeliverySchema), required=True)

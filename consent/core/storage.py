@@ -308,10 +308,51 @@ class OutboxMessage(BaseModel):
     to_address = CharField(max_length=254, null=True)
 
 
+class WebhookDelivery(BaseModel):
+    """One webhook in the durable outbox: written in the same transaction as the change it
+    reports, sent after the commit, retried with backoff (see ``consent.core.outbox``). The exact
+    bytes and headers are fixed when it is queued, so every attempt sends the same request."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, id)
+    topic = CharField(max_length=64)          # what happened, e.g. "decision" (dialect's name)
+    reference = CharField(max_length=64, null=True)  # the entity it is about (a session id...)
+    url = TextField()
+    headers = JSONField()
+    body = TextField()
+    status = CharField(max_length=16, default="pending")  # pending | delivered | failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField()
+    lease_until = DateTimeField(null=True)    # a sender is on it until then
+    last_status_code = IntegerField(null=True)
+    last_error = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    delivered_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "webhook_delivery"
+        indexes = ((("org", "id"), False), (("status", "next_attempt_at"), False))
+
+
+class WebhookAttempt(BaseModel):
+    """Every attempt to send a webhook, whatever came of it."""
+
+    id = AutoField()
+    delivery = ForeignKeyField(WebhookDelivery, on_delete="CASCADE")
+    at = DateTimeField()
+    duration_ms = IntegerField()
+    status_code = IntegerField(null=True)
+    error = TextField(null=True)
+    response_excerpt = TextField(null=True)
+
+    class Meta:
+        table_name = "webhook_attempt"
+
+
 CORE_MODELS = [
     Organisation, User, Membership, SessionToken, Credential, Subject, SubjectLink, Purpose,
     PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,
-    OutboxMessage,
+    OutboxMessage, WebhookDelivery, WebhookAttempt,
 ]
 _extra_models: list = []
 _extra_obsolete_indexes: list[str] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
-from consent.core import ledger
+from consent.core import ledger, outbox
 from consent.core.storage import utcnow
 from consent.web import idempotent_response
 from consent.web.auth import ADMIN_KEY, current_actor, current_org
@@ -21,6 +21,10 @@ from schemas.ledger import (
     ExportQuerySchema,
     SubjectStateSchema,
     VerifySchema,
+    WebhookDeliveryDetailSchema,
+    WebhookDeliverySchema,
+    WebhookPageSchema,
+    WebhookQuerySchema,
     WithdrawSchema,
 )
 
@@ -153,3 +157,39 @@ class Export(MethodView):
                         mimetype=exports.MIMETYPES[fmt], headers={
                             "Content-Disposition":
                                 f'attachment; filename="consents-{org.slug}.{fmt}"'})
+
+
+# -- webhooks (the durable outbox of every dialect) ---------------------------------------------
+
+@blp.route("/webhooks")
+class Webhooks(MethodView):
+    @blp.auth(ADMIN_KEY)
+    @blp.arguments(WebhookQuerySchema(), location="query")
+    @blp.response(200, WebhookPageSchema)
+    def get(self, args):
+        """Webhook deliveries, newest first (every dialect's)
+
+        Filter by ``status`` (pending, delivered, failed), ``topic`` or ``reference``; page
+        with ``before_id``."""
+        return {"items": outbox.deliveries(current_org(), **args)}
+
+
+@blp.route("/webhooks/<int:delivery_id>")
+class WebhookById(MethodView):
+    @blp.auth(ADMIN_KEY)
+    @blp.response(200, WebhookDeliveryDetailSchema)
+    @blp.errors(**{"404": "No such delivery in this organisation"})
+    def get(self, delivery_id):
+        """One delivery: the exact request sent, and every attempt"""
+        delivery = outbox.get(current_org(), delivery_id)
+        return {**delivery._asdict(), "attempt_log": outbox.attempts(delivery)}
+
+
+@blp.route("/webhooks/<int:delivery_id>/replay")
+class WebhookReplay(MethodView):
+    @blp.auth(ADMIN_KEY)
+    @blp.response(202, WebhookDeliverySchema)
+    @blp.errors(**{"404": "No such delivery in this organisation"})
+    def post(self, delivery_id):
+        """Send a delivery again (the same request), with a fresh set of attempts"""
+        return outbox.replay(current_org(), delivery_id, actor=current_actor())
