@@ -23,7 +23,7 @@ init-db: install
 	$(FLASK) init-db
 
 seed: init-db
-	$(FLASK) seed-demo
+	$(FLASK) seed-demo --url http://$(HOST):$(PORT)
 
 run: seed
 	@echo ""

@@ -118,3 +118,45 @@ def test_export(runner, org, tmp_path):
     csv_out = invoke(runner, "export", "--org", "acme", "--format", "csv").output
     assert csv_out.splitlines()[0].startswith("id,subject")
     assert len(csv_out.splitlines()) == 4
+
+
+def test_audit_verify_without_org_checks_every_organisation(runner, org, other_org):
+    ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p", status="granted"))
+    bad = ledger.record_one(other_org.org, ledger.Decision(subject="s", purpose="p",
+                                                           status="granted"))
+    ok = invoke(runner, "audit", "verify")
+    assert ok.exit_code == 0
+    assert "OK: acme:" in ok.output and "OK: globex:" in ok.output
+    Consent.update(status="denied").where(Consent.id == bad.id).execute()
+    broken = runner.invoke(args=["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "OK: acme:" in broken.output
+    assert "of organisation globex" in broken.output and "BROKEN at event" in broken.output
+
+
+def test_links_follow_the_served_host_when_no_public_url_is_set(app, runner, org):
+    """``make run PORT=8080`` hands out :8080 links: with CONSENT_PUBLIC_URL unset, a request's
+    links use the host and port it reached, and seed-demo prints the URL make passes it."""
+    from tests.truconsent_helpers import link_body, make_cp
+
+    app.config["CONSENT_PUBLIC_URL"] = ""
+    cpf = make_cp(org.org)
+    client = app.test_client()
+    resp = client.post("/api/consent/consent-links", json=link_body(cpf),
+                       headers=org.headers(org.consent_key), base_url="http://127.0.0.1:8080")
+    assert resp.status_code == 200
+    assert resp.json["consent_link"].startswith("http://127.0.0.1:8080/acme/CP001/")
+    seeded = json.loads(invoke(runner, "seed-demo", "--json", "--url",
+                               "http://127.0.0.1:8080").output)
+    assert seeded["base_url"] == "http://127.0.0.1:8080"
+
+
+def test_make_run_passes_its_port_to_seed_demo():
+    import subprocess
+    from pathlib import Path
+
+    out = subprocess.run(["make", "-n", "run", "PORT=8080", "HOST=127.0.0.1"],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                         text=True, check=True).stdout
+    assert "seed-demo --url http://127.0.0.1:8080" in out
+    assert "--bind 127.0.0.1:8080" in out

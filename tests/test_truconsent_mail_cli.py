@@ -161,3 +161,20 @@ def test_seed_demo_section_works(app, runner):
                        json={"anonymousId": "a", "authenticatedUserId": "b"},
                        headers={"X-Org-Id": again["org_id"], "X-API-Key": again["admin_api_key"]})
     assert resp.status_code == 200
+
+
+@pytest.mark.parametrize("address, reason", [
+    ("not-an-email", "An email address must have an @-sign."),
+    ("a@@b.example", "The part after the @-sign contains invalid characters: '@'."),
+    ("someone@", "There must be something after the @-sign."),
+])
+def test_invalid_email_is_422_and_nothing_is_sent(app, client, org, cpf, smtp, address, reason):
+    app.config["CONSENT_SMTP_URL"] = smtp.url
+    resp = client.post(URL, json=link_body(cpf, email=address),
+                       headers=org.headers(org.consent_key))
+    assert resp.status_code == 422
+    assert resp.get_json() == {"detail": [{
+        "loc": ["body", "email"], "msg": f"value is not a valid email address: {reason}",
+        "type": "value_error"}]}
+    assert smtp.messages == [] and OutboxMessage.select().count() == 0
+    assert TcConsentRequest.select().count() == 0
