@@ -8,7 +8,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench bench-floor install init-db seed clean
+.PHONY: run test bench install init-db seed clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,6 @@ test: install
 
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
-
-# The write paths' storage work alone, without the framework (see bench/floor.py).
-bench-floor: install
-	$(PY) -m bench.floor $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,28 +1,46 @@
-"""Bench scenarios of the provider dialects, built from ``seed-demo --json``.
-
-Each entry is (Scenario, target ratio of the no-op ceiling's req/s)."""
+"""The scenarios ``make bench`` measures, built from ``seed-demo --json``: every hot write of
+every dialect, and the ledger's state read."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
 
-TARGET = 0.35
+from .wrk import Scenario, counter_body
 
 
-def scenarios(seed: dict) -> list:
-    out = []
+def writes(seed: dict) -> list[Scenario]:
+    """Every dialect's hot write path (one scenario each)."""
+    out = [ledger_record(seed)]
     if seed.get("veriff"):
-        out.append((veriff_consent(seed["veriff"]), TARGET))
+        out.append(veriff_consent(seed["veriff"]))
     if seed.get("truconsent"):
-        out.extend((s, TARGET) for s in truconsent(seed["truconsent"]))
+        out.extend(truconsent(seed["truconsent"]))
     return out
 
 
-def veriff_consent(v: dict):
-    """A signed consent upload; the same bytes each time (every request records a new consent)."""
-    from bench.run import Scenario
+def ledger_record(seed: dict) -> Scenario:
+    """A new subject each time, one decision."""
+    template = '{"subject":"bench-{n}","purpose":"purpose-1","status":"granted",' \
+               '"notice_version":"v1"}'
+    return Scenario("ledger record POST", method="POST", path="/ledger/v1/consents",
+                    headers={"X-Org-Id": "demo", "X-API-Key": seed["ledger"]["admin_api_key"],
+                             "Content-Type": "application/json"},
+                    body=template.replace("{n}", "0"), lua=counter_body(template),
+                    expect_status=201)
 
+
+def ledger_state(seed: dict, subjects: int, label: str) -> Scenario:
+    """A random subject's current state."""
+    lua = (f"math.randomseed(42)\nrequest = function()\n"
+           f"  local path = '/ledger/v1/subjects/s' .. math.random(0, {subjects - 1}) .. '/state'\n"
+           f"  return wrk.format('GET', path)\nend\n")
+    return Scenario(f"state GET ({label})", path="/ledger/v1/subjects/s0/state", lua=lua,
+                    headers={"X-Org-Id": "demo", "X-API-Key": seed["ledger"]["admin_api_key"]})
+
+
+def veriff_consent(v: dict) -> Scenario:
+    """A signed consent upload; the same bytes each time (every request records a new consent)."""
     body = json.dumps({"type": "bipa", "approved": True,
                        "text": "User agrees to biometric processing"})
     signature = hmac.new(v["shared_secret"].encode(), body.encode(), hashlib.sha256).hexdigest()
@@ -32,10 +50,8 @@ def veriff_consent(v: dict):
                              "X-HMAC-SIGNATURE": signature})
 
 
-def truconsent(t: dict) -> list:
+def truconsent(t: dict) -> list[Scenario]:
     """Link creation (no email) and consent recording (two purposes, a new user each time)."""
-    from bench.run import Scenario
-
     headers = {"X-Org-Id": t["org_id"], "X-API-Key": t["api_key"],
                "Content-Type": "application/json"}
     link = Scenario("truconsent link create POST", method="POST",
@@ -43,15 +59,9 @@ def truconsent(t: dict) -> list:
                     body=json.dumps({"collection_point_id": t["collection_point_display_id"],
                                      "asset_id": t["asset_id"], "phone": "+919876543210",
                                      "expiry_hours": 24}))
-    record_lua = (
-        "counter = 0\nrequest = function()\n  counter = counter + 1\n"
-        "  local body = '{\"userId\":\"bench-user-' .. counter .. '\",\"action\":\"approved\","
-        f"\"collectionPointId\":\"{t['collection_point_display_id']}\","
-        "\"purposes\":[{\"id\":\"p1\"},{\"id\":\"p2\"}]}'\n"
-        "  return wrk.format(nil, nil, nil, body)\nend\n")
+    template = ('{"userId":"bench-user-{n}","action":"approved","collectionPointId":"'
+                + t["collection_point_display_id"] + '","purposes":[{"id":"p1"},{"id":"p2"}]}')
     record = Scenario("truconsent consent record POST", method="POST",
-                      path="/api/v1/external/consents/record", headers=headers, lua=record_lua,
-                      body=json.dumps({"userId": "bench-user-0", "action": "approved",
-                                       "collectionPointId": t["collection_point_display_id"],
-                                       "purposes": [{"id": "p1"}, {"id": "p2"}]}))
+                      path="/api/v1/external/consents/record", headers=headers,
+                      body=template.replace("{n}", "0"), lua=counter_body(template))
     return [link, record]
