@@ -139,3 +139,10 @@ AUDIT_HEAD = sql.Statement('SELECT "seq", "hash" FROM "audit_event" WHERE "org_i
                            'ORDER BY "seq" DESC LIMIT 1')
 AUDIT_EVENT = sql.model_select(AuditEvent)
 AUDIT_AFTER = AUDIT_EVENT.where('t."org_id" = ?', 't."seq" > ?', order='t."seq"', limit=True)
+AUDIT_FILTERS = {
+    "event_id": 't."event_id" = ?',
+    "from_seq": 't."seq" >= ?',
+    "to_seq": 't."seq" <= ?',
+    "since": 't."at" >= ?',
+    "until": 't."at" < ?',
+}
