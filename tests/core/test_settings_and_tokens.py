@@ -141,3 +141,59 @@ def test_signature_matches_constant_time_hex():
     assert auth.signature_matches("s", b"body", sig.upper())
     assert not auth.signature_matches("s", b"body!", sig)
     assert not auth.signature_matches("s", b"body", None)
+
+
+def _read_secret(path, start, results):
+    start.wait(5)
+    try:
+        results.put(settings.instance_secret(path))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        results.put(f"error: {exc!r}")
+
+
+def test_secret_key_created_by_racing_processes_is_never_read_partial(tmp_path):
+    """Eight processes starting together on a new instance folder all read the same whole key
+    (written to a temporary file, then linked into place)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    for trial in range(25):
+        path = tmp_path / f"trial-{trial}" / "secret_key"
+        path.parent.mkdir()
+        start, results = ctx.Event(), ctx.Queue()
+        workers = [ctx.Process(target=_read_secret, args=(path, start, results))
+                   for _ in range(8)]
+        for w in workers:
+            w.start()
+        start.set()
+        keys = [results.get(timeout=10) for _ in workers]
+        for w in workers:
+            w.join(10)
+        assert len(set(keys)) == 1 and len(keys[0]) >= 48, keys
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no temporary left
+
+
+def test_files_at_rest_are_owner_only(tmp_path, monkeypatch):
+    """The instance folder (0700), the secret key, and the SQLite database with its WAL and
+    shared-memory files (0600), whatever the process umask."""
+    from consent.core import ledger, storage
+
+    monkeypatch.delenv("CONSENT_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CONSENT_DATABASE_URL", raising=False)
+    old = os.umask(0o022)
+    try:
+        app = Flask("probe", instance_path=str(tmp_path / "instance"),
+                    instance_relative_config=True)
+        settings.load(app)
+        instance = tmp_path / "instance"
+        assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+        database = app.config["CONSENT_DATABASE_URL"].removeprefix("sqlite:///")
+        storage.init_database(app.config["CONSENT_DATABASE_URL"])
+        storage.create_tables()
+        ledger.create_org("files", "Files")
+        for name in (database, database + "-wal", database + "-shm", str(instance / "secret_key")):
+            assert stat.S_IMODE(os.stat(name).st_mode) == 0o600, name
+        storage.db.close()
+    finally:
+        os.umask(old)
