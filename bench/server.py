@@ -58,6 +58,7 @@ def prefill(path: Path, records: int) -> None:
     storage.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     storage.db.execute_sql("ANALYZE")
     storage.db.close()
+    storage.db.obj.retire()
     tmp.rename(path)
     print(f"prefilled {records:,} consents for {subjects:,} subjects in "
           f"{time.time() - start:.0f}s -> {path.name}", file=sys.stderr)

@@ -104,9 +104,9 @@ class Checkpointer:
                 time.sleep(self.interval)
             self._pending.clear()
             try:
-                if conn is None:
-                    conn = sqlite3.connect(self.path, timeout=1.0, isolation_level=None,
-                                           check_same_thread=False)
+                if conn is None:  # mode=rw: never create a file that is not there any more
+                    conn = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, timeout=1.0,
+                                           isolation_level=None, check_same_thread=False)
                     conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error as exc:  # the next commit brings another attempt
@@ -190,10 +190,10 @@ class LedgerSqliteDatabase(SqliteDatabase):
 
 
 def _create_private(path: str) -> None:
-    """Create the database file and its WAL and shared-memory files owner-only (0600) before SQLite
-    creates them with the process umask: they hold shared secrets and personal data."""
-    for name in (path, path + "-wal", path + "-shm"):
-        try:
-            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass
+    """Create the database file owner-only (0600) before SQLite creates it with the process umask:
+    it holds shared secrets and personal data. SQLite gives its WAL and shared-memory files the
+    database file's own mode."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
