@@ -72,22 +72,22 @@ def test_ledger_reads(ledger_with_statistics):
     cases = [
         ("list", consent_list(), (org, 50), "consent_org_id_seq"),
         ("list by subject", consent_list(queries.CONSENT_FILTERS["subject_id"]),
-         (org, 10_001, 50), "consent_org_id_subject_id_seq"),
+         (org, 10_001, 50), "consent_subject_id_seq"),
         ("list by purpose", consent_list(queries.CONSENT_FILTERS["purpose_id"]), (org, 1, 50),
-         "consent_org_id_purpose_id_seq"),
+         "consent_purpose_id_seq"),
         ("list by status", consent_list(queries.CONSENT_FILTERS["status"]),
-         (org, "granted", 50), "consent_org_id_status_seq"),
+         (org, "granted", 50), "consent_org_id_seq"),
         ("list by source", consent_list(queries.CONSENT_FILTERS["source"]), (org, "api", 50),
          "consent_org_id_source_seq"),
         ("list by subject and status", consent_list(queries.CONSENT_FILTERS["subject_id"],
                                                     queries.CONSENT_FILTERS["status"]),
-         (org, 10_001, "granted", 50), "consent_org_id_subject_id_seq"),
+         (org, 10_001, "granted", 50), "consent_subject_id_seq"),
         ("next page by subject", consent_list(queries.CONSENT_FILTERS["subject_id"],
                                               queries.CONSENT_FILTERS["before_seq"]),
-         (org, 10_001, 500, 50), "consent_org_id_subject_id_seq"),
+         (org, 10_001, 500, 50), "consent_subject_id_seq"),
         ("one consent", queries.CONSENT_BY_ID, (org, "c-5"), "consent_id"),
         ("withdrawal check", queries.NEWER_CONSENT, (org, 10_001, 1, 0, 1),
-         "consent_org_id_subject_id_seq"),
+         "consent_subject_id_seq"),
 
         ("subject", queries.SUBJECT_BY_IDENTIFIER, (org, "s1"), "subject_org_id_identifier"),
         ("audit after", queries.AUDIT_AFTER, (org, 10, 100), "audit_event_org_id_seq"),
@@ -100,7 +100,7 @@ def test_ledger_reads(ledger_with_statistics):
     assert "consent_org_id_seq" in steps[0] or "PRIMARY KEY (rowid>?)" in steps[0], steps
     # The state of one subject sorts its own few rows by purpose: flat, from its index.
     assert_flat("state", plan(queries.CONSENTS_OF_SUBJECT, (org, 10_001)),
-                "consent_org_id_subject_id_seq", sorted_in_memory=True)
+                "consent_subject_id_seq", sorted_in_memory=True)
 
 
 def test_audit_ranges(ledger_with_statistics):
@@ -125,12 +125,12 @@ def test_truconsent_reads(ledger_with_statistics):
     history = tc.LOG.where('c."org_id" = ?', tc.LOG_FILTERS["subject_id"], order='c."seq" DESC',
                            limit=True, suffix="OFFSET ?")
     assert_flat("history by dp_id", plan(history, (org, 10_001, 50, 0)),
-                "consent_org_id_subject_id_seq")
+                "consent_subject_id_seq")
     assert_flat("history", plan(tc.LOG.where('c."org_id" = ?', order='c."seq" DESC', limit=True,
                                              suffix="OFFSET ?"), (org, 50, 0)),
                 "consent_org_id_seq")
     status = tc.LOG.where('c."org_id" = ?', 'c."subject_id" = ?', order='c."seq" DESC')
-    assert_flat("user-status", plan(status, (org, 10_001)), "consent_org_id_subject_id_seq")
+    assert_flat("user-status", plan(status, (org, 10_001)), "consent_subject_id_seq")
     assert_flat("link history", plan(tc.LINKS_OF_ORG, (org, 50, 0)),
                 "truconsent_request_org_id_created_at", sorted_in_memory=True)
 
