@@ -8,7 +8,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from . import settings
-from .core import outbox, storage
+from .core import background, outbox, storage
 from .dialects import REGISTRY
 from .web import docs, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
@@ -49,8 +49,9 @@ def create_app(test_config: dict | None = None) -> Flask:
                      backoff_base=config["CONSENT_WEBHOOK_BACKOFF_BASE"],
                      backoff_cap=config["CONSENT_WEBHOOK_BACKOFF_CAP"],
                      timeout=config["CONSENT_WEBHOOK_TIMEOUT"])
-    # Each serving process sends the webhooks that come due (after a restart too).
-    app.before_request(outbox.SENDER.ensure_running)
+    # Each serving process runs the background loops (webhooks that come due, verification
+    # jobs), after a restart too.
+    app.before_request(background.ensure_running)
 
     api = ConsentApi(app, spec_kwargs={"info": {"description": (
         "A self-hosted consent ledger. Its own API lives under /ledger/v1; the provider-compatible "

@@ -142,6 +142,19 @@ class AuditPageSchema(Schema):
 
 
 class VerifySchema(Schema):
+    """A verification pass: its verdict so far (``ok``), and once ``complete``, on everything."""
+
+    id = fields.Integer(required=True, metadata={"description": "The verification pass"})
+    kind = fields.String(required=True, validate=validate.OneOf(("pass", "background")))
+    status = fields.String(required=True, validate=validate.OneOf(("running", "done", "broken")))
+    complete = fields.Boolean(required=True, metadata={
+        "description": "False while the pass is still going: call again (or poll) to go on"})
+    phase = fields.String(required=True, metadata={
+        "description": "events, consents, missing, done"})
+    verified_through_seq = fields.Integer(required=True,
+                                          metadata={"description": "Last audit event verified"})
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
     ok = fields.Boolean(required=True)
     checked = fields.Integer(required=True)
     consents_checked = fields.Integer(required=True)

@@ -11,7 +11,8 @@ from tests.openapi_contract import check_response
 
 # Operations that take no request body although their method usually has one.
 NO_BODY = {("post", "/api/consent/consent-links/regenerate/{request_id}"),
-           ("post", "/ledger/v1/webhooks/{delivery_id}/replay")}
+           ("post", "/ledger/v1/webhooks/{delivery_id}/replay"),
+           ("post", "/ledger/v1/audit/verifications")}
 UNSECURED = {"/healthz", "/readyz"}
 
 

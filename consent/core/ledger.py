@@ -490,61 +490,12 @@ def audit_events(org, *, event_id: str | None = None, from_seq: int | None = Non
     return statement.all((_org_id(org), *(given[n] for n in names), limit))
 
 
-def verify(org, batch: int = 2000) -> dict:
-    """Verify the audit chain, then every consent row: its content against its record hash, that
-    hash against the one its audit event recorded, the subject and purpose identifiers against the
-    ones the event recorded, and its current holder against its mapping events. Finally every
-    ``consent.recorded`` event must have its consent. Constant memory.
+def verify(org) -> dict:
+    """Verify the organisation's audit chain and every consent against it, in full, in constant
+    memory (see :mod:`consent.core.verify` for what is checked, and for verifications in slices)."""
+    from .verify import full  # verify builds on this module
 
-    Not detectable from inside the database alone: removing the newest events (the chain's tail).
-    Keep ``head_hash`` somewhere else to detect that too."""
-    org_id = _org_id(org)
-    result = audit.verify(org_id, batch=batch)
-    out = result.as_dict()
-    out["consents_checked"] = 0
-    if not result.ok:
-        return out
-    last, last_audit_seq = 0, 0
-    while True:
-        rows = queries.CONSENT_AUDIT_AFTER.all((org_id, last, batch))
-        if not rows:
-            break
-        holders = _holders(rows[0].seq, rows[-1].seq)
-        for c in rows:
-            payload = c.audit_payload or {}
-            reason = None
-            if not payload:
-                reason = "consent has no audit event"
-            elif consent_hash(c) != c.record_hash:
-                reason = "consent row does not match its record hash"
-            elif payload.get("record_hash") != c.record_hash:
-                reason = "consent record hash differs from the one its audit event recorded"
-            elif (payload.get("subject") != c.recorded_subject
-                  or payload.get("purpose") != c.purpose):
-                reason = "subject or purpose differs from what the audit event recorded"
-            elif holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
-                reason = "consent holder does not match its mapping events"
-            elif c.audit_seq <= last_audit_seq:
-                reason = "consent order differs from the audit chain's order"
-            if reason:
-                out.update(ok=False, first_bad_event=c.audit_event, reason=reason,
-                           first_bad_consent=c.id)
-                return out
-            out["consents_checked"] += 1
-            last_audit_seq = c.audit_seq
-        last = rows[-1].seq
-    missing = queries.MISSING_CONSENT.execute((org_id,)).fetchone()
-    if missing is not None:
-        out.update(ok=False, first_bad_event=missing[0], first_bad_seq=missing[1],
-                   first_bad_consent=missing[2],
-                   reason="the consent this event recorded is missing")
-    return out
-
-
-def _holders(first_seq: int, last_seq: int) -> dict[int, int]:
-    """The holder each consent in a range should have after replaying its mapping events."""
-    return {e.consent_seq: (e.data or {}).get("to_subject", -1)
-            for e in queries.MAPPED_EVENTS_BETWEEN.all((first_seq, last_seq))}
+    return full(_org_id(org))
 
 
 # -- export -------------------------------------------------------------------------------------

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from . import audit, sql
+from . import audit, background, sql
 from .errors import NotFound
 from .storage import WebhookAttempt, WebhookDelivery, db, transaction, utcnow
 
@@ -131,42 +129,10 @@ def send_due(limit: int = 20) -> int:
     return sent
 
 
-class Sender:
-    """One background thread per process that sends due deliveries: woken after each commit
-    that queued one, and polling every ``poll_interval`` for retries that came due."""
-
-    def __init__(self):
-        self._wake = threading.Event()
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-        self.enabled = True
-
-    def wake(self) -> None:
-        if not self.enabled:
-            return
-        self.ensure_running()
-        self._wake.set()
-
-    def ensure_running(self) -> None:
-        if self._pid != os.getpid() and self.enabled:
-            with self._lock:
-                if self._pid != os.getpid():
-                    self._wake = threading.Event()
-                    threading.Thread(target=self._run, name="webhook-sender", daemon=True).start()
-                    self._pid = os.getpid()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(POLICY.poll_interval)
-            self._wake.clear()
-            try:
-                while db.obj is not None and send_due():
-                    pass
-            except Exception as exc:  # the database may be away for a while; try again later
-                log.warning("webhook sender: %s: %s", type(exc).__name__, exc)
-
-
-SENDER = Sender()
+# The sender of each process: woken after each commit that queued a delivery, and polling every
+# ``poll_interval`` for retries that came due.
+SENDER = background.Loop("webhook-sender", lambda: bool(send_due()),
+                         lambda: POLICY.poll_interval)
 
 
 # -- the operator's view -----------------------------------------------------------------------------

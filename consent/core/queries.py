@@ -128,8 +128,8 @@ MAPPED_EVENTS_BETWEEN = sql.Select(
 MISSING_CONSENT = sql.Statement(
     'SELECT a."event_id", a."seq", a."entity_id" FROM "audit_event" a '
     'LEFT JOIN "consent" c ON c."id" = a."entity_id" AND c."org_id" = a."org_id" '
-    "WHERE a.\"org_id\" = ? AND a.\"action\" = 'consent.recorded' AND c.\"seq\" IS NULL "
-    'ORDER BY a."seq" LIMIT 1')
+    "WHERE a.\"org_id\" = ? AND a.\"seq\" > ? AND a.\"action\" = 'consent.recorded' "
+    'AND c."seq" IS NULL ORDER BY a."seq" LIMIT 1')
 COUNT_CONSENTS = sql.Statement('SELECT COUNT(*) FROM "consent" WHERE "org_id" = ?')
 
 

@@ -357,10 +357,28 @@ class WebhookAttempt(BaseModel):
         table_name = "webhook_attempt"
 
 
+class Verification(BaseModel):
+    """A verification of an organisation's chain and consents, and how far it has come (see
+    ``consent.core.verify``)."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, status, id)
+    kind = CharField(max_length=16)           # pass (GET /audit/verify) | background
+    status = CharField(max_length=16)         # running | done | broken
+    progress = JSONField()
+    result = JSONField(null=True)
+    lease_until = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("org", "status", "id"), False),)
+
+
 CORE_MODELS = [
     Organisation, User, Membership, SessionToken, Credential, Subject, SubjectLink, Purpose,
     PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,
-    OutboxMessage, WebhookDelivery, WebhookAttempt,
+    OutboxMessage, WebhookDelivery, WebhookAttempt, Verification,
 ]
 _extra_models: list = []
 _extra_obsolete_indexes: list[str] = []

@@ -1,10 +1,10 @@
 """Routes of /ledger/v1. Authenticated with an admin API key: ``X-API-Key`` + ``X-Org-Id``."""
 from __future__ import annotations
 
-from flask import Response, request, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 
-from consent.core import ledger, outbox
+from consent.core import ledger, outbox, verify
 from consent.core.storage import utcnow
 from consent.web import idempotent_response
 from consent.web.auth import ADMIN_KEY, current_actor, current_org
@@ -131,10 +131,34 @@ class AuditVerify(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, VerifySchema)
     def get(self):
-        """Verify the audit chain and every consent against it
+        """Verify the audit chain and every consent against it, a slice at a time
 
-        ``ok`` is false and ``first_bad_event`` names the first event that fails."""
-        return ledger.verify(current_org())
+        Each call works on the organisation's current verification pass for at most
+        ``CONSENT_VERIFY_BUDGET`` seconds. ``complete`` is false while the pass goes on (call
+        again); once true, ``ok`` is the verdict on every event and consent, and the next call
+        starts a new pass. ``ok`` is false and ``first_bad_event`` names the first event that
+        fails as soon as one does."""
+        return verify.step(current_org(), current_app.config["CONSENT_VERIFY_BUDGET"])
+
+
+@blp.route("/audit/verifications")
+class AuditVerifications(MethodView):
+    @blp.auth(ADMIN_KEY)
+    @blp.response(202, VerifySchema)
+    def post(self):
+        """Start a whole verification pass in the background; poll it by id"""
+        row = verify.start_full(current_org())
+        return verify.get(current_org(), row.id)
+
+
+@blp.route("/audit/verifications/<int:verification_id>")
+class AuditVerification(MethodView):
+    @blp.auth(ADMIN_KEY)
+    @blp.response(200, VerifySchema)
+    @blp.errors(**{"404": "No such verification in this organisation"})
+    def get(self, verification_id):
+        """A verification pass: its progress, and once complete, its verdict"""
+        return verify.get(current_org(), verification_id)
 
 
 @blp.route("/export")

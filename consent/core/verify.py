@@ -1,0 +1,228 @@
+"""Verification of an organisation's audit chain and consents, resumable in slices.
+
+What is checked (in this order, in constant memory):
+
+1. every audit event: its sequence number follows the previous one, its ``prev_hash`` is the
+   previous event's hash, and its stored hash matches its content;
+2. every consent: its content against its record hash, that hash against the one its audit event
+   recorded, the subject and purpose identifiers against the event's, its current holder against
+   its mapping events, and consents in the chain's order;
+3. every ``consent.recorded`` event has its consent.
+
+A :class:`Progress` says how far a verification pass has come; :func:`advance` moves it on until
+it is done, finds a fault, or passes a deadline. ``Verification`` rows keep passes and their
+progress, so a pass that stopped at a deadline goes on from where it stopped:
+
+* ``GET /ledger/v1/audit/verify`` (:func:`step`) works on the organisation's current pass for at
+  most a time budget and says whether the pass is ``complete``; while it is not, the next call
+  goes on with it, and once it is, the next call starts a new pass from the first event. On a
+  small ledger one call is a whole pass; on a large one the client calls again until
+  ``complete``, and no call runs past a request timeout. Every row is read again by every pass,
+  so a change to any row is found by the next pass.
+* ``POST /ledger/v1/audit/verifications`` (:func:`start_full`) queues a pass that the background
+  loop of whichever process takes it runs to the end (a lease), saving its progress after every
+  slice; the client polls ``GET /ledger/v1/audit/verifications/{id}``.
+* ``flask --app app audit verify`` and :func:`full` run a whole pass at once.
+
+Removing the newest events (the chain's tail) cannot be seen from inside the database: keep
+``head_hash`` somewhere else.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import asdict, dataclass, fields
+
+from . import audit, background, queries, sql
+from .errors import NotFound
+from .ledger import consent_hash
+from .storage import Verification, db, transaction, utcnow
+
+BATCH = 2000
+LEASE = dt.timedelta(seconds=60)
+SLICE_SECONDS = 5.0
+
+
+@dataclass
+class Progress:
+    phase: str = "events"            # events -> consents -> missing -> done
+    last_seq: int = 0                # last event verified
+    prev_hash: str = audit.GENESIS   # its hash
+    checked: int = 0                 # events verified
+    consent_after: int = 0           # last consent verified (its seq)
+    last_audit_seq: int = 0          # the audit seq of that consent's event
+    consents_checked: int = 0
+    missing_after: int = 0           # events up to this seq checked for a missing consent
+
+    @classmethod
+    def load(cls, data: dict | None) -> "Progress":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})
+
+
+def _fault(progress: Progress, reason: str, event_id=None, seq=None, consent_id=None) -> dict:
+    return {"ok": False, "checked": progress.checked, "consents_checked": progress.consents_checked,
+            "first_bad_event": event_id, "first_bad_seq": seq, "first_bad_consent": consent_id,
+            "reason": reason, "head_hash": None}
+
+
+def _verified(progress: Progress) -> dict:
+    return {"ok": True, "checked": progress.checked, "consents_checked": progress.consents_checked,
+            "first_bad_event": None, "first_bad_seq": None, "first_bad_consent": None,
+            "reason": None, "head_hash": progress.prev_hash if progress.checked else None}
+
+
+def advance(org_id: str, progress: Progress, deadline: float | None = None,
+            batch: int | None = None) -> dict | None:
+    """Verify from ``progress`` on (updating it) until done (the result), a fault (the result,
+    ``ok`` false) or the deadline (None); at least one batch of work either way."""
+    batch = batch or BATCH
+    while True:
+        if progress.phase == "events":
+            rows = queries.AUDIT_AFTER.all((org_id, progress.last_seq, batch))
+            for event in rows:
+                reason = None
+                if event.seq != progress.last_seq + 1:
+                    reason = f"sequence gap: expected {progress.last_seq + 1}, found {event.seq}"
+                elif event.prev_hash != progress.prev_hash:
+                    reason = "prev_hash does not match the previous event's hash"
+                elif audit.compute_hash(event) != event.hash:
+                    reason = "stored hash does not match the event's content"
+                if reason:
+                    return _fault(progress, reason, event.event_id, event.seq)
+                progress.last_seq, progress.prev_hash = event.seq, event.hash
+                progress.checked += 1
+            if len(rows) < batch:
+                progress.phase = "consents"
+        elif progress.phase == "consents":
+            rows = queries.CONSENT_AUDIT_AFTER.all((org_id, progress.consent_after, batch))
+            if rows:
+                holders = mapped_holders(rows[0].seq, rows[-1].seq)
+            for c in rows:
+                reason = consent_fault(c, holders, progress.last_audit_seq)
+                if reason:
+                    return _fault(progress, reason, c.audit_event, None, c.id)
+                progress.consent_after, progress.last_audit_seq = c.seq, c.audit_seq
+                progress.consents_checked += 1
+            if len(rows) < batch:
+                progress.phase = "missing"
+        elif progress.phase == "missing":
+            missing = queries.MISSING_CONSENT.execute((org_id, progress.missing_after)).fetchone()
+            if missing is not None:
+                return _fault(progress, "the consent this event recorded is missing",
+                              missing[0], missing[1], missing[2])
+            progress.missing_after = progress.last_seq
+            progress.phase = "done"
+        else:
+            return _verified(progress)
+        if deadline is not None and time.monotonic() > deadline:
+            return None
+
+
+def consent_fault(c, holders: dict, last_audit_seq: int) -> str | None:
+    """Why a consent row (with its recording audit event) fails verification, or None."""
+    payload = c.audit_payload or {}
+    if not payload:
+        return "consent has no audit event"
+    if consent_hash(c) != c.record_hash:
+        return "consent row does not match its record hash"
+    if payload.get("record_hash") != c.record_hash:
+        return "consent record hash differs from the one its audit event recorded"
+    if payload.get("subject") != c.recorded_subject or payload.get("purpose") != c.purpose:
+        return "subject or purpose differs from what the audit event recorded"
+    if holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
+        return "consent holder does not match its mapping events"
+    if c.audit_seq <= last_audit_seq:
+        return "consent order differs from the audit chain's order"
+    return None
+
+
+def mapped_holders(first_seq: int, last_seq: int) -> dict[int, int]:
+    """The holder each consent in a range should have after replaying its mapping events."""
+    return {e.consent_seq: (e.data or {}).get("to_subject", -1)
+            for e in queries.MAPPED_EVENTS_BETWEEN.all((first_seq, last_seq))}
+
+
+def full(org_id: str) -> dict:
+    """Verify everything now, in this process, without a deadline (CLI, tests)."""
+    return advance(org_id, Progress())
+
+
+# -- verifications kept in the database -------------------------------------------------------------
+
+CURRENT_PASS = sql.model_select(Verification).where(
+    't."org_id" = ?', 't."kind" = \'pass\'', 't."status" = \'running\'', order='t."id" DESC',
+    limit=True)
+OF_ORG = sql.model_select(Verification).where('t."org_id" = ?', 't."id" = ?')
+DUE_FULL = sql.model_select(Verification).where(
+    't."kind" = \'background\'', 't."status" = \'running\'',
+    '(t."lease_until" IS NULL OR t."lease_until" < ?)', order='t."id"', limit=True)
+CLAIM = sql.Statement('UPDATE "verification" SET "lease_until" = ? WHERE "id" = ? AND '
+                      '"status" = \'running\' AND ("lease_until" IS NULL OR "lease_until" < ?)')
+
+
+def _save(row_id: int, progress: Progress, result: dict | None, lease_until=None) -> None:
+    status = "running" if result is None else ("done" if result["ok"] else "broken")
+    with transaction():
+        Verification.update(progress=asdict(progress), result=result, status=status,
+                            updated_at=utcnow(), lease_until=lease_until).where(
+            Verification.id == row_id).execute()
+
+
+def _create(org_id: str, kind: str, progress: Progress):
+    with transaction():
+        return sql.create(Verification, org_id=org_id, kind=kind, status="running",
+                          progress=asdict(progress))
+
+
+def step(org, budget_seconds: float = 10.0) -> dict:
+    """Work on the organisation's current verification pass (a new one if none is running) for
+    at most about ``budget_seconds``; the result says whether the pass is ``complete``."""
+    row = CURRENT_PASS.one((org.id, 1)) or _create(org.id, "pass", Progress())
+    progress = Progress.load(row.progress)
+    result = advance(org.id, progress, time.monotonic() + budget_seconds)
+    _save(row.id, progress, result)
+    return _describe(row.id, row.kind, result, progress)
+
+
+def start_full(org):
+    """Queue a full verification (run by a background loop); returns its row. Verification rows
+    are bookkeeping, like webhook attempts: they add nothing to the audit chain they check."""
+    row = _create(org.id, "background", Progress())
+    RUNNER.wake()
+    return row
+
+
+def get(org, verification_id: int) -> dict:
+    row = OF_ORG.one((org.id, verification_id))
+    if row is None:
+        raise NotFound(f"verification {verification_id} not found")
+    return _describe(row.id, row.kind, row.result, Progress.load(row.progress), row)
+
+
+def _describe(row_id, kind, result, progress: Progress, row=None) -> dict:
+    out = dict(result) if result else {**_verified(progress), "head_hash": None}
+    out.update(id=row_id, kind=kind, complete=result is not None,
+               status="running" if result is None else ("done" if result["ok"] else "broken"),
+               verified_through_seq=progress.last_seq, phase=progress.phase)
+    if row is not None:
+        out.update(created_at=row.created_at, updated_at=row.updated_at)
+    return out
+
+
+def run_due() -> bool:
+    """One slice of the oldest full verification no process holds; True if it did work."""
+    now = utcnow()
+    row = DUE_FULL.one((now, 1))
+    if row is None:
+        return False
+    with transaction():
+        if CLAIM.execute((now + LEASE, row.id, now)).rowcount != 1:
+            return True  # another process took it; look again
+    progress = Progress.load(row.progress)
+    result = advance(row.org_id, progress, time.monotonic() + SLICE_SECONDS)
+    _save(row.id, progress, result, lease_until=None)
+    return True
+
+
+RUNNER = background.Loop("audit-verifier", run_due, lambda: 2.0)
