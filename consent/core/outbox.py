@@ -168,12 +168,14 @@ def replay(org, delivery_id: int, actor: str = "system"):
     """Send a delivery again (the same request), with a fresh set of attempts."""
     with transaction():
         delivery = get(org, delivery_id)
-        WebhookDelivery.update(status="pending", attempts=0, next_attempt_at=utcnow(),
-                               lease_until=None).where(
+        again = delivery._replace(status="pending", attempts=0, next_attempt_at=utcnow(),
+                                  lease_until=None)
+        WebhookDelivery.update(status=again.status, attempts=0,
+                               next_attempt_at=again.next_attempt_at, lease_until=None).where(
             WebhookDelivery.id == delivery.id).execute()
         audit.append(org.id, actor=actor, action="webhook.replayed", entity_type="webhook",
                      entity_id=str(delivery.id), payload={
                          "topic": delivery.topic, "url": delivery.url,
                          "previous_status": delivery.status, "attempts": delivery.attempts})
         db.after_commit(SENDER.wake)
-    return get(org, delivery_id)
+    return again  # as replayed (the sender may be at it already)
