@@ -171,6 +171,27 @@ class LList(fields.List):
 class LNested(fields.Nested):
     default_error_messages = {"required": REQUIRED, "null": REQUIRED, "type": ARRAY}
 
+    def _deserialize(self, value, attr, data, partial=None, **kwargs):
+        if not isinstance(value, dict):
+            raise self.make_error("type")
+        return super()._deserialize(value, attr, data, partial=partial, **kwargs)
+
+
+class LDict(fields.Dict):
+    """An object of scalars by name (``subject.<name>``); each value's error under its name."""
+
+    default_error_messages = {"required": REQUIRED, "null": REQUIRED, "invalid": ARRAY}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError as error:
+            messages = error.messages
+            if isinstance(messages, dict):
+                messages = {k: v.get("value", v.get("key", v)) if isinstance(v, dict) else v
+                            for k, v in messages.items()}
+            raise ValidationError(messages) from None
+
 
 class LIp(LString):
     """Laravel's ``ip``: an IPv4 or IPv6 address."""
@@ -205,12 +226,16 @@ def _email(value: str) -> None:
 
 
 class AvacySchema(Schema):
-    """Laravel's validator: fields it does not name are ignored; a body that is no object is
-    an empty one (every required field is then missing)."""
+    """Laravel's validator: fields it does not name are ignored."""
 
     class Meta:
         unknown = EXCLUDE
         ordered = True
+
+
+class AvacyRequestSchema(AvacySchema):
+    """A request body: one that is no object is an empty one (every required field is then
+    missing), as Laravel reads it."""
 
     @pre_load
     def _object(self, data, **kwargs):
@@ -229,7 +254,7 @@ class DocumentedSubjectSchema(AvacySchema):
     first_name = LString(required=True, max=255)
     last_name = LString(required=True, max=255)
     age = LInteger(required=True, min=0, metadata={"type": "integer", "minimum": 0})
-    address = LString(max=1000, metadata={"description": "optional"})
+    address = LString(max=1000, allow_none=True, metadata={"description": "optional"})
 
 
 class LegalNoticeSchema(AvacySchema):
@@ -242,7 +267,7 @@ class PreferenceSchema(AvacySchema):
         "type": "boolean", "description": 'JSON true/false; a form body sends "1" or "0"'})
 
 
-class _ArchiveRequest(AvacySchema):
+class _ArchiveRequest(AvacyRequestSchema):
     subject = fields.Raw(required=True)  # each request's own (declared first: errors come in order)
     identifier = LString(required=True, max=100, metadata={"description": IDENTIFIER_HELP})
     ip_address = LIp(required=True, metadata={"example": "12.64.193.89"})
@@ -253,13 +278,20 @@ class _ArchiveRequest(AvacySchema):
                         validate=validate.Length(min=1, error=REQUIRED),
                         metadata={"description": "Each one becomes a decision in the ledger"})
 
-    @validates_schema(skip_on_field_errors=False)
-    def _identifier_names_a_field(self, data, **kwargs):
-        subject, field = data.get("subject"), data.get("identifier")
-        if not isinstance(subject, dict) or field is None:
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _identifier_names_a_field(self, data, original_data, **kwargs):
+        """Laravel's ``in``: the identifier must name a field the subject carries (one this
+        request's subject may carry)."""
+        raw = original_data.get("subject") if isinstance(original_data, dict) else None
+        field = data.get("identifier")
+        if not isinstance(raw, dict) or field is None:
             return
-        if field not in subject:
+        declared = getattr(self.fields["subject"], "schema", None)
+        if field not in raw or (declared is not None and field not in declared.fields):
             raise ValidationError(SELECTED, "identifier")
+        subject = data.get("subject")
+        if not isinstance(subject, dict) or field not in subject:
+            return  # the field's own error is reported
         value = subject[field]
         if value is None or str(value).strip() == "":
             raise ValidationError({"subject": {field: [REQUIRED]}})
@@ -277,13 +309,11 @@ class WebspaceV2ConsentSchema(_ArchiveRequest):
     """``POST /{tenant}/v2/webspaces/{id}/consents``: the same request, whose ``subject`` holds
     whatever form fields the site chose, keyed by field name (the WordPress plugin's)."""
 
-    subject = fields.Dict(keys=fields.String(), values=Scalar(allow_none=True), required=True,
-                          error_messages={"required": REQUIRED, "null": REQUIRED,
-                                          "invalid": ARRAY},
-                          metadata={"description": "The form's fields chosen by the site, by "
-                                                   "field name", "example": {
-                                                       "your-name": "Mario Rossi",
-                                                       "your-email": "test@email.it"}})
+    subject = LDict(keys=fields.String(), values=Scalar(allow_none=True), required=True,
+                    metadata={"description": "The form's fields chosen by the site, by field "
+                                             "name",
+                              "example": {"your-name": "Mario Rossi",
+                                          "your-email": "test@email.it"}})
 
 
 # -- POST /{tenant}/v4/webspaces/{id}/consents --------------------------------------------------------
@@ -294,7 +324,7 @@ class ConsentDataSchema(AvacySchema):
                    metadata={"example": "test@email.it"})
 
 
-class WebspaceV4ConsentSchema(AvacySchema):
+class WebspaceV4ConsentSchema(AvacyRequestSchema):
     """What the WordPress plugin (FormSubmission::getPayload) sends."""
 
     ip_address = LIp(required=True, metadata={"example": "12.64.193.89"})

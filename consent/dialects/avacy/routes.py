@@ -10,6 +10,7 @@ shape that match no route, which then answer in Avacy's shape after its authenti
 from __future__ import annotations
 
 import re
+from functools import wraps
 
 from flask import request
 from flask.views import MethodView
@@ -114,11 +115,20 @@ DOMAINS_GROUP_NOT_FOUND = "Domains group not found."
 WEBSPACE_NOT_FOUND = "Webspace not found."
 
 
-def _webspace_or_404(number: int, message: str):
-    space = archive.webspace(current_org(), number)
-    if space is None:
-        abort(404, message=message)
-    return space
+def webspace_first(message: str):
+    """Find the URL's domains group / webspace before the body is validated (Laravel binds the
+    route's models first: an unknown one is 404 whatever the body); the view gets it as
+    ``space``. Put it between ``auth`` and ``arguments``."""
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            number = kwargs.get("group_id", kwargs.get("webspace_id"))
+            space = archive.webspace(current_org(), number)
+            if space is None:
+                abort(404, message=message)
+            return func(*args, space=space, **kwargs)
+        return wrapper
+    return decorator
 
 
 def _documented(entry, id_name: str) -> dict:
@@ -144,17 +154,17 @@ def _v4(entry) -> dict:
 @blp.route(f"/<avacy_tenant:tenant>/domains_groups/<{ID}:group_id>/consents")
 class DomainsGroupConsents(MethodView):
     @blp.auth(TOKEN)
+    @webspace_first(DOMAINS_GROUP_NOT_FOUND)
     @blp.arguments(DomainsGroupConsentSchema(), location="json_or_form")
     @blp.response(201, DomainsGroupConsentOutSchema)
     @blp.errors(**{"404": "Unknown tenant or domains group"})
-    def post(self, data, tenant, group_id):
+    def post(self, data, tenant, group_id, space):
         """Record a consent in the archive (Avacy's documented request)
 
         ``subject`` {email, first_name, last_name, age, address?}, ``identifier`` (the subject
         field that identifies the person), ``ip_address``, ``proofs`` (HTML, kept byte for
         byte), ``legal_notices`` [{name}], ``preferences`` [{name, accepted}]: each preference
         becomes a decision in the ledger."""
-        space = _webspace_or_404(group_id, DOMAINS_GROUP_NOT_FOUND)
         entry = archive.record(current_org(), space,
                                archive.from_documented("domains_groups", data), current_actor())
         return {"data": _documented(entry, "domains_group_id")}
@@ -163,16 +173,16 @@ class DomainsGroupConsents(MethodView):
 @blp.route(f"/<avacy_tenant:tenant>/v2/webspaces/<{ID}:webspace_id>/consents")
 class WebspaceV2Consents(MethodView):
     @blp.auth(TOKEN)
+    @webspace_first(WEBSPACE_NOT_FOUND)
     @blp.arguments(WebspaceV2ConsentSchema(), location="json_or_form")
     @blp.response(201, WebspaceV2ConsentOutSchema)
     @blp.errors(**{"404": "Unknown tenant or webspace"})
-    def post(self, data, tenant, webspace_id):
+    def post(self, data, tenant, webspace_id, space):
         """Record a consent in the archive (the WordPress plugin's earlier releases)
 
         The documented request, whose ``subject`` holds the form fields the site chose, keyed
         by field name; sent form-encoded by PHP's http_build_query (``accepted`` as "1"/"0"),
         or as JSON."""
-        space = _webspace_or_404(webspace_id, WEBSPACE_NOT_FOUND)
         entry = archive.record(current_org(), space, archive.from_documented("v2", data),
                                current_actor())
         return {"data": _documented(entry, "webspace_id")}
@@ -181,10 +191,11 @@ class WebspaceV2Consents(MethodView):
 @blp.route(f"/<avacy_tenant:tenant>/v4/webspaces/<{ID}:webspace_id>/consents")
 class WebspaceV4Consents(MethodView):
     @blp.auth(TOKEN)
+    @webspace_first(WEBSPACE_NOT_FOUND)
     @blp.arguments(WebspaceV4ConsentSchema(), location="json_or_form")
     @blp.response(201, WebspaceV4ConsentOutSchema)
     @blp.errors(**{"404": "Unknown tenant or webspace"})
-    def post(self, data, tenant, webspace_id):
+    def post(self, data, tenant, webspace_id, space):
         """Record a consent in the archive (the WordPress plugin)
 
         ``ip_address``, ``consent_type`` (banner | form | explicit), ``optin`` (accepted |
@@ -192,7 +203,6 @@ class WebspaceV4Consents(MethodView):
         value), ``source``, ``consent_features`` [names: each becomes a decision],
         ``html_form`` (kept byte for byte as proof). Form-encoded as PHP's http_build_query
         encodes it, or JSON."""
-        space = _webspace_or_404(webspace_id, WEBSPACE_NOT_FOUND)
         entry = archive.record(current_org(), space, archive.from_v4(data), current_actor())
         return {"data": _v4(entry)}
 
