@@ -3,33 +3,12 @@ off, phone-sized viewport), accept one purpose and decline the other, then read 
 from __future__ import annotations
 
 import json
-import os
-import threading
 import urllib.request
 
-import pytest
-from werkzeug.serving import make_server
-
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.truconsent_helpers import make_cp
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("/usr/bin/chromium is not installed (set CI=true to make this a failure)",
-                allow_module_level=True)
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["CONSENT_PUBLIC_URL"] = base
-    yield base
-    server.shutdown()
-    thread.join(timeout=5)
+require_chromium()
 
 
 def call(method, url, headers, body=None):
