@@ -16,6 +16,8 @@ def scenarios(seed: dict) -> list:
         out.append((veriff_consent(seed["veriff"]), TARGET))
     if seed.get("truconsent"):
         out.extend((s, TARGET) for s in truconsent(seed["truconsent"]))
+    if seed.get("avacy"):
+        out.append((avacy_consent(seed["avacy"]), TARGET))
     return out
 
 
@@ -55,3 +57,22 @@ def truconsent(t: dict) -> list:
                                        "collectionPointId": t["collection_point_display_id"],
                                        "purposes": [{"id": "p1"}, {"id": "p2"}]}))
     return [link, record]
+
+
+def avacy_consent(a: dict):
+    """Avacy's documented request: two preferences and two legal notices, the same person each
+    time (every request adds an archive entry and two decisions)."""
+    from bench.run import Scenario
+
+    body = json.dumps({
+        "subject": {"email": "test@email.it", "first_name": "Mario", "last_name": "Rossi",
+                    "age": 33, "address": "Example Street 123"},
+        "identifier": "email", "ip_address": "12.64.193.89", "proofs": "<html></html>",
+        "legal_notices": [{"name": "privacy_policy"}, {"name": "cookie_policy"}],
+        "preferences": [{"name": "newsletter", "accepted": True},
+                        {"name": "updates", "accepted": True}]})
+    return Scenario("avacy consent POST", method="POST",
+                    path=f"/{a['tenant']}/domains_groups/{a['domains_group_id']}/consents",
+                    body=body, expect_status=201,
+                    headers={"Content-Type": "application/json", "Accept": "application/json",
+                             "Authorization": f"Bearer {a['token']}"})

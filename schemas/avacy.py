@@ -49,6 +49,7 @@ EMAIL = "The :attribute field must be a valid email address."
 IP = "The :attribute field must be a valid IP address."
 SELECTED = "The selected :attribute is invalid."
 DISTINCT = "The :attribute field has a duplicate value."
+NUL = "The :attribute field must not contain NUL characters."
 
 
 def max_chars(n: int) -> str:
@@ -79,6 +80,8 @@ class LString(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in value:  # no database text column holds one (PostgreSQL refuses it)
+            raise ValidationError(NUL)
         if self.max is not None and len(value) > self.max:
             raise ValidationError(max_chars(self.max))
         return value
@@ -474,8 +477,13 @@ class AvacyWpErrorSchema(Schema):
 
 # -- the operator's archive (/ledger/v1/avacy, this service's own shapes) ---------------------------
 
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
 class ArchiveQuerySchema(BaseSchema):
-    identifier = fields.String(validate=validate.Length(1, 255), metadata={
+    identifier = fields.String(validate=[validate.Length(1, 255), _no_nul], metadata={
         "description": "The person's identifying value (exact match)"})
     webspace_id = Int64(validate=validate.Range(min=1))
     channel = fields.String(validate=validate.OneOf(CHANNELS))

@@ -545,3 +545,65 @@ def test_routes_match_only_their_own_urls(client, org, tenant):
                  "/api/v1/external/consents/record", "/v1/sessions", "/ledger/v1/consents",
                  "/x/v3/webspaces/1/consents", "/avacy/archive"):
         assert not owns(path), path
+
+
+# -- OpenAPI ------------------------------------------------------------------------------------------
+
+def test_openapi_documents_avacys_operations_in_its_own_shapes(client):
+    spec = client.get("/openapi.json").json
+    schemas = spec["components"]["schemas"]
+
+    def props(ref_holder) -> set:
+        return set(schemas[ref_holder["schema"]["$ref"].rsplit("/", 1)[-1]]["properties"])
+
+    for path in ("/{tenant}/domains_groups/{group_id}/consents",
+                 "/{tenant}/v2/webspaces/{webspace_id}/consents",
+                 "/{tenant}/v4/webspaces/{webspace_id}/consents"):
+        op = spec["paths"][path]["post"]
+        body = op["requestBody"]["content"]
+        assert set(body) == {"application/json", "application/x-www-form-urlencoded"}
+        assert body["application/json"] == body["application/x-www-form-urlencoded"]
+        assert "http_build_query" in op["requestBody"]["description"]
+        responses = op["responses"]
+        assert set(responses) == {"201", "401", "403", "404", "413", "422", "500"}
+        assert props(responses["201"]["content"]["application/json"]) == {"data"}
+        for status in ("401", "403", "404", "413", "500"):
+            assert props(responses[status]["content"]["application/json"]) == {"message"}
+        assert props(responses["422"]["content"]["application/json"]) == {"message", "errors"}
+        assert op["security"] == [{"AvacyToken": []}]
+    assert spec["components"]["securitySchemes"]["AvacyToken"] == {
+        "type": "http", "scheme": "bearer", "description": "An API token of the organisation"}
+    resource = schemas["DomainsGroupResource"]["properties"]
+    assert list(resource) == ["id", "subject_id", "domains_group_id", "ip_address", "proofs",
+                              "legal_notices", "created_at", "updated_at", "consent_data",
+                              "subject_data"]
+    for path in ("/wp/validate/{tenant}/{webspace_key}",
+                 "/wp/validate/{tenant}/{webspace_key}/{token}"):
+        op = spec["paths"][path]["get"]
+        assert op["security"] == [{}]
+        assert props(op["responses"]["404"]["content"]["application/json"]) == {"message"}
+        ref = op["responses"]["404"]["content"]["application/json"]["schema"]["$ref"]
+        assert ref.endswith("/AvacyWpError")
+
+
+def test_nul_characters_are_422_not_a_database_error(client, tenant):
+    """No text column holds a NUL (PostgreSQL refuses one): a 422, wherever it comes from."""
+    r = tenant.post_json(client, "domains_groups", body(proofs="<html>\u0000</html>"))
+    assert r.status_code == 422
+    assert r.json["errors"] == {"proofs": ["The proofs field must not contain NUL characters."]}
+    r = tenant.post_form(client, "v4", "ip_address=1.2.3.4&consent_type=form&optin=accepted&"
+                                       "identifier=a%00b&consent_features%5B0%5D=x%00")
+    assert r.status_code == 422 and r.json["errors"] == {
+        "identifier": ["The identifier field must not contain NUL characters."],
+        "consent_features.0": ["The consent features.0 field must not contain NUL characters."]}
+    r = tenant.post_json(client, "v2", body(subject={"email": "a\u0000@b.it"}))
+    assert r.status_code == 422 and r.json["errors"] == {
+        "subject.email": ["The subject.email field must not contain NUL characters."]}
+    r = client.post("/a%00b/domains_groups/1/consents", json=DOCUMENTED,
+                    headers=tenant.headers())
+    assert r.status_code == 404 and r.json == TENANT_NOT_FOUND
+    r = client.get(f"/wp/validate/a%00b/{tenant.webspace.key}")
+    assert r.status_code == 404 and r.json == {"message": {"error": "team_not_found"}}
+    r = client.get(f"/wp/validate/{tenant.slug}/a%00b")
+    assert r.status_code == 404 and r.json == {"message": {"error": "webspace_not_found"}}
+    assert AvacyConsent.select().count() == 0

@@ -284,3 +284,9 @@ def test_seed_demo_gives_a_working_avacy_section(app, client, runner):
     again = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)["avacy"]
     assert again["webspace_key"] == seed["webspace_key"] and again["token"] != seed["token"]
     assert ledger.get_org("demo") is not None
+
+
+def test_nul_in_a_search_is_no_database_error(app, client, org, tenant):
+    r = client.get("/ledger/v1/avacy/consents?identifier=a%00b", headers=org.headers())
+    assert r.status_code == 422 and r.json["code"] == 422
+    assert archive_page(app, client, org, "&identifier=a%00b").status_code == 200

@@ -71,6 +71,12 @@ def _explicit(exc) -> object:
     return data.get("message") if isinstance(data, dict) else None
 
 
+def _json(body: dict, status: int):
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
 def render(status: int, message: str, exc: Exception | None = None):
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None
@@ -101,9 +107,7 @@ def render(status: int, message: str, exc: Exception | None = None):
         body = {"message": "The request body is too large."}
     else:
         body = {"message": message}
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return _json(body, status)
 
 
 ERRORS = ErrorShape(
@@ -127,9 +131,7 @@ def render_wp(status: int, message: str, exc: Exception | None = None):
         body = {"message": {"error": "server_error"}}
     else:
         body = {"message": {"error": "not_found"}}
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return _json(body, status)
 
 
 WP_ERRORS = ErrorShape(render=render_wp, schema=AvacyWpErrorSchema, auth_errors={})

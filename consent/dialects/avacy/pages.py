@@ -68,7 +68,7 @@ def archive_page():
     org = ledger.get_org(payload.get("org")) if isinstance(payload, dict) else None
     if org is None or payload.get("page") != "avacy.archive":
         return _message(403, "forbidden")
-    identifier = request.args.get("identifier", "").strip()[:255]
+    identifier = request.args.get("identifier", "").replace("\x00", "").strip()[:255]
     entries, more = archive.page(org, identifier=identifier or None, limit=LIMIT)
     return _page("avacy/archive.html", org=org, token=token, identifier=identifier,
                  entries=[archive.describe(e) for e in entries], more=more is not None, iso=iso)

@@ -62,6 +62,8 @@ class TenantConverter(BaseConverter):
     value does not match, and routing goes on to the other rules."""
 
     def to_python(self, value):
+        if "\x00" in value:
+            raise ValidationError()
         org = ledger.get_org(value)
         if org is None or org.slug != value:
             raise ValidationError()
@@ -77,7 +79,7 @@ class TenantToken(ApiKey):
         if ref is None:
             found = TENANT_PATH.match(request.path)
             ref = found.group("tenant") if found else None
-        return ref
+        return None if ref and "\x00" in ref else ref  # no organisation is named so
 
 
 class UnmatchedAuth(Scheme):
@@ -210,10 +212,10 @@ class WebspaceV4Consents(MethodView):
 # -- the WordPress plugin's set-up checks ----------------------------------------------------------
 
 def _wp_webspace(tenant: str, webspace_key: str):
-    org = ledger.get_org(tenant)
+    org = ledger.get_org(tenant) if "\x00" not in tenant else None
     if org is None or org.slug != tenant:
         abort(404, message={"error": "team_not_found"})
-    space = archive.webspace_by_key(org, webspace_key)
+    space = archive.webspace_by_key(org, webspace_key) if "\x00" not in webspace_key else None
     if space is None:
         abort(404, message={"error": "webspace_not_found"})
     return org, space
