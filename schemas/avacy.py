@@ -523,6 +523,9 @@ class ArchiveEntrySchema(Schema):
     preferences = fields.List(fields.Nested(ArchivePreferenceSchema), required=True)
     legal_notices = fields.List(fields.Nested(ArchiveNoticeSchema), required=True)
     audit_event_id = fields.String(required=True)
+    intact = fields.Boolean(required=True, metadata={
+        "description": "The entry still holds what its audit event recorded: the proofs "
+                       "(by SHA-256), the IP address and the identifier"})
     created_at = UTCDateTime(required=True)
 
 

@@ -63,11 +63,34 @@ def test_archive_entry_with_preferences_and_evidence(client, org, tenant):
              "status": "granted", "binding": True}],
         "legal_notices": [{"name": "privacy_policy", "version": "1"},
                           {"name": "cookie_policy", "version": "1"}],
-        "audit_event_id": entry["audit_event_id"], "created_at": entry["created_at"]}
+        "audit_event_id": entry["audit_event_id"], "intact": True,
+        "created_at": entry["created_at"]}
     assert entry["created_at"].endswith("+00:00")
     event = client.get(f"/ledger/v1/audit?event_id={entry['audit_event_id']}",
                        headers=org.headers()).json["items"][0]
     assert event["payload"]["proofs_sha256"] == entry["proofs_sha256"]
+
+
+def test_an_altered_entry_no_longer_matches_its_audit_event(app, client, org, tenant):
+    from consent.dialects.avacy.models import AvacyConsent
+
+    data = post(client, tenant, proofs="<form>the original</form>")
+    AvacyConsent.update(proofs="<form>forged</form>").where(
+        AvacyConsent.id == data["id"]).execute()
+    r = client.get(f"/ledger/v1/avacy/consents/{data['id']}", headers=org.headers())
+    assert r.json["proofs"] == "<form>forged</form>" and r.json["intact"] is False
+    assert "does not match its audit event" in archive_page(app, client, org).get_data(
+        as_text=True)
+    # rehashing the row is not enough: the chain keeps the hash it recorded
+    forged = hashlib.sha256(b"<form>forged</form>").hexdigest()
+    AvacyConsent.update(proofs_sha256=forged).where(AvacyConsent.id == data["id"]).execute()
+    r = client.get(f"/ledger/v1/avacy/consents/{data['id']}", headers=org.headers())
+    assert r.json["intact"] is False
+    AvacyConsent.update(ip_address="10.0.0.1", proofs="<form>the original</form>",
+                        proofs_sha256=hashlib.sha256(b"<form>the original</form>").hexdigest()
+                        ).where(AvacyConsent.id == data["id"]).execute()
+    assert client.get(f"/ledger/v1/avacy/consents/{data['id']}",
+                      headers=org.headers()).json["intact"] is False
 
 
 def test_search_by_identifier_newest_first_and_binding(client, org, tenant):

@@ -15,7 +15,8 @@ transaction, one ledger decision per preference (``domains_groups``, ``v2``) or 
   (``privacy_policy@1+cookie_policy@1``, or the SHA-256 of that text when longer than 64);
 * evidence: the entry's id, webspace, channel, the IP address and the SHA-256 of the proofs;
   the audit event of the entry carries the same, with the ledger consents it recorded. The proofs
-  themselves are kept byte for byte in the entry, and their hash in the chain proves them.
+  themselves are kept byte for byte in the entry, and their hash in the chain proves them: an
+  entry read back says whether it still matches its audit event (:func:`intact`).
 
 A person who submits again adds a new entry and new decisions; the ledger's newest decision per
 person and purpose is their current state. No Flask here.
@@ -47,6 +48,17 @@ class Entry:
     @property
     def request(self) -> dict:
         return self.row.request or {}
+
+
+@dataclass(slots=True)
+class Binding:
+    """A decision of an entry, and whether it is still its person's newest on its purpose."""
+
+    row: object
+    binding: bool
+
+    def __getattr__(self, name):
+        return getattr(self.row, name)
 
 
 # -- webspaces and tokens ---------------------------------------------------------------------------
@@ -177,12 +189,13 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
         for (name, accepted), r in zip(submission.choices, recorded):
             sql.insert(AvacyDecision, {"consent_id": r.consent.seq, "entry_id": entry.id,
                                        "name": name, "accepted": accepted})
+        payload = {**evidence, "identifier": submission.identifier,
+                   "consents": [r.consent.id for r in recorded]}
         audit.append(org.id, actor=actor, action="avacy.consent.archived",
                      entity_type="avacy_consent", entity_id=entry.id, event_id=event_id,
-                     at=now, payload={**evidence, "identifier": submission.identifier,
-                                      "consents": [r.consent.id for r in recorded]})
+                     at=now, payload=payload)
     row = queries.ENTRY.cls(**{**entry._asdict(), "subject_id": subject_id},
-                            webspace_number=space.number)
+                            webspace_number=space.number, audit_payload=payload)
     decisions = [queries.DECISION.cls(consent_id=r.consent.seq, entry_id=entry.id, name=name,
                                       accepted=accepted, consent_uuid=r.consent.id,
                                       status=r.consent.status, holder_id=r.consent.subject_id,
@@ -192,17 +205,6 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-
-@dataclass(slots=True)
-class Binding:
-    """A decision of an entry, and whether it is still its person's newest on its purpose."""
-
-    row: object
-    binding: bool
-
-    def __getattr__(self, name):
-        return getattr(self.row, name)
-
 
 def _with_decisions(org, rows: list) -> list[Entry]:
     if not rows:
@@ -233,6 +235,17 @@ def entry(org, entry_id: int) -> Entry | None:
     return _with_decisions(org, [row])[0] if row is not None else None
 
 
+def intact(row) -> bool:
+    """Does the entry still hold what its audit event recorded (the hash chain covers the event):
+    the proofs whose SHA-256 it names, the IP address, the identifier?"""
+    recorded = row.audit_payload or {}
+    proofs_sha256 = hashlib.sha256((row.proofs or "").encode()).hexdigest()
+    return (recorded.get("avacy_consent_id") == row.id
+            and recorded.get("proofs_sha256") == proofs_sha256 == row.proofs_sha256
+            and recorded.get("ip_address") == row.ip_address
+            and recorded.get("identifier") == row.identifier)
+
+
 def describe(found: Entry) -> dict:
     """An entry as the operator sees it (the archive API and page)."""
     row, req = found.row, found.request
@@ -244,4 +257,5 @@ def describe(found: Entry) -> dict:
                              "status": d.status, "binding": d.binding}
                             for d in found.decisions],
             "legal_notices": req.get("legal_notices", []),
-            "audit_event_id": row.audit_event_id, "created_at": row.created_at}
+            "audit_event_id": row.audit_event_id, "intact": intact(row),
+            "created_at": row.created_at}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from consent.core import sql
-from consent.core.storage import Consent
+from consent.core.storage import AuditEvent, Consent
 
 from .models import AvacyConsent, AvacyDecision, AvacyWebspace
 
@@ -13,11 +13,14 @@ WEBSPACES_OF_ORG = WEBSPACE.where('t."org_id" = ?', order='t."number"')
 LAST_WEBSPACE_NUMBER = sql.Statement(
     'SELECT MAX("number") FROM "avacy_webspace" WHERE "org_id" = ?')
 
-# An archive entry with its webspace's number (the id clients know it by).
+# An archive entry with its webspace's number (the id clients know it by) and what its audit
+# event recorded (to check the entry against the hash chain).
 ENTRY = sql.Select(
     "EntryRow",
-    sql.columns(AvacyConsent, "a") + [sql.column("w", AvacyWebspace.number, "webspace_number")],
-    'FROM "avacy_consent" a JOIN "avacy_webspace" w ON w."id" = a."webspace_id"')
+    sql.columns(AvacyConsent, "a") + [sql.column("w", AvacyWebspace.number, "webspace_number"),
+                                      sql.column("e", AuditEvent.payload, "audit_payload")],
+    'FROM "avacy_consent" a JOIN "avacy_webspace" w ON w."id" = a."webspace_id" '
+    'LEFT JOIN "audit_event" e ON e."event_id" = a."audit_event_id" AND e."org_id" = a."org_id"')
 ENTRY_BY_ID = ENTRY.where('a."org_id" = ?', 'a."id" = ?')
 SET_ENTRY_SUBJECT = sql.Statement('UPDATE "avacy_consent" SET "subject_id" = ? WHERE "id" = ?')
 
