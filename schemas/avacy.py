@@ -5,11 +5,11 @@ documentation and the WordPress plugin use it, and the operator's archive API un
 Requests are validated the way Laravel validates them, so that a client sees the errors it would
 see from Avacy: unknown fields are ignored; strings are trimmed and an empty one counts as missing
 (Laravel's TrimStrings and ConvertEmptyStringsToNull middleware), except the proofs, kept byte for
-byte; ``integer`` and ``boolean`` take what Laravel's rules take (``"33"``, and ``true``/``false``/
-``1``/``0``/``"1"``/``"0"``), which is also what a PHP form body carries; a list may arrive as a PHP
-array with keys of its own (``a[x][name]=...``); and every message is Laravel's English one, with
-``:attribute`` standing for the field's dotted path (``subject.email``, ``preferences.0.accepted``).
-``consent.dialects.avacy.errors`` puts the path in.
+byte; ``integer`` and ``boolean`` take what Laravel's rules take (``"33"``; ``true``, ``false``,
+``1``, ``0``, ``"1"``, ``"0"``), which is also what a PHP form body carries; a list may arrive as
+a PHP array with keys of its own (``a[x][name]=...``); and every message is Laravel's English
+one, with ``:attribute`` standing for the field's dotted path (``subject.email``,
+``preferences.0.accepted``). ``consent.dialects.avacy.errors`` puts the path in.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def max_chars(n: int) -> str:
     return f"The :attribute field must not be greater than {n} characters."
 
 
-# -- Laravel's rules as marshmallow fields ------------------------------------------------------------
+# -- Laravel's rules as marshmallow fields --------------------------------------------------------
 
 class LString(fields.String):
     """Laravel's ``string``: trimmed; empty counts as missing. ``max``: Laravel's ``max:n``.
@@ -271,7 +271,8 @@ class PreferenceSchema(AvacySchema):
 
 
 class _ArchiveRequest(AvacyRequestSchema):
-    subject = fields.Raw(required=True)  # each request's own (declared first: errors come in order)
+    # each request's own; declared first, so that its errors come first
+    subject = fields.Raw(required=True)
     identifier = LString(required=True, max=100, metadata={"description": IDENTIFIER_HELP})
     ip_address = LIp(required=True, metadata={"example": "12.64.193.89"})
     proofs = LString(required=True, verbatim=True, metadata={"description": PROOFS_HELP})
@@ -319,7 +320,7 @@ class WebspaceV2ConsentSchema(_ArchiveRequest):
                                           "your-email": "test@email.it"}})
 
 
-# -- POST /{tenant}/v4/webspaces/{id}/consents --------------------------------------------------------
+# -- POST /{tenant}/v4/webspaces/{id}/consents ----------------------------------------------------
 
 class ConsentDataSchema(AvacySchema):
     label = LString(required=True, max=255, metadata={"example": "your-email"})
@@ -349,7 +350,7 @@ class WebspaceV4ConsentSchema(AvacyRequestSchema):
         "description": "Sent instead of html_form by some releases of the plugin"})
 
 
-# -- responses ----------------------------------------------------------------------------------------
+# -- responses ------------------------------------------------------------------------------------
 
 class AvacyDateTime(fields.DateTime):
     """Laravel's JSON timestamps: ``2023-11-08T09:39:52.000000Z`` (UTC)."""
@@ -444,7 +445,7 @@ class TokenValidSchema(Schema):
     webspace_id = Int64(required=True, metadata={"example": 1})
 
 
-# -- errors ---------------------------------------------------------------------------------------------
+# -- errors ---------------------------------------------------------------------------------------
 
 class AvacyErrorSchema(Schema):
     """Avacy's (Laravel's) error body: ``{"message": "Unauthenticated"}``."""
@@ -475,7 +476,7 @@ class AvacyWpErrorSchema(Schema):
     message = fields.Nested(WpErrorCodeSchema, required=True)
 
 
-# -- the operator's archive (/ledger/v1/avacy, this service's own shapes) ---------------------------
+# -- the operator's archive (/ledger/v1/avacy, this service's own shapes) -------------------------
 
 def _no_nul(value: str) -> None:
     if "\x00" in value:

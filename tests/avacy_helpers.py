@@ -9,7 +9,6 @@ import shutil
 import subprocess
 from urllib.parse import quote_plus
 
-from consent.core import ledger
 from consent.dialects.avacy import archive
 
 PHP = shutil.which("php")
@@ -59,11 +58,7 @@ class Tenant:
                            headers=self.headers(**headers, **{"Content-Type": content_type}))
 
 
-def org_tenant(slug: str) -> Tenant:
-    return Tenant(ledger.create_org(slug, f"Org {slug}"))
-
-
-# -- PHP's http_build_query ----------------------------------------------------------------------------
+# -- PHP's http_build_query -----------------------------------------------------------------------
 
 def php_urlencode(text: str) -> str:
     """PHP's urlencode (RFC 1738): letters, digits and ``-_.`` stay; a space is ``+``;

@@ -14,7 +14,7 @@ from consent.core import auth, ledger
 from consent.core.storage import AuditEvent, Consent, Notice, NoticeVersion
 from consent.dialects.avacy.models import AvacyConsent, AvacyDecision
 from consent.dialects.avacy.routes import owns
-from tests.avacy_helpers import DOCUMENTED, TIMESTAMP, UNAUTHENTICATED, Tenant, org_tenant
+from tests.avacy_helpers import DOCUMENTED, TIMESTAMP, UNAUTHENTICATED, Tenant
 
 TENANT_NOT_FOUND = {"message": "Tenant not found."}
 
@@ -157,7 +157,7 @@ def test_ipv6_and_another_identifier_field(client, org, tenant):
     assert state(client, org, "Rossi") == {"newsletter": "granted", "updates": "granted"}
 
 
-# -- authentication and not found ----------------------------------------------------------------------
+# -- authentication and not found -----------------------------------------------------------------
 
 @pytest.mark.parametrize("authorization", [None, "Bearer", "Bearer nonsense", "Basic abc",
                                            "Token {token}", "bearer-{token}"])
@@ -277,7 +277,7 @@ def test_a_failed_write_leaves_nothing(client, tenant, monkeypatch):
     assert counts() == before
 
 
-# -- validation (Laravel's 422) --------------------------------------------------------------------------
+# -- validation (Laravel's 422) -------------------------------------------------------------------
 
 def test_empty_body_lists_every_required_field(client, tenant):
     before = counts()
@@ -357,7 +357,7 @@ def test_an_identifier_field_that_is_empty_is_required(client, tenant):
                                                        "required."]}
 
 
-# -- hostile bodies: always a 4xx in Avacy's shape, nothing written ---------------------------------------
+# -- hostile bodies: always a 4xx in Avacy's shape, nothing written -------------------------------
 
 def _deep(levels: int):
     value = "x"
@@ -414,7 +414,7 @@ def test_too_large_a_body_is_413_in_avacys_shape(app, client, tenant):
     assert r.status_code == 413 and r.json == {"message": "The request body is too large."}
 
 
-# -- POST /{tenant}/v2/webspaces/{id}/consents -----------------------------------------------------------
+# -- POST /{tenant}/v2/webspaces/{id}/consents ----------------------------------------------------
 
 def test_v2_takes_the_sites_own_fields_as_subject(client, org, tenant):
     subject = {"your-name": "Mario Rossi", "your-email": "mario@example.it", "age": 40}
@@ -448,7 +448,7 @@ def test_v2_identifier_must_name_a_field_of_the_subject(client, tenant):
                       "errors": {"identifier": ["The selected identifier is invalid."]}}
 
 
-# -- POST /{tenant}/v4/webspaces/{id}/consents -----------------------------------------------------------
+# -- POST /{tenant}/v4/webspaces/{id}/consents ----------------------------------------------------
 
 V4 = {"ip_address": "203.0.113.7", "consent_type": "form", "optin": "accepted",
       "consent_data": [{"label": "your-email", "value": "mario@example.it"},
@@ -513,7 +513,7 @@ def test_v4_rules(client, tenant, change, errors):
     assert AvacyConsent.select().count() == 0
 
 
-# -- tenants never meet, and routes catch nothing of another dialect's ------------------------------------
+# -- tenants never meet, and routes catch nothing of another dialect's ----------------------------
 
 def test_each_tenant_writes_to_its_own_ledger(client, org, other_org):
     acme, globex = Tenant(org.org), Tenant(other_org.org)
@@ -547,7 +547,7 @@ def test_routes_match_only_their_own_urls(client, org, tenant):
         assert not owns(path), path
 
 
-# -- OpenAPI ------------------------------------------------------------------------------------------
+# -- OpenAPI --------------------------------------------------------------------------------------
 
 def test_openapi_documents_avacys_operations_in_its_own_shapes(client):
     spec = client.get("/openapi.json").json

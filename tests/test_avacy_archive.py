@@ -37,7 +37,7 @@ def post(client, tenant, identifier="test@email.it", accepted=True, proofs="<htm
     return r.json["data"]
 
 
-# -- the archive through the ledger API -------------------------------------------------------------
+# -- the archive through the ledger API -----------------------------------------------------------
 
 def test_archive_entry_with_preferences_and_evidence(client, org, tenant):
     data = post(client, tenant, proofs=SCRIPT_PROOFS)
@@ -201,7 +201,7 @@ def test_webspaces_and_tokens_through_the_api(client, org):
     assert r.status_code == 200
 
 
-# -- the archive page --------------------------------------------------------------------------------
+# -- the archive page -----------------------------------------------------------------------------
 
 def page_path(url: str) -> str:
     parts = urlsplit(url)
@@ -267,7 +267,7 @@ def test_archive_page_link_is_signed_and_expires(app, client, org, monkeypatch):
     assert r.status_code == 410 and "This link has expired" in r.get_data(as_text=True)
 
 
-# -- CLI and seed-demo ------------------------------------------------------------------------------
+# -- CLI and seed-demo ----------------------------------------------------------------------------
 
 def test_cli_webspaces_tokens_and_archive_url(app, client, runner, org):
     r = runner.invoke(args=["avacy", "webspace-create", "--org", org.slug, "--name", "shop"])

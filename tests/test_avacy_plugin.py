@@ -219,7 +219,7 @@ def test_form_without_token_is_401_before_the_body_is_read(client, tenant):
     assert r.status_code == 401 and r.json == {"message": "Unauthenticated"}
 
 
-# -- the plugin's set-up checks ------------------------------------------------------------------------
+# -- the plugin's set-up checks -------------------------------------------------------------------
 
 def test_account_check_gives_the_webspace_id(client, tenant):
     r = client.get(f"/wp/validate/{tenant.slug}/{tenant.webspace.key}")

@@ -61,7 +61,7 @@ class Binding:
         return getattr(self.row, name)
 
 
-# -- webspaces and tokens ---------------------------------------------------------------------------
+# -- webspaces and tokens -------------------------------------------------------------------------
 
 def create_webspace(org, name: str, actor: str = "system"):
     """A new webspace: the next number of the organisation, and a new key."""
@@ -102,7 +102,7 @@ def token_of(org, token: str):
     return cred
 
 
-# -- recording ----------------------------------------------------------------------------------------
+# -- recording ------------------------------------------------------------------------------------
 
 @dataclass(slots=True)
 class Submission:
@@ -204,7 +204,7 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
     return Entry(row, [Binding(d, True) for d in decisions])
 
 
-# -- reading ------------------------------------------------------------------------------------------
+# -- reading --------------------------------------------------------------------------------------
 
 def _with_decisions(org, rows: list) -> list[Entry]:
     if not rows:

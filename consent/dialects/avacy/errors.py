@@ -121,7 +121,7 @@ ERRORS = ErrorShape(
     })
 
 
-# -- the plugin's set-up checks ----------------------------------------------------------------------
+# -- the plugin's set-up checks -------------------------------------------------------------------
 
 def render_wp(status: int, message: str, exc: Exception | None = None):
     explicit = _explicit(exc)

@@ -151,7 +151,7 @@ def _v4(entry) -> dict:
             "created_at": row.created_at, "updated_at": row.updated_at}
 
 
-# -- Avacy's API ------------------------------------------------------------------------------------
+# -- Avacy's API ----------------------------------------------------------------------------------
 
 @blp.route(f"/<avacy_tenant:tenant>/domains_groups/<{ID}:group_id>/consents")
 class DomainsGroupConsents(MethodView):
@@ -209,7 +209,7 @@ class WebspaceV4Consents(MethodView):
         return {"data": _v4(entry)}
 
 
-# -- the WordPress plugin's set-up checks ----------------------------------------------------------
+# -- the WordPress plugin's set-up checks ---------------------------------------------------------
 
 def _wp_webspace(tenant: str, webspace_key: str):
     org = ledger.get_org(tenant) if "\x00" not in tenant else None
@@ -253,7 +253,7 @@ class ValidateToken(MethodView):
         return {"valid": True, "webspace_id": space.number}
 
 
-# -- the operator's archive --------------------------------------------------------------------------
+# -- the operator's archive -----------------------------------------------------------------------
 
 @admin_blp.route("/consents")
 class Archive(MethodView):
