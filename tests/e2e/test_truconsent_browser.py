@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.truconsent_helpers import make_cp
-
-require_chromium()
 
 
 def call(method, url, headers, body=None):
