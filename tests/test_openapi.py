@@ -14,9 +14,11 @@ from tests.openapi_contract import check_response
 # Operations that take no request body although their method usually has one.
 NO_BODY = {("post", "/api/consent/consent-links/regenerate/{request_id}"),
            ("post", "/ledger/v1/webhooks/{delivery_id}/replay")}
-# Public by design: the probes, and the WordPress plugin's account check (the webspace key it
-# takes is a public site id; Avacy answers it without a credential).
-UNSECURED = {"/healthz", "/readyz", "/wp/validate/{tenant}/{webspace_key}"}
+UNSECURED = {"/healthz", "/readyz"}
+
+# Public by design too: the WordPress plugin's account check (the webspace key it takes is a
+# public site id; Avacy answers it without a credential).
+UNSECURED |= {"/wp/validate/{tenant}/{webspace_key}"}
 # <name>, <converter:name> or <converter(args):name> in a Werkzeug rule
 RULE_ARGUMENT = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
 
