@@ -168,7 +168,8 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
             request["legal_notices"] = notices
         known = ledger.find_subject(org, submission.identifier)
         entry = sql.create(
-            AvacyConsent, org_id=org.id, webspace_id=space.id, channel=submission.channel,
+            AvacyConsent, org_id=org.id, webspace_id=space.id, webspace_number=space.number,
+            channel=submission.channel,
             identifier=submission.identifier, subject_id=known.id if known else None,
             ip_address=submission.ip_address, proofs=submission.proofs,
             proofs_sha256=proofs_sha256, request=request, audit_event_id=event_id,
@@ -195,7 +196,7 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
                      entity_type="avacy_consent", entity_id=entry.id, event_id=event_id,
                      at=now, payload=payload)
     row = queries.ENTRY.cls(**{**entry._asdict(), "subject_id": subject_id},
-                            webspace_number=space.number, audit_payload=payload)
+                            audit_payload=payload)
     decisions = [queries.DECISION.cls(consent_id=r.consent.seq, entry_id=entry.id, name=name,
                                       accepted=accepted, consent_uuid=r.consent.id,
                                       status=r.consent.status, holder_id=r.consent.subject_id,

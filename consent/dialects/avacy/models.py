@@ -53,6 +53,7 @@ class AvacyConsent(BaseModel):
     id = AutoField()                      # the "id" Avacy answers with
     org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
     webspace = ForeignKeyField(AvacyWebspace, on_delete="CASCADE", index=False)
+    webspace_number = IntegerField()      # the webspace's id in URLs (never changes)
     channel = CharField(max_length=16)    # domains_groups | v2 | v4
     identifier = CharField(max_length=255)  # the person's identifying value (the ledger subject)
     subject = ForeignKeyField(Subject, null=True, index=False)

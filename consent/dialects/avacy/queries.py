@@ -13,21 +13,19 @@ WEBSPACES_OF_ORG = WEBSPACE.where('t."org_id" = ?', order='t."number"')
 LAST_WEBSPACE_NUMBER = sql.Statement(
     'SELECT MAX("number") FROM "avacy_webspace" WHERE "org_id" = ?')
 
-# An archive entry with its webspace's number (the id clients know it by) and what its audit
-# event recorded (to check the entry against the hash chain).
+# An archive entry with what its audit event recorded (to check the entry against the chain).
 ENTRY = sql.Select(
     "EntryRow",
-    sql.columns(AvacyConsent, "a") + [sql.column("w", AvacyWebspace.number, "webspace_number"),
-                                      sql.column("e", AuditEvent.payload, "audit_payload")],
-    'FROM "avacy_consent" a JOIN "avacy_webspace" w ON w."id" = a."webspace_id" '
-    'LEFT JOIN "audit_event" e ON e."event_id" = a."audit_event_id" AND e."org_id" = a."org_id"')
+    sql.columns(AvacyConsent, "a") + [sql.column("e", AuditEvent.payload, "audit_payload")],
+    'FROM "avacy_consent" a LEFT JOIN "audit_event" e ON e."event_id" = a."audit_event_id" '
+    'AND e."org_id" = a."org_id"')
 ENTRY_BY_ID = ENTRY.where('a."org_id" = ?', 'a."id" = ?')
 SET_ENTRY_SUBJECT = sql.Statement('UPDATE "avacy_consent" SET "subject_id" = ? WHERE "id" = ?')
 
 # Filters of the archive list, by name; ``archive.page`` ANDs those given (newest first).
 ENTRY_FILTERS = {
     "identifier": 'a."identifier" = ?',
-    "webspace_number": 'w."number" = ?',
+    "webspace_number": 'a."webspace_number" = ?',
     "channel": 'a."channel" = ?',
     "date_from": 'a."created_at" >= ?',
     "date_to": 'a."created_at" < ?',
