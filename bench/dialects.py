@@ -16,6 +16,8 @@ def writes(seed: dict) -> list[Scenario]:
         out.append(veriff_consent(seed["veriff"]))
     if seed.get("truconsent"):
         out.extend(truconsent(seed["truconsent"]))
+    if seed.get("avacy"):
+        out.append(avacy_consent(seed["avacy"]))
     return out
 
 
@@ -65,3 +67,20 @@ def truconsent(t: dict) -> list[Scenario]:
                       path="/api/v1/external/consents/record", headers=headers,
                       body=template.replace("{n}", "0"), lua=counter_body(template))
     return [link, record]
+
+
+def avacy_consent(a: dict) -> Scenario:
+    """Avacy's documented request: two preferences and two legal notices, the same person each
+    time (every request adds an archive entry and two decisions)."""
+    body = json.dumps({
+        "subject": {"email": "test@email.it", "first_name": "Mario", "last_name": "Rossi",
+                    "age": 33, "address": "Example Street 123"},
+        "identifier": "email", "ip_address": "12.64.193.89", "proofs": "<html></html>",
+        "legal_notices": [{"name": "privacy_policy"}, {"name": "cookie_policy"}],
+        "preferences": [{"name": "newsletter", "accepted": True},
+                        {"name": "updates", "accepted": True}]})
+    return Scenario("avacy consent POST", method="POST",
+                    path=f"/{a['tenant']}/domains_groups/{a['domains_group_id']}/consents",
+                    body=body, expect_status=201,
+                    headers={"Content-Type": "application/json", "Accept": "application/json",
+                             "Authorization": f"Bearer {a['token']}"})

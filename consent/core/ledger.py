@@ -120,6 +120,26 @@ def ensure_purpose(org, code: str, name: str | None = None, version: str | None 
     return purpose
 
 
+def ensure_notice(org, code: str, title: str | None = None, actor: str = "system"):
+    """The notice with this code (a named row), created on first use with version "1" and an
+    audit event: a notice a client names without publishing its text. Call inside a transaction
+    when part of a larger write; :func:`publish_notice` adds versions with their text."""
+    org_id = _org_id(org)
+    code = (code or "").strip()
+    if not code or len(code) > 100:
+        raise Invalid("a notice code of 1-100 characters is required")
+    notice = queries.NOTICE_BY_CODE.one((org_id, code))
+    if notice is None:
+        notice = sql.create(Notice, org_id=org_id, code=code, title=(title or code)[:200],
+                            current_version="1")
+        NoticeVersion.create(notice=notice.id, version="1", text="")
+        audit.append(org_id, actor=actor, action="notice.published", entity_type="notice",
+                     entity_id=str(notice.id), payload={
+                         "code": code, "version": "1", "title": notice.title,
+                         "text_sha256": hashlib.sha256(b"").hexdigest()})
+    return notice
+
+
 def publish_notice(org, code: str, title: str, text: str, version: str,
                    actor: str = "system") -> NoticeVersion:
     """Create a notice or add a version to it."""

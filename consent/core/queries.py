@@ -11,6 +11,7 @@ from .storage import (
     Consent,
     ConsentEvent,
     Credential,
+    Notice,
     Organisation,
     Purpose,
     Subject,
@@ -66,6 +67,7 @@ CREDENTIAL_BY_KEY_HASH = CREDENTIAL.where('c."key_hash" = ?')
 
 SUBJECT_BY_IDENTIFIER = sql.model_select(Subject).where('t."org_id" = ?', 't."identifier" = ?')
 PURPOSE_BY_CODE = sql.model_select(Purpose).where('t."org_id" = ?', 't."code" = ?')
+NOTICE_BY_CODE = sql.model_select(Notice).where('t."org_id" = ?', 't."code" = ?')
 
 
 # -- consents ------------------------------------------------------------------------------------------

@@ -1,0 +1,262 @@
+"""The consent archive: Avacy's consents recorded on the ledger, and read back for the operator.
+
+One accepted request is one archive entry (:class:`~.models.AvacyConsent`) and, in the same
+transaction, one ledger decision per preference (``domains_groups``, ``v2``) or consent feature
+(``v4``), and one audit event for the entry:
+
+* subject: the identifying value: ``subject[identifier]`` (``domains_groups``, ``v2``, where
+  ``identifier`` names a subject field), or ``identifier`` itself (``v4``);
+* purpose: the preference's (or feature's) name; status ``granted`` when accepted, else
+  ``denied``; source ``avacy``. A ``v4`` entry's ``optin`` decides for every feature it lists:
+  ``accepted`` and ``partial`` (the features listed are the ones accepted) grant, ``rejected``
+  denies;
+* legal notices: each one is a ledger notice (created, version "1", on first sight); the
+  versions accepted are in each decision's evidence and its ``notice_version``
+  (``privacy_policy@1+cookie_policy@1``, or the SHA-256 of that text when longer than 64);
+* evidence: the entry's id, webspace, channel, the IP address and the SHA-256 of the proofs;
+  the audit event of the entry carries the same, with the ledger consents it recorded. The proofs
+  themselves are kept byte for byte in the entry, and their hash in the chain proves them: an
+  entry read back says whether it still matches its audit event (:func:`intact`).
+
+A person who submits again adds a new entry and new decisions; the ledger's newest decision per
+person and purpose is their current state. No Flask here.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+
+from consent.core import audit, auth, ledger, sql
+from consent.core.storage import new_uuid, transaction, utcnow
+
+from . import queries
+from .models import AvacyConsent, AvacyDecision, AvacyWebspace
+
+SOURCE = "avacy"
+NOTICE_VERSION_MAX = 64
+
+
+@dataclass(slots=True)
+class Entry:
+    """An archive entry (``queries.ENTRY``'s row) and its decisions (``queries.DECISION``'s
+    rows, each with ``binding``)."""
+
+    row: object
+    decisions: list = field(default_factory=list)
+
+    @property
+    def request(self) -> dict:
+        return self.row.request or {}
+
+
+@dataclass(slots=True)
+class Binding:
+    """A decision of an entry, and whether it is still its person's newest on its purpose."""
+
+    row: object
+    binding: bool
+
+    def __getattr__(self, name):
+        return getattr(self.row, name)
+
+
+# -- webspaces and tokens -------------------------------------------------------------------------
+
+def create_webspace(org, name: str, actor: str = "system"):
+    """A new webspace: the next number of the organisation, and a new key."""
+    with transaction():
+        audit.lock_org(org.id)
+        number = (queries.LAST_WEBSPACE_NUMBER.value((org.id,)) or 0) + 1
+        webspace = sql.create(AvacyWebspace, org_id=org.id, number=number,
+                              key=str(uuid.uuid4()), name=name)
+        audit.append(org.id, actor=actor, action="avacy.webspace.created",
+                     entity_type="avacy_webspace", entity_id=webspace.id,
+                     payload={"number": number, "key": webspace.key, "name": name})
+    return webspace
+
+
+def webspace(org, number: int):
+    return queries.WEBSPACE_BY_NUMBER.one((org.id, number))
+
+
+def webspace_by_key(org, key: str):
+    return queries.WEBSPACE_BY_KEY.one((org.id, key))
+
+
+def webspaces(org) -> list:
+    return queries.WEBSPACES_OF_ORG.all((org.id,))
+
+
+def create_token(org, name: str = "avacy token", actor: str = "system"):
+    """An API token (a core API key with the consent scope), sent as ``Authorization: Bearer``."""
+    return auth.create_credential(org, kind="api_key", name=name, scopes=("consent",),
+                                  actor=actor)
+
+
+def token_of(org, token: str):
+    """The active consent-scoped API key of ``org`` this token is, or None."""
+    cred = auth.find_credential(token, kind="api_key")
+    if cred is None or cred.org_id != org.id or "consent" not in cred.scope_set:
+        return None
+    return cred
+
+
+# -- recording ------------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Submission:
+    """What one request asks to archive, whatever its channel."""
+
+    channel: str
+    identifier: str                 # the person's identifying value
+    ip_address: str
+    proofs: str | None
+    choices: list[tuple[str, bool]]  # (purpose, accepted), in order
+    notices: list[str]              # legal notices accepted (names)
+    request: dict                   # the rest of the request, as validated
+
+
+def from_documented(channel: str, data: dict) -> Submission:
+    """``domains_groups`` and ``v2``: subject, identifier (a subject field's name), ip_address,
+    proofs, legal_notices, preferences."""
+    subject = data["subject"]
+    return Submission(
+        channel=channel, identifier=str(subject[data["identifier"]]).strip(),
+        ip_address=data["ip_address"], proofs=data["proofs"],
+        choices=[(p["name"], p["accepted"]) for p in data["preferences"]],
+        notices=[n["name"] for n in data["legal_notices"]],
+        request={"subject": subject, "identifier": data["identifier"],
+                 "legal_notices": [{"name": n["name"]} for n in data["legal_notices"]],
+                 "preferences": data["preferences"]})
+
+
+def from_v4(data: dict) -> Submission:
+    """``v4``: the WordPress plugin's FormSubmission."""
+    accepted = data["optin"] != "rejected"
+    return Submission(
+        channel="v4", identifier=data["identifier"], ip_address=data["ip_address"],
+        proofs=data.get("html_form") if data.get("html_form") is not None else data.get("proofs"),
+        choices=[(name, accepted) for name in data["consent_features"]], notices=[],
+        request={k: data[k] for k in ("consent_type", "optin", "consent_data", "identifier",
+                                      "source", "consent_features")})
+
+
+def notice_label(notices: list[dict]) -> str | None:
+    """The ``notice_version`` of a decision: ``name@version`` joined by ``+``; its SHA-256 when
+    that would not fit the ledger's 64 characters."""
+    if not notices:
+        return None
+    label = "+".join(f"{n['name']}@{n['version']}" for n in notices)
+    if len(label) > NOTICE_VERSION_MAX:
+        return hashlib.sha256(label.encode()).hexdigest()
+    return label
+
+
+def record(org, space, submission: Submission, actor: str) -> Entry:
+    """Archive one submission: the entry, its decisions and its audit event, one transaction."""
+    proofs_sha256 = hashlib.sha256((submission.proofs or "").encode()).hexdigest()
+    with transaction():
+        audit.lock_org(org.id)
+        now, event_id = utcnow(), new_uuid()
+        notices = []
+        for name in submission.notices:
+            notice = ledger.ensure_notice(org, name, actor=actor)
+            notices.append({"name": notice.code, "version": notice.current_version})
+        request = dict(submission.request)
+        if "legal_notices" in request:
+            request["legal_notices"] = notices
+        known = ledger.find_subject(org, submission.identifier)
+        entry = sql.create(
+            AvacyConsent, org_id=org.id, webspace_id=space.id, webspace_number=space.number,
+            channel=submission.channel,
+            identifier=submission.identifier, subject_id=known.id if known else None,
+            ip_address=submission.ip_address, proofs=submission.proofs,
+            proofs_sha256=proofs_sha256, request=request, audit_event_id=event_id,
+            created_at=now, updated_at=now)
+        evidence = {"avacy_consent_id": entry.id, "webspace_id": space.number,
+                    "channel": submission.channel, "ip_address": submission.ip_address,
+                    "proofs_sha256": proofs_sha256, "legal_notices": notices}
+        label = notice_label(notices)
+        recorded = ledger.in_transaction_record(org, [
+            ledger.Decision(subject=submission.identifier, purpose=name,
+                            status="granted" if accepted else "denied", source=SOURCE,
+                            notice_version=label, evidence=evidence)
+            for name, accepted in submission.choices], actor=actor, now=now)
+        subject_id = entry.subject_id
+        if subject_id is None and recorded:
+            subject_id = recorded[0].consent.subject_id
+            queries.SET_ENTRY_SUBJECT.execute((subject_id, entry.id))
+        for (name, accepted), r in zip(submission.choices, recorded):
+            sql.insert(AvacyDecision, {"consent_id": r.consent.seq, "entry_id": entry.id,
+                                       "name": name, "accepted": accepted})
+        payload = {**evidence, "identifier": submission.identifier,
+                   "consents": [r.consent.id for r in recorded]}
+        audit.append(org.id, actor=actor, action="avacy.consent.archived",
+                     entity_type="avacy_consent", entity_id=entry.id, event_id=event_id,
+                     at=now, payload=payload)
+    row = queries.ENTRY.cls(**{**entry._asdict(), "subject_id": subject_id},
+                            audit_payload=payload)
+    decisions = [queries.DECISION.cls(consent_id=r.consent.seq, entry_id=entry.id, name=name,
+                                      accepted=accepted, consent_uuid=r.consent.id,
+                                      status=r.consent.status, holder_id=r.consent.subject_id,
+                                      purpose_id=r.consent.purpose_id)
+                 for (name, accepted), r in zip(submission.choices, recorded)]
+    return Entry(row, [Binding(d, True) for d in decisions])
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+def _with_decisions(org, rows: list) -> list[Entry]:
+    if not rows:
+        return []
+    by_entry: dict[int, list] = {}
+    for d in queries.decisions_of(len(rows)).all([r.id for r in rows]):
+        newer = queries.NEWER_EXISTS.value((org.id, d.holder_id, d.purpose_id, d.consent_id))
+        by_entry.setdefault(d.entry_id, []).append(Binding(d, newer is None))
+    return [Entry(r, by_entry.get(r.id, [])) for r in rows]
+
+
+def page(org, *, identifier=None, webspace_number=None, channel=None, date_from=None,
+         date_to=None, limit=50, before_id=None) -> tuple[list[Entry], int | None]:
+    """Entries newest first, filtered (AND), keyset-paginated. Returns (page, next cursor)."""
+    given = {"identifier": identifier, "webspace_number": webspace_number, "channel": channel,
+             "date_from": date_from, "date_to": date_to, "before_id": before_id}
+    names = [n for n in queries.ENTRY_FILTERS if given.get(n) not in (None, "")]
+    statement = queries.ENTRY.where('a."org_id" = ?', *(queries.ENTRY_FILTERS[n] for n in names),
+                                    order='a."id" DESC', limit=True)
+    rows = statement.all((org.id, *(given[n] for n in names), limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return _with_decisions(org, rows), (rows[-1].id if more and rows else None)
+
+
+def entry(org, entry_id: int) -> Entry | None:
+    row = queries.ENTRY_BY_ID.one((org.id, entry_id))
+    return _with_decisions(org, [row])[0] if row is not None else None
+
+
+def intact(row) -> bool:
+    """Does the entry still hold what its audit event recorded (the hash chain covers the event):
+    the proofs whose SHA-256 it names, the IP address, the identifier?"""
+    recorded = row.audit_payload or {}
+    proofs_sha256 = hashlib.sha256((row.proofs or "").encode()).hexdigest()
+    return (recorded.get("avacy_consent_id") == row.id
+            and recorded.get("proofs_sha256") == proofs_sha256 == row.proofs_sha256
+            and recorded.get("ip_address") == row.ip_address
+            and recorded.get("identifier") == row.identifier)
+
+
+def describe(found: Entry) -> dict:
+    """An entry as the operator sees it (the archive API and page)."""
+    row, req = found.row, found.request
+    return {"id": row.id, "webspace_id": row.webspace_number, "channel": row.channel,
+            "identifier": row.identifier, "subject_id": row.subject_id,
+            "ip_address": row.ip_address, "proofs": row.proofs,
+            "proofs_sha256": row.proofs_sha256, "request": req,
+            "preferences": [{"name": d.name, "accepted": d.accepted, "consent_id": d.consent_uuid,
+                             "status": d.status, "binding": d.binding}
+                            for d in found.decisions],
+            "legal_notices": req.get("legal_notices", []),
+            "audit_event_id": row.audit_event_id, "intact": intact(row),
+            "created_at": row.created_at}

@@ -1,0 +1,84 @@
+"""The Avacy dialect's own tables. They point at the ledger's rows; the decisions themselves live
+in the ledger's ``Consent`` table (one per preference or consent feature).
+
+* :class:`AvacyWebspace`: a domains group / webspace of an organisation (Avacy renamed domains
+  groups to webspaces; one row serves both). ``number`` is the integer id in Avacy's URLs,
+  counted per organisation; ``key`` is the webspace key the WordPress plugin is configured with.
+  The plugin puts that key in the banner script's URL on every page of the site, so it is a
+  public site identifier, not a secret: it is stored as is.
+* :class:`AvacyConsent`: one entry of the consent archive (one accepted request), with the
+  proofs byte for byte, the IP address and the rest of the request. Never updated, except its
+  ``subject_id`` once, in the transaction that creates it.
+* :class:`AvacyDecision`: which ledger consent each preference of an entry became.
+"""
+from __future__ import annotations
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from consent.core.storage import (
+    BaseModel,
+    Consent,
+    JSONField,
+    Organisation,
+    Subject,
+    register_models,
+    utcnow,
+)
+
+CHANNELS = ("domains_groups", "v2", "v4")
+
+
+class AvacyWebspace(BaseModel):
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, number)
+    number = IntegerField()
+    key = CharField(max_length=36, unique=True)
+    name = CharField(max_length=200)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "avacy_webspace"
+        indexes = ((("org", "number"), True),)
+
+
+class AvacyConsent(BaseModel):
+    id = AutoField()                      # the "id" Avacy answers with
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
+    webspace = ForeignKeyField(AvacyWebspace, on_delete="CASCADE", index=False)
+    webspace_number = IntegerField()      # the webspace's id in URLs (never changes)
+    channel = CharField(max_length=16)    # domains_groups | v2 | v4
+    identifier = CharField(max_length=255)  # the person's identifying value (the ledger subject)
+    subject = ForeignKeyField(Subject, null=True, index=False)
+    ip_address = CharField(max_length=45)
+    proofs = TextField(null=True)         # byte for byte as received (HTML)
+    proofs_sha256 = CharField(max_length=64)
+    request = JSONField()                 # the rest of the request, as validated
+    audit_event_id = CharField(max_length=36)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+    class Meta:
+        table_name = "avacy_consent"
+        indexes = ((("org", "id"), False), (("org", "identifier", "id"), False))
+
+
+class AvacyDecision(BaseModel):
+    consent = ForeignKeyField(Consent, field=Consent.seq, primary_key=True, on_delete="CASCADE")
+    entry = ForeignKeyField(AvacyConsent, on_delete="CASCADE", index=False)  # (entry, consent)
+    name = CharField(max_length=100)
+    accepted = BooleanField()
+
+    class Meta:
+        table_name = "avacy_decision"
+        indexes = ((("entry", "consent"), False),)
+
+
+register_models(AvacyWebspace, AvacyConsent, AvacyDecision)

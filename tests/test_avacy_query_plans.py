@@ -1,0 +1,68 @@
+"""The archive's reads keep their cost flat as it grows: SQLite's query plan (EXPLAIN QUERY PLAN,
+after ANALYZE) searches an index that starts with the filter and ends with the order, and never
+walks the archive or sorts it."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from consent.core import storage
+from consent.dialects.avacy import archive, queries
+from tests.avacy_helpers import Tenant
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("CONSENT_TEST_DATABASE_URL")),
+                                reason="SQLite's query planner")
+
+
+@pytest.fixture
+def filled(org, other_org):
+    """Two organisations' archives (the other one larger), then ANALYZE."""
+    for owner, count in ((org, 40), (other_org, 120)):
+        tenant = Tenant(owner.org)
+        for i in range(count):
+            archive.record(owner.org, tenant.webspace, archive.Submission(
+                channel="v4", identifier=f"p{i % 20}@example.it", ip_address="203.0.113.7",
+                proofs="<form></form>", choices=[("newsletter", i % 2 == 0)], notices=[],
+                request={}), actor="test")
+    storage.db.execute_sql("ANALYZE")
+    return org
+
+
+def plan(statement, params) -> str:
+    rows = storage.db.execute_sql("EXPLAIN QUERY PLAN " + statement.text, tuple(params))
+    return "\n".join(row[-1] for row in rows.fetchall())
+
+
+def assert_searches(text: str, alias: str, index: str) -> None:
+    assert f"SEARCH {alias} USING" in text and index in text, text
+    assert f"SCAN {alias}" not in text, text
+    assert "TEMP B-TREE" not in text, text
+
+
+@pytest.mark.parametrize("names, index", [
+    ((), "avacy_consent_org_id_id"),
+    (("identifier",), "avacy_consent_org_id_identifier_id"),
+    (("identifier", "before_id"), "avacy_consent_org_id_identifier_id"),
+    (("before_id",), "avacy_consent_org_id_id"),
+])
+def test_archive_pages_search_an_index_in_order(filled, names, index):
+    values = {"identifier": "p3@example.it", "before_id": 40}
+    statement = queries.ENTRY.where('a."org_id" = ?', *(queries.ENTRY_FILTERS[n] for n in names),
+                                    order='a."id" DESC', limit=True)
+    assert_searches(plan(statement, (filled.org.id, *(values[n] for n in names), 51)), "a",
+                    index)
+
+
+def test_entry_decisions_and_webspaces_are_searched(filled):
+    text = plan(queries.decisions_of(3), (1, 2, 3))
+    assert "SEARCH d USING" in text and "SCAN d" not in text, text
+    text = plan(queries.ENTRY_BY_ID, (filled.org.id, 5))
+    assert "SEARCH a USING" in text and "SCAN a" not in text, text
+    assert "SEARCH e USING INDEX" in text, text  # the audit event, by its unique event_id
+    for statement, params in ((queries.WEBSPACE_BY_KEY, (filled.org.id, "k")),
+                              (queries.WEBSPACE_BY_NUMBER, (filled.org.id, 1))):
+        text = plan(statement, params)
+        assert "SEARCH t USING" in text and "SCAN t" not in text, text
+    text = plan(queries.NEWER_EXISTS, (filled.org.id, 1, 1, 5))
+    assert "SEARCH consent USING" in text and "SCAN consent" not in text, text
