@@ -6,4 +6,5 @@ REGISTRY = (
     "consent.dialects.ledger",
     "consent.dialects.truconsent",
     "consent.dialects.veriff",
+    "consent.dialects.attestr",
 )
