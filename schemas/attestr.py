@@ -52,7 +52,7 @@ def _services_field():
 
 
 def _unique_services(services: list) -> None:
-    _unique([s["service"] for s in services])
+    _unique([s.get("service") for s in services if s.get("service")])
 
 
 class AttestrDataCategorySchema(BaseSchema):
