@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from .common import BaseSchema, Int64, UTCDateTime
+from .common import BaseSchema, Int64, StrictBoolean, UTCDateTime
 
 PURPOSES = ("kyc_verification", "background_verification")
 TYPES = ("single_use", "multi_use")
@@ -17,13 +17,6 @@ MODES = ("checkbox", "email_otp", "mobile_otp", "digilocker", "ivr", "physical_f
 OPERATIONS = ("VERIFY", "FETCH", "EXPORT", "STORE", "SHARE", "REPORT")
 CONSENT_STATUSES = ("pending", "active", "consumed", "expired", "revoked")
 ASYNC_STATUSES = ("pending", "completed", "errored")
-
-
-class StrictBoolean(fields.Boolean):
-    """Only JSON ``true`` / ``false``."""
-
-    def __init__(self, **kwargs):
-        super().__init__(truthy={True}, falsy={False}, **kwargs)
 
 
 def _text(low: int, high: int, **kwargs):

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .common import BaseSchema, Cursor, Int64, Limit, UTCDateTime
+from .common import BaseSchema, Cursor, Int64, Limit, StrictBoolean, UTCDateTime
 
 DECISIONS = ("granted", "denied")
 # Why "may I process?" says no (consent.core.usage.REASONS).
 CHECK_REASONS = ("no_consent", "denied", "withdrawn", "superseded", "not_yet_valid", "expired",
                  "operation_not_granted", "already_used")
 
-
-class StrictBoolean(fields.Boolean):
-    """Only JSON ``true`` / ``false``."""
-
-    def __init__(self, **kwargs):
-        super().__init__(truthy={True}, falsy={False}, **kwargs)
 STATUSES = ("granted", "denied", "withdrawn")
 EFFECTIVE = ("granted", "denied", "withdrawn", "expired", "pending")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from consent.core.storage import AuditEvent, ConsentEvent, WebhookDelivery
 from consent.dialects.attestr import consents, exports, worker
 from consent.dialects.attestr.models import AttestrAsync, AttestrConsent
 from tests.attestr_helpers import Client, attestr, body, clock, iso, register  # noqa: F401
+from tests.concurrency import together
 from tests.receiver import Receiver
 
 
@@ -165,21 +165,7 @@ def test_each_expiry_is_claimed_once_across_sweepers(app, client, org, attestr, 
         for _ in range(5):
             register(client, attestr, consentValidTill=iso(clock.at + dt.timedelta(minutes=1)))
         clock.advance(minutes=1)
-        barrier = threading.Barrier(4)
-        counts = []
-
-        def sweep():
-            barrier.wait(timeout=10)
-            try:
-                counts.append(consents.expire_due())
-            finally:
-                storage.db.close()
-
-        threads = [threading.Thread(target=sweep) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        counts = together(4, consents.expire_due)
         assert sum(counts) == 5
         assert ConsentEvent.select().where(ConsentEvent.type == "expired").count() == 5
         assert consents.expire_due() == 0
@@ -203,22 +189,8 @@ def test_cli_sweep_does_one_round(app, client, runner, attestr, clock):
 def test_concurrent_uses_one_wins_one_consumed_webhook(app, client, org, hooked, receiver):
     consent_id = register(client, hooked, webhook=True, consentType="single_use").json["_id"]
     ledger_id = AttestrConsent.get_by_id(consent_id).consent_id
-    barrier = threading.Barrier(6)
-    results = []
-
-    def attempt():
-        barrier.wait(timeout=10)
-        try:
-            results.append(usage.check(org.org.id, "VERIFY", consent_id=ledger_id,
-                                       use=True).allowed)
-        finally:
-            storage.db.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results = together(6, lambda: usage.check(org.org.id, "VERIFY", consent_id=ledger_id,
+                                              use=True).allowed)
     assert sorted(results) == [False] * 5 + [True]
     got = events(receiver.wait_for(2))
     time.sleep(0.2)

@@ -11,6 +11,8 @@ import urllib.request
 import pytest
 from werkzeug.serving import make_server
 
+from tests.concurrency import together
+
 from consent.core import ledger, storage, usage
 from consent.core.storage import AuditEvent, ConsentEvent, ConsentUse
 
@@ -167,29 +169,18 @@ def test_concurrent_uses_exactly_one_wins(app, org):
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/ledger/v1/checks"
     body = json.dumps({"consent_id": consent.id, "operation": "VERIFY", "use": True}).encode()
-    barrier = threading.Barrier(USERS)
-    answers, errors = [], []
 
     def use():
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json", **org.headers()})
-        try:
-            barrier.wait(timeout=10)
-            with urllib.request.urlopen(request, timeout=30) as response:
-                answers.append(json.loads(response.read()))
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(repr(exc))
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
 
-    workers = [threading.Thread(target=use) for _ in range(USERS)]
     try:
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join(timeout=60)
+        answers = together(USERS, use)
     finally:
         server.shutdown()
         server.server_close()
-    assert not errors, errors
     assert sorted(a["allowed"] for a in answers) == [False] * (USERS - 1) + [True]
     assert {a["reason"] for a in answers if not a["allowed"]} == {"already_used"}
     assert ConsentUse.select().where(ConsentUse.consent == consent.id).count() == 1
@@ -203,20 +194,6 @@ def test_concurrent_uses_in_threads_directly(app, org):
         valid_until=storage.utcnow() + dt.timedelta(days=1)))
     with storage.transaction():
         usage.set_terms(org.org.id, consent.id, operations=["VERIFY"], single_use=True)
-    barrier = threading.Barrier(USERS)
-    results = []
-
-    def use():
-        barrier.wait(timeout=10)
-        try:
-            results.append(usage.check(org.org.id, "VERIFY", consent_id=consent.id, use=True)
-                           .allowed)
-        finally:
-            storage.db.close()
-
-    workers = [threading.Thread(target=use) for _ in range(USERS)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(timeout=60)
+    results = together(USERS, lambda: usage.check(org.org.id, "VERIFY", consent_id=consent.id,
+                                                  use=True).allowed)
     assert sorted(results) == [False] * (USERS - 1) + [True]
