@@ -16,6 +16,8 @@ def scenarios(seed: dict) -> list:
         out.append((veriff_consent(seed["veriff"]), TARGET))
     if seed.get("truconsent"):
         out.extend((s, TARGET) for s in truconsent(seed["truconsent"]))
+    if seed.get("attestr"):
+        out.append((attestr_register(seed["attestr"]), TARGET))
     return out
 
 
@@ -55,3 +57,30 @@ def truconsent(t: dict) -> list:
                                        "collectionPointId": t["collection_point_display_id"],
                                        "purposes": [{"id": "p1"}, {"id": "p2"}]}))
     return [link, record]
+
+
+def attestr_register(a: dict):
+    """A consent registration; a new consentReferenceId each time (a repeated one would only
+    answer the consent registered first)."""
+    from bench.run import Scenario
+
+    def body(reference: str) -> str:
+        return json.dumps({
+            "consentPurpose": "kyc_verification", "services": [{"service": a["services"][0]}],
+            "consentTimestamp": "2026-05-22T00:00:00+0000", "consentMode": "email_otp",
+            "consentType": "single_use", "consentValidFrom": "2026-05-22T00:00:00+0000",
+            "consentValidTill": "2099-01-01T00:00:00+0000", "consentReferenceId": reference,
+            "consentPrincipalUserId": "bench-user", "clientDeclaration": True,
+            "consentOperations": ["VERIFY", "FETCH"],
+            "consentDataCategories": [{"category": "financial",
+                                       "values": ["bank_account", "ifsc"]}]})
+
+    head, tail = body("@REF@").split("@REF@")
+    lua = ("math.randomseed(os.time())\nprefix = tostring(math.random(1, 1000000000))\n"
+           "counter = 0\nrequest = function()\n  counter = counter + 1\n"
+           f"  local body = [==[{head}]==] .. prefix .. '-' .. counter .. [==[{tail}]==]\n"
+           "  return wrk.format(nil, nil, nil, body)\nend\n")
+    return Scenario("attestr register POST", method="POST",
+                    path="/api/v3/public/consent/register", body=body("bench-check"), lua=lua,
+                    headers={"Content-Type": "application/json",
+                             "Authorization": a["authorization"]})

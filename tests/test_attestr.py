@@ -557,3 +557,31 @@ def test_cli_creates_updates_and_lists_clients(app, client, runner, org):
     assert bad.exit_code == 1 and "not an IP address" in bad.output
     unknown = runner.invoke(args=["attestr", "client-update", "--org", "acme", "nope"])
     assert unknown.exit_code == 1
+
+
+# -- OpenAPI ------------------------------------------------------------------------------------------
+
+def test_every_attestr_operation_is_documented_in_attestrs_shape(client):
+    spec = client.get("/openapi.json").json
+    operations = {(m, p): op for p, item in spec["paths"].items() if p.startswith("/api/v3/")
+                  for m, op in item.items() if m in ("get", "post")}
+    assert set(operations) == {
+        ("post", "/api/v3/public/consent/register"),
+        ("post", "/api/v3/public/consent/data-categories"),
+        ("get", "/api/v3/public/consent/{consent_id}"),
+        ("post", "/api/v3/public/consent/{consent_id}/revoke"),
+        ("post", "/api/v3/public/consent/{consent_id}/export"),
+        ("get", "/api/v3/public/common/async/{async_id}"),
+        ("get", "/api/v3/public/common/media/{media_id}")}
+    for (method, path), op in operations.items():
+        assert op["security"] == [{"AttestrAuthToken": []}]
+        for status in ("400", "401", "403", "429", "500"):
+            schema = op["responses"][status]["content"]["application/json"]["schema"]
+            assert schema["$ref"].endswith("/AttestrError"), (method, path, status)
+        assert "422" not in op["responses"]
+    register_op = operations[("post", "/api/v3/public/consent/register")]
+    assert register_op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/AttestrRegister")
+    error = spec["components"]["schemas"]["AttestrError"]
+    assert set(error["properties"]) == {"httpStatusCode", "code", "message", "appError",
+                                        "details"}
