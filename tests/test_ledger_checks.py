@@ -14,7 +14,8 @@ from werkzeug.serving import make_server
 from tests.concurrency import together
 
 from consent.core import ledger, storage, usage
-from consent.core.storage import AuditEvent, ConsentEvent, ConsentUse
+from consent.core.storage import AuditEvent, ConsentEvent
+from consent.core.usage import ConsentUse
 
 GRANT = {"subject": "user-1", "purpose": "kyc", "status": "granted"}
 

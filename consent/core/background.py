@@ -1,39 +1,38 @@
-"""A background thread per serving process, for work that must happen without a request asking
-for it (sending webhooks, sweeps). Started lazily (``ensure_running``, e.g. from a
-``before_request`` hook), again in a forked child, woken early by ``wake`` (e.g. after a commit
-that queued work), and otherwise every ``interval()`` seconds. A round that fails (the database
-away for a while) is logged and tried again at the next one."""
+"""Background work of a serving process: named loops, each a daemon thread that runs a step
+while the step reports more work, then waits until woken or until its interval passes.
+
+The webhook outbox's sender and the audit verification runner are loops. Each process (every
+gunicorn worker) runs its own; the work they pick up is claimed in the database with leases, so
+several processes share it safely and a process that dies leaves nothing half-claimed for long.
+``ensure_running`` (called before each request) starts the loops of a new process, a forked
+child included.
+"""
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from typing import Callable
 
 from .storage import db
 
 log = logging.getLogger(__name__)
+LOOPS: list["Loop"] = []
 
 
-class PerProcessThread:
-    name = "background"
-
-    def __init__(self):
+class Loop:
+    def __init__(self, name: str, step: Callable[[], bool], interval: Callable[[], float]):
+        self.name, self.step, self.interval = name, step, interval
+        self.enabled = True
         self._wake = threading.Event()
         self._pid: int | None = None
         self._lock = threading.Lock()
-        self.enabled = True
-
-    def interval(self) -> float:
-        raise NotImplementedError
-
-    def run_once(self) -> None:
-        raise NotImplementedError
+        LOOPS.append(self)
 
     def wake(self) -> None:
-        if not self.enabled:
-            return
-        self.ensure_running()
-        self._wake.set()
+        if self.enabled:
+            self.ensure_running()
+            self._wake.set()
 
     def ensure_running(self) -> None:
         if self._pid != os.getpid() and self.enabled:
@@ -47,9 +46,16 @@ class PerProcessThread:
         while True:
             self._wake.wait(self.interval())
             self._wake.clear()
-            if db.obj is None or not self.enabled:
+            if not self.enabled:
                 continue
             try:
-                self.run_once()
-            except Exception as exc:  # noqa: BLE001 - try again at the next round
+                while db.obj is not None and self.step():
+                    pass
+            except Exception as exc:  # the database may be away for a while; try again later
                 log.warning("%s: %s: %s", self.name, type(exc).__name__, exc)
+
+
+def ensure_running() -> None:
+    """Start every loop in this process if it is not running yet (cheap when it is)."""
+    for loop in LOOPS:
+        loop.ensure_running()

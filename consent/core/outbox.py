@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from . import audit, sql
-from .background import PerProcessThread
 from .errors import NotFound
 from .storage import WebhookAttempt, WebhookDelivery, db, transaction, utcnow
 
@@ -130,18 +131,39 @@ def send_due(limit: int = 20) -> int:
     return sent
 
 
-class Sender(PerProcessThread):
+class Sender:
     """One background thread per process that sends due deliveries: woken after each commit
     that queued one, and polling every ``poll_interval`` for retries that came due."""
 
-    name = "webhook-sender"
+    def __init__(self):
+        self._wake = threading.Event()
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self.enabled = True
 
-    def interval(self) -> float:
-        return POLICY.poll_interval
+    def wake(self) -> None:
+        if not self.enabled:
+            return
+        self.ensure_running()
+        self._wake.set()
 
-    def run_once(self) -> None:
-        while send_due():
-            pass
+    def ensure_running(self) -> None:
+        if self._pid != os.getpid() and self.enabled:
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._wake = threading.Event()
+                    threading.Thread(target=self._run, name="webhook-sender", daemon=True).start()
+                    self._pid = os.getpid()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(POLICY.poll_interval)
+            self._wake.clear()
+            try:
+                while db.obj is not None and send_due():
+                    pass
+            except Exception as exc:  # the database may be away for a while; try again later
+                log.warning("webhook sender: %s: %s", type(exc).__name__, exc)
 
 
 SENDER = Sender()

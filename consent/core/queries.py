@@ -10,8 +10,6 @@ from .storage import (
     AuditEvent,
     Consent,
     ConsentEvent,
-    ConsentTerms,
-    ConsentUse,
     Credential,
     Organisation,
     Purpose,
@@ -141,11 +139,3 @@ AUDIT_HEAD = sql.Statement('SELECT "seq", "hash" FROM "audit_event" WHERE "org_i
                            'ORDER BY "seq" DESC LIMIT 1')
 AUDIT_EVENT = sql.model_select(AuditEvent)
 AUDIT_AFTER = AUDIT_EVENT.where('t."org_id" = ?', 't."seq" > ?', order='t."seq"', limit=True)
-
-
-# -- terms and uses ("may I process?") ----------------------------------------------------------------
-
-TERMS_OF = sql.model_select(ConsentTerms).where('t."consent_id" = ?')
-USES_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"')
-FIRST_USE_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"',
-                                                  limit=False, suffix="LIMIT 1")

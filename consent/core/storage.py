@@ -18,7 +18,6 @@ import uuid
 
 from peewee import (
     AutoField,
-    BooleanField,
     CharField,
     DatabaseProxy,
     DateTimeField,
@@ -350,43 +349,10 @@ class WebhookAttempt(BaseModel):
         table_name = "webhook_attempt"
 
 
-class ConsentTerms(BaseModel):
-    """What a consent allows besides its validity window (see ``consent.core.usage``): the
-    operations it grants (``None``: any operation) and whether its first use consumes it.
-    Written by whoever records the consent, in the same transaction, with an audit event; a
-    consent without terms allows any operation, any number of times."""
-
-    consent = ForeignKeyField(Consent, field=Consent.id, primary_key=True, on_delete="CASCADE")
-    operations = JSONField(null=True)
-    single_use = BooleanField(default=False)
-
-    class Meta:
-        table_name = "consent_terms"
-
-
-class ConsentUse(BaseModel):
-    """One use of a consent for an operation (the "may I process?" check that consumed it).
-    ``single_use_key`` is the consent's id for a single-use consent, else NULL: its unique index
-    lets exactly one use in, whatever the concurrency (NULLs never collide)."""
-
-    id = AutoField()
-    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
-    consent = ForeignKeyField(Consent, field=Consent.id, on_delete="CASCADE", index=False)
-    operation = CharField(max_length=64)
-    used_at = DateTimeField()
-    actor = CharField(max_length=100)
-    audit_event_id = CharField(max_length=36)
-    single_use_key = CharField(max_length=36, null=True, unique=True)
-
-    class Meta:
-        table_name = "consent_use"
-        indexes = ((("consent", "id"), False),)
-
-
 CORE_MODELS = [
     Organisation, User, Membership, SessionToken, Credential, Subject, SubjectLink, Purpose,
     PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,
-    OutboxMessage, WebhookDelivery, WebhookAttempt, ConsentTerms, ConsentUse,
+    OutboxMessage, WebhookDelivery, WebhookAttempt,
 ]
 _extra_models: list = []
 _extra_obsolete_indexes: list[str] = []

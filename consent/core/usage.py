@@ -12,11 +12,11 @@ The answer for a consent and an operation, in this order:
 Otherwise it is allowed. Asked by subject and purpose, the binding (newest) record answers, and
 ``no_consent`` when there is none.
 
-Terms (:class:`~consent.core.storage.ConsentTerms`) are written by whoever records the consent, in
+Terms (:class:`ConsentTerms`) are written by whoever records the consent, in
 the same transaction (:func:`set_terms`, with an audit event): the operations granted and the
 single-use flag. Consents without terms grant any operation, any number of times.
 
-*Using* a consent (``use=True``) records a :class:`~consent.core.storage.ConsentUse`, a ``used``
+*Using* a consent (``use=True``) records a :class:`ConsentUse`, a ``used``
 event on the consent and a ``consent.used`` audit event, in one transaction, and emits
 ``consent.used`` (:mod:`consent.core.hooks`). A single-use consent is consumed atomically: the
 organisation's writers are serialised (SQLite's write lock; the organisation's row lock on
@@ -28,12 +28,70 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from peewee import IntegrityError
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegrityError,
+)
 
 from . import audit, hooks, ledger, queries, sql
 from .errors import Invalid
 from .queries import ConsentRecord
-from .storage import ConsentEvent, ConsentTerms, ConsentUse, db, transaction, utcnow
+from .storage import (
+    BaseModel,
+    Consent,
+    ConsentEvent,
+    JSONField,
+    Organisation,
+    db,
+    register_models,
+    transaction,
+    utcnow,
+)
+
+
+class ConsentTerms(BaseModel):
+    """What a consent allows besides its validity window: the operations it grants (``None``:
+    any operation) and whether its first use consumes it. Written by whoever records the
+    consent, in the same transaction, with an audit event (:func:`set_terms`)."""
+
+    consent = ForeignKeyField(Consent, field=Consent.id, primary_key=True, on_delete="CASCADE")
+    operations = JSONField(null=True)
+    single_use = BooleanField(default=False)
+
+    class Meta:
+        table_name = "consent_terms"
+
+
+class ConsentUse(BaseModel):
+    """One use of a consent for an operation. ``single_use_key`` is the consent's id for a
+    single-use consent, else NULL: its unique index lets exactly one use in, whatever the
+    concurrency (NULLs never collide)."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
+    consent = ForeignKeyField(Consent, field=Consent.id, on_delete="CASCADE", index=False)
+    operation = CharField(max_length=64)
+    used_at = DateTimeField()
+    actor = CharField(max_length=100)
+    audit_event_id = CharField(max_length=36)
+    single_use_key = CharField(max_length=36, null=True, unique=True)
+
+    class Meta:
+        table_name = "consent_use"
+        indexes = ((("consent", "id"), False),)
+
+
+# Core tables of their own module (created with the others by ``storage.create_tables``).
+register_models(ConsentTerms, ConsentUse)
+
+TERMS_OF = sql.model_select(ConsentTerms).where('t."consent_id" = ?')
+USES_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"')
+FIRST_USE_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"',
+                                                  suffix="LIMIT 1")
 
 REASONS = ("no_consent", "denied", "withdrawn", "superseded", "not_yet_valid", "expired",
            "operation_not_granted", "already_used")
@@ -88,7 +146,7 @@ def set_terms(org_id: str, consent_id: str, *, operations: list[str] | None = No
 
 
 def terms_of(consent_id: str) -> Terms:
-    row = queries.TERMS_OF.one((consent_id,))
+    row = TERMS_OF.one((consent_id,))
     return NO_TERMS if row is None else Terms(row.operations, bool(row.single_use))
 
 
@@ -108,7 +166,7 @@ def _refusal(org_id: str, consent, operation: str, now: dt.datetime, terms: Term
         return "expired"
     if terms.operations is not None and operation not in terms.operations:
         return "operation_not_granted"
-    if terms.single_use and queries.FIRST_USE_OF.one((consent.id,)) is not None:
+    if terms.single_use and FIRST_USE_OF.one((consent.id,)) is not None:
         return "already_used"
     return None
 
@@ -169,7 +227,7 @@ def _use(org_id: str, answer: Answer, actor: str, now: dt.datetime):
 
 
 def uses(consent_id: str) -> list:
-    return queries.USES_OF.all((consent_id,))
+    return USES_OF.all((consent_id,))
 
 
 def record_expiry(org_id: str, consent, *, at: dt.datetime, actor: str = "system",

@@ -6,18 +6,20 @@ The thread starts with the first request a process serves (a ``before_app_reques
 restarted or forked worker starts its own), wakes every :data:`INTERVAL` seconds and at once
 after a commit that queued an export. Several processes may run it on one database: each
 consent's expiry and each export is claimed by exactly one (see :mod:`.consents` and
-:mod:`.exports`). ``flask --app app attestr sweep`` does one round by hand.
+:mod:`.exports`). ``flask --app app attestr sweep`` does one round by hand. The loop is a
+:class:`consent.core.background.Loop`.
 """
 from __future__ import annotations
 
 import time
 
-from consent.core.background import PerProcessThread
+from consent.core import background
 
 from . import consents, exports, ratelimit
 
 INTERVAL = 5.0            # seconds between rounds (tests lower it)
 PURGE_EVERY = 60.0        # seconds between purges of finished rate-limit windows
+_last_purge = [0.0]
 
 
 def sweep() -> dict:
@@ -25,18 +27,13 @@ def sweep() -> dict:
     return {"expired": consents.expire_due(), "exports": exports.run_due()}
 
 
-class Worker(PerProcessThread):
-    name = "attestr-worker"
-    _last_purge = 0.0
-
-    def interval(self) -> float:
-        return INTERVAL
-
-    def run_once(self) -> None:
-        sweep()
-        if time.monotonic() - self._last_purge > PURGE_EVERY:
-            ratelimit.purge()
-            self._last_purge = time.monotonic()
+def step() -> bool:
+    """One round of the loop; True while there was work (the loop goes on at once)."""
+    done = sweep()
+    if time.monotonic() - _last_purge[0] > PURGE_EVERY:
+        ratelimit.purge()
+        _last_purge[0] = time.monotonic()
+    return any(done.values())
 
 
-WORKER = Worker()
+WORKER = background.Loop("attestr-worker", step, lambda: INTERVAL)

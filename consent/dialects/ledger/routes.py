@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
 
-from consent.core import ledger, outbox, usage
+from consent.core import ledger, outbox
 from consent.core.storage import utcnow
+from consent.core.usage import check as processing_check, set_terms
 from consent.web import idempotent_response
 from consent.web.auth import ADMIN_KEY, current_actor, current_org
 from consent.web.blueprint import DialectBlueprint
@@ -67,7 +68,7 @@ class Consents(MethodView):
             org, actor = current_org(), current_actor()
             consent = ledger.in_transaction_record(org, [decision], actor=actor)[0].consent
             if terms:
-                usage.set_terms(org.id, consent.id, actor=actor, **terms)
+                set_terms(org.id, consent.id, actor=actor, **terms)
             return consent
 
         return idempotent_response(current_org(), "ledger.consents", key, request_data, 201,
@@ -129,9 +130,10 @@ class ProcessingCheck(MethodView):
         ``expired``, ``operation_not_granted``, ``already_used``. With ``use: true`` an allowed
         answer also records the use (a ``used`` event and an audit event); a single-use consent
         is consumed atomically: of concurrent uses exactly one is allowed."""
-        return usage.check(current_org(), data["operation"], consent_id=data.get("consent_id"),
-                           subject=data.get("subject"), purpose=data.get("purpose"),
-                           use=data["use"], actor=current_actor())
+        return processing_check(current_org(), data["operation"],
+                                consent_id=data.get("consent_id"), subject=data.get("subject"),
+                                purpose=data.get("purpose"), use=data["use"],
+                                actor=current_actor())
 
 
 @blp.route("/subjects/<path:subject>/state")
