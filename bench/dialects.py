@@ -18,6 +18,8 @@ def writes(seed: dict) -> list[Scenario]:
         out.extend(truconsent(seed["truconsent"]))
     if seed.get("avacy"):
         out.append(avacy_consent(seed["avacy"]))
+    if seed.get("attestr"):
+        out.append(attestr_register(seed["attestr"]))
     return out
 
 
@@ -84,3 +86,28 @@ def avacy_consent(a: dict) -> Scenario:
                     body=body, expect_status=201,
                     headers={"Content-Type": "application/json", "Accept": "application/json",
                              "Authorization": f"Bearer {a['token']}"})
+
+
+def attestr_register(a: dict) -> Scenario:
+    """A consent registration; a new consentReferenceId each time (a repeated one would only
+    answer the consent registered first)."""
+    def body(reference: str) -> str:
+        return json.dumps({
+            "consentPurpose": "kyc_verification", "services": [{"service": a["services"][0]}],
+            "consentTimestamp": "2026-05-22T00:00:00+0000", "consentMode": "email_otp",
+            "consentType": "single_use", "consentValidFrom": "2026-05-22T00:00:00+0000",
+            "consentValidTill": "2099-01-01T00:00:00+0000", "consentReferenceId": reference,
+            "consentPrincipalUserId": "bench-user", "clientDeclaration": True,
+            "consentOperations": ["VERIFY", "FETCH"],
+            "consentDataCategories": [{"category": "financial",
+                                       "values": ["bank_account", "ifsc"]}]})
+
+    head, tail = body("@REF@").split("@REF@")
+    lua = ("math.randomseed(os.time())\nprefix = tostring(math.random(1, 1000000000))\n"
+           "counter = 0\nrequest = function()\n  counter = counter + 1\n"
+           f"  local body = [==[{head}]==] .. prefix .. '-' .. counter .. [==[{tail}]==]\n"
+           "  return wrk.format(nil, nil, nil, body)\nend\n")
+    return Scenario("attestr register POST", method="POST",
+                    path="/api/v3/public/consent/register", body=body("bench-check"), lua=lua,
+                    headers={"Content-Type": "application/json",
+                             "Authorization": a["authorization"]})

@@ -23,6 +23,13 @@ class BaseSchema(Schema):
         ordered = True
 
 
+class StrictBoolean(fields.Boolean):
+    """Only JSON ``true`` / ``false``: no "yes", 1 or "true"."""
+
+    def __init__(self, **kwargs):
+        super().__init__(truthy={True}, falsy={False}, **kwargs)
+
+
 class ServiceErrorSchema(Schema):
     """This service's own error body (flask-smorest's): ``{code, status, message[, errors]}``."""
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .common import BaseSchema, Cursor, Int64, Limit, UTCDateTime
+from .common import BaseSchema, Cursor, Int64, Limit, StrictBoolean, UTCDateTime
 
 DECISIONS = ("granted", "denied")
+# Why "may I process?" says no (consent.core.usage.REASONS).
+CHECK_REASONS = ("no_consent", "denied", "withdrawn", "superseded", "not_yet_valid", "expired",
+                 "operation_not_granted", "already_used")
+
 STATUSES = ("granted", "denied", "withdrawn")
 EFFECTIVE = ("granted", "denied", "withdrawn", "expired", "pending")
 
@@ -26,12 +30,38 @@ class ConsentCreateSchema(BaseSchema):
     valid_until = UTCDateTime()
     evidence = fields.Dict(keys=fields.String(),
                            metadata={"description": "How the decision was collected"})
+    operations = fields.List(fields.String(validate=validate.Length(1, 64)),
+                             validate=validate.Length(min=1), metadata={
+                                 "description": "The operations a grant allows (default: any); "
+                                                "see POST /checks"})
+    single_use = StrictBoolean(metadata={"description": "The first use consumes the grant"})
 
     @validates_schema
     def _window(self, data, **kwargs):
         start, end = data.get("valid_from"), data.get("valid_until")
         if start and end and end <= start:
             raise ValidationError("must be after valid_from", "valid_until")
+
+
+class ProcessingCheckSchema(BaseSchema):
+    consent_id = fields.String(validate=validate.Length(1, 36),
+                               metadata={"description": "The consent to check"})
+    subject = fields.String(validate=validate.Length(1, 255),
+                            metadata={"description": "Or: a subject, with ``purpose``; their "
+                                                     "binding (newest) decision answers"})
+    purpose = fields.String(validate=validate.Length(1, 100))
+    operation = fields.String(required=True, validate=validate.Length(1, 64), metadata={
+        "description": "What is about to be done with the data (e.g. VERIFY)"})
+    use = StrictBoolean(load_default=False, metadata={
+        "description": "Record the use when allowed (consumes a single-use consent)"})
+
+    @validates_schema
+    def _one_target(self, data, **kwargs):
+        by_subject = "subject" in data or "purpose" in data
+        if "consent_id" in data and by_subject:
+            raise ValidationError("give consent_id, or subject and purpose, not both")
+        if "consent_id" not in data and not ("subject" in data and "purpose" in data):
+            raise ValidationError("give consent_id, or subject and purpose")
 
 
 class WithdrawSchema(BaseSchema):
@@ -99,6 +129,33 @@ class ConsentPageSchema(Schema):
     items = fields.List(fields.Nested(ConsentSchema), required=True)
     next_cursor = fields.String(required=True, allow_none=True,
                                 metadata={"description": "Pass as ``cursor`` for the next page"})
+
+
+class ConsentUseSchema(Schema):
+    id = fields.Integer(required=True)
+    operation = fields.String(required=True)
+    used_at = UTCDateTime(required=True)
+    actor = fields.String(required=True)
+
+
+class ProcessingAnswerSchema(Schema):
+    """The answer of "may I process?"; a refusal is an answer too (200), with its reason."""
+
+    allowed = fields.Boolean(required=True)
+    reason = fields.String(required=True, allow_none=True,
+                           validate=validate.OneOf(CHECK_REASONS), metadata={
+                               "description": "Why not (null when allowed)"})
+    operation = fields.String(required=True)
+    checked_at = UTCDateTime(required=True)
+    consent_id = fields.String(required=True, allow_none=True)
+    subject = fields.String(required=True, allow_none=True)
+    purpose = fields.String(required=True, allow_none=True)
+    operations = fields.List(fields.String(), required=True, allow_none=True,
+                             attribute="terms.operations",
+                             metadata={"description": "Operations granted (null: any)"})
+    single_use = fields.Boolean(required=True, attribute="terms.single_use")
+    use = fields.Nested(ConsentUseSchema, required=True, allow_none=True, metadata={
+        "description": "The use this check recorded (``use: true`` and allowed)"})
 
 
 class PurposeStateSchema(Schema):

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 from peewee import IntegrityError
 
-from . import audit, queries, sql
+from . import audit, hooks, queries, sql
 from .errors import Conflict, Invalid, NotFound
 from .queries import ConsentRecord
 from .storage import (
@@ -312,6 +312,8 @@ def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledg
         ConsentEvent.create(consent=original.seq, type="withdrawn", at=now,
                             audit_event_id=withdrawal.audit_event_id,
                             data={"withdrawal_id": withdrawal.consent.id, "source": source})
+        hooks.emit("consent.withdrawn", org_id=org_id, consent=original,
+                   withdrawal=withdrawal.consent, actor=actor, at=now)
     return withdrawal.consent
 
 

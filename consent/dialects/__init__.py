@@ -7,4 +7,5 @@ REGISTRY = (
     "consent.dialects.truconsent",
     "consent.dialects.veriff",
     "consent.dialects.avacy",
+    "consent.dialects.attestr",
 )

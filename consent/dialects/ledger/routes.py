@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from consent.core import ledger, outbox, verify
 from consent.core.storage import utcnow
+from consent.core.usage import check as processing_check, set_terms
 from consent.web import idempotent_response
 from consent.web.auth import ADMIN_KEY, current_actor, current_org
 from consent.web.blueprint import DialectBlueprint
@@ -19,6 +20,8 @@ from schemas.ledger import (
     ConsentQuerySchema,
     ConsentSchema,
     ExportQuerySchema,
+    ProcessingAnswerSchema,
+    ProcessingCheckSchema,
     SubjectStateSchema,
     VerifySchema,
     WebhookDeliveryDetailSchema,
@@ -56,12 +59,20 @@ class Consents(MethodView):
 
         Send an ``Idempotency-Key`` header to make retries safe: a repeat with the same key and
         body returns the first result and writes nothing."""
-        decision = ledger.Decision(source="ledger", **data)
         key = request.headers.get("Idempotency-Key")
-        return idempotent_response(
-            current_org(), "ledger.consents", key, CONSENT_IN.dump(data) if key else {}, 201,
-            CONSENT_OUT, lambda: ledger.in_transaction_record(
-                current_org(), [decision], actor=current_actor())[0].consent)
+        request_data = CONSENT_IN.dump(data) if key else {}
+        terms = {name: data.pop(name) for name in ("operations", "single_use") if name in data}
+        decision = ledger.Decision(source="ledger", **data)
+
+        def produce():
+            org, actor = current_org(), current_actor()
+            consent = ledger.in_transaction_record(org, [decision], actor=actor)[0].consent
+            if terms:
+                set_terms(org.id, consent.id, actor=actor, **terms)
+            return consent
+
+        return idempotent_response(current_org(), "ledger.consents", key, request_data, 201,
+                                   CONSENT_OUT, produce)
 
     @blp.auth(ADMIN_KEY)
     @blp.arguments(ConsentQuerySchema(), location="query")
@@ -103,6 +114,26 @@ class Withdraw(MethodView):
         never changed."""
         return ledger.withdraw(current_org(), consent_id, actor=current_actor(),
                                evidence=(data or {}).get("evidence"))
+
+
+@blp.route("/checks")
+class ProcessingCheck(MethodView):
+    @blp.auth(ADMIN_KEY)
+    @blp.arguments(ProcessingCheckSchema())
+    @blp.response(200, ProcessingAnswerSchema)
+    @blp.errors(**{"404": "No such consent in this organisation"})
+    def post(self, data):
+        """May I process? For a consent of any dialect (or a subject's binding decision on a
+        purpose) and an operation: allowed or not, and why not
+
+        Reasons: ``no_consent``, ``denied``, ``withdrawn``, ``superseded``, ``not_yet_valid``,
+        ``expired``, ``operation_not_granted``, ``already_used``. With ``use: true`` an allowed
+        answer also records the use (a ``used`` event and an audit event); a single-use consent
+        is consumed atomically: of concurrent uses exactly one is allowed."""
+        return processing_check(current_org(), data["operation"],
+                                consent_id=data.get("consent_id"), subject=data.get("subject"),
+                                purpose=data.get("purpose"), use=data["use"],
+                                actor=current_actor())
 
 
 @blp.route("/subjects/<path:subject>/state")

@@ -1,0 +1,243 @@
+""""May I process?": whether a consent allows an operation now, and using it.
+
+The answer for a consent and an operation, in this order:
+
+1. ``denied`` / ``withdrawn``: the record is a refusal, or a withdrawal record itself;
+   ``withdrawn`` also when a newer record withdraws it; ``superseded`` when a newer decision of
+   the same subject and purpose replaced it.
+2. ``not_yet_valid`` before its ``valid_from``; ``expired`` from its ``valid_until`` on.
+3. ``operation_not_granted`` when its terms list the operations it grants and this is not one.
+4. ``already_used`` when its terms make it single-use and it was used.
+
+Otherwise it is allowed. Asked by subject and purpose, the binding (newest) record answers, and
+``no_consent`` when there is none.
+
+Terms (:class:`ConsentTerms`) are written by whoever records the consent, in
+the same transaction (:func:`set_terms`, with an audit event): the operations granted and the
+single-use flag. Consents without terms grant any operation, any number of times.
+
+*Using* a consent (``use=True``) records a :class:`ConsentUse`, a ``used``
+event on the consent and a ``consent.used`` audit event, in one transaction, and emits
+``consent.used`` (:mod:`consent.core.hooks`). A single-use consent is consumed atomically: the
+organisation's writers are serialised (SQLite's write lock; the organisation's row lock on
+PostgreSQL) and the re-check happens under that lock, and a unique index on the single-use key
+is the last line of defence, so of any number of concurrent uses exactly one wins.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegrityError,
+)
+
+from . import audit, hooks, ledger, queries, sql
+from .errors import Invalid
+from .queries import ConsentRecord
+from .storage import (
+    BaseModel,
+    Consent,
+    ConsentEvent,
+    JSONField,
+    Organisation,
+    db,
+    register_models,
+    transaction,
+    utcnow,
+)
+
+
+class ConsentTerms(BaseModel):
+    """What a consent allows besides its validity window: the operations it grants (``None``:
+    any operation) and whether its first use consumes it. Written by whoever records the
+    consent, in the same transaction, with an audit event (:func:`set_terms`)."""
+
+    consent = ForeignKeyField(Consent, field=Consent.id, primary_key=True, on_delete="CASCADE")
+    operations = JSONField(null=True)
+    single_use = BooleanField(default=False)
+
+    class Meta:
+        table_name = "consent_terms"
+
+
+class ConsentUse(BaseModel):
+    """One use of a consent for an operation. ``single_use_key`` is the consent's id for a
+    single-use consent, else NULL: its unique index lets exactly one use in, whatever the
+    concurrency (NULLs never collide)."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
+    consent = ForeignKeyField(Consent, field=Consent.id, on_delete="CASCADE", index=False)
+    operation = CharField(max_length=64)
+    used_at = DateTimeField()
+    actor = CharField(max_length=100)
+    audit_event_id = CharField(max_length=36)
+    single_use_key = CharField(max_length=36, null=True, unique=True)
+
+    class Meta:
+        table_name = "consent_use"
+        indexes = ((("consent", "id"), False),)
+
+
+# Core tables of their own module (created with the others by ``storage.create_tables``).
+register_models(ConsentTerms, ConsentUse)
+
+TERMS_OF = sql.model_select(ConsentTerms).where('t."consent_id" = ?')
+USES_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"')
+FIRST_USE_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"',
+                                                  suffix="LIMIT 1")
+
+REASONS = ("no_consent", "denied", "withdrawn", "superseded", "not_yet_valid", "expired",
+           "operation_not_granted", "already_used")
+
+
+@dataclass(frozen=True)
+class Terms:
+    operations: list[str] | None = None   # None: any operation
+    single_use: bool = False
+
+
+NO_TERMS = Terms()
+
+
+@dataclass
+class Answer:
+    allowed: bool
+    reason: str | None
+    operation: str
+    checked_at: dt.datetime
+    consent: ConsentRecord | None = None
+    terms: Terms = NO_TERMS
+    use: object = None              # the ConsentUse row, when this check used the consent
+
+    @property
+    def consent_id(self) -> str | None:
+        return self.consent.id if self.consent else None
+
+    @property
+    def subject(self) -> str | None:
+        return self.consent.subject if self.consent else None
+
+    @property
+    def purpose(self) -> str | None:
+        return self.consent.purpose if self.consent else None
+
+
+def set_terms(org_id: str, consent_id: str, *, operations: list[str] | None = None,
+              single_use: bool = False, actor: str = "system") -> Terms:
+    """Give a just-recorded consent its terms. Call inside the transaction that recorded it."""
+    if operations is not None:
+        operations = list(dict.fromkeys(operations))
+        if not operations or not all(isinstance(o, str) and 0 < len(o) <= 64
+                                     for o in operations):
+            raise Invalid("operations must be a non-empty list of names of 1-64 characters")
+    sql.insert(ConsentTerms, {"consent_id": consent_id, "operations": operations,
+                              "single_use": bool(single_use)})
+    audit.append(org_id, actor=actor, action="consent.terms", entity_type="consent",
+                 entity_id=consent_id, payload={"operations": operations,
+                                                "single_use": bool(single_use)})
+    return Terms(operations, bool(single_use))
+
+
+def terms_of(consent_id: str) -> Terms:
+    row = TERMS_OF.one((consent_id,))
+    return NO_TERMS if row is None else Terms(row.operations, bool(row.single_use))
+
+
+def _refusal(org_id: str, consent, operation: str, now: dt.datetime, terms: Terms) -> str | None:
+    """Why ``consent`` does not allow ``operation`` at ``now`` (None: it does)."""
+    if consent.status in ("denied", "withdrawn"):
+        return consent.status
+    newer = queries.NEWER_CONSENT.one((org_id, consent.subject_id, consent.purpose_id,
+                                       consent.seq, 1))
+    if newer is not None:
+        if newer.status == "withdrawn" and newer.supersedes == consent.id:
+            return "withdrawn"
+        return "superseded"
+    if consent.valid_from > now:
+        return "not_yet_valid"
+    if consent.valid_until is not None and consent.valid_until <= now:
+        return "expired"
+    if terms.operations is not None and operation not in terms.operations:
+        return "operation_not_granted"
+    if terms.single_use and FIRST_USE_OF.one((consent.id,)) is not None:
+        return "already_used"
+    return None
+
+
+def _target(org_id: str, consent_id: str | None, subject: str | None, purpose: str | None):
+    if consent_id is not None:
+        return ledger.get_consent(org_id, consent_id)        # NotFound for another org's
+    if subject is None or purpose is None:
+        raise Invalid("name a consent, or a subject and a purpose")
+    return ledger.latest_consent(org_id, subject, purpose)
+
+
+def check(org, operation: str, *, consent_id: str | None = None, subject: str | None = None,
+          purpose: str | None = None, use: bool = False, actor: str = "system",
+          now: dt.datetime | None = None) -> Answer:
+    """May ``operation`` be performed under this consent now? With ``use``, an allowed answer
+    also records the use (and consumes a single-use consent), in one transaction."""
+    org_id = org if isinstance(org, str) else org.id
+    if not use:
+        now = now or utcnow()
+        return _answer(org_id, operation, _target(org_id, consent_id, subject, purpose), now)
+    with transaction():
+        audit.lock_org(org_id)           # uses of one organisation queue here (PostgreSQL)
+        now = now or utcnow()
+        answer = _answer(org_id, operation, _target(org_id, consent_id, subject, purpose), now)
+        if answer.allowed:
+            try:
+                with db.atomic():        # a savepoint: a lost race leaves the transaction usable
+                    answer.use = _use(org_id, answer, actor, now)
+            except IntegrityError:       # another use of this single-use consent won
+                answer.allowed, answer.reason = False, "already_used"
+    return answer
+
+
+def _answer(org_id: str, operation: str, consent, now: dt.datetime) -> Answer:
+    if consent is None:
+        return Answer(False, "no_consent", operation, now)
+    terms = terms_of(consent.id)
+    reason = _refusal(org_id, consent, operation, now, terms)
+    return Answer(reason is None, reason, operation, now, consent, terms)
+
+
+def _use(org_id: str, answer: Answer, actor: str, now: dt.datetime):
+    consent, terms = answer.consent, answer.terms
+    event = audit.append(org_id, actor=actor, action="consent.used", entity_type="consent",
+                         entity_id=consent.id, at=now, payload={
+                             "operation": answer.operation, "single_use": terms.single_use})
+    row = sql.create(ConsentUse, org_id=org_id, consent_id=consent.id,
+                     operation=answer.operation, used_at=now, actor=actor,
+                     audit_event_id=event.event_id,
+                     single_use_key=consent.id if terms.single_use else None)
+    sql.insert(ConsentEvent, {"consent_id": consent.seq, "type": "used", "at": now,
+                              "audit_event_id": event.event_id,
+                              "data": {"operation": answer.operation, "use_id": row.id}})
+    hooks.emit("consent.used", org_id=org_id, consent=consent, use=row,
+               single_use=terms.single_use, actor=actor, at=now)
+    return row
+
+
+def uses(consent_id: str) -> list:
+    return USES_OF.all((consent_id,))
+
+
+def record_expiry(org_id: str, consent, *, at: dt.datetime, actor: str = "system",
+                  data: dict | None = None) -> str:
+    """Record that a consent's validity ended: an ``expired`` event on it and a
+    ``consent.expired`` audit event. Call inside a transaction; returns the audit event id."""
+    event = audit.append(org_id, actor=actor, action="consent.expired", entity_type="consent",
+                         entity_id=consent.id, at=at, payload={
+                             "valid_until": consent.valid_until.isoformat()
+                             if consent.valid_until else None, **(data or {})})
+    sql.insert(ConsentEvent, {"consent_id": consent.seq, "type": "expired", "at": at,
+                              "audit_event_id": event.event_id, "data": data})
+    return event.event_id

@@ -1,0 +1,146 @@
+"""The Attestr dialect's own tables, and its clock.
+
+A *client* (Attestr's "app") is a core :class:`~consent.core.storage.Credential` of kind
+``basic``; :class:`AttestrClient` keeps its Attestr settings, keyed by the credential id. A
+registered consent is a ledger :class:`~consent.core.storage.Consent` (the decision, its
+validity and its evidence) with terms (``consent.core.usage``: operations, single use);
+:class:`AttestrConsent` keeps what Attestr's API adds: the ``_id`` and ``number``, the
+client's reference id, the body as provided, and the lifecycle moments the dialect reports
+(revoked, consumed, expired). Asynchronous exports are :class:`AttestrAsync` jobs whose file is
+an :class:`AttestrMedia`. Rate-limit counters are rows of :class:`AttestrRateCounter`, shared by
+every worker and instance on the database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (
+    BigIntegerField,
+    BlobField,
+    BooleanField,
+    CharField,
+    CompositeKey,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from consent.core.storage import (
+    BaseModel,
+    Consent,
+    Credential,
+    JSONField,
+    Organisation,
+    register_models,
+    utcnow,
+)
+
+
+def now() -> dt.datetime:
+    """The dialect's clock (naive UTC): validity, expiry and rate-limit windows read it. Tests
+    replace it (``monkeypatch.setattr(models, "now", ...)``) to move time without sleeping."""
+    return utcnow()
+
+
+class AttestrClient(BaseModel):
+    credential = ForeignKeyField(Credential, primary_key=True, on_delete="CASCADE")
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    name = CharField(max_length=200, default="")
+    services = JSONField()                        # provisioned service codes
+    ip_allowlist = JSONField(null=True)           # addresses or networks; None: any address
+    # Fixed-window limits (None: unlimited): every API of the client, and each API alone.
+    account_per_second = IntegerField(null=True)
+    account_per_day = IntegerField(null=True)
+    api_per_second = IntegerField(null=True)
+    api_per_day = IntegerField(null=True)
+    credits = BigIntegerField(null=True)          # None: no credits accounting
+    webhook_url = TextField(null=True)
+    # Sent as ``Authorization: Basic <token>`` to the webhook URL; kept readable to send it.
+    webhook_token = CharField(max_length=100, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "attestr_client"
+
+
+class AttestrConsent(BaseModel):
+    id = CharField(primary_key=True, max_length=24)            # Attestr's ``_id``
+    number = CharField(unique=True, max_length=16)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
+    client = ForeignKeyField(AttestrClient, on_delete="CASCADE", index=False)
+    consent = ForeignKeyField(Consent, field=Consent.id, unique=True)
+    reference_id = CharField(max_length=128)
+    request_hash = CharField(max_length=64)
+    data = JSONField()                            # the body as the client provided it
+    single_use = BooleanField()
+    webhook = BooleanField()
+    valid_from = DateTimeField()
+    valid_till = DateTimeField()
+    created_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+    consumed_at = DateTimeField(null=True)
+    expired_at = DateTimeField(null=True)
+    # ``valid_till`` while the consent can still expire (not revoked, consumed or expired yet):
+    # what the expiry sweep looks for, and what it claims by setting NULL.
+    sweep_at = DateTimeField(null=True, index=True)
+
+    class Meta:
+        table_name = "attestr_consent"
+        indexes = ((("client", "reference_id"), True),)
+
+
+class AttestrMedia(BaseModel):
+    id = CharField(primary_key=True, max_length=24)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    file_name = CharField(max_length=200)
+    mimetype = CharField(max_length=100)
+    size = IntegerField()
+    sha256 = CharField(max_length=64)
+    content = BlobField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "attestr_media"
+
+
+class AttestrAsync(BaseModel):
+    """An asynchronous request (a consent's audit-trail export): pending, then completed (with
+    its media) or errored. A worker claims a pending job with a lease."""
+
+    id = CharField(primary_key=True, max_length=24)
+    number = CharField(unique=True, max_length=16)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    client = ForeignKeyField(AttestrClient, on_delete="CASCADE", index=False)
+    attestr_consent = ForeignKeyField(AttestrConsent, on_delete="CASCADE")
+    kind = CharField(max_length=32)
+    status = CharField(max_length=16, default="pending")
+    attempts = IntegerField(default=0)
+    lease_until = DateTimeField(null=True)
+    media = ForeignKeyField(AttestrMedia, null=True, on_delete="SET NULL")
+    error = TextField(null=True)
+    base_url = TextField()                        # where the request reached the service
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+
+    class Meta:
+        table_name = "attestr_async"
+        indexes = ((("status", "created_at"), False),)
+
+
+class AttestrRateCounter(BaseModel):
+    """Requests of one client in one fixed window (a second or a UTC day) of one scope
+    (``account`` or an API's name)."""
+
+    client_id = CharField(max_length=36)
+    scope = CharField(max_length=64)
+    unit = CharField(max_length=1)                # "s" (second) or "d" (day)
+    window_start = BigIntegerField()              # epoch second, or the day's ordinal
+    count = IntegerField()
+
+    class Meta:
+        table_name = "attestr_rate_counter"
+        primary_key = CompositeKey("client_id", "scope", "unit", "window_start")
+
+
+register_models(AttestrClient, AttestrConsent, AttestrMedia, AttestrAsync, AttestrRateCounter)

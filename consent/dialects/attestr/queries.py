@@ -1,0 +1,61 @@
+"""The Attestr dialect's hand-written statements (see :mod:`consent.core.sql`)."""
+from __future__ import annotations
+
+from consent.core import sql
+from consent.core.storage import AuditEvent, ConsentEvent
+
+from .models import AttestrAsync, AttestrClient, AttestrConsent, AttestrMedia
+
+CLIENT = sql.model_select(AttestrClient).where('t."credential_id" = ?')
+DEBIT = sql.Statement('UPDATE "attestr_client" SET "credits" = "credits" - 1 '
+                      'WHERE "credential_id" = ? AND "credits" > 0')
+CREDITS = sql.Statement('SELECT "credits" FROM "attestr_client" WHERE "credential_id" = ?')
+
+CONSENT = sql.model_select(AttestrConsent)
+CONSENT_BY_ID = CONSENT.where('t."id" = ?')
+CONSENT_OF_ORG = CONSENT.where('t."org_id" = ?', 't."id" = ?')
+CONSENT_BY_REFERENCE = CONSENT.where('t."client_id" = ?', 't."reference_id" = ?')
+CONSENT_BY_LEDGER_ID = CONSENT.where('t."consent_id" = ?')
+NUMBER_TAKEN = sql.Statement('SELECT 1 FROM "attestr_consent" WHERE "number" = ? '
+                             'UNION ALL SELECT 1 FROM "attestr_async" WHERE "number" = ?')
+REVOKED = sql.Statement('UPDATE "attestr_consent" SET "revoked_at" = ?, "sweep_at" = NULL '
+                        'WHERE "id" = ? AND "revoked_at" IS NULL')
+CONSUMED = sql.Statement('UPDATE "attestr_consent" SET "consumed_at" = ?, "sweep_at" = NULL '
+                         'WHERE "id" = ? AND "consumed_at" IS NULL')
+# The expiry sweep: consents whose validity ended and that nothing else ended first; a claim
+# succeeds for exactly one process (the row's lock on PostgreSQL, the write lock on SQLite).
+EXPIRY_DUE = CONSENT.where('t."sweep_at" IS NOT NULL', 't."sweep_at" <= ?',
+                           order='t."sweep_at"', limit=True)
+CLAIM_EXPIRY = sql.Statement('UPDATE "attestr_consent" SET "sweep_at" = NULL, "expired_at" = ? '
+                             'WHERE "id" = ? AND "sweep_at" IS NOT NULL')
+
+ASYNC = sql.model_select(AttestrAsync)
+ASYNC_BY_ID = ASYNC.where('t."id" = ?')
+ASYNC_OF_ORG = ASYNC.where('t."org_id" = ?', 't."id" = ?')
+ASYNC_DUE = ASYNC.where("t.\"status\" = 'pending'",
+                        '(t."lease_until" IS NULL OR t."lease_until" < ?)',
+                        order='t."created_at"', limit=True)
+CLAIM_ASYNC = sql.Statement(
+    'UPDATE "attestr_async" SET "lease_until" = ?, "attempts" = "attempts" + 1 '
+    "WHERE \"id\" = ? AND \"status\" = 'pending' "
+    'AND ("lease_until" IS NULL OR "lease_until" < ?)')
+
+MEDIA_OF_ORG = sql.model_select(AttestrMedia).where('t."org_id" = ?', 't."id" = ?')
+
+# Rate limits: one row per (client, scope, unit, window), counted up atomically.
+COUNT_HIT = sql.Statement(
+    'INSERT INTO "attestr_rate_counter" ("client_id", "scope", "unit", "window_start", "count") '
+    'VALUES (?, ?, ?, ?, 1) ON CONFLICT ("client_id", "scope", "unit", "window_start") '
+    'DO UPDATE SET "count" = "attestr_rate_counter"."count" + 1 RETURNING "count"')
+PURGE_COUNTERS = sql.Statement('DELETE FROM "attestr_rate_counter" '
+                               'WHERE "unit" = ? AND "window_start" < ?')
+
+# A consent's events for its audit trail: each ledger event with the audit event behind it.
+EVENTS_OF_CONSENT = sql.Select(
+    "TrailRow",
+    [sql.column("e", ConsentEvent.type), sql.column("e", ConsentEvent.at),
+     sql.column("e", ConsentEvent.data), sql.column("a", AuditEvent.event_id),
+     sql.column("a", AuditEvent.seq), sql.column("a", AuditEvent.action),
+     sql.column("a", AuditEvent.actor), sql.column("a", AuditEvent.hash)],
+    'FROM "consent_event" e JOIN "audit_event" a ON a."event_id" = e."audit_event_id"',
+).where('e."consent_id" = ?', order='e."id"')
