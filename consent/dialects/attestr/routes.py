@@ -28,19 +28,13 @@ from . import codes, consents, exports
 from .access import AttestrClientAuth, current_client
 from .codes import AttestrError
 from .errors import ERRORS
-from .worker import WORKER
+from .worker import WORKER  # noqa: F401  (registers the dialect's background loop)
 
 blp = DialectBlueprint("attestr", __name__, url_prefix="/api/v3/public", errors=ERRORS,
                        description="Attestr-compatible DPDP consent API, v3 "
                                    "(Authorization: Basic <authToken>).")
 
 NO_CONSENT = "400 4001 when no consent of this account has this _id"
-
-
-@blp.before_app_request
-def _start_worker():
-    """Each serving process runs the dialect's worker (expiry, exports)."""
-    WORKER.ensure_running()
 
 
 def _consent_out(row) -> dict:

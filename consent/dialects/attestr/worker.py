@@ -2,9 +2,9 @@
 ``consentValidTill`` passed expire (with their ``consent.expired`` webhook) without anyone
 asking, export jobs run, and finished rate-limit windows are dropped.
 
-The thread starts with the first request a process serves (a ``before_app_request`` hook, so a
-restarted or forked worker starts its own), wakes every :data:`INTERVAL` seconds and at once
-after a commit that queued an export. Several processes may run it on one database: each
+The loop is one of the core's background loops (``consent.core.background``), which each serving
+process starts with its first request (a restarted or forked worker starts its own); it wakes
+every :data:`INTERVAL` seconds and at once after a commit that queued an export. Several processes may run it on one database: each
 consent's expiry and each export is claimed by exactly one (see :mod:`.consents` and
 :mod:`.exports`). ``flask --app app attestr sweep`` does one round by hand. The loop is a
 :class:`consent.core.background.Loop`.
