@@ -9,11 +9,12 @@ that allows no script at all. All page text is in the templates.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from consent.core import ledger, tokens
 from consent.web import public_url
+from consent.web.pages import page
 from schemas.common import iso
 
 from . import archive
@@ -35,15 +36,7 @@ def archive_url(org) -> str:
 
 
 def _page(template: str, status: int = 200, **ctx):
-    response = make_response(render_template(template, **ctx), status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries the signed link
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-    return response
+    return page(template, status, **ctx)  # no referrer: the URL carries the signed link
 
 
 def _message(status: int, kind: str, **ctx):

@@ -14,11 +14,12 @@ import hmac
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, ValidationError
 
 from consent.core import ledger, tokens
+from consent.web.pages import page
 from schemas.common import iso
 
 from . import links, logs, mail
@@ -48,20 +49,9 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault(
     "tc_org", OrgSubdomainConverter))
 
 
-def _headers(response):
-    response.headers["Cache-Control"] = "no-store"
-    # The link's token must not leak to other sites (same-origin still sends a real Origin).
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'")
-    return response
-
-
 def _page(template: str, status: int = 200, **ctx):
-    return _headers(make_response(render_template(template, **ctx), status))
+    # The link's token must not leak to other sites (same-origin still sends a real Origin).
+    return page(template, status, referrer="same-origin", **ctx)
 
 
 def _message(status: int, kind: str, org=None, **ctx):
