@@ -11,6 +11,10 @@ Parts (``--only`` picks some; all by default):
   writer lock with background WAL checkpoints (``CONSENT_SQLITE_WRITER_LOCK=flock``,
   ``CONSENT_SQLITE_CHECKPOINTS=background``) against SQLite's own busy_timeout with
   wal_autocheckpoint (``none``/``auto``), at 2 and 4 workers.
+* ``peers``: every write next to the same request answered by Prism mocking this service's own
+  ``/openapi.json`` (a mock that stores nothing; target: the service >= 1.0x Prism) and by an
+  empty json-server storing the same JSON (target >= 2x); then the service on a ledger of
+  1,000,000 consents next to json-server holding 50,000 records (target >= 2x).
 * ``reads``: the state GET on a ledger of 10,000 consents next to the same GET at 1,000,000,
   from two servers side by side; target p99(1M) <= 1.5 x p99(10k).
 
@@ -25,13 +29,14 @@ import datetime as dt
 import json
 import sqlite3
 import sys
+import urllib.request
 
-from . import dialects, wrk
+from . import dialects, peers, wrk
 from .report import machine, median, replace_block, size_label, spread
 from .server import OUT, Server, fresh_copy, prefill
 from .wrk import CEILING, Scenario
 
-PARTS = ("writes", "sqlite", "reads")
+PARTS = ("writes", "peers", "sqlite", "reads")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -58,13 +63,17 @@ def main(argv=None) -> int:
     ok = True
     if "writes" in parts:
         report["parts"]["writes"] = bench.writes(small)
+    big = OUT / f"ledger-{args.big}.sqlite3"
+    if "peers" in parts:
+        prefill(big, args.big)
+        report["parts"]["peers"] = peer = bench.peers(small, big)
+        ok = ok and peer["ok"]
     if "sqlite" in parts:
         report["parts"]["sqlite"] = bench.sqlite_mechanisms(small)
     if "reads" in parts:
-        big = OUT / f"ledger-{args.big}.sqlite3"
         prefill(big, args.big)
         report["parts"]["reads"] = reads = bench.state_reads(small, big)
-        ok = reads["ok"]
+        ok = ok and reads["ok"]
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
     return 0 if ok else 1
@@ -102,6 +111,72 @@ class Bench:
                 self.show(f"{product.name:34s} {row['req_s']:7.0f} req/s  ceiling "
                           f"{spread(row['to_ceiling'])}  floor {spread(row['to_floor'])}")
         return out
+
+    # -- peers: Prism and json-server ---------------------------------------------------------
+    def peers(self, small, big) -> dict:
+        peers.ensure_installed()
+        out = {"empty": {}, "large": {}, "ok": True}
+        with Server(fresh_copy(small, "peers"), self.args.workers) as server:
+            document = OUT / "openapi.json"
+            document.write_bytes(urllib.request.urlopen(
+                f"http://127.0.0.1:{server.port}/openapi.json", timeout=10).read())
+            scenarios = dialects.writes(server.seed)
+            with peers.Prism(document) as prism, \
+                    peers.JsonServer(OUT / "json-server-empty.json", scenarios) as store:
+                for s in scenarios:
+                    to_prism, to_store = peers.for_prism(s), peers.for_json_server(s)
+                    wrk.check_once(prism.port, to_prism)
+                    wrk.check_once(store.port, to_store)
+                    rounds = self.alternate([(server.port, s), (prism.port, to_prism),
+                                             (store.port, to_store)])
+                    row = {"service": median([r[0]["requests_per_s"] for r in rounds]),
+                           "prism": median([r[1]["requests_per_s"] for r in rounds]),
+                           "json_server": median([r[2]["requests_per_s"] for r in rounds]),
+                           "to_prism": [r[0]["requests_per_s"] / r[1]["requests_per_s"]
+                                        for r in rounds],
+                           "to_json_server": [r[0]["requests_per_s"]
+                                              / max(r[2]["requests_per_s"], 0.01)
+                                              for r in rounds],
+                           "errors": sum(r[0]["errors"] for r in rounds)}
+                    row["ok"] = (median(row["to_prism"]) >= 1.0
+                                 and median(row["to_json_server"]) >= 2.0 and not row["errors"])
+                    out["empty"][s.name] = row
+                    out["ok"] = out["ok"] and row["ok"]
+                    self.show(f"{s.name:34s} {row['service']:6.0f} req/s; Prism "
+                              f"{row['prism']:6.0f} -> {spread(row['to_prism'], '{:.2f}x')}; "
+                              f"json-server {row['json_server']:6.0f} -> "
+                              f"{spread(row['to_json_server'], '{:.2f}x')}")
+        with Server(fresh_copy(big, "peers-big"), self.args.workers) as server:
+            scenarios = dialects.writes(server.seed)
+            with peers.JsonServer(OUT / "json-server-50k.json", scenarios,
+                                  records=50_000) as store:
+                for s in scenarios:
+                    to_store = peers.for_json_server(s)
+                    wrk.check_once(store.port, to_store)
+                    rounds = self.alternate([(server.port, s), (store.port, to_store)])
+                    row = {"service": median([r[0]["requests_per_s"] for r in rounds]),
+                           "json_server": median([r[1]["requests_per_s"] for r in rounds]),
+                           "to_json_server": [r[0]["requests_per_s"]
+                                              / max(r[1]["requests_per_s"], 0.01)
+                                              for r in rounds],
+                           "errors": sum(r[0]["errors"] for r in rounds)}
+                    row["ok"] = median(row["to_json_server"]) >= 2.0 and not row["errors"]
+                    out["large"][s.name] = row
+                    out["ok"] = out["ok"] and row["ok"]
+                    self.show(f"{s.name:34s} at {size_label(self.args.big)}: "
+                              f"{row['service']:6.0f} req/s; json-server at 50k "
+                              f"{row['json_server']:6.0f} -> "
+                              f"{spread(row['to_json_server'], '{:.1f}x')}")
+        return out
+
+    def alternate(self, targets: list[tuple[int, Scenario]]) -> list[list[dict]]:
+        """``rounds`` rounds of measuring each (port, scenario) in turn, the first one rotating."""
+        rounds = []
+        for i in range(self.args.rounds):
+            order = targets[i % len(targets):] + targets[:i % len(targets)]
+            got = {id(s): vars(self.measure(port, s)) for port, s in order}
+            rounds.append([got[id(s)] for _, s in targets])
+        return rounds
 
     # -- the SQLite writer mechanisms --------------------------------------------------------
     def sqlite_mechanisms(self, source) -> dict:
@@ -241,6 +316,25 @@ def write_markdown(report: dict) -> None:
                          f"{r['a_p99']:.1f} / {r['b_p99']:.1f} | "
                          f"{spread(r['ratio'], '{:.2f}x')} |")
         replace_block("<!-- bench:sqlite -->", "<!-- /bench:sqlite -->", "\n".join(lines))
+    if "peers" in parts:
+        p = parts["peers"]
+        lines = [head, "", "| write | service req/s | Prism req/s | service / Prism (>= 1.0x) | "
+                 "json-server req/s | service / json-server (>= 2x) | |",
+                 "|---|---:|---:|---|---:|---|---|"]
+        for name, r in p["empty"].items():
+            lines.append(f"| {name} | {r['service']:.0f} | {r['prism']:.0f} | "
+                         f"{spread(r['to_prism'], '{:.2f}x')} | {r['json_server']:.0f} | "
+                         f"{spread(r['to_json_server'], '{:.2f}x')} | "
+                         f"{'PASS' if r['ok'] else 'FAIL'} |")
+        lines += ["", f"The service on a ledger of {size_label(s['big'])} consents against "
+                  "json-server holding 50,000 records:", "",
+                  "| write | service req/s | json-server req/s | service / json-server (>= 2x) "
+                  "| |", "|---|---:|---:|---|---|"]
+        for name, r in p["large"].items():
+            lines.append(f"| {name} | {r['service']:.0f} | {r['json_server']:.0f} | "
+                         f"{spread(r['to_json_server'], '{:.1f}x')} | "
+                         f"{'PASS' if r['ok'] else 'FAIL'} |")
+        replace_block("<!-- bench:peers -->", "<!-- /bench:peers -->", "\n".join(lines))
     if "reads" in parts:
         r = parts["reads"]
         lines = [head, "", "| read | 10k p99 ms | 1M p99 ms | 10k req/s | 1M req/s | "
