@@ -5,6 +5,7 @@ import importlib
 import logging
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from flask_smorest import Api
 
 from . import settings
@@ -22,11 +23,23 @@ class ConsentApi(Api):
     DEFAULT_ERROR_RESPONSE_NAME = None
 
 
+class NoSessions(SessionInterface):
+    """No Flask session cookie: nothing here keeps state in one (pages that need a cookie set
+    their own), and opening one costs every request a signed-cookie serializer."""
+
+    def open_session(self, app, request):
+        return self.make_null_session(app)
+
+    def save_session(self, app, session, response):
+        return None
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """config -> database -> API -> dialects (REGISTRY) -> error handlers -> docs -> CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     settings.load(app, test_config)
     app.json = StrictJSONProvider(app)
+    app.session_interface = NoSessions()
     app.config.update(
         API_TITLE="Consent Ledger",
         API_VERSION=__version__,

@@ -7,6 +7,9 @@ import uuid
 
 import pytest
 
+# Every response dumped by a compiled schema is also dumped by marshmallow and compared.
+os.environ.setdefault("CONSENT_CHECK_FAST_DUMP", "1")
+
 from consent import create_app
 from consent.core import auth, ledger, storage
 from tests.openapi_contract import ContractClient

@@ -57,20 +57,43 @@ def test_the_compiled_export_dump_equals_the_schema(app, org):
     rows = list(ledger.export_rows(org.org))
     assert len(rows) == 4 and full in rows
     for row in rows:
-        assert dump(row) == schema.dump(row)
-        assert list(dump(row)) == list(schema.dump(row))
+        assert dump(row) == ConsentSchema().dump(row)
+        assert list(dump(row)) == list(ConsentSchema().dump(row))
 
 
-def test_compile_dump_refuses_what_it_cannot_reproduce():
+def test_compile_dump_reproduces_marshmallow_on_every_field_kind(app, org):
     from marshmallow import Schema, fields
 
-    from schemas.common import compile_dump
+    from schemas.common import UTCDateTime, compile_dump
 
-    class Nested(Schema):
-        inner = fields.Nested(ConsentSchema)
+    class Inner(Schema):
+        a = fields.String()
+        b = fields.Integer(attribute="n.value")
 
-    with pytest.raises(TypeError, match="Nested"):
-        compile_dump(Nested())
+    class Outer(Schema):
+        text = fields.String()
+        number = fields.Integer(data_key="num")
+        flag = fields.Boolean()
+        when = UTCDateTime()
+        mapping = fields.Dict(keys=fields.String(), values=fields.Integer())
+        raw = fields.Raw()
+        listed = fields.List(fields.String())
+        one = fields.Nested(Inner)
+        many = fields.List(fields.Nested(Inner))
+        nested_many = fields.Nested(Inner, many=True)
+        computed = fields.Function(lambda obj: len(obj["text"]))
+        absent = fields.String()
+        defaulted = fields.String(dump_default="d")
+        nothing = fields.Nested(Inner, allow_none=True)
+
+    obj = {"text": "héllo", "number": "7", "flag": 1, "when": dt.datetime(2026, 1, 2, 3, 4, 5),
+           "mapping": {1: "2"}, "raw": {"x": [1, None]}, "listed": ["a", 2],
+           "one": {"a": "x", "n": {"value": "3"}}, "many": [{"a": "y", "n": {"value": 4}}],
+           "nested_many": [{"a": None, "n": {}}], "nothing": None}
+    for schema in (Outer(), Outer(many=True)):
+        value = [obj, obj] if schema.many else obj
+        assert compile_dump(schema)(value) == schema.dump(value)
+        assert list(compile_dump(Outer())(obj)) == list(Outer().dump(obj))
 
 
 def test_canonical_json_is_sorted_compact_and_utf8():

@@ -31,22 +31,6 @@ def _constant(name: str):
     raise JSONError(f"{name} is not valid JSON")
 
 
-def _integer(text: str) -> int:
-    if len(text.lstrip("-")) > 19:
-        raise JSONError("integer out of range (64-bit signed)")
-    value = int(text)
-    if not INT_MIN <= value <= INT_MAX:
-        raise JSONError("integer out of range (64-bit signed)")
-    return value
-
-
-def _number(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise JSONError("number out of range")
-    return value
-
-
 def loads(data: bytes | str):
     """Parse a request body strictly; raises :class:`JSONError`."""
     if isinstance(data, (bytes, bytearray)):
@@ -55,34 +39,41 @@ def loads(data: bytes | str):
         except UnicodeDecodeError:
             raise JSONError("the body is not UTF-8") from None
     try:
-        value = json.loads(data, parse_constant=_constant, parse_int=_integer,
-                           parse_float=_number)
+        value = json.loads(data, parse_constant=_constant)
     except JSONError:
         raise
     except RecursionError:
         raise JSONError(f"nested deeper than {MAX_DEPTH} levels") from None
-    except ValueError as exc:  # json.JSONDecodeError included
+    except ValueError as exc:  # json.JSONDecodeError, and integers past Python's 4,300 digits
         raise JSONError(f"invalid JSON: {exc}") from None
     check(value)
     return value
 
 
 def check(value) -> None:
-    """Nesting depth and lone surrogates, without recursion."""
+    """Nesting depth, lone surrogates, integers beyond 64 bits and numbers beyond a double's
+    range (``1e400`` parses as infinity), without recursion."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, str):
+        kind = type(item)
+        if kind is str:
             if _SURROGATE.search(item):
                 raise JSONError("a string holds a lone surrogate (not valid Unicode)")
-        elif isinstance(item, dict):
+        elif kind is int:
+            if not INT_MIN <= item <= INT_MAX:
+                raise JSONError("integer out of range (64-bit signed)")
+        elif kind is float:
+            if not math.isfinite(item):
+                raise JSONError("number out of range")
+        elif kind is dict:
             if depth > MAX_DEPTH:
                 raise JSONError(f"nested deeper than {MAX_DEPTH} levels")
             for key, child in item.items():
                 if _SURROGATE.search(key):
                     raise JSONError("a key holds a lone surrogate (not valid Unicode)")
                 stack.append((child, depth + 1))
-        elif isinstance(item, list):
+        elif kind is list:
             if depth > MAX_DEPTH:
                 raise JSONError(f"nested deeper than {MAX_DEPTH} levels")
             stack.extend((child, depth + 1) for child in item)
