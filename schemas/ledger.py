@@ -115,9 +115,12 @@ class ConsentSchema(Schema):
 
 
 class ConsentEventSchema(Schema):
-    type = fields.String(required=True)
+    """One event of a consent's trail (its recording first), with the audit event behind it."""
+
+    type = fields.String(required=True, metadata={
+        "description": "recorded, withdrawn, mapped, used, expired"})
     at = UTCDateTime(required=True)
-    audit_event_id = fields.String(required=True)
+    audit_event_id = fields.String(required=True, attribute="event_id")
     data = fields.Dict(required=True, allow_none=True)
 
 

@@ -5,7 +5,7 @@ import json
 
 from consent.core import auth, ledger
 from consent.web.dialect import registry
-from consent.core.storage import Consent, ConsentEvent, Credential, User
+from consent.core.storage import AuditEvent, Consent, Credential, User
 
 
 def invoke(runner, *args):
@@ -103,8 +103,8 @@ def test_audit_verify_exit_codes(runner, org):
     Consent.update(status="denied").where(Consent.id == c.id).execute()
     bad = runner.invoke(args=["audit", "verify", "--org", "acme"])
     assert bad.exit_code == 1
-    recorded_by = ConsentEvent.get((ConsentEvent.consent == c.seq)
-                                   & (ConsentEvent.type == "recorded")).audit_event_id
+    recorded_by = AuditEvent.get((AuditEvent.org == org.org.id)
+                                 & (AuditEvent.seq == c.audit_seq)).event_id
     assert "BROKEN at event" in bad.output and recorded_by in bad.output
 
 

@@ -223,8 +223,9 @@ class Recorded:
 
 def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
                     subjects: dict | None = None) -> Recorded:
-    """Insert one decision with its audit event and ``recorded`` event. ``subjects`` remembers the
-    subjects already resolved in this transaction (several decisions of one person)."""
+    """Insert one decision, after the audit event that records it (the consent keeps its seq).
+    ``subjects`` remembers the subjects already resolved in this transaction (several decisions
+    of one person)."""
     if d.status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
     valid_from = d.valid_from or now
@@ -241,21 +242,18 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     record_hash = _hash(_content(d.id, org_id, subject.id, purpose.id, purpose_version,
                                  d.notice_version, d.status, d.source, d.supersedes, valid_from,
                                  d.valid_until, d.evidence, now))
+    event = audit.append(org_id, actor=actor, action="consent.recorded", entity_type="consent",
+                         entity_id=d.id, at=now, payload={
+                             "record_hash": record_hash, "subject": subject.identifier,
+                             "purpose": purpose.code, "status": d.status, "source": d.source,
+                             "supersedes": d.supersedes})
     row = {"id": d.id, "org_id": org_id, "subject_id": subject.id,
            "recorded_subject_id": subject.id, "purpose_id": purpose.id,
            "purpose_version": purpose_version, "notice_version": d.notice_version,
            "status": d.status, "source": d.source, "supersedes": d.supersedes,
            "valid_from": valid_from, "valid_until": d.valid_until, "evidence": d.evidence,
-           "created_at": now, "record_hash": record_hash}
+           "created_at": now, "record_hash": record_hash, "audit_seq": event.seq}
     row["seq"] = sql.insert(Consent, row)
-    event = audit.append(org_id, actor=actor, action="consent.recorded", entity_type="consent",
-                         entity_id=d.id, at=now, payload={
-                             "record_hash": row["record_hash"], "subject": subject.identifier,
-                             "purpose": purpose.code, "status": d.status, "source": d.source,
-                             "supersedes": d.supersedes})
-    sql.insert(ConsentEvent, {"consent_id": row["seq"], "type": "recorded", "at": now,
-                              "audit_event_id": event.event_id,
-                              "data": {"status": d.status, "source": d.source}})
     consent = ConsentRecord(**row, subject=subject.identifier,
                             recorded_subject=subject.identifier, purpose=purpose.code,
                             purpose_name=purpose.name)
@@ -334,9 +332,20 @@ def latest_consent(org, subject: str, purpose: str) -> ConsentRecord | None:
     return queries.NEWER_CONSENT.one((org_id, found.id, purpose_row.id, 0, 1))
 
 
-def consent_events(consent) -> list[ConsentEvent]:
-    return list(ConsentEvent.select().where(ConsentEvent.consent == consent.seq)
-                .order_by(ConsentEvent.id))
+def consent_events(consent) -> list:
+    """A consent's trail, oldest first: its recording (from its audit event), then every event
+    on it (withdrawn, mapped, used...), each with the audit event behind it (``event_id``,
+    ``seq``, ``action``, ``actor``, ``hash``)."""
+    trail = queries.CONSENT_TRAIL.all((consent.seq,))
+    if consent.audit_seq is not None and not any(e.type == "recorded" for e in trail):
+        event = queries.AUDIT_EVENT_AT.one((consent.org_id, consent.audit_seq))
+        if event is not None:
+            trail.insert(0, queries.TrailRow(
+                type="recorded", at=event.at, data={"status": consent.status,
+                                                    "source": consent.source},
+                event_id=event.event_id, seq=event.seq, action=event.action, actor=event.actor,
+                hash=event.hash))
+    return trail
 
 
 @dataclass

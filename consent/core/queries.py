@@ -112,12 +112,9 @@ CONSENT_AUDIT = sql.Select(
     CONSENT_RECORD_COLUMNS + [
         sql.column("a", AuditEvent.payload, "audit_payload"),
         sql.column("a", AuditEvent.event_id, "audit_event"),
-        sql.column("a", AuditEvent.seq, "audit_seq"),
     ],
-    CONSENT_JOINS + ' LEFT JOIN "consent_event" e ON e."consent_id" = c."seq" '
-    "AND e.\"type\" = 'recorded' "
-    'LEFT JOIN "audit_event" a ON a."event_id" = e."audit_event_id" AND a."org_id" = c."org_id" '
-    'AND a."entity_id" = c."id"')
+    CONSENT_JOINS + ' LEFT JOIN "audit_event" a ON a."org_id" = c."org_id" '
+    'AND a."seq" = c."audit_seq" AND a."entity_id" = c."id"')
 CONSENT_AUDIT_AFTER = CONSENT_AUDIT.where('c."org_id" = ?', 'c."seq" > ?', order='c."seq"',
                                           limit=True)
 # The mapping events of a range of consents, in order: replayed, they give each one's holder.
@@ -126,6 +123,17 @@ MAPPED_EVENTS_BETWEEN = sql.Select(
                     sql.column("e", ConsentEvent.data)],
     'FROM "consent_event" e').where('e."consent_id" >= ?', 'e."consent_id" <= ?',
                                     "e.\"type\" = 'mapped'", order='e."id"')
+# A consent's events after its recording, each with the audit event behind it.
+CONSENT_TRAIL = sql.Select(
+    "TrailRow",
+    [sql.column("e", ConsentEvent.type), sql.column("e", ConsentEvent.at),
+     sql.column("e", ConsentEvent.data), sql.column("a", AuditEvent.event_id),
+     sql.column("a", AuditEvent.seq), sql.column("a", AuditEvent.action),
+     sql.column("a", AuditEvent.actor), sql.column("a", AuditEvent.hash)],
+    'FROM "consent_event" e JOIN "audit_event" a ON a."event_id" = e."audit_event_id"',
+).where('e."consent_id" = ?', order='e."id"')
+TrailRow = CONSENT_TRAIL.row.cls
+AUDIT_EVENT_AT = sql.model_select(AuditEvent).where('t."org_id" = ?', 't."seq" = ?')
 # A recorded consent the audit chain names but the table lacks.
 MISSING_CONSENT = sql.Statement(
     'SELECT a."event_id", a."seq", a."entity_id" FROM "audit_event" a '

@@ -235,6 +235,9 @@ class Consent(BaseModel):
     evidence = JSONField(null=True)
     created_at = DateTimeField()
     record_hash = CharField(max_length=64)
+    # The seq of the audit event that recorded it (its "recorded" event; not in the record hash:
+    # verify checks the event it points at).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         # A list filtered by a value that few rows hold (a subject, a purpose, a source) has an
@@ -253,7 +256,9 @@ class Consent(BaseModel):
 
 
 class ConsentEvent(BaseModel):
-    """Append-only events on a consent: recorded, withdrawn, mapped, used, expired."""
+    """Append-only events on a consent after it was recorded: withdrawn, mapped, used, expired.
+    (Its recording is its audit event, ``Consent.audit_seq``; databases from before that column
+    also hold a ``recorded`` event per consent.)"""
 
     id = AutoField()
     consent = ForeignKeyField(Consent, backref="events", on_delete="CASCADE")
@@ -475,11 +480,29 @@ OBSOLETE_INDEXES = (
 
 
 def create_tables() -> None:
-    """Create missing tables and indexes, and drop the obsolete ones. Safe to run again."""
+    """Create missing tables and indexes, add the columns later versions added (filled in from
+    what the database already holds), and drop the obsolete indexes. Safe to run again."""
     with db.atomic():
         db.create_tables(all_models(), safe=True)
+        _add_audit_seq()
         for name in OBSOLETE_INDEXES + tuple(_extra_obsolete_indexes):
             db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def _add_audit_seq() -> None:
+    """``consent.audit_seq`` (this version): added to an older database and filled in from its
+    ``recorded`` consent events."""
+    if "audit_seq" in {c.name for c in db.get_columns("consent")}:
+        return
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrate(SchemaMigrator.from_database(db.obj).add_column("consent", "audit_seq",
+                                                            IntegerField(null=True)))
+    db.execute_sql(
+        'UPDATE "consent" SET "audit_seq" = (SELECT a."seq" FROM "consent_event" e '
+        'JOIN "audit_event" a ON a."event_id" = e."audit_event_id" '
+        "WHERE e.\"consent_id\" = \"consent\".\"seq\" AND e.\"type\" = 'recorded') "
+        'WHERE "audit_seq" IS NULL')
 
 
 def transaction():

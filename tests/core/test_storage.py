@@ -178,3 +178,26 @@ def test_writers_queue_on_the_writer_lock(app, org):
     writer.join()
     holder.join(10)
     assert Consent.select().where(Consent.org == org.org.id).count() == 1
+
+
+def test_an_older_database_gets_audit_seq_from_its_recorded_events(app, org):
+    """Databases from before ``consent.audit_seq`` linked each consent to its audit event by a
+    ``recorded`` consent event: create_tables adds the column and fills it in from those."""
+    from consent.core.storage import AuditEvent, ConsentEvent
+
+    consents = [ledger.record_one(org.org, ledger.Decision(subject=f"old{i}", purpose="p",
+                                                           status="granted")) for i in range(3)]
+    for c in consents:  # what the older version wrote
+        event = AuditEvent.get((AuditEvent.org == org.org.id) & (AuditEvent.seq == c.audit_seq))
+        ConsentEvent.create(consent=c.seq, type="recorded", at=c.created_at,
+                            audit_event_id=event.event_id,
+                            data={"status": c.status, "source": c.source})
+    storage.db.execute_sql('ALTER TABLE "consent" DROP COLUMN "audit_seq"')
+    assert "audit_seq" not in {col.name for col in storage.db.get_columns("consent")}
+    storage.create_tables()
+    assert [Consent.get(Consent.id == c.id).audit_seq for c in consents] == \
+        [c.audit_seq for c in consents]
+    assert ledger.verify(org.org)["ok"]
+    trail = ledger.consent_events(ledger.get_consent(org.org, consents[0].id))
+    assert [e.type for e in trail] == ["recorded"]  # once, not twice
+    storage.create_tables()  # again: nothing changes

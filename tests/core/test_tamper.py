@@ -62,6 +62,7 @@ CONSENT_TAMPERS = {
     "created_at": lambda c: {"created_at": c.created_at + dt.timedelta(seconds=1)},
     "record_hash": lambda c: {"record_hash": "0" * 64},
     "seq": lambda c: {"seq": 10_000},
+    "audit_seq": lambda c: {"audit_seq": c.audit_seq + 1},  # another event than its recording
 }
 
 

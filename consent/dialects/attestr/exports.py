@@ -104,7 +104,7 @@ def workbook(row) -> bytes:
     events = book.create_sheet("Events")
     _row(events, "at", "event", "details", "auditAction", "auditSeq", "auditEventId", "actor",
          "auditHash")
-    for e in queries.EVENTS_OF_CONSENT.all((consent.seq,)):
+    for e in ledger.consent_events(consent):
         _row(events, e.at, e.type, e.data, e.action, e.seq, e.event_id, e.actor, e.hash)
     out = io.BytesIO()
     book.save(out)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from consent.core import sql
-from consent.core.storage import AuditEvent, ConsentEvent
+
 
 from .models import AttestrAsync, AttestrClient, AttestrConsent, AttestrMedia
 
@@ -50,12 +50,3 @@ COUNT_HIT = sql.Statement(
 PURGE_COUNTERS = sql.Statement('DELETE FROM "attestr_rate_counter" '
                                'WHERE "unit" = ? AND "window_start" < ?')
 
-# A consent's events for its audit trail: each ledger event with the audit event behind it.
-EVENTS_OF_CONSENT = sql.Select(
-    "TrailRow",
-    [sql.column("e", ConsentEvent.type), sql.column("e", ConsentEvent.at),
-     sql.column("e", ConsentEvent.data), sql.column("a", AuditEvent.event_id),
-     sql.column("a", AuditEvent.seq), sql.column("a", AuditEvent.action),
-     sql.column("a", AuditEvent.actor), sql.column("a", AuditEvent.hash)],
-    'FROM "consent_event" e JOIN "audit_event" a ON a."event_id" = e."audit_event_id"',
-).where('e."consent_id" = ?', order='e."id"')
