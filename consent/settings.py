@@ -40,6 +40,14 @@ DEFAULTS = {
     "CONSENT_WEBHOOK_BACKOFF_BASE": 2.0,
     "CONSENT_WEBHOOK_BACKOFF_CAP": 3600.0,
     "CONSENT_WEBHOOK_TIMEOUT": 10.0,
+    # Origins whose pages may call the header-authenticated provider APIs (CORS), separated by
+    # spaces or commas: an exact origin (https://app.example.com), a port wildcard
+    # (http://localhost:*), a subdomain wildcard (https://*.example.com), or * for any origin.
+    # The default lets a page on any local port use the service (a local demo works as is).
+    "CONSENT_CORS_ORIGINS": "http://localhost:* http://127.0.0.1:*",
+    # Who may frame the pages that may be framed (Veriff's session page, for the InContext SDK):
+    # CSP frame-ancestors sources, the same forms as above plus 'self'.
+    "CONSENT_FRAME_ANCESTORS": "'self' http://localhost:* http://127.0.0.1:*",
 }
 
 INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE",

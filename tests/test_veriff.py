@@ -551,7 +551,9 @@ def test_seed_demo_prints_working_credentials(client, runner):
         sections.append(json.loads(result.output)["veriff"])
     assert sections[0]["api_key"] != sections[1]["api_key"]
     for section in sections:
-        assert set(section) == {"api_key", "shared_secret", "session_id"}
+        assert set(section) == {"integration_id", "api_key", "shared_secret", "session_id",
+                                "session_url", "event_webhook_url", "decision_webhook_url"}
+        assert section["session_url"].startswith("http://consent.test/v/")
         data = dumps(CONSENT)
         response = client.post(f"/v1/sessions/{section['session_id']}/consents", data=data,
                                headers={"X-AUTH-CLIENT": section["api_key"],
@@ -580,11 +582,13 @@ def test_session_url_opens_the_session_page(client, integ):
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
     assert f'<td id="session-id">{v["id"]}</td>' in html
-    assert '<td id="session-status">created</td>' in html
+    assert '<td id="session-status">started</td>' in html  # opening the page starts the flow
     assert "user-9" in html and "No consent uploaded yet." in html
     assert page.headers["Cache-Control"] == "no-store"
-    assert page.headers["Referrer-Policy"] == "no-referrer"
-    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'self' http://localhost:* http://127.0.0.1:*" in \
+        page.headers["Content-Security-Policy"]
+    assert "X-Frame-Options" not in page.headers
 
     content = base64.b64encode(JPEG).decode()
     integ.post(client, f"/v1/sessions/{v['id']}/media",

@@ -16,6 +16,7 @@ class Purpose:
     CONSENT_LINK = "consent-ledger.consent-link.v1"
     CSRF = "consent-ledger.collector-form.v1"
     OPERATOR = "consent-ledger.operator-page.v1"
+    VERIFF_FLOW = "consent-ledger.veriff-flow-form.v1"
 
 
 def _serializer(secret_key, salt: str) -> URLSafeTimedSerializer:
