@@ -34,12 +34,6 @@ DEFAULTS = {
     # smtp://user:pass@host:port (or smtps://). Empty: mail goes to the local outbox.
     "CONSENT_SMTP_URL": "",
     "CONSENT_MAIL_FROM": "consent@localhost",
-    # Webhooks (the durable outbox): attempts before a delivery is marked failed, the wait
-    # before the second attempt (doubling after each, up to the cap), and each attempt's timeout.
-    "CONSENT_WEBHOOK_MAX_ATTEMPTS": 8,
-    "CONSENT_WEBHOOK_BACKOFF_BASE": 2.0,
-    "CONSENT_WEBHOOK_BACKOFF_CAP": 3600.0,
-    "CONSENT_WEBHOOK_TIMEOUT": 10.0,
     # Origins whose pages may call the header-authenticated provider APIs (CORS), separated by
     # spaces or commas: an exact origin (https://app.example.com), a port wildcard
     # (http://localhost:*), a subdomain wildcard (https://*.example.com), or * for any origin.
@@ -48,6 +42,12 @@ DEFAULTS = {
     # Who may frame the pages that may be framed (Veriff's session page, for the InContext SDK):
     # CSP frame-ancestors sources, the same forms as above plus 'self'.
     "CONSENT_FRAME_ANCESTORS": "'self' http://localhost:* http://127.0.0.1:*",
+    # Webhooks (the durable outbox): attempts before a delivery is marked failed, the wait
+    # before the second attempt (doubling after each, up to the cap), and each attempt's timeout.
+    "CONSENT_WEBHOOK_MAX_ATTEMPTS": 8,
+    "CONSENT_WEBHOOK_BACKOFF_BASE": 2.0,
+    "CONSENT_WEBHOOK_BACKOFF_CAP": 3600.0,
+    "CONSENT_WEBHOOK_TIMEOUT": 10.0,
 }
 
 INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE",
