@@ -32,8 +32,7 @@ NOT_COMPLETED = fail("Session is not in a completed status.")
 
 @pytest.fixture(autouse=True)
 def no_sending(monkeypatch):
-    """Webhooks are not configured here; nothing should be sent (tests/test_veriff_webhooks.py)."""
-    monkeypatch.setattr(outbox.SENDER, "enabled", False)
+    monkeypatch.setattr(outbox.SENDER, "enabled", False)  # no webhook is configured here
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ SAME_ORIGIN = {"Origin": "http://localhost"}
 
 @pytest.fixture(autouse=True)
 def no_sending(monkeypatch):
-    monkeypatch.setattr(outbox.SENDER, "enabled", False)
+    monkeypatch.setattr(outbox.SENDER, "enabled", False)  # no webhook is configured here
 
 
 @pytest.fixture

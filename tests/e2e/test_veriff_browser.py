@@ -15,11 +15,11 @@ loopback.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from werkzeug.serving import make_server
@@ -54,55 +54,40 @@ class Recorder:
         return self.app(environ, start_response)
 
 
+@contextlib.contextmanager
+def serving(wsgi_app, host: str = "127.0.0.1"):
+    """A WSGI app on a real loopback port, for the length of the block; yields its base URL
+    (``host`` names the address the browser uses: localhost and 127.0.0.1 are two sites)."""
+    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
 @pytest.fixture
 def veriff_server(app):
     """The service on a real loopback port; the session URLs it hands out point there."""
     recorder = Recorder(app)
-    server = make_server("127.0.0.1", 0, recorder, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["CONSENT_PUBLIC_URL"] = base
-    yield base, recorder
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(recorder) as base:
+        app.config["CONSENT_PUBLIC_URL"] = base
+        yield base, recorder
 
 
-class ShopSite:
-    """A second loopback server: the integrator's own pages, on another origin."""
+def shop_site(files: dict[str, tuple[str, bytes]]):
+    """The integrator's own pages on another origin: ``localhost``, another site than the
+    service's 127.0.0.1, so the session page is framed in a third-party context."""
+    def app(environ, start_response):
+        found = files.get(environ.get("PATH_INFO", ""))
+        status, mimetype, body = ("200 OK", *found) if found else (
+            "404 Not Found", "text/plain", b"not found")
+        start_response(status, [("Content-Type", mimetype), ("Content-Length", str(len(body)))])
+        return [body]
 
-    def __init__(self, files: dict[str, tuple[str, bytes]]):
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server's naming)
-                found = site.files.get(self.path.split("?")[0])
-                if found is None:
-                    self.send_error(404)
-                    return
-                mimetype, body = found
-                self.send_response(200)
-                self.send_header("Content-Type", mimetype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.files = files
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # localhost is another site than 127.0.0.1: the frame is a third-party context.
-        self.url = f"http://localhost:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+    return serving(app, host="localhost")
 
 
 def page_files(sdk_name: str, sdk_source: bytes, app_js: str, shim: bool = False) -> dict:
@@ -123,7 +108,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + [LOOPBACK_ONLY])
+        instance = pw.chromium.launch(executable_path=CHROMIUM,
+                                      args=CHROMIUM_ARGS + [LOOPBACK_ONLY])
         try:
             yield instance
         finally:
@@ -154,10 +140,10 @@ def test_js_sdk_creates_a_session_cross_origin(veriff_server, browser, org):
       veriff.mount({{submitBtnText: "Get verified"}});
     """
     files = page_files("veriff.js", (sdk / "lib" / "veriff.js").read_bytes(), app_js, shim=True)
-    with ShopSite(files) as shop:
+    with shop_site(files) as shop:
         context = browser.new_context()
         page = context.new_page()
-        assert page.goto(shop.url + "/").status == 200
+        assert page.goto(shop + "/").status == 200
         page.get_by_role("button", name="Get verified").click()
         page.wait_for_function("window.sessionResult !== null", timeout=10000)
         result = page.evaluate("window.sessionResult")
@@ -172,7 +158,7 @@ def test_js_sdk_creates_a_session_cross_origin(veriff_server, browser, org):
     # The browser asked first (CORS preflight), then sent what the SDK sends.
     requests = [(m, p, h) for m, p, h in recorder.seen if p == "/v1/sessions"]
     (pre_method, _, pre_headers), (method, _, headers) = requests
-    assert pre_method == "OPTIONS" and pre_headers["origin"] == shop.url
+    assert pre_method == "OPTIONS" and pre_headers["origin"] == shop
     assert "x-origin" in pre_headers["access-control-request-headers"]
     assert method == "POST" and headers["x-origin"] == "js-sdk"
     assert headers["x-auth-client"] == integration.key and "x-hmac-signature" not in headers
@@ -205,10 +191,10 @@ def test_incontext_sdk_frames_the_flow_to_the_end(veriff_server, browser, org):
         """
         files = page_files("incontext.js",
                            (sdk / "dist" / "v2.5.0" / "veriff.js").read_bytes(), app_js)
-        with ShopSite(files) as shop:
+        with shop_site(files) as shop:
             context = browser.new_context()
             page = context.new_page()
-            assert page.goto(shop.url + "/").status == 200
+            assert page.goto(shop + "/").status == 200
             page.wait_for_function("window.veriffEvents.includes('STARTED')", timeout=10000)
             frame = page.frame_locator("#veriffFrame")
             assert frame.locator("#session-status").inner_text() == "started"
