@@ -299,6 +299,27 @@ def test_ledger_api_hostile_bodies(client, org, integ, name):
     assert AuditEvent.select().count() == before
 
 
+INTEGRATION_HOSTILE = {
+    "deep": b'{"event_webhook_url": ' + b"[" * 10000 + b"]" * 10000 + b"}",
+    "huge_int": b'{"event_webhook_url": ' + b"7" * 5000 + b"}",
+    "surrogate": b'{"event_webhook_url": "http://h/\\udc00"}',
+    "nan": b'{"decision_webhook_url": NaN}',
+    "year_one": b'{"event_webhook_url": "0001-01-01T00:00:00+14:00"}',
+    "unknown_field": b'{"event_webhook_url": null, "secret": 1}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(INTEGRATION_HOSTILE))
+def test_integration_settings_hostile_bodies(client, org, integ, name):
+    before = AuditEvent.select().count()
+    response = client.patch(f"/ledger/v1/veriff/integrations/{integ.id}",
+                            data=INTEGRATION_HOSTILE[name],
+                            headers=org.headers(**{"Content-Type": "application/json"}))
+    assert response.status_code in (400, 422), (name, response.status_code)
+    assert response.json["code"] == response.status_code and response.json["message"]
+    assert AuditEvent.select().count() == before
+
+
 # -- DELETE /v1/sessions/{id} -----------------------------------------------------------------------
 
 def delete(client, integ, session_id):

@@ -2,7 +2,7 @@
 
 Authentication is Veriff's (:class:`consent.web.auth.HmacSignature`): ``X-AUTH-CLIENT`` names
 the integration and ``X-HMAC-SIGNATURE`` is the lowercase hex HMAC-SHA256, with its shared
-secret, of the raw request body (POST, PATCH) or of the session id (GET), checked before
+secret, of the raw request body (POST, PATCH) or of the session id (GET, DELETE), checked before
 anything parses the body. Every successful response carries the API key in
 ``x-auth-client``/``vrf-auth-client`` and the HMAC of the exact bytes sent in
 ``x-hmac-signature``/``vrf-hmac-signature`` (:func:`sign_response`).

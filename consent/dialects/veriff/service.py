@@ -15,6 +15,9 @@ Consent mapping (Veriff upload -> ledger decision):
 The ledger keeps every upload (records are never updated); the newest per (subject, purpose) is
 its current state. Veriff's own rule, "the latest upload per session is binding", is what
 ``GET /v1/sessions/{id}/consents`` marks: exactly one ``binding: true``, the newest.
+
+How a session moves (started, submitted, decided, deleted) is :mod:`.lifecycle`; the functions
+here find the session (by integration, organisation, id or page token), hold it, and call it.
 """
 from __future__ import annotations
 
