@@ -11,7 +11,7 @@ from flask_smorest import Api
 from . import settings
 from .core import background, outbox, storage
 from .dialects import REGISTRY
-from .web import docs, service
+from .web import cors, docs, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
 from .web.jsonio import StrictJSONProvider
 
@@ -35,7 +35,7 @@ class NoSessions(SessionInterface):
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """config -> database -> API -> dialects (REGISTRY) -> error handlers -> docs -> CLI."""
+    """config -> database -> API -> dialects (REGISTRY) -> error handlers -> CORS -> docs -> CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     settings.load(app, test_config)
     app.json = StrictJSONProvider(app)
@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for name in REGISTRY:
         register(app, api, importlib.import_module(name).DIALECT)
     install_error_handlers(app)
+    cors.init_app(app, app.extensions["consent.dialects"].dialects)
     docs.init_app(app)
 
     from . import cli

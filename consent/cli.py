@@ -1,6 +1,7 @@
 """Operator CLI: ``flask --app app <command>``."""
 from __future__ import annotations
 
+import copy
 import json
 import sys
 
@@ -68,9 +69,12 @@ def redact(url: str) -> str:
     return url
 
 
-def seed_demo_data() -> dict:
+def seed_demo_data(options: dict | None = None) -> dict:
     """Create the demo organisation (if absent) and fresh working credentials for every dialect:
-    one section per registered dialect that seeds (its ``seed_demo``)."""
+    one section per registered dialect that seeds (its ``seed_demo``). ``options``: the values of
+    the ``seed-demo`` options dialects add (``Dialect.seed_demo_options``), each passed to its
+    own dialect by name."""
+    options = options or {}
     storage.create_tables()
     org = ledger.get_org(DEMO_SLUG) or ledger.create_org(DEMO_SLUG, "Demo Organisation", "demo")
     user = User.get_or_none(User.email == DEMO_USER) or auth.create_user(DEMO_USER, "Demo Operator")
@@ -84,7 +88,8 @@ def seed_demo_data() -> dict:
     }
     for dialect in registry(current_app).dialects:
         if dialect.seed_demo is not None:
-            out[dialect.name] = dialect.seed_demo(org, user)
+            own = {o.name: options.get(o.name) for o in dialect.seed_demo_options}
+            out[dialect.name] = dialect.seed_demo(org, user, **own)
     return out
 
 
@@ -95,11 +100,11 @@ def seed_demo_data() -> dict:
               help="Where the service is served, for the links printed when CONSENT_PUBLIC_URL "
                    "is unset (make run passes http://HOST:PORT).")
 @domain_errors
-def seed_demo(as_json, served_at):
+def seed_demo(as_json, served_at, **dialect_options):
     """Create the demo organisation (idempotent) and print working credentials."""
     if served_at and not current_app.config["CONSENT_PUBLIC_URL"]:
         current_app.config["CONSENT_PUBLIC_URL"] = served_at.rstrip("/")
-    data = seed_demo_data()
+    data = seed_demo_data(dialect_options)
     if as_json:
         click.echo(json.dumps(data))
         return
@@ -279,9 +284,19 @@ def webhooks_send():
     click.echo(f"{total} delivery(ies) attempted")
 
 
+def seed_demo_command(dialects) -> click.Command:
+    """``seed-demo`` with the options the dialects add (a copy per app; the original is kept)."""
+    extra = [option for dialect in dialects for option in dialect.seed_demo_options]
+    if not extra:
+        return seed_demo
+    command = copy.copy(seed_demo)
+    command.params = list(seed_demo.params) + extra
+    return command
+
+
 def init_app(app):
-    for command in (init_db, seed_demo, org_cli, user_cli, member_cli, token_cli, key_cli,
-                    audit_cli, webhooks_cli):
+    for command in (init_db, seed_demo_command(registry(app).dialects), org_cli, user_cli,
+                    member_cli, token_cli, key_cli, audit_cli, webhooks_cli):
         app.cli.add_command(command)
     for dialect in registry(app).dialects:
         for command in dialect.cli_commands:

@@ -34,6 +34,14 @@ DEFAULTS = {
     # smtp://user:pass@host:port (or smtps://). Empty: mail goes to the local outbox.
     "CONSENT_SMTP_URL": "",
     "CONSENT_MAIL_FROM": "consent@localhost",
+    # Origins whose pages may call the header-authenticated provider APIs (CORS), separated by
+    # spaces or commas: an exact origin (https://app.example.com), a port wildcard
+    # (http://localhost:*), a subdomain wildcard (https://*.example.com), or * for any origin.
+    # The default lets a page on any local port use the service (a local demo works as is).
+    "CONSENT_CORS_ORIGINS": "http://localhost:* http://127.0.0.1:*",
+    # Who may frame the pages that may be framed (Veriff's session page, for the InContext SDK):
+    # CSP frame-ancestors sources, the same forms as above plus 'self'.
+    "CONSENT_FRAME_ANCESTORS": "'self' http://localhost:* http://127.0.0.1:*",
     # Webhooks (the durable outbox): attempts before a delivery is marked failed, the wait
     # before the second attempt (doubling after each, up to the cap), and each attempt's timeout.
     "CONSENT_WEBHOOK_MAX_ATTEMPTS": 8,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from .common import BaseSchema, UTCDateTime
+from .common import BaseSchema, Int64, UTCDateTime
 
 CONSENT_TYPES = ("ine", "bipa", "aadhaar")
 
@@ -182,3 +182,130 @@ class ConsentListOutSchema(Schema):
     status = fields.String(required=True)
     sessionId = fields.String(required=True)
     consents = fields.List(fields.Nested(ConsentItemSchema), required=True)
+
+
+# -- decisions, person, attempts (GET /v1/sessions/{id}/decision|person|attempts) ---------------
+
+def _nullable_strings(*names: str) -> dict:
+    return {name: fields.String(required=True, allow_none=True) for name in names}
+
+
+VeriffDecisionPersonSchema = Schema.from_dict({
+    **_nullable_strings("firstName", "lastName", "dateOfBirth", "gender", "idNumber",
+                        "nationality", "citizenship", "placeOfBirth", "yearOfBirth"),
+    "pepSanctionMatch": fields.String(required=True, allow_none=True),
+}, name="VeriffDecisionPersonSchema")
+
+VeriffDecisionDocumentSchema = Schema.from_dict(
+    _nullable_strings("number", "type", "country", "validFrom", "validUntil"),
+    name="VeriffDecisionDocumentSchema")
+
+VERIFF_TIME = {"description": "UTC, milliseconds, Z: 2019-11-06T07:18:36.916Z",
+               "example": "2019-11-06T07:18:36.916Z"}
+
+
+class VeriffVerificationDecisionSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The session id"})
+    attemptId = fields.String(required=True)
+    vendorData = fields.String(required=True, allow_none=True)
+    endUserId = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(
+        ("approved", "declined", "resubmission_requested", "expired", "abandoned", "review")))
+    code = fields.Integer(required=True, metadata={
+        "description": "9001 approved, 9102 declined, 9103 resubmission_requested, 9104 expired "
+                       "or abandoned, 9121 review"})
+    reason = fields.String(required=True, allow_none=True)
+    reasonCode = fields.Integer(required=True, allow_none=True)
+    decisionTime = fields.String(required=True, metadata=VERIFF_TIME)
+    acceptanceTime = fields.String(required=True, metadata=VERIFF_TIME)
+    submissionTime = fields.String(required=True, allow_none=True, metadata=VERIFF_TIME)
+    person = fields.Nested(VeriffDecisionPersonSchema, required=True)
+    document = fields.Nested(VeriffDecisionDocumentSchema, required=True)
+    additionalVerifiedData = fields.Dict(required=True)
+    riskLabels = fields.List(fields.Dict(), required=True)
+    comments = fields.List(fields.Dict(), required=True)
+
+
+class VeriffTechnicalDataSchema(Schema):
+    ip = fields.String(required=True, allow_none=True)
+
+
+class DecisionOutSchema(Schema):
+    """``GET /decision`` and the decision webhook's body."""
+
+    status = fields.String(required=True, metadata={"example": "success"})
+    verification = fields.Nested(VeriffVerificationDecisionSchema, required=True, allow_none=True,
+                                 metadata={"description": "null until the session is decided"})
+    technicalData = fields.Nested(VeriffTechnicalDataSchema, required=True)
+
+
+class EventWebhookSchema(Schema):
+    """The event webhook's body (started 7001, submitted 7002)."""
+
+    id = fields.String(required=True)
+    attemptId = fields.String(required=True)
+    feature = fields.String(required=True)
+    code = fields.Integer(required=True)
+    action = fields.String(required=True)
+    vendorData = fields.String(required=True, allow_none=True)
+    endUserId = fields.String(required=True, allow_none=True)
+
+
+class VeriffPersonDataSchema(Schema):
+    firstName = fields.String(required=True, allow_none=True)
+    lastName = fields.String(required=True, allow_none=True)
+    idNumber = fields.String(required=True, allow_none=True)
+    dateOfBirth = fields.String(required=True, allow_none=True)
+    gender = fields.String(required=True, allow_none=True)
+    nationality = fields.String(required=True, allow_none=True)
+    placeOfBirth = fields.String(required=True, allow_none=True)
+    citizenships = fields.List(fields.String(), required=True)
+    pepSanctionMatches = fields.List(fields.Dict(), required=True)
+
+
+class PersonOutSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "success"})
+    person = fields.Nested(VeriffPersonDataSchema, required=True)
+
+
+class VeriffAttemptSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The attempt's id (attemptId)"})
+    status = fields.String(required=True)
+    createdTime = fields.String(required=True, metadata=VERIFF_TIME)
+
+
+class AttemptsOutSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "success"})
+    verifications = fields.List(fields.Nested(VeriffAttemptSchema), required=True)
+
+
+# -- the operator's API (/ledger/v1/veriff, this service's own error shape) --------------------
+
+class VeriffIntegrationUpdateSchema(BaseSchema):
+    event_webhook_url = fields.String(allow_none=True, validate=validate.URL(
+        require_tld=False, schemes={"http", "https"}), metadata={
+        "description": "Where event webhooks (started, submitted) go; null: none"})
+    decision_webhook_url = fields.String(allow_none=True, validate=validate.URL(
+        require_tld=False, schemes={"http", "https"}), metadata={
+        "description": "Where decision webhooks go; null: none"})
+    api_key = fields.String(validate=validate.Length(1, 100), metadata={
+        "description": "The integration's API key, needed once for an integration created "
+                       "outside `veriff integration-create` (its webhooks carry it in "
+                       "X-AUTH-CLIENT; the core keeps only its hash)"})
+
+
+class VeriffIntegrationSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "The integration's credential id"})
+    name = fields.String(required=True)
+    key_prefix = fields.String(required=True)
+    event_webhook_url = fields.String(required=True, allow_none=True)
+    decision_webhook_url = fields.String(required=True, allow_none=True)
+    api_key_known = fields.Boolean(required=True)
+
+
+class VeriffDecideSchema(BaseSchema):
+    status = fields.String(required=True, validate=validate.OneOf(
+        ("approved", "declined", "resubmission_requested", "expired", "abandoned", "review")))
+    reason_code = Int64(allow_none=True, metadata={
+        "description": "declined: 101-129, resubmission_requested: 201-207 (Veriff's tables); "
+                       "default 102 and 201"})

@@ -17,6 +17,7 @@ class Purpose:
     CSRF = "consent-ledger.collector-form.v1"
     OPERATOR = "consent-ledger.operator-page.v1"
     ARCHIVE_PAGE = "consent-ledger.archive-page.v1"
+    VERIFF_FLOW = "consent-ledger.veriff-flow-form.v1"
 
 
 def _serializer(secret_key, salt: str) -> URLSafeTimedSerializer:

@@ -4,6 +4,8 @@ strict JSON (:mod:`.jsonio`), the API docs page (:mod:`.docs`) and a few respons
 Nothing in it names a dialect."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import current_app, has_request_context, jsonify, request
 
 from consent.core import ledger
@@ -20,6 +22,18 @@ def public_url() -> str:
     if has_request_context():
         return request.host_url.rstrip("/")
     return DEFAULT_PUBLIC_URL
+
+
+def cross_site_request() -> bool:
+    """Did a form post come from another site? ``Sec-Fetch-Site: cross-site``, or an ``Origin``
+    other than this host. ``Origin: null`` (privacy-preserving browsers) is not taken as one:
+    the form's own signed token decides then."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        return urlsplit(origin).netloc.lower() != request.host.lower()
+    return False
 
 
 def idempotent_response(org, scope: str, key: str | None, request_data: dict, status: int,

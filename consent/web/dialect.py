@@ -26,6 +26,7 @@ from consent.core.storage import release_broken_connection
 from schemas.common import ServiceErrorSchema
 
 from .auth import AuthFailed, Scheme
+from .cors import CorsPolicy
 
 log = logging.getLogger("consent")
 
@@ -79,6 +80,10 @@ class Dialect:
     # (organisation, demo operator) -> the dialect's section of ``seed-demo --json``
     seed_demo: Callable | None = None
     cli_commands: tuple = ()      # click commands or groups added to ``flask --app app``
+    # click options the dialect adds to ``seed-demo``; their values reach its ``seed_demo``
+    seed_demo_options: tuple = ()
+    # CORS for its header-authenticated API (see :mod:`consent.web.cors`); None: no CORS
+    cors: CorsPolicy | None = None
 
 
 class Registry:

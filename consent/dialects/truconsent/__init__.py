@@ -81,6 +81,7 @@ from __future__ import annotations
 from flask import current_app
 
 from consent.core import auth
+from consent.web.cors import CorsPolicy
 from consent.web.dialect import Dialect
 
 from . import models  # noqa: F401  (registers the tables)
@@ -127,4 +128,9 @@ DIALECT = Dialect(
     pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(truconsent_cli,),
+    # The API authenticates by header (never a cookie): browsers of CONSENT_CORS_ORIGINS may call
+    # it. The collector page is not under these prefixes.
+    cors=CorsPolicy(paths=("/api/consent/", "/api/v1/external/"),
+                    allow_headers=("Content-Type", "Authorization", "X-API-Key", "X-Org-Id"),
+                    methods=("GET", "POST")),
 )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
@@ -20,6 +19,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from consent.core import ledger, tokens
 from consent.web.pages import page
+from consent.web import cross_site_request
 from schemas.common import iso
 
 from . import links, logs, mail
@@ -62,15 +62,6 @@ def _message(status: int, kind: str, org=None, **ctx):
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     return _message(exc.code or 500, "http", title=exc.name, text=exc.description or "")
-
-
-def _cross_site() -> bool:
-    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
-        return True
-    origin = request.headers.get("Origin")
-    if origin and origin != "null":  # "null": privacy-preserving browsers; the cookie decides
-        return urlsplit(origin).netloc.lower() != request.host.lower()
-    return False
 
 
 def _csrf_ok(event_id: str) -> bool:
@@ -126,7 +117,7 @@ def collector(org, cp_display, event_id):
     if request.method == "GET":
         return _form(link)
 
-    if _cross_site() or not _csrf_ok(link.event.id):
+    if cross_site_request() or not _csrf_ok(link.event.id):
         return _message(403, "cross_site", link.org)
     decision = request.form.get("decision", "custom")
     purposes = link.cp.purposes

@@ -1,11 +1,19 @@
 """The Veriff dialect's own tables.
 
 An *integration* is a core :class:`~consent.core.storage.Credential` of kind ``hmac`` (API key +
-shared secret); these tables point at it. Sessions keep only what the consent flow needs
-(vendorData, callback, state): the person and document data a client sends are validated but not
-stored. Media keep the image's context, timestamp, size and SHA-256, never the bytes. A
-:class:`VeriffConsent` links a session to the ledger :class:`~consent.core.storage.Consent` that an
-upload recorded; both are written in one transaction and never updated.
+shared secret); these tables point at it. A :class:`VeriffSession` keeps what the session was
+created with that never changes (vendorData, callback, the token's hash). What changes lives in
+:class:`VeriffSessionState`: the status, the current attempt, the person and document data the
+session was created with (the decision and ``GET /person`` return them; they are cleared when the
+session is deleted and never written to the audit chain), and when it was deleted. A session
+without a state row (created before the state existed) is in its original ``status``.
+
+Each pass through the flow is a :class:`VeriffAttempt` (Veriff's ``attemptId``), carrying its
+decision once there is one. Media keep the image's context, timestamp, size and SHA-256, never the
+bytes. A :class:`VeriffConsent` links a session to the ledger
+:class:`~consent.core.storage.Consent` that an upload recorded; both are written in one
+transaction and never updated. :class:`VeriffIntegration` holds an integration's webhook URLs and
+the API key its webhooks carry in ``X-AUTH-CLIENT``.
 """
 from __future__ import annotations
 
@@ -23,21 +31,19 @@ from consent.core.storage import (
     BaseModel,
     Consent,
     Credential,
+    JSONField,
     Organisation,
     new_uuid,
     register_models,
     utcnow,
 )
 
-SESSION_CREATED = "created"
-SESSION_SUBMITTED = "submitted"
-
-
 class VeriffSession(BaseModel):
     id = CharField(primary_key=True, max_length=36, default=new_uuid)
     org = ForeignKeyField(Organisation, on_delete="CASCADE")
     integration = ForeignKeyField(Credential, on_delete="CASCADE")
-    status = CharField(max_length=16, default=SESSION_CREATED)
+    # The status at creation; afterwards VeriffSessionState.status is the session's status.
+    status = CharField(max_length=16, default="created")
     vendor_data = TextField(null=True)
     end_user_id = CharField(max_length=255, null=True)
     callback = TextField(null=True)
@@ -76,5 +82,50 @@ class VeriffConsent(BaseModel):
         indexes = ((("session", "seq"), False),)
 
 
-register_models(VeriffSession, VeriffMedia, VeriffConsent,
-                obsolete_indexes=("veriff_consent_session_id",))
+class VeriffAttempt(BaseModel):
+    """One pass through the verification flow (Veriff's ``attemptId``) and its decision."""
+
+    seq = AutoField()
+    id = CharField(unique=True, max_length=36, default=new_uuid)
+    # (session, seq) below serves lookups by session; no index of its own.
+    session = ForeignKeyField(VeriffSession, on_delete="CASCADE", index=False)
+    status = CharField(max_length=32)
+    created_at = DateTimeField(default=utcnow)
+    submitted_at = DateTimeField(null=True)
+    decided_at = DateTimeField(null=True)
+    code = IntegerField(null=True)            # 9001, 9102... once decided
+    reason_code = IntegerField(null=True)
+    reason = TextField(null=True)
+
+    class Meta:
+        indexes = ((("session", "seq"), False),)
+
+
+class VeriffSessionState(BaseModel):
+    """What changes about a session: one row per session, updated in place (every change is an
+    audit event)."""
+
+    session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
+    status = CharField(max_length=32)
+    attempt = ForeignKeyField(VeriffAttempt, field=VeriffAttempt.id, null=True, index=False)
+    person = JSONField(null=True)
+    document = JSONField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+
+
+class VeriffIntegration(BaseModel):
+    """An integration's webhook URLs, and its API key: Veriff's webhooks carry it in
+    ``X-AUTH-CLIENT`` (it is the integration's public, "publishable" key, which
+    ``@veriff/js-sdk`` puts in web pages; the core keeps only its hash). The shared secret that
+    signs the webhooks stays on the credential."""
+
+    integration = ForeignKeyField(Credential, primary_key=True, on_delete="CASCADE")
+    api_key = CharField(max_length=100, null=True)
+    event_url = TextField(null=True)
+    decision_url = TextField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+
+register_models(VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
+                VeriffIntegration, obsolete_indexes=("veriff_consent_session_id",))

@@ -4,13 +4,46 @@ from __future__ import annotations
 from consent.core import sql
 from consent.core.storage import Consent
 
-from .models import VeriffConsent, VeriffMedia, VeriffSession
+from .models import (
+    VeriffAttempt,
+    VeriffConsent,
+    VeriffIntegration,
+    VeriffMedia,
+    VeriffSession,
+    VeriffSessionState,
+)
 
-SESSION = sql.model_select(VeriffSession)
-SESSION_OF_INTEGRATION = SESSION.where('t."id" = ?', 't."integration_id" = ?')
-SESSION_OF_INTEGRATION_LOCKED = SESSION.where('t."id" = ?', 't."integration_id" = ?',
-                                              suffix="FOR UPDATE")
-SESSION_BY_TOKEN_HASH = SESSION.where('t."token_hash" = ?')
+# A session with its state: ``status`` is the state's (the creation status for a session that
+# has no state row), and deleted sessions are not found.
+SESSION = sql.Select(
+    "SessionRow",
+    [c for c in sql.columns(VeriffSession, "s") if c.name != "status"] + [
+        sql.Column('COALESCE(st."status", s."status")', "status"),
+        sql.column("st", VeriffSessionState.attempt),
+        sql.column("st", VeriffSessionState.person),
+        sql.column("st", VeriffSessionState.document),
+    ],
+    'FROM "veriff_session" s LEFT JOIN "veriff_session_state" st ON st."session_id" = s."id"')
+ACTIVE = 'st."deleted_at" IS NULL'
+# PostgreSQL: the session's row only (the state is the nullable side of the join).
+LOCK = "FOR UPDATE OF s"
+SESSION_OF_INTEGRATION = SESSION.where('s."id" = ?', 's."integration_id" = ?', ACTIVE)
+SESSION_OF_INTEGRATION_LOCKED = SESSION.where('s."id" = ?', 's."integration_id" = ?', ACTIVE,
+                                              suffix=LOCK)
+SESSION_OF_ORG = SESSION.where('s."id" = ?', 's."org_id" = ?', ACTIVE)
+SESSION_OF_ORG_LOCKED = SESSION.where('s."id" = ?', 's."org_id" = ?', ACTIVE, suffix=LOCK)
+SESSION_BY_ID = SESSION.where('s."id" = ?', ACTIVE)
+SESSION_BY_ID_LOCKED = SESSION.where('s."id" = ?', ACTIVE, suffix=LOCK)
+SESSION_BY_TOKEN_HASH = SESSION.where('s."token_hash" = ?', ACTIVE)
+SESSION_BY_TOKEN_HASH_LOCKED = SESSION.where('s."token_hash" = ?', ACTIVE, suffix=LOCK)
+STATE_EXISTS = sql.Statement('SELECT 1 FROM "veriff_session_state" WHERE "session_id" = ?')
+
+ATTEMPT = sql.model_select(VeriffAttempt)
+ATTEMPT_BY_ID = ATTEMPT.where('t."id" = ?')
+ATTEMPTS_OF_SESSION = ATTEMPT.where('t."session_id" = ?', order='t."seq"')
+
+INTEGRATION = sql.model_select(VeriffIntegration).where('t."integration_id" = ?')
+
 MEDIA_OF_SESSION = sql.model_select(VeriffMedia).where('t."session_id" = ?',
                                                        order='t."created_at", t."id"')
 # A session's consent uploads, newest first, each with the exact text its ledger consent kept.

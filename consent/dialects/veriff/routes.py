@@ -2,7 +2,7 @@
 
 Authentication is Veriff's (:class:`consent.web.auth.HmacSignature`): ``X-AUTH-CLIENT`` names
 the integration and ``X-HMAC-SIGNATURE`` is the lowercase hex HMAC-SHA256, with its shared
-secret, of the raw request body (POST, PATCH) or of the session id (GET), checked before
+secret, of the raw request body (POST, PATCH) or of the session id (GET, DELETE), checked before
 anything parses the body. Every successful response carries the API key in
 ``x-auth-client``/``vrf-auth-client`` and the HMAC of the exact bytes sent in
 ``x-hmac-signature``/``vrf-hmac-signature`` (:func:`sign_response`).
@@ -14,28 +14,41 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from consent.core import auth
+from consent.core.errors import Conflict, Invalid, NotFound
 from consent.web import public_url
-from consent.web.auth import HmacSignature, current_principal
+from consent.web.auth import ADMIN_KEY, HmacSignature, current_actor, current_org, current_principal
 from consent.web.blueprint import DialectBlueprint
+from consent.web.cors import CorsPolicy
+from consent.web.dialect import SERVICE_ERRORS
 from schemas.veriff import (
+    AttemptsOutSchema,
     ConsentListOutSchema,
     ConsentOutSchema,
     ConsentUploadSchema,
+    DecisionOutSchema,
     MediaListOutSchema,
     MediaUploadOutSchema,
     MediaUploadSchema,
+    PersonOutSchema,
     SessionCreateSchema,
     SessionOutSchema,
     SessionSubmitSchema,
     SubmittedOutSchema,
+    VeriffDecideSchema,
+    VeriffIntegrationSchema,
+    VeriffIntegrationUpdateSchema,
 )
 
-from . import service
+from . import codes, lifecycle, service, webhooks
 from .errors import ERRORS
 
 blp = DialectBlueprint("veriff", __name__, url_prefix="/v1", errors=ERRORS,
                        description="Veriff-compatible session API (X-AUTH-CLIENT + "
                                    "X-HMAC-SIGNATURE).")
+admin_blp = DialectBlueprint("veriff_admin", __name__, url_prefix="/ledger/v1/veriff",
+                             errors=SERVICE_ERRORS,
+                             description="Veriff integrations' webhook URLs, and decisions "
+                                         "without a browser (admin key).")
 
 NOT_FOUND = "Resource not found"
 SUBMITTED_CONSENT = "Consent cannot be uploaded to a submitted session."
@@ -49,6 +62,17 @@ SIGNED_MEDIA = HmacSignature(max_body=MEDIA_MAX_BYTES)
 SIGNED_ID = HmacSignature(sign_over="session_id")
 # Unmatched URLs under /v1/: the integration must be known before a 404 or 405 says anything.
 KNOWN_INTEGRATION = HmacSignature(sign_over=None)
+NOT_COMPLETED = lifecycle.NOT_COMPLETED
+
+# What Veriff's browser SDKs send and read (@veriff/js-sdk: content-type, x-auth-client,
+# x-origin, vrf-integration-id), and the signed requests of other clients.
+CORS = CorsPolicy(
+    paths=("/v1/",),
+    allow_headers=("Content-Type", "X-AUTH-CLIENT", "X-HMAC-SIGNATURE", "X-ORIGIN",
+                   "VRF-AUTH-CLIENT", "VRF-HMAC-SIGNATURE", "VRF-INTEGRATION-ID"),
+    expose_headers=("X-AUTH-CLIENT", "X-HMAC-SIGNATURE", "VRF-AUTH-CLIENT",
+                    "VRF-HMAC-SIGNATURE"),
+    methods=("GET", "POST", "PATCH", "DELETE"))
 
 SIGNED_HEADERS = {name: {"description": text, "schema": {"type": "string"}} for name, text in (
     ("x-auth-client", "The integration's API key"),
@@ -123,6 +147,63 @@ class Session(MethodView):
             abort(404, message=NOT_FOUND)
         return {"status": "success", "verification": _verification(session)}
 
+    @blp.auth(SIGNED_ID)
+    @blp.response(200, SubmittedOutSchema, headers=SIGNED_HEADERS)
+    @blp.errors(**{"400": "Session is not in a completed status (submitted, review)",
+                   "404": "No such session for this integration"})
+    def delete(self, session_id):
+        """Delete a session, signed over the session id
+
+        Refused while ``submitted`` or in ``review``. A session not yet decided is first
+        decided ``expired`` (created) or ``abandoned`` (started, resubmission_requested), with
+        its decision webhook. Afterwards every call about it answers 404; its consents stay in
+        the ledger."""
+        try:
+            session = service.delete_session(_integration(), session_id)
+        except service.SessionStateError:
+            abort(400, message=NOT_COMPLETED)
+        if session is None:
+            abort(404, message=NOT_FOUND)
+        return {"status": "success", "verification": _verification(session)}
+
+
+@blp.route("/sessions/<string:session_id>/decision")
+class Decision(MethodView):
+    @blp.auth(SIGNED_ID)
+    @blp.response(200, DecisionOutSchema, headers=SIGNED_HEADERS)
+    @blp.errors(**{"404": "No such session for this integration"})
+    def get(self, session_id):
+        """The session's decision, signed over the session id
+
+        ``verification`` is null until the session has a decision (a 9000-code status)."""
+        return service.decision(_session_or_404(session_id))
+
+
+@blp.route("/sessions/<string:session_id>/person")
+class Person(MethodView):
+    @blp.auth(SIGNED_ID)
+    @blp.response(200, PersonOutSchema, headers=SIGNED_HEADERS)
+    @blp.errors(**{"404": "No such session for this integration"})
+    def get(self, session_id):
+        """The person the session was created with, signed over the session id"""
+        person = webhooks.person_of(_session_or_404(session_id))
+        return {"status": "success", "person": {
+            **person, "citizenships": [person["citizenship"]] if person["citizenship"] else [],
+            "pepSanctionMatches": []}}
+
+
+@blp.route("/sessions/<string:session_id>/attempts")
+class Attempts(MethodView):
+    @blp.auth(SIGNED_ID)
+    @blp.response(200, AttemptsOutSchema, headers=SIGNED_HEADERS)
+    @blp.errors(**{"404": "No such session for this integration"})
+    def get(self, session_id):
+        """The session's attempts, oldest first, signed over the session id"""
+        session = _session_or_404(session_id)
+        return {"status": "success", "verifications": [
+            {"id": a.id, "status": a.status, "createdTime": webhooks.veriff_time(a.created_at)}
+            for a in lifecycle.attempts(session)]}
+
 
 @blp.route("/sessions/<string:session_id>/media")
 class Media(MethodView):
@@ -186,3 +267,53 @@ class Consents(MethodView):
                   "createdAt": row.created_at}
                  for index, row in enumerate(service.session_consents(session))]
         return {"status": "success", "sessionId": session.id, "consents": items}
+
+
+# -- the operator's API: webhook URLs and decisions without a browser ---------------------------
+
+@admin_blp.route("/integrations/<string:integration_id>")
+class Integration(MethodView):
+    @admin_blp.auth(ADMIN_KEY)
+    @admin_blp.response(200, VeriffIntegrationSchema)
+    @admin_blp.errors(**{"404": "No active Veriff integration with this id here"})
+    def get(self, integration_id):
+        """An integration's webhook URLs"""
+        return webhooks.settings_of(current_org(), integration_id)
+
+    @admin_blp.auth(ADMIN_KEY)
+    @admin_blp.arguments(VeriffIntegrationUpdateSchema())
+    @admin_blp.response(200, VeriffIntegrationSchema)
+    @admin_blp.errors(**{"404": "No active Veriff integration with this id here"})
+    def patch(self, data, integration_id):
+        """Set an integration's event and decision webhook URLs
+
+        Fields left out are kept; null clears one."""
+        urls = {name: data[field] for name, field in (("event_url", "event_webhook_url"),
+                                                      ("decision_url", "decision_webhook_url"))
+                if field in data}
+        return webhooks.configure(current_org(), integration_id, api_key=data.get("api_key"),
+                                  actor=current_actor(), **urls)
+
+
+@admin_blp.route("/sessions/<string:session_id>/decision")
+class SessionDecision(MethodView):
+    @admin_blp.auth(ADMIN_KEY)
+    @admin_blp.arguments(VeriffDecideSchema())
+    @admin_blp.response(200, DecisionOutSchema)
+    @admin_blp.errors(**{"404": "No such session in this organisation",
+                         "409": "The session's decision is final"})
+    def post(self, data, session_id):
+        """Decide a session, as a tester would on its page
+
+        Sends the decision webhook; answers what ``GET /v1/sessions/{id}/decision`` will."""
+        try:
+            session = service.change(*service.in_org(current_org(), session_id),
+                                     lifecycle.decide, data["status"], data.get("reason_code"),
+                                     current_actor(), via="api")
+        except codes.InvalidDecision as exc:
+            raise Invalid(str(exc)) from None
+        except lifecycle.SessionStateError as exc:
+            raise Conflict(str(exc)) from None
+        if session is None:
+            raise NotFound(f"no Veriff session {session_id} in this organisation")
+        return service.decision(session)

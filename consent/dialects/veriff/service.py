@@ -15,6 +15,9 @@ Consent mapping (Veriff upload -> ledger decision):
 The ledger keeps every upload (records are never updated); the newest per (subject, purpose) is
 its current state. Veriff's own rule, "the latest upload per session is binding", is what
 ``GET /v1/sessions/{id}/consents`` marks: exactly one ``binding: true``, the newest.
+
+How a session moves (started, submitted, decided, deleted) is :mod:`.lifecycle`; the functions
+here find the session (by integration, organisation, id or page token), hold it, and call it.
 """
 from __future__ import annotations
 
@@ -25,10 +28,11 @@ import re
 import secrets
 
 from consent.core import audit, ledger, sql
-from consent.core.storage import is_postgres, transaction, utcnow
+from consent.core.storage import transaction
 
-from . import queries
-from .models import SESSION_SUBMITTED, VeriffConsent, VeriffMedia, VeriffSession
+from . import codes, lifecycle, queries, webhooks
+from .lifecycle import SessionStateError
+from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState
 
 SUBJECT_PREFIX = "veriff-session:"
 PURPOSE_PREFIX = "veriff:"
@@ -37,10 +41,14 @@ PURPOSE_NAMES = {
     "bipa": "Veriff biometric data processing (BIPA, Illinois)",
     "aadhaar": "Veriff Aadhaar verification (India)",
 }
+# What is kept of the person and document a session is created with (strings only): the decision
+# and GET /person return them. Never written to the audit chain.
+PERSON_KEYS = ("firstName", "lastName", "fullName", "idNumber", "gender", "dateOfBirth",
+               "nationality", "citizenship", "placeOfBirth", "email", "phoneNumber")
+DOCUMENT_KEYS = ("number", "type", "country", "validFrom", "validUntil", "firstIssue",
+                 "category")
 
-
-class SessionStateError(Exception):
-    """The session is in a state that refuses this operation."""
+__all__ = ["SessionStateError"]
 
 
 class BadMedia(Exception):
@@ -60,42 +68,58 @@ def subject_for(session) -> str:
 
 def find_session(cred, session_id: str, *, lock: bool = False):
     """The session with this id belonging to this integration, or None. ``lock``: hold the row
-    (PostgreSQL; on SQLite the write transaction already excludes other writers)."""
-    statement = (queries.SESSION_OF_INTEGRATION_LOCKED if lock and is_postgres()
-                 else queries.SESSION_OF_INTEGRATION)
-    return statement.one((session_id, cred.id))
+    (inside a write transaction)."""
+    if lock:
+        return lifecycle.locked(queries.SESSION_OF_INTEGRATION, (session_id, cred.id))
+    return queries.SESSION_OF_INTEGRATION.one((session_id, cred.id))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def session_by_token(token: str):
     """The session a session token (the last part of its ``url``) names, or None."""
-    return queries.SESSION_BY_TOKEN_HASH.one((hashlib.sha256(token.encode()).hexdigest(),))
+    return queries.SESSION_BY_TOKEN_HASH.one((token_hash(token),))
 
 
 def _open_session(cred, session_id: str):
     """Inside a write transaction: the integration's session, locked, or None; raises
-    SessionStateError once it is submitted (nothing more may be added to it)."""
+    SessionStateError once it is submitted (nothing more may be added to it until a
+    resubmission is requested)."""
     session = find_session(cred, session_id, lock=True)
-    if session is not None and session.status == SESSION_SUBMITTED:
-        raise SessionStateError()
+    if session is not None and session.status not in codes.OPEN:
+        raise SessionStateError(session.status)
     return session
+
+
+def _kept(given: dict | None, keys: tuple[str, ...]) -> dict | None:
+    if not given:
+        return None
+    kept = {k: given[k] for k in keys if isinstance(given.get(k), str)}
+    return kept or None
 
 
 def create_session(cred, verification: dict):
     """Returns (session, session token)."""
     token = secrets.token_urlsafe(32)
     vendor_data = verification.get("vendorData")
+    person = _kept(verification.get("person"), PERSON_KEYS)
+    document = _kept(verification.get("document"), DOCUMENT_KEYS)
     with transaction():
         session = sql.create(
             VeriffSession, org_id=cred.org_id, integration_id=cred.id, vendor_data=vendor_data,
             end_user_id=verification.get("endUserId"), callback=verification.get("callback"),
-            token_hash=hashlib.sha256(token.encode()).hexdigest())
+            token_hash=token_hash(token))
+        sql.create(VeriffSessionState, session_id=session.id, status=session.status,
+                   person=person, document=document, updated_at=session.created_at)
         audit.append(cred.org_id, actor=actor_for(cred), action="veriff.session.created",
                      entity_type="veriff_session", entity_id=session.id, payload={
                          "integration": cred.id, "vendorData": vendor_data,
                          "callback": session.callback,
                          # which parts were sent, not their (personal) content
                          "sent": sorted(k for k, v in verification.items() if v is not None)})
-    return session, token
+    return queries.SESSION_OF_INTEGRATION.one((session.id, cred.id)), token
 
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[^,]*)?;base64,", re.I)
@@ -147,20 +171,27 @@ def list_media(session) -> list:
 
 
 def submit_session(cred, session_id: str, verification: dict):
-    """Mark the session submitted. Submitting again changes nothing. None when not found."""
+    """``PATCH /v1/sessions/{id}``: submit the session (see :func:`lifecycle.submit`; submitting
+    again changes nothing). None when not found."""
     with transaction():
         session = find_session(cred, session_id, lock=True)
-        if session is None or session.status == SESSION_SUBMITTED:
-            return session
-        now = utcnow()
-        VeriffSession.update(status=SESSION_SUBMITTED, submitted_at=now).where(
-            VeriffSession.id == session.id).execute()
-        session = session._replace(status=SESSION_SUBMITTED, submitted_at=now)
-        audit.append(cred.org_id, actor=actor_for(cred), action="veriff.session.submitted",
-                     entity_type="veriff_session", entity_id=session.id, at=now, payload={
-                         "frontState": verification.get("frontState"),
-                         "timestamp": verification.get("timestamp")})
-    return session
+        if session is None:
+            return None
+        return lifecycle.submit(session, actor_for(cred), verification)
+
+
+def delete_session(cred, session_id: str):
+    """``DELETE /v1/sessions/{id}`` (see :func:`lifecycle.delete`). None when not found."""
+    with transaction():
+        session = find_session(cred, session_id, lock=True)
+        if session is None:
+            return None
+        return lifecycle.delete(session, actor_for(cred))
+
+
+def decision(session) -> dict:
+    """``GET /v1/sessions/{id}/decision``'s body."""
+    return webhooks.decision(session, lifecycle.current_attempt(session))
 
 
 def record_consent(cred, session_id: str, upload: dict):
@@ -188,3 +219,39 @@ def record_consent(cred, session_id: str, upload: dict):
 def session_consents(session) -> list:
     """The session's consent uploads newest first, each with its exact text in ``evidence``."""
     return queries.UPLOADS_OF_SESSION.all((session.id,))
+
+
+# -- the flow page, the CLI and the ledger API --------------------------------------------------
+
+PAGE_ACTOR = "veriff-flow-page"
+
+
+def open_flow(token: str):
+    """The session a page's token names, started if it was waiting for the end-user (a new
+    attempt, event 7001), or None."""
+    session = session_by_token(token)
+    if session is None or session.status not in (codes.CREATED, codes.RESUBMISSION):
+        return session
+    with transaction():
+        session = lifecycle.locked(queries.SESSION_BY_TOKEN_HASH, (token_hash(token),))
+        return session and lifecycle.start(session, PAGE_ACTOR)
+
+
+def change(statement, params: tuple, action, *args, **kwargs):
+    """Run a lifecycle change (``action(session, *args, **kwargs)``) in one transaction on the
+    session a statement finds, locked; None when there is none."""
+    with transaction():
+        session = lifecycle.locked(statement, params)
+        return session and action(session, *args, **kwargs)
+
+
+def by_token(token: str) -> tuple:
+    return queries.SESSION_BY_TOKEN_HASH, (token_hash(token),)
+
+
+def by_id(session_id: str) -> tuple:
+    return queries.SESSION_BY_ID, (session_id,)
+
+
+def in_org(org, session_id: str) -> tuple:
+    return queries.SESSION_OF_ORG, (session_id, org.id)

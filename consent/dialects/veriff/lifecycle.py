@@ -1,0 +1,163 @@
+"""How a session moves, as Veriff's status table describes it.
+
+``created`` --(the flow page is opened)--> ``started`` --(submitted: the page, or
+``PATCH /v1/sessions/{id}``)--> ``submitted`` --(a decision)--> ``approved`` | ``declined`` |
+``resubmission_requested`` | ``review`` | ``expired`` | ``abandoned``.
+
+* Each pass through the flow is an attempt; opening the page again after
+  ``resubmission_requested`` starts a new one, and so does a submission through the API.
+* A decision may be forced from any status that is not final (a tester, the CLI or the ledger
+  API does it; Veriff's test integrations allow the same), ``review`` and
+  ``resubmission_requested`` included; ``approved``, ``declined``, ``expired`` and ``abandoned``
+  are final.
+* Veriff's test-mode convention: when a session whose person's first name is ``Approve``,
+  ``Decline`` or ``Resubmit`` is submitted, it gets that decision at once.
+* Deleting a session that is ``created``, ``started`` or ``resubmission_requested`` first decides
+  it ``expired`` (never started) or ``abandoned``, as Veriff does; ``submitted`` and ``review``
+  sessions cannot be deleted.
+
+Every function here runs inside the caller's transaction on a session row it locked
+(:func:`locked`), writes the change with its audit event, and queues the webhook that reports it
+(:mod:`.webhooks`). It returns the session as it now is.
+"""
+from __future__ import annotations
+
+from consent.core import audit, sql
+from consent.core.storage import is_postgres, utcnow
+
+from . import codes, queries, webhooks
+from .models import VeriffAttempt, VeriffSessionState
+
+
+class SessionStateError(Exception):
+    """The session is in a status that refuses this operation."""
+
+    def __init__(self, status: str, message: str = ""):
+        super().__init__(message or f"the session is {status}")
+        self.status = status
+
+
+def locked(statement, params: tuple):
+    """Inside a write transaction: the session a statement finds, its row held (PostgreSQL; on
+    SQLite the write transaction already excludes other writers), or None."""
+    if is_postgres():
+        statement = {queries.SESSION_OF_INTEGRATION: queries.SESSION_OF_INTEGRATION_LOCKED,
+                     queries.SESSION_OF_ORG: queries.SESSION_OF_ORG_LOCKED,
+                     queries.SESSION_BY_ID: queries.SESSION_BY_ID_LOCKED,
+                     queries.SESSION_BY_TOKEN_HASH: queries.SESSION_BY_TOKEN_HASH_LOCKED,
+                     }.get(statement, statement)
+    return statement.one(params)
+
+
+def current_attempt(session):
+    return queries.ATTEMPT_BY_ID.one((session.attempt_id,)) if session.attempt_id else None
+
+
+def attempts(session) -> list:
+    return queries.ATTEMPTS_OF_SESSION.all((session.id,))
+
+
+def _set_state(session, **changes):
+    """Write the session's state row (creating it for a session that has none)."""
+    now = utcnow()
+    if queries.STATE_EXISTS.value((session.id,)) is None:
+        sql.create(VeriffSessionState, session_id=session.id, status=session.status,
+                   attempt_id=session.attempt_id, person=session.person,
+                   document=session.document, updated_at=now)
+    columns = {("attempt" if k == "attempt_id" else k): v for k, v in changes.items()}
+    VeriffSessionState.update(updated_at=now, **columns).where(
+        VeriffSessionState.session == session.id).execute()
+    return session._replace(**{k: v for k, v in changes.items() if k in session._fields})
+
+
+def _new_attempt(session, status: str, **values):
+    return sql.create(VeriffAttempt, session_id=session.id, status=status, **values)
+
+
+def _audit(session, actor: str, action: str, **payload):
+    audit.append(session.org_id, actor=actor, action=action, entity_type="veriff_session",
+                 entity_id=session.id, payload=payload)
+
+
+def start(session, actor: str):
+    """The end-user opened the flow: a new attempt, ``started`` (event 7001). A session already
+    started is left as it is."""
+    if session.status not in (codes.CREATED, codes.RESUBMISSION):
+        return session
+    attempt = _new_attempt(session, codes.STARTED)
+    previous = session.status
+    session = _set_state(session, status=codes.STARTED, attempt_id=attempt.id)
+    _audit(session, actor, "veriff.session.started", attempt=attempt.id, previous=previous)
+    webhooks.send_event(session, attempt, codes.STARTED)
+    return session
+
+
+def submit(session, actor: str, details: dict | None = None):
+    """The end-user (or the integration, through the API) submitted the attempt: ``submitted``
+    (event 7002), then the test-mode decision if the person's first name asks for one. A session
+    that is not open is left as it is (submitting again changes nothing)."""
+    if session.status not in codes.OPEN:
+        return session
+    now = utcnow()
+    attempt = current_attempt(session) if session.status == codes.STARTED else None
+    if attempt is None:
+        attempt = _new_attempt(session, codes.SUBMITTED, submitted_at=now)
+    else:
+        VeriffAttempt.update(status=codes.SUBMITTED, submitted_at=now).where(
+            VeriffAttempt.id == attempt.id).execute()
+        attempt = attempt._replace(status=codes.SUBMITTED, submitted_at=now)
+    session = _set_state(session, status=codes.SUBMITTED, attempt_id=attempt.id)
+    details = details or {}
+    _audit(session, actor, "veriff.session.submitted", attempt=attempt.id,
+           frontState=details.get("frontState"), timestamp=details.get("timestamp"))
+    webhooks.send_event(session, attempt, codes.SUBMITTED)
+    forced = codes.TEST_MODE_NAMES.get(str((session.person or {}).get("firstName") or "")
+                                       .strip().lower())
+    if forced:
+        session = decide(session, forced, None, actor, via="test-mode")
+    return session
+
+
+def decide(session, status: str, reason_code: int | None, actor: str, via: str):
+    """Record a decision on the session's attempt (a new attempt when it has none in progress)
+    and send the decision webhook. Raises ``codes.InvalidDecision`` for a status or reason code
+    outside Veriff's tables, SessionStateError once the session's decision is final."""
+    reason_code, reason = codes.reason_for(status, reason_code)
+    if session.status in codes.FINAL:
+        raise SessionStateError(session.status, f"the session is already {session.status}")
+    now = utcnow()
+    code = codes.DECISION_CODES[status]
+    attempt = (current_attempt(session)
+               if session.status in (codes.STARTED, codes.SUBMITTED, codes.REVIEW) else None)
+    decided = {"status": status, "code": code, "reason": reason, "reason_code": reason_code,
+               "decided_at": now}
+    if attempt is None:
+        attempt = _new_attempt(session, **decided)
+    else:
+        VeriffAttempt.update(**decided).where(VeriffAttempt.id == attempt.id).execute()
+        attempt = attempt._replace(**decided)
+    previous = session.status
+    session = _set_state(session, status=status, attempt_id=attempt.id)
+    _audit(session, actor, "veriff.session.decided", attempt=attempt.id, status=status,
+           code=code, reasonCode=reason_code, previous=previous, via=via)
+    webhooks.send_decision(session, attempt)
+    return session
+
+
+NOT_COMPLETED = "Session is not in a completed status."
+
+
+def delete(session, actor: str):
+    """Veriff's DELETE: refused (SessionStateError) while ``submitted`` or in ``review``; a
+    session not yet decided is first decided ``expired`` or ``abandoned``. The session then
+    answers no API call and its person and document data are erased; its consents stay in the
+    ledger."""
+    if session.status not in codes.DELETABLE:
+        raise SessionStateError(session.status, NOT_COMPLETED)
+    if session.status == codes.CREATED:
+        session = decide(session, codes.EXPIRED, None, actor, via="deleted")
+    elif session.status in (codes.STARTED, codes.RESUBMISSION):
+        session = decide(session, codes.ABANDONED, None, actor, via="deleted")
+    session = _set_state(session, deleted_at=utcnow(), person=None, document=None)
+    _audit(session, actor, "veriff.session.deleted", status=session.status)
+    return session
