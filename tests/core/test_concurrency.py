@@ -23,16 +23,20 @@ def _writer(url: str, org_id: str, n: int, worker: int, out):
 
 def test_concurrent_writers_one_valid_chain(app, org, other_org, database_url):
     storage.db.close()
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("forkserver")  # clean children: a fork could inherit a held lock
     out = ctx.Queue()
     procs = [ctx.Process(target=_writer, args=(database_url, (org if w % 2 else other_org).org.id,
                                                PER_WRITER, w, out))
              for w in range(WRITERS)]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=120) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    try:
+        for p in procs:
+            p.daemon = True
+            p.start()
+        results = [out.get(timeout=120) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=60)
+            p.kill()
     assert all(status == "ok" for status, _ in results), results
     for fixture in (org, other_org):
         assert Consent.select().where(Consent.org == fixture.org.id).count() == \

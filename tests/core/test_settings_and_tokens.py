@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import time
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -143,32 +144,43 @@ def test_signature_matches_constant_time_hex():
     assert not auth.signature_matches("s", b"body", None)
 
 
-def _read_secret(path, start, results):
-    start.wait(5)
-    try:
-        results.put(settings.instance_secret(path))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent
-        results.put(f"error: {exc!r}")
+_READ_SECRET = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("settings", sys.argv[2])
+settings = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(settings)  # the module alone (standard library only), not the app
+print("ready", flush=True)
+sys.stdin.readline()
+print(settings.instance_secret(Path(sys.argv[1])), flush=True)
+"""
 
 
 def test_secret_key_created_by_racing_processes_is_never_read_partial(tmp_path):
     """Eight processes starting together on a new instance folder all read the same whole key
-    (written to a temporary file, then linked into place)."""
-    import multiprocessing as mp
+    (written to a temporary file, then linked into place). Each is a fresh interpreter that
+    imports only the settings module (a fork of this test process could inherit a lock held by
+    another thread and hang), released together once all are ready, and killed if it is late."""
+    import subprocess
+    import sys
 
-    ctx = mp.get_context("fork")
     for trial in range(12):
         path = tmp_path / f"trial-{trial}" / "secret_key"
         path.parent.mkdir()
-        start, results = ctx.Event(), ctx.Queue()
-        workers = [ctx.Process(target=_read_secret, args=(path, start, results))
-                   for _ in range(8)]
-        for w in workers:
-            w.start()
-        start.set()
-        keys = [results.get(timeout=60) for _ in workers]
-        for w in workers:
-            w.join(60)
+        procs = [subprocess.Popen([sys.executable, "-c", _READ_SECRET, str(path), settings.__file__],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                 for _ in range(8)]
+        try:
+            for p in procs:
+                assert p.stdout.readline().strip() == "ready"
+            for p in procs:
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            keys = [p.communicate(timeout=60)[0].strip() for p in procs]
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait()
         assert len(set(keys)) == 1 and len(keys[0]) >= 48, keys
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert [p.name for p in path.parent.iterdir()] == ["secret_key"]  # no temporary left

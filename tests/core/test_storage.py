@@ -157,12 +157,13 @@ def _hold_writer_lock(path: str, held, release):
 def test_writers_queue_on_the_writer_lock(app, org):
     """While another process holds the writer lock, a write waits for it (no 'database is
     locked', no busy-handler polling) and goes through as soon as it is released."""
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("forkserver")  # clean children: a fork could inherit a held lock
     held, release = ctx.Event(), ctx.Event()
     lock_path = storage.db.obj.writer_lock.path
     holder = ctx.Process(target=_hold_writer_lock, args=(lock_path, held, release))
+    holder.daemon = True
     holder.start()
-    assert held.wait(10)
+    assert held.wait(30)
     done = threading.Event()
 
     def write():
