@@ -11,7 +11,7 @@ import time
 import pytest
 from openpyxl import load_workbook
 
-from consent.core import outbox, storage, usage
+from consent.core import outbox, usage
 from consent.core.storage import AuditEvent, ConsentEvent, WebhookDelivery
 from consent.dialects.attestr import consents, exports, worker
 from consent.dialects.attestr.models import AttestrAsync, AttestrConsent

@@ -53,7 +53,6 @@ def test_the_compiled_export_dump_equals_the_schema(app, org):
         evidence={"ip": "127.0.0.1", "n": [1, 2]}))
     ledger.withdraw(org.org, ledger.record_one(org.org, ledger.Decision(
         subject="y", purpose="s", status="granted")).id, evidence={"why": "asked"})
-    schema = ConsentSchema()
     rows = list(ledger.export_rows(org.org))
     assert len(rows) == 4 and full in rows
     for row in rows:

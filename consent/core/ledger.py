@@ -18,7 +18,6 @@ from . import audit, hooks, queries, sql
 from .errors import Conflict, Invalid, NotFound
 from .queries import ConsentRecord
 from .storage import (
-    AuditEvent,
     Consent,
     ConsentEvent,
     IdempotencyRecord,

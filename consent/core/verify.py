@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, fields
 from . import audit, background, queries, sql
 from .errors import NotFound
 from .ledger import consent_hash
-from .storage import Verification, db, transaction, utcnow
+from .storage import Verification, transaction, utcnow
 
 BATCH = 2000
 LEASE = dt.timedelta(seconds=60)

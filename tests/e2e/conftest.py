@@ -4,13 +4,17 @@ CI=true it is a failure."""
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.e2e.servers import serving
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 # No name but the loopback ones resolves (pages that link a web font, for one),
+                 # so the browser stays on loopback. Not playwright's request interception: that
+                 # would answer CORS preflights itself, never asking the service.
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -25,14 +29,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def live_server(app):
     """The app on a real loopback port; links it hands out point there."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["CONSENT_PUBLIC_URL"] = base
-    yield base
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as base:
+        app.config["CONSENT_PUBLIC_URL"] = base
+        yield base
 
 
 @pytest.fixture

@@ -15,31 +15,17 @@ loopback.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import threading
 import urllib.request
 
 import pytest
-from werkzeug.serving import make_server
 
 from consent.core import outbox
 from consent.dialects.veriff import create_integration
+from tests.e2e.servers import serving
 from tests.npm_cache import npm_package
 from tests.receiver import Receiver
 from tests.veriff_helpers import sign
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-# No name but the two loopback ones resolves (the SDK links a web font, for one). Not playwright's
-# request interception: that would answer the CORS preflights itself, never asking the service.
-LOOPBACK_ONLY = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"
-
-if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
-    pytest.skip("/usr/bin/chromium is not installed (set CI=true to make this a failure)",
-                allow_module_level=True)
-
 
 class Recorder:
     """WSGI middleware noting each request's method, path and headers (the browser's side)."""
@@ -52,20 +38,6 @@ class Recorder:
                           {k[5:].replace("_", "-").lower(): v for k, v in environ.items()
                            if k.startswith("HTTP_")}))
         return self.app(environ, start_response)
-
-
-@contextlib.contextmanager
-def serving(wsgi_app, host: str = "127.0.0.1"):
-    """A WSGI app on a real loopback port, for the length of the block; yields its base URL
-    (``host`` names the address the browser uses: localhost and 127.0.0.1 are two sites)."""
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{host}:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -101,19 +73,6 @@ def page_files(sdk_name: str, sdk_source: bytes, app_js: str, shim: bool = False
             "/shim.js": ("text/javascript", b"var module = {exports: {}};"),
             f"/{sdk_name}": ("text/javascript", sdk_source),
             "/app.js": ("text/javascript", app_js.encode())}
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM,
-                                      args=CHROMIUM_ARGS + [LOOPBACK_ONLY])
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def signed_get(base, integration, path, session_id):

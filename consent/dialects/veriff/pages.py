@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, make_response, redirect, render_template, request
+from flask import Blueprint, current_app, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from consent.core import tokens
 from consent.web import cross_site_request
 from consent.web.cors import frame_ancestors
+from consent.web.pages import page
 from schemas.common import iso
 
 from . import codes, lifecycle, service, webhooks
@@ -69,26 +70,20 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
-def _respond(template_response, status: int, session=None):
-    response = make_response(template_response, status)
+def _respond(template: str, status: int, session=None, **context):
     callback = _origin(session.callback) if session is not None else None
     # The decision's redirect to the callback is a form's navigation, which form-action governs.
     form_action = "'self'" + (f" {callback}" if callback else "")
     ancestors = frame_ancestors(current_app.config["CONSENT_FRAME_ANCESTORS"])
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
-        f"form-action {form_action}; frame-ancestors {ancestors}; base-uri 'none'")
-    response.headers["Cache-Control"] = "no-store"
+    csp = (f"default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
+           f"form-action {form_action}; frame-ancestors {ancestors}; base-uri 'none'")
     # The URL carries the session token: never sent to another site. ("no-referrer" would also
     # make the browser send "Origin: null" with the forms.)
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return page(template, status, csp=csp, referrer="same-origin", session=session, **context)
 
 
 def _message(status: int, kind: str, session=None, events=()):
-    return _respond(render_template("veriff/message.html", kind=kind, session=session,
-                                    events=" ".join(events)), status, session)
+    return _respond("veriff/message.html", status, session, kind=kind, events=" ".join(events))
 
 
 def _form_token(session) -> str:
@@ -123,14 +118,14 @@ def _page(session, status: int = 200, events=(), error: str | None = None, chose
                 for index, row in enumerate(service.session_consents(session))]
     media = [{"context": m.context, "size": m.size, "mimetype": m.mimetype,
               "timestamp": iso(m.timestamp)} for m in service.list_media(session)]
-    return _respond(render_template(
-        "veriff/flow.html", step=step, session=session, attempt=attempt,
+    return _respond(
+        "veriff/flow.html", status, session, step=step, attempt=attempt,
         person=webhooks.person_of(session), created_at=iso(session.created_at),
         consents=consents, media=media, csrf_token=_form_token(session),
         events=" ".join(events), error=error, chosen=chosen or {},
         decisions=codes.DECISIONS, decline_reasons=codes.DECLINE_REASONS,
         resubmission_reasons=codes.RESUBMISSION_REASONS, default_reason=codes.DEFAULT_REASON,
-        test_names=sorted(name.capitalize() for name in codes.TEST_MODE_NAMES)), status, session)
+        test_names=sorted(name.capitalize() for name in codes.TEST_MODE_NAMES))
 
 
 def _framed() -> bool:
