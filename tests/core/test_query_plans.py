@@ -9,6 +9,7 @@ import os
 import pytest
 
 from consent.core import ledger, queries, storage
+from consent.dialects.attestr import queries as at
 from consent.dialects.truconsent import queries as tc
 from consent.dialects.veriff import queries as vf
 
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.skipif(bool(os.environ.get("CONSENT_TEST_DATABASE_URL")
 
 ROWS = 3000
 BIG_TABLES = ("consent", "audit_event", "subject", "consent_event", "truconsent_log",
-              "truconsent_request", "veriff_consent")
+              "truconsent_request", "veriff_consent", "veriff_session", "veriff_attempt",
+              "veriff_media", "attestr_consent", "attestr_async")
 
 
 @pytest.fixture
@@ -139,3 +141,32 @@ def test_veriff_reads(ledger_with_statistics):
     assert_flat("session consents", plan(vf.UPLOADS_OF_SESSION, ("s",)),
                 "veriff_consent_session_id_seq")
     assert_flat("session", plan(vf.SESSION_OF_INTEGRATION, ("s", "i")), "sqlite_autoindex")
+
+
+def test_veriff_session_reads(ledger_with_statistics):
+    """The decision, person, attempts and media of a session: by the session's key."""
+    for name, statement, params, index in [
+        ("session by id", vf.SESSION_BY_ID, ("s",), "sqlite_autoindex_veriff_session"),
+        ("session of org", vf.SESSION_OF_ORG, ("s", 1), "sqlite_autoindex_veriff_session"),
+        ("session by token", vf.SESSION_BY_TOKEN_HASH, ("h",), "veriff_session_token_hash"),
+        ("attempts", vf.ATTEMPTS_OF_SESSION, ("s",), "veriff_attempt_session_id"),
+    ]:
+        assert_flat(name, plan(statement, params), index)
+    # A session's few media, sorted after the search.
+    assert_flat("media", plan(vf.MEDIA_OF_SESSION, ("s",)), "veriff_media_session_id",
+                sorted_in_memory=True)
+
+
+def test_attestr_reads(ledger_with_statistics):
+    """A consent by its id, reference, ledger consent or number; an async job; the sweeps."""
+    for name, statement, params, index in [
+        ("consent of org", at.CONSENT_OF_ORG, (1, "x"), "sqlite_autoindex_attestr_consent"),
+        ("consent by reference", at.CONSENT_BY_REFERENCE, (1, "r"),
+         "attestr_consent_client_id_reference_id"),
+        ("consent by ledger id", at.CONSENT_BY_LEDGER_ID, ("c",), "attestr_consent_consent_id"),
+        ("number taken", at.NUMBER_TAKEN, ("n", "n"), "attestr_consent_number"),
+        ("async of org", at.ASYNC_OF_ORG, (1, "x"), "sqlite_autoindex_attestr_async"),
+        ("expiry due", at.EXPIRY_DUE, ("2026-01-01", 10), "attestr_consent_sweep_at"),
+        ("client", at.CLIENT, (1,), "sqlite_autoindex_attestr_client"),
+    ]:
+        assert_flat(name, plan(statement, params), index)
