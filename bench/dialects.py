@@ -34,13 +34,69 @@ def ledger_record(seed: dict) -> Scenario:
                     expect_status=201)
 
 
+def random_path(template: str, low: int, high: int) -> str:
+    """Lua that GETs ``template`` with ``{r}`` replaced by a random integer in [low, high]
+    (the same sequence on every run and at every size)."""
+    head, _, tail = template.partition("{r}")
+    return ("math.randomseed(42)\nrequest = function()\n"
+            f"  local path = {json.dumps(head)} .. math.random({low}, {high}) .. {json.dumps(tail)}\n"
+            "  return wrk.format('GET', path)\nend\n")
+
+
 def ledger_state(seed: dict, subjects: int, label: str) -> Scenario:
     """A random subject's current state."""
-    lua = (f"math.randomseed(42)\nrequest = function()\n"
-           f"  local path = '/ledger/v1/subjects/s' .. math.random(0, {subjects - 1}) .. '/state'\n"
-           f"  return wrk.format('GET', path)\nend\n")
-    return Scenario(f"state GET ({label})", path="/ledger/v1/subjects/s0/state", lua=lua,
+    return Scenario(f"state GET ({label})", path="/ledger/v1/subjects/s0/state",
+                    lua=random_path("/ledger/v1/subjects/s{r}/state", 0, subjects - 1),
                     headers={"X-Org-Id": "demo", "X-API-Key": seed["ledger"]["admin_api_key"]})
+
+
+def reads(seed: dict, records: int, subjects: int, purposes: int) -> list[Scenario]:
+    """Every read endpoint of every dialect, on a ledger prefilled by bench/server.py (records
+    consents, one audit event each, ``subjects`` subjects s0.., purposes purpose-0..): random
+    subjects, purposes, statuses and audit ranges; Veriff's reads on seed-demo's session."""
+    ledger = {"X-Org-Id": "demo", "X-API-Key": seed["ledger"]["admin_api_key"]}
+    out = [
+        Scenario("ledger list by subject", path="/ledger/v1/consents?subject=s0", headers=ledger,
+                 lua=random_path("/ledger/v1/consents?subject=s{r}", 0, subjects - 1)),
+        Scenario("ledger list by purpose", path="/ledger/v1/consents?purpose=purpose-0",
+                 headers=ledger,
+                 lua=random_path("/ledger/v1/consents?purpose=purpose-{r}", 0, purposes - 1)),
+        Scenario("ledger list by status", path="/ledger/v1/consents?status=granted",
+                 headers=ledger, lua=(
+                     "math.randomseed(42)\nlocal statuses = {'granted', 'denied'}\n"
+                     "request = function()\n  return wrk.format('GET', "
+                     "'/ledger/v1/consents?status=' .. statuses[math.random(1, 2)])\nend\n")),
+        Scenario("ledger state", path="/ledger/v1/subjects/s0/state", headers=ledger,
+                 lua=random_path("/ledger/v1/subjects/s{r}/state", 0, subjects - 1)),
+        # 50 events from a random seq (the audit range is by seq; by time it is the same index)
+        Scenario("ledger audit range", path="/ledger/v1/audit?from_seq=1&limit=50",
+                 headers=ledger,
+                 lua=random_path("/ledger/v1/audit?limit=50&from_seq={r}", 1,
+                                 max(1, records - 50))),
+    ]
+    if seed.get("truconsent"):
+        t = seed["truconsent"]
+        headers = {"X-Org-Id": t["org_id"], "X-API-Key": t["api_key"]}
+        out += [
+            Scenario("truconsent history by dp_id",
+                     path="/api/v1/external/consents/history?dp_id=s0", headers=headers,
+                     lua=random_path("/api/v1/external/consents/history?dp_id=s{r}", 0,
+                                     subjects - 1)),
+            Scenario("truconsent user-status",
+                     path="/api/v1/external/consents/user-status?dp_id=s0", headers=headers,
+                     lua=random_path("/api/v1/external/consents/user-status?dp_id=s{r}", 0,
+                                     subjects - 1)),
+        ]
+    if seed.get("veriff"):
+        v = seed["veriff"]
+        session = v["session_id"]
+        headers = {"X-AUTH-CLIENT": v["api_key"], "X-HMAC-SIGNATURE": hmac.new(
+            v["shared_secret"].encode(), session.encode(), hashlib.sha256).hexdigest()}
+        out += [Scenario("veriff session consents", path=f"/v1/sessions/{session}/consents",
+                         headers=headers),
+                Scenario("veriff session decision", path=f"/v1/sessions/{session}/decision",
+                         headers=headers)]
+    return out
 
 
 def veriff_consent(v: dict) -> Scenario:

@@ -10,15 +10,22 @@ its product twin add the same rows to every table.
 """
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import re
 
 from app import app as product
 from consent.core import auth, ledger
 from consent.core.storage import transaction
+from consent.dialects.attestr import clients as attestr_clients
+from consent.dialects.attestr import consents as attestr
+from consent.dialects.attestr import ratelimit
+from consent.dialects.avacy import archive
 from consent.dialects.truconsent import links, logs, points
 from consent.dialects.truconsent.phones import normalise_phone
 from consent.dialects.veriff import service as veriff
+from schemas.common import naive_utc
 
 PREFIX = "/__floor"
 
@@ -72,11 +79,45 @@ def truconsent_record(environ, raw: bytes, match):
     return 200, {"success": True, "consent_logs": [log.row._asdict() for log in written]}
 
 
+def avacy_consent(environ, raw: bytes, match):
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    cred = auth.find_credential(token, kind="api_key") if scheme == "Bearer" else None
+    if cred is None or cred.org_slug != match.group(1) or "consent" not in cred.scope_set:
+        raise PermissionError()
+    org = cred.org
+    space = archive.webspace(org, int(match.group(2)))
+    if space is None:
+        return 404, {"message": "Domains group not found."}
+    entry = archive.record(org, space, archive.from_documented("domains_groups", json.loads(raw)),
+                           f"credential:{cred.id}")
+    return 201, {"data": {"id": entry.row.id, "subject_id": entry.row.subject_id}}
+
+
+TIMESTAMPS = ("consentTimestamp", "consentValidFrom", "consentValidTill")
+
+
+def attestr_register(environ, raw: bytes, match):
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    client_id, _, secret = base64.b64decode(token).decode().partition(":")
+    cred = auth.find_basic_client(client_id, secret) if scheme == "Basic" else None
+    client = attestr_clients.find(cred.id) if cred is not None else None
+    if client is None or not attestr_clients.ip_allowed(client, environ.get("REMOTE_ADDR")):
+        raise PermissionError()
+    ratelimit.hit(client, "consent.register")
+    provided = json.loads(raw)
+    data = {"webhook": False, **provided,
+            **{k: naive_utc(dt.datetime.fromisoformat(provided[k])) for k in TIMESTAMPS}}
+    row = attestr.register(client, data, provided)
+    return 200, {"_id": row.id, "number": row.number}
+
+
 ROUTES = [
     (re.compile(r"^/ledger/v1/consents$"), ledger_record),
     (re.compile(r"^/v1/sessions/([^/]+)/consents$"), veriff_consent),
     (re.compile(r"^/api/consent/consent-links$"), truconsent_link),
     (re.compile(r"^/api/v1/external/consents/record$"), truconsent_record),
+    (re.compile(r"^/([^/]+)/domains_groups/(\d+)/consents$"), avacy_consent),
+    (re.compile(r"^/api/v3/public/consent/register$"), attestr_register),
 ]
 
 

@@ -22,9 +22,10 @@ RECORDS_PER_SUBJECT = 10  # 2 decisions per purpose: a history, not just one row
 
 
 def prefill(path: Path, records: int) -> None:
-    """A ledger with ``records`` consents (10 per subject over 5 purposes), written in bulk.
+    """A ledger with ``records`` consents (10 per subject over 5 purposes), each with the audit
+    event that recorded it, written in bulk.
 
-    Rows are inserted directly (not through the API) to keep setup short; their record hashes are
+    Rows are inserted directly (not through the API) to keep setup short; their hashes are
     placeholders, so ``verify`` is not meaningful on a bench database."""
     if path.exists():
         return
@@ -55,6 +56,18 @@ def prefill(path: Path, records: int) -> None:
             'INSERT INTO "consent" (id, org_id, subject_id, recorded_subject_id, purpose_id, '
             "purpose_version, status, source, valid_from, created_at, record_hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        # One audit event per consent, continuing the organisation's chain (create_org wrote
+        # its first events), and each consent pointing at its own.
+        (last,) = conn.execute('SELECT COALESCE(MAX(seq), 0) FROM "audit_event" WHERE org_id = ?',
+                               (org.id,)).fetchone()
+        conn.executemany(
+            'INSERT INTO "audit_event" (event_id, org_id, seq, at, actor, action, entity_type, '
+            "entity_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, 'bench', "
+            "'consent.recorded', 'consent', ?, '{}', ?, ?)",
+            ((f"10000000-0000-4000-8000-{n:012d}", org.id, last + 1 + n, now,
+              f"00000000-0000-4000-8000-{n:012d}", "0" * 64, "0" * 64) for n in range(records)))
+        conn.execute('UPDATE "consent" SET audit_seq = ? + CAST(substr(id, 25) AS INTEGER) '
+                     "WHERE org_id = ? AND source = 'bench'", (last + 1, org.id))
     storage.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     storage.db.execute_sql("ANALYZE")
     storage.db.close()
