@@ -19,6 +19,9 @@ Parts (``--only`` picks some; all by default):
   state; audit range; truConsent history and user-status; Veriff consents and decision) on a
   ledger of 10,000 consents next to the same read at 1,000,000, from two servers side by side;
   target p99(1M) <= 1.5 x p99(10k).
+* ``storage``: ledger POSTs under load on a copy of the small ledger: bytes per consent
+  (including indexes, per table and index from dbstat), scaled to 100k; target <= 100 MB; and the
+  largest WAL seen (bounded by ``journal_size_limit``).
 
 Results go to ``bench/out/results.json`` and into BENCHMARKS.md's marked blocks.
 Run: ``make bench`` (``BENCH_ARGS="--duration 2 --rounds 3 --big 100000 --only writes"`` for a
@@ -31,14 +34,19 @@ import datetime as dt
 import json
 import sqlite3
 import sys
+import threading
+import time
 import urllib.request
+from pathlib import Path
+
+from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 
 from . import dialects, peers, wrk
 from .report import machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
 from .wrk import CEILING, Scenario
 
-PARTS = ("writes", "peers", "sqlite", "reads")
+PARTS = ("writes", "peers", "sqlite", "reads", "storage")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -77,6 +85,8 @@ def main(argv=None) -> int:
         prefill(big, args.big)
         report["parts"]["reads"] = reads = bench.reads(small, big)
         ok = ok and reads["ok"]
+    if "storage" in parts:
+        report["parts"]["storage"] = bench.storage(small)
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
     return 0 if ok else 1
@@ -262,6 +272,74 @@ class Bench:
         return out
 
 
+    # -- storage per consent, and the WAL's bound -----------------------------------------------
+    def storage(self, source) -> dict:
+        """Ledger POSTs (a new e-mail-like subject each) under load for ``--duration`` x
+        ``--rounds`` seconds; the database's growth per consent (checkpointed, so the WAL is
+        folded in), scaled to 100k, with each table's and index's share (SQLite's dbstat), and
+        the largest WAL seen while the load ran and once it stopped."""
+        template = ('{"subject":"user-{n}@example.com","purpose":"purpose-1","status":"granted",'
+                    '"notice_version":"v1"}')
+        with Server(fresh_copy(source, "storage"), self.args.workers) as server:
+            scenario = Scenario("ledger record POST (e-mail subjects)", method="POST",
+                                path="/ledger/v1/consents", expect_status=201,
+                                headers={"X-Org-Id": "demo", "Content-Type": "application/json",
+                                         "X-API-Key": server.seed["ledger"]["admin_api_key"]},
+                                body=template.replace("{n}", "0"),
+                                lua=wrk.counter_body(template))
+            wal = Path(str(server.db_path) + "-wal")
+            before = db_bytes(server.db_path)
+            before_stat, consents_before = dbstat(server.db_path), count(server.db_path)
+            peak = [0]
+            stop = threading.Event()
+
+            def watch():
+                while not stop.wait(0.05):
+                    peak[0] = max(peak[0], wal.stat().st_size if wal.exists() else 0)
+
+            watcher = threading.Thread(target=watch, daemon=True)
+            watcher.start()
+            try:
+                result = wrk.run(self.tool, server.port, scenario,
+                                 self.args.duration * self.args.rounds, self.args.connections)
+            finally:
+                stop.set()
+                watcher.join()
+            time.sleep(1.5)  # the background checkpointer's turn after the last commit
+            wal_idle = wal.stat().st_size if wal.exists() else 0
+        added = count(server.db_path) - consents_before
+        grown = db_bytes(server.db_path) - before
+        after_stat = dbstat(server.db_path)
+        shares = sorted(((name, (after_stat.get(name, 0) - before_stat.get(name, 0)) / added)
+                         for name in after_stat), key=lambda kv: -kv[1])
+        out = {"consents": added, "errors": result.errors, "bytes_per_consent": grown / added,
+               "mb_per_100k": grown / added * 100_000 / 1e6,
+               "wal_peak_mb": peak[0] / 1e6, "wal_idle_mb": wal_idle / 1e6,
+               "shares": [(n, b) for n, b in shares if b >= 1]}
+        out["ok"] = out["mb_per_100k"] <= 100 and not result.errors
+        self.show(f"storage: {out['mb_per_100k']:.0f} MB per 100k consents ({added:,} written); "
+                  f"WAL peak {out['wal_peak_mb']:.0f} MB, idle {out['wal_idle_mb']:.0f} MB")
+        return out
+
+
+def db_bytes(path) -> int:
+    """The database file's size once the WAL is checkpointed into it and truncated."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return Path(path).stat().st_size
+
+
+def count(path) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute('SELECT count(*) FROM "consent"').fetchone()[0]
+
+
+def dbstat(path) -> dict[str, int]:
+    """Bytes per table and index (SQLite's dbstat virtual table)."""
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"))
+
+
 def summarise(name: str, rounds: list[dict]) -> dict:
     return {
         "req_s": median([r["product"]["requests_per_s"] for r in rounds]),
@@ -363,6 +441,17 @@ def write_markdown(report: dict) -> None:
                          f"{r['small_req_s']:.0f} | {r['big_req_s']:.0f} | "
                          f"{spread(r['ratio'], '{:.2f}x')} | {'PASS' if r['ok'] else 'FAIL'} |")
         replace_block("<!-- bench:reads -->", "<!-- /bench:reads -->", "\n".join(lines))
+    if "storage" in parts:
+        r = parts["storage"]
+        lines = [head, "", f"{r['consents']:,} ledger POSTs with e-mail-like subjects: "
+                 f"**{r['mb_per_100k']:.0f} MB per 100k consents** including indexes "
+                 f"({r['bytes_per_consent']:.0f} bytes each; target <= 100 MB: "
+                 f"{'PASS' if r['ok'] else 'FAIL'}). WAL: at most {r['wal_peak_mb']:.0f} MB under "
+                 f"load, {r['wal_idle_mb']:.1f} MB once idle (journal_size_limit: "
+                 f"{JOURNAL_SIZE_LIMIT // 2**20} MiB).", "",
+                 "| table or index | bytes per consent |", "|---|---:|"]
+        lines += [f"| {name} | {b:.0f} |" for name, b in r["shares"]]
+        replace_block("<!-- bench:storage -->", "<!-- /bench:storage -->", "\n".join(lines))
 
 
 if __name__ == "__main__":
