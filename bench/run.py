@@ -21,7 +21,9 @@ Parts (``--only`` picks some; all by default):
   target p99(1M) <= 1.5 x p99(10k).
 * ``storage``: ledger POSTs under load on a copy of the small ledger: bytes per consent
   (including indexes, per table and index from dbstat), scaled to 100k; target <= 100 MB; and the
-  largest WAL seen (bounded by ``journal_size_limit``).
+  largest WAL seen (bounded by ``journal_size_limit``); then ``flask audit verify`` of that
+  ledger's real chain (events/s, peak RSS).
+* ``export``: ``flask export`` of the 1M ledger in both formats, wall time and peak RSS.
 
 Results go to ``bench/out/results.json`` and into BENCHMARKS.md's marked blocks.
 Run: ``make bench`` (``BENCH_ARGS="--duration 2 --rounds 3 --big 100000 --only writes"`` for a
@@ -32,7 +34,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -42,11 +46,11 @@ from pathlib import Path
 from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 
 from . import dialects, peers, wrk
-from .report import machine, median, replace_block, size_label, spread
+from .report import ROOT, machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
 from .wrk import CEILING, Scenario
 
-PARTS = ("writes", "peers", "sqlite", "reads", "storage")
+PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -87,6 +91,10 @@ def main(argv=None) -> int:
         ok = ok and reads["ok"]
     if "storage" in parts:
         report["parts"]["storage"] = bench.storage(small)
+    if "export" in parts:
+        prefill(big, args.big)
+        report["parts"]["export"] = exported = bench.export(big)
+        ok = ok and exported["ok"]
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
     return 0 if ok else 1
@@ -280,7 +288,10 @@ class Bench:
         the largest WAL seen while the load ran and once it stopped."""
         template = ('{"subject":"user-{n}@example.com","purpose":"purpose-1","status":"granted",'
                     '"notice_version":"v1"}')
-        with Server(fresh_copy(source, "storage"), self.args.workers) as server:
+        path = OUT / "storage.sqlite3"  # an empty ledger: every event real, so verify can run
+        for suffix in ("", "-wal", "-shm", "-writer.lock"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        with Server(path, self.args.workers) as server:
             scenario = Scenario("ledger record POST (e-mail subjects)", method="POST",
                                 path="/ledger/v1/consents", expect_status=201,
                                 headers={"X-Org-Id": "demo", "Content-Type": "application/json",
@@ -319,7 +330,53 @@ class Bench:
         out["ok"] = out["mb_per_100k"] <= 100 and not result.errors
         self.show(f"storage: {out['mb_per_100k']:.0f} MB per 100k consents ({added:,} written); "
                   f"WAL peak {out['wal_peak_mb']:.0f} MB, idle {out['wal_idle_mb']:.0f} MB")
+        seconds, rss, text = flask_measured(server.env, "audit", "verify", "--org", "demo")
+        events = count(server.db_path, "audit_event")
+        out["verify"] = {"events": events, "seconds": seconds, "peak_rss_mb": rss,
+                         "events_per_s": events / seconds, "ok": "ok" in text.lower()}
+        self.show(f"audit verify: {events:,} events in {seconds:.1f}s "
+                  f"({events / seconds:,.0f}/s), peak RSS {rss:.0f} MB")
         return out
+
+    # -- export at the big size ------------------------------------------------------------------
+    def export(self, big) -> dict:
+        """``flask export`` of the big ledger to a file: wall time and the process's peak RSS
+        (targets at 1M: <= 30 s, <= 150 MB), in both formats."""
+        out = {"ok": True}
+        env = {**os.environ, "CONSENT_DATABASE_URL": f"sqlite:///{big}",
+               "CONSENT_SECRET_KEY": "bench-secret-key-not-for-production"}
+        for fmt in ("jsonl", "csv"):
+            target = OUT / f"export.{fmt}"
+            seconds, rss, _ = flask_measured(env, "export", "--org", "demo", "--format", fmt,
+                                             "-o", str(target))
+            lines = sum(1 for _ in target.open("rb"))
+            row = {"seconds": seconds, "peak_rss_mb": rss, "lines": lines,
+                   "bytes": target.stat().st_size,
+                   "ok": seconds <= 30 * self.args.big / 1_000_000 and rss <= 150}
+            target.unlink()
+            out[fmt] = row
+            out["ok"] = out["ok"] and row["ok"]
+            self.show(f"export {fmt}: {lines:,} lines in {seconds:.1f}s, peak RSS {rss:.0f} MB")
+        return out
+
+
+MEASURED = ("import atexit, resource, sys\n"
+            "atexit.register(lambda: print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF)"
+            ".ru_maxrss, file=sys.stderr))\n"
+            "from flask.cli import main\nsys.argv = ['flask', '--app', 'app', *sys.argv[1:]]\n"
+            "main()\n")
+
+
+def flask_measured(env: dict, *args) -> tuple[float, float, str]:
+    """Run a ``flask --app app`` command; its wall time, peak RSS (MB) and output."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", MEASURED, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"flask {' '.join(args)} failed: {done.stderr[-2000:]}")
+    rss = int(done.stderr.rsplit("MAXRSS", 1)[1].split()[0]) / 1024
+    return seconds, rss, done.stdout
 
 
 def db_bytes(path) -> int:
@@ -329,9 +386,9 @@ def db_bytes(path) -> int:
     return Path(path).stat().st_size
 
 
-def count(path) -> int:
+def count(path, table: str = "consent") -> int:
     with sqlite3.connect(path) as conn:
-        return conn.execute('SELECT count(*) FROM "consent"').fetchone()[0]
+        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
 
 
 def dbstat(path) -> dict[str, int]:
@@ -451,7 +508,22 @@ def write_markdown(report: dict) -> None:
                  f"{JOURNAL_SIZE_LIMIT // 2**20} MiB).", "",
                  "| table or index | bytes per consent |", "|---|---:|"]
         lines += [f"| {name} | {b:.0f} |" for name, b in r["shares"]]
+        v = r["verify"]
+        lines += ["", f"`flask audit verify` of that ledger's chain ({v['events']:,} events, "
+                  f"{'valid' if v['ok'] else 'NOT VALID'}): {v['seconds']:.1f} s "
+                  f"({v['events_per_s']:,.0f} events/s), peak RSS {v['peak_rss_mb']:.0f} MB."]
         replace_block("<!-- bench:storage -->", "<!-- /bench:storage -->", "\n".join(lines))
+    if "export" in parts:
+        r = parts["export"]
+        lines = [head, "", f"`flask export` of a ledger of {size_label(s['big'])} consents "
+                 "(targets at 1M: <= 30 s, peak RSS <= 150 MB):", "",
+                 "| format | lines | MB | seconds | peak RSS MB | |", "|---|---:|---:|---:|---:|---|"]
+        for fmt in ("jsonl", "csv"):
+            e = r[fmt]
+            lines.append(f"| {fmt} | {e['lines']:,} | {e['bytes'] / 1e6:.0f} | "
+                         f"{e['seconds']:.1f} | {e['peak_rss_mb']:.0f} | "
+                         f"{'PASS' if e['ok'] else 'FAIL'} |")
+        replace_block("<!-- bench:export -->", "<!-- /bench:export -->", "\n".join(lines))
 
 
 if __name__ == "__main__":
