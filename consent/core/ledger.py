@@ -90,15 +90,19 @@ def find_subject(org, identifier: str):
     return _subject(_org_id(org), identifier, create=False)
 
 
+def _code(code: str | None, what: str) -> str:
+    code = (code or "").strip()
+    if not code or len(code) > 100:
+        raise Invalid(f"a {what} code of 1-100 characters is required")
+    return code
+
+
 def ensure_purpose(org, code: str, name: str | None = None, version: str | None = None,
                    description: str = "", actor: str = "system"):
     """The purpose with this code (a named row), created (with an audit event) on first use, and
     given ``version`` as a new current version if it lacks it. Call inside a transaction when
     part of a larger write."""
-    org_id = _org_id(org)
-    code = (code or "").strip()
-    if not code or len(code) > 100:
-        raise Invalid("a purpose code of 1-100 characters is required")
+    org_id, code = _org_id(org), _code(code, "purpose")
     purpose = queries.PURPOSE_BY_CODE.one((org_id, code))
     if purpose is None:
         purpose = sql.create(Purpose, org_id=org_id, code=code, name=name or code,
@@ -123,10 +127,7 @@ def ensure_notice(org, code: str, title: str | None = None, actor: str = "system
     """The notice with this code (a named row), created on first use with version "1" and an
     audit event: a notice a client names without publishing its text. Call inside a transaction
     when part of a larger write; :func:`publish_notice` adds versions with their text."""
-    org_id = _org_id(org)
-    code = (code or "").strip()
-    if not code or len(code) > 100:
-        raise Invalid("a notice code of 1-100 characters is required")
+    org_id, code = _org_id(org), _code(code, "notice")
     notice = queries.NOTICE_BY_CODE.one((org_id, code))
     if notice is None:
         notice = sql.create(Notice, org_id=org_id, code=code, title=(title or code)[:200],
