@@ -176,7 +176,7 @@ def run(schema, credentials: Credentials, *, examples: int, deadline_s: float | 
 
         try:
             fuzz()
-        except Exception as exc:  # noqa: BLE001 - every failing operation is reported
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every failing operation is reported
             outcome.failures.append(f"{operation.label}: {exc}")
         if deadline_s is not None and time.monotonic() - started > deadline_s:
             outcome.failures.append(f"time budget of {deadline_s}s spent after "
