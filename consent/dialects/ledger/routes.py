@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
+from werkzeug.routing import PathConverter
 
 from consent.core import ledger, outbox, verify
 from consent.core.storage import utcnow
@@ -37,6 +38,20 @@ from .errors import ERRORS
 blp = DialectBlueprint("ledger", __name__, url_prefix="/ledger/v1", errors=ERRORS,
                        description="The ledger's own API. Every call needs an admin API key "
                                    "(X-API-Key) and its organisation (X-Org-Id).")
+
+
+
+class SubjectConverter(PathConverter):
+    """A subject identifier in the path: any characters, slashes, a leading slash and line
+    breaks included (Werkzeug's ``path`` stops at a line break and needs a first character other
+    than ``/``, so such a recorded subject had no reachable state)."""
+
+    regex = "(?s:.+?)"
+    part_isolating = False
+
+
+blp.record_once(lambda state: state.app.url_map.converters.setdefault(
+    "subject", SubjectConverter))
 
 # Built once: marshmallow deep-copies its fields on every instantiation.
 CONSENT_IN = ConsentCreateSchema()
@@ -136,10 +151,11 @@ class ProcessingCheck(MethodView):
                                 actor=current_actor())
 
 
-@blp.route("/subjects/<path:subject>/state")
+@blp.route("/subjects/<subject:subject>/state", merge_slashes=False)
 class SubjectState(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, SubjectStateSchema)
+    @blp.errors(**{"422": "The subject is blank or longer than 255 characters"})
     def get(self, subject):
         """Current state of a subject: the binding decision per purpose, with its validity"""
         now = utcnow()
