@@ -413,14 +413,18 @@ def test_other_org_reaching_for_this_orgs_records(world):
             response, sent = _call(world, key, route, _headers_for(world, route.kind, "b"),
                                    tenant=tenant)
         world.assert_no_leak(response, sent)
+        answered.append(response.status_code)
         if any(p in route.path for p in BY_ID):
             assert 400 <= response.status_code < 500, response.get_data()[:300]
             body = response.get_json()
             assert SHAPES[SHAPE_OF_KIND[route.kind]] <= set(body), body
 
+    answered = []
     for key in _api_routes(*KEYED, ATTESTR, HMAC):
         problems.check(key, one, key, ROUTES[key])
     problems.assert_none()
+    # B's credentials work (the leak checks above ran on real answers, not on 401s).
+    assert sum(200 <= s < 300 for s in answered) >= 20, answered
 
 
 # -- a wrong scope ----------------------------------------------------------------------------------
@@ -612,3 +616,12 @@ def test_unmatched_urls_of_a_dialect_need_its_credential(world):
     r = world.client.post(f"/{world.a.slug}/domains_groups/1/nothing",
                           headers=world.avacy_b.headers())
     assert r.status_code == 401 and SHAPES["avacy"] <= set(r.json)
+
+
+def test_the_leak_check_is_live(world):
+    """A's own credential sees A's markers: the check that guards every row above fires."""
+    key = ("ledger.Consents", "GET")
+    response, sent = _call(world, key, ROUTES[key], world.a.headers())
+    assert response.status_code == 200
+    with pytest.raises(AssertionError, match="leaked"):
+        world.assert_no_leak(response, sent)
