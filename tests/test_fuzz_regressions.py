@@ -26,3 +26,18 @@ def test_blank_or_long_subject_state_is_a_documented_422(client, org, subject):
     r = client.get(f"/ledger/v1/subjects/{subject}/state", headers=org.headers())
     assert r.status_code == 422
     assert r.json["code"] == 422
+
+
+@pytest.mark.parametrize("path", ["/ledger/v1/audit/verifications/188853676351482294907699200",
+                                  "/ledger/v1/webhooks/188853676351482294907699200",
+                                  "/ledger/v1/webhooks/9223372036854775808"])
+def test_ids_beyond_64_bits_in_the_path_are_404(client, org, path):
+    """An integer id past 2**63 - 1 was handed to the database (500); now it matches nothing."""
+    r = client.get(path, headers=org.headers())
+    assert r.status_code == 404 and r.json["code"] == 404
+
+
+def test_replay_of_an_id_beyond_64_bits_is_404(client, org):
+    r = client.post("/ledger/v1/webhooks/188853676351482294907699200/replay",
+                    headers=org.headers())
+    assert r.status_code == 404 and r.json["code"] == 404

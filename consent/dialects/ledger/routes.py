@@ -11,7 +11,7 @@ from consent.core.usage import check as processing_check, set_terms
 from consent.web import idempotent_response
 from consent.web.auth import ADMIN_KEY, current_actor, current_org
 from consent.web.blueprint import DialectBlueprint
-from schemas.common import encode_cursor
+from schemas.common import INT64_MAX, encode_cursor
 from schemas.ledger import (
     AuditPageSchema,
     AuditQuerySchema,
@@ -52,6 +52,9 @@ class SubjectConverter(PathConverter):
 
 blp.record_once(lambda state: state.app.url_map.converters.setdefault(
     "subject", SubjectConverter))
+
+# Ids in the path are 64-bit (the database's integers): a larger one matches no route (404).
+ID = f"int(max={INT64_MAX})"
 
 # Built once: marshmallow deep-copies its fields on every instantiation.
 CONSENT_IN = ConsentCreateSchema()
@@ -198,7 +201,7 @@ class AuditVerifications(MethodView):
         return verify.get(current_org(), row.id)
 
 
-@blp.route("/audit/verifications/<int:verification_id>")
+@blp.route(f"/audit/verifications/<{ID}:verification_id>")
 class AuditVerification(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, VerifySchema)
@@ -245,7 +248,7 @@ class Webhooks(MethodView):
         return {"items": outbox.deliveries(current_org(), **args)}
 
 
-@blp.route("/webhooks/<int:delivery_id>")
+@blp.route(f"/webhooks/<{ID}:delivery_id>")
 class WebhookById(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, WebhookDeliveryDetailSchema)
@@ -256,7 +259,7 @@ class WebhookById(MethodView):
         return {**delivery._asdict(), "attempt_log": outbox.attempts(delivery)}
 
 
-@blp.route("/webhooks/<int:delivery_id>/replay")
+@blp.route(f"/webhooks/<{ID}:delivery_id>/replay")
 class WebhookReplay(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(202, WebhookDeliverySchema)
