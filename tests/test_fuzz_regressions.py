@@ -78,6 +78,6 @@ def test_nul_characters_never_reach_postgresql_as_a_500(client, org, database_ur
     r = client.get("/ledger/v1/webhooks?reference=a%00b", headers=org.headers())
     _nul_answer({200}, r, database_url)
     r = client.post("/ledger/v1/truconsent/collection-points", headers=org.headers(),
-                    json={"asset_id": cpf.asset.id, "title": "t\u0000", "description": "d",
+                    json={"asset_id": cpf.asset.id, "title": "t\u0000", "notice_text": "n",
                           "purposes": [{"name": "n", "description": "d"}]})
     _nul_answer({201}, r, database_url)

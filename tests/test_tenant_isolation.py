@@ -100,7 +100,7 @@ ROUTES = {
         ADMIN, "/ledger/v1/truconsent/collection-points"),
     ("truconsent_admin.CollectionPoints", "POST"): Route(
         ADMIN, "/ledger/v1/truconsent/collection-points",
-        {"asset_id": "{asset_id}", "title": "t", "description": "d",
+        {"asset_id": "{asset_id}", "title": "t", "notice_text": "n",
          "purposes": [{"name": "n", "description": "d"}]}),
     ("truconsent_pages.collector", "GET"): Route(PAGE, "{link_path}"),
     ("truconsent_pages.collector", "POST"): Route(PAGE, "{link_path}"),
