@@ -64,7 +64,8 @@ ROUTES = {
     ("ledger.ConsentById", "GET"): Route(ADMIN, "/ledger/v1/consents/{consent_id}"),
     ("ledger.Withdraw", "POST"): Route(ADMIN, "/ledger/v1/consents/{consent_id}/withdraw", {}),
     ("ledger.ProcessingCheck", "POST"): Route(ADMIN, "/ledger/v1/checks",
-                                              {"subject": "{subject}", "purpose": "{purpose}"}),
+                                              {"subject": "{subject}", "purpose": "{purpose}",
+                                               "operation": "read"}),
     ("ledger.SubjectState", "GET"): Route(ADMIN, "/ledger/v1/subjects/{subject}/state"),
     ("ledger.Audit", "GET"): Route(ADMIN, "/ledger/v1/audit"),
     ("ledger.AuditVerify", "GET"): Route(ADMIN, "/ledger/v1/audit/verify"),
@@ -173,7 +174,7 @@ SHAPE_OF_KIND = {ADMIN: "service", TC_LINK: "truconsent", TC_KEY: "truconsent",
                  ATTESTR: "attestr"}
 # Operations on one of A's records by id: another organisation's credential must not reach it.
 BY_ID = ("{consent_id}", "{request_id}", "{session_id}", "{integration_id}", "{entry_id}",
-         "{attestr_consent}", "{async_id}", "{media_id}")
+         "{attestr_consent}", "{async_id}", "{media_id}", "{asset_id}", "{cp_id}")
 
 
 def test_every_route_is_in_the_matrix(world):
@@ -414,7 +415,7 @@ def test_other_org_reaching_for_this_orgs_records(world):
                                    tenant=tenant)
         world.assert_no_leak(response, sent)
         answered.append(response.status_code)
-        if any(p in route.path for p in BY_ID):
+        if any(p in route.path + json.dumps(route.body) for p in BY_ID):
             assert 400 <= response.status_code < 500, response.get_data()[:300]
             body = response.get_json()
             assert SHAPES[SHAPE_OF_KIND[route.kind]] <= set(body), body
