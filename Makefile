@@ -8,7 +8,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench install init-db seed clean
+.PHONY: run test bench fuzz install init-db seed clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ run: seed
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# A long schemathesis run over HTTP against a real gunicorn (FUZZ_EXAMPLES per operation).
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	FUZZ_LIVE=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s tests/test_fuzz.py $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)

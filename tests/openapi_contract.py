@@ -36,7 +36,9 @@ def check_response(app, response) -> None:
         return  # pages, Swagger UI's assets, and the streamed export (JSON Lines, CSV)
     request = response.request
     # Only the method and URL locate the operation; the body was consumed by the app.
-    located = Request.from_values(path=request.path,
+    # request.path is decoded: a "?" or "#" in a path segment (a subject) is escaped again.
+    path = request.path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+    located = Request.from_values(path=path,
                                   query_string=request.query_string.decode("latin-1"),
                                   method=request.method, base_url=request.host_url)
     try:

@@ -461,6 +461,8 @@ def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = 
 
 # -- idempotency ----------------------------------------------------------------------------------
 
+IDEMPOTENCY_KEY_MAX = 255
+
 def idempotent(org, scope: str, key: str | None, request: dict,
                produce: Callable[[], tuple[int, dict]]) -> tuple[int, dict, bool]:
     """Run ``produce`` once per (org, scope, key) and store its (status, body) in the same
@@ -470,6 +472,8 @@ def idempotent(org, scope: str, key: str | None, request: dict,
         with transaction():
             status, body = produce()
         return status, body, False
+    if len(key) > IDEMPOTENCY_KEY_MAX:  # the column's width (PostgreSQL enforces it: a 500)
+        raise Invalid(f"an idempotency key is at most {IDEMPOTENCY_KEY_MAX} characters")
     org_id = _org_id(org)
     request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 from peewee import InterfaceError, OperationalError, PostgresqlDatabase
 from playhouse.shortcuts import ReconnectMixin
 
+from .errors import Invalid
+
+NUL = "\x00"
+
 
 class LedgerPostgresqlDatabase(ReconnectMixin, PostgresqlDatabase):
     reconnect_errors = (
@@ -24,6 +28,14 @@ class LedgerPostgresqlDatabase(ReconnectMixin, PostgresqlDatabase):
         (OperationalError, "ssl connection has been closed"),
         (InterfaceError, "connection already closed"),
     )
+
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        """PostgreSQL's text holds no NUL character (psycopg2 raises a bare ValueError, a 500):
+        a value with one is invalid input, whichever field or filter it came from. SQLite
+        stores it; no dialect needs one."""
+        if params and any(type(p) is str and NUL in p for p in params):
+            raise Invalid("text must not contain NUL (0x00) characters")
+        return super().execute_sql(sql, params, *args, **kwargs)
 
     def retire(self) -> None:
         """Nothing runs in the background."""

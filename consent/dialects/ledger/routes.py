@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
+from werkzeug.routing import PathConverter
 
 from consent.core import ledger, outbox, verify
 from consent.core.storage import utcnow
@@ -10,7 +11,7 @@ from consent.core.usage import check as processing_check, set_terms
 from consent.web import idempotent_response
 from consent.web.auth import ADMIN_KEY, current_actor, current_org
 from consent.web.blueprint import DialectBlueprint
-from schemas.common import encode_cursor
+from schemas.common import INT64_MAX, encode_cursor
 from schemas.ledger import (
     AuditPageSchema,
     AuditQuerySchema,
@@ -37,6 +38,23 @@ from .errors import ERRORS
 blp = DialectBlueprint("ledger", __name__, url_prefix="/ledger/v1", errors=ERRORS,
                        description="The ledger's own API. Every call needs an admin API key "
                                    "(X-API-Key) and its organisation (X-Org-Id).")
+
+
+
+class SubjectConverter(PathConverter):
+    """A subject identifier in the path: any characters, slashes, a leading slash and line
+    breaks included (Werkzeug's ``path`` stops at a line break and needs a first character other
+    than ``/``, so such a recorded subject had no reachable state)."""
+
+    regex = "(?s:.+?)"
+    part_isolating = False
+
+
+blp.record_once(lambda state: state.app.url_map.converters.setdefault(
+    "subject", SubjectConverter))
+
+# Ids in the path are 64-bit (the database's integers): a larger one matches no route (404).
+ID = f"int(max={INT64_MAX})"
 
 # Built once: marshmallow deep-copies its fields on every instantiation.
 CONSENT_IN = ConsentCreateSchema()
@@ -136,10 +154,11 @@ class ProcessingCheck(MethodView):
                                 actor=current_actor())
 
 
-@blp.route("/subjects/<path:subject>/state")
+@blp.route("/subjects/<subject:subject>/state", merge_slashes=False)
 class SubjectState(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, SubjectStateSchema)
+    @blp.errors(**{"422": "The subject is blank or longer than 255 characters"})
     def get(self, subject):
         """Current state of a subject: the binding decision per purpose, with its validity"""
         now = utcnow()
@@ -182,7 +201,7 @@ class AuditVerifications(MethodView):
         return verify.get(current_org(), row.id)
 
 
-@blp.route("/audit/verifications/<int:verification_id>")
+@blp.route(f"/audit/verifications/<{ID}:verification_id>")
 class AuditVerification(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, VerifySchema)
@@ -229,7 +248,7 @@ class Webhooks(MethodView):
         return {"items": outbox.deliveries(current_org(), **args)}
 
 
-@blp.route("/webhooks/<int:delivery_id>")
+@blp.route(f"/webhooks/<{ID}:delivery_id>")
 class WebhookById(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, WebhookDeliveryDetailSchema)
@@ -240,7 +259,7 @@ class WebhookById(MethodView):
         return {**delivery._asdict(), "attempt_log": outbox.attempts(delivery)}
 
 
-@blp.route("/webhooks/<int:delivery_id>/replay")
+@blp.route(f"/webhooks/<{ID}:delivery_id>/replay")
 class WebhookReplay(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(202, WebhookDeliverySchema)
