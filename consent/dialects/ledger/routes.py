@@ -40,7 +40,6 @@ blp = DialectBlueprint("ledger", __name__, url_prefix="/ledger/v1", errors=ERROR
                                    "(X-API-Key) and its organisation (X-Org-Id).")
 
 
-
 class SubjectConverter(PathConverter):
     """A subject identifier in the path: any characters, slashes, a leading slash and line
     breaks included (Werkzeug's ``path`` stops at a line break and needs a first character other
