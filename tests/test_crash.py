@@ -13,22 +13,26 @@ from bench import crash
 from tests.conftest import PG_URL
 
 needs_pg = pytest.mark.skipif(not PG_URL, reason="CONSENT_TEST_DATABASE_URL is not set")
+# the SQLite cases run in the SQLite suite; the PostgreSQL suite runs the PostgreSQL cases only
+sqlite_suite = pytest.mark.skipif(bool(PG_URL), reason="run in the SQLite suite")
 
 
 def _passed(report) -> None:
     assert not report.violations, "\n".join([report.line(), *report.violations[:20]])
 
 
+@sqlite_suite
 def test_crash_sqlite(tmp_path):
     report = crash.CrashTest(crash.fresh_sqlite("crash", tmp_path), instances=1, cycles=3,
                              clients=6, seed=1, log_dir=tmp_path,
-                             kill_window=(0.2, 0.6)).run()
+                             kill_window=(0.2, 0.6), cli_every_cycle=False).run()
     _passed(report)
     assert report.cycles == 3 and report.verified == 4
     assert report.acknowledged > len(crash.KINDS) and report.retries > 0
     assert set(report.by_kind) == {k.name for k in crash.KINDS}
 
 
+@sqlite_suite
 def test_concurrency_sqlite(tmp_path):
     report = crash.concurrency(crash.fresh_sqlite("concurrency", tmp_path), instances=1,
                                workers=4, connections=32, requests=320, log_dir=tmp_path)
@@ -39,8 +43,9 @@ def test_concurrency_sqlite(tmp_path):
 @needs_pg
 def test_crash_postgres_two_instances(tmp_path):
     with crash.PgDatabase(PG_URL, prefix="t_crash") as url:
-        report = crash.CrashTest(url, instances=2, cycles=3, clients=6, seed=2,
-                                 log_dir=tmp_path, kill_window=(0.2, 0.6)).run()
+        report = crash.CrashTest(url, instances=2, workers=1, cycles=3, clients=6, seed=2,
+                                 log_dir=tmp_path, kill_window=(0.2, 0.6),
+                                 cli_every_cycle=False).run()
     _passed(report)
     assert report.verified == 4 and report.retries > 0
 
@@ -48,7 +53,7 @@ def test_crash_postgres_two_instances(tmp_path):
 @needs_pg
 def test_concurrency_postgres_two_instances_one_chain(tmp_path):
     with crash.PgDatabase(PG_URL, prefix="t_conc") as url:
-        report = crash.concurrency(url, instances=2, workers=2, connections=32, requests=320,
+        report = crash.concurrency(url, instances=2, workers=2, connections=32, requests=256,
                                    log_dir=tmp_path)
     _passed(report)
     assert report.events > 320
