@@ -74,6 +74,7 @@ class Instance:
         self.env = {**os.environ, "CONSENT_DATABASE_URL": url, "CONSENT_SECRET_KEY": SECRET,
                     "CONSENT_PUBLIC_URL": f"http://127.0.0.1:{self.port}", **(env or {})}
         self.proc: subprocess.Popen | None = None
+        self.killed = False
         self.starts = 0
 
     def flask(self, *args, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -86,6 +87,7 @@ class Instance:
         self.wait_ready(timeout)
 
     def spawn(self) -> None:
+        self.killed = False
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers",
@@ -116,6 +118,7 @@ class Instance:
         """SIGKILL to the whole process group: arbiter and workers at once, no cleanup."""
         if self.proc is None:
             return
+        self.killed = True
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -542,7 +545,8 @@ class Load:
             if n is None:
                 return
             kind = self.kinds[n % len(self.kinds)]
-            index = rnd.randrange(len(self.instances))
+            up = [i for i, s in enumerate(self.instances) if not s.killed] or [0]
+            index = rnd.choice(up)  # mostly live ones; a few requests still meet a dead port
             sent = kind.build(_next())
             sent.instance = index
             send(self.instances[index].port, kind, sent)
@@ -744,7 +748,9 @@ class CrashTest:
                     elif any(counts):
                         self.violation(f"unacknowledged {sent.kind} {sent.marker} half-written:"
                                        f" rows {counts}, whole is {expected}")
-                if kind.keyed and (not sent.acked or self.rnd.random() < 0.1):
+                # retried: every write in flight at a kill, some refused, some acknowledged
+                in_flight = not sent.acked and "Refused" not in sent.error
+                if kind.keyed and (in_flight or self.rnd.random() < 0.1):
                     retry.append(sent)
             for sent in retry:
                 self.retry(db, sent)
