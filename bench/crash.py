@@ -629,7 +629,6 @@ class CrashTest:
     def run(self) -> Report:
         started = time.monotonic()
         first = self.servers[0]
-        first.flask("init-db")
         self.seed = json.loads(first.flask("seed-demo", "--json").stdout)
         self.kinds = [k(self.seed) for k in KINDS]
         self.by_name = {k.name: k for k in self.kinds}
@@ -843,7 +842,6 @@ def concurrency(url: str, instances: int = 1, workers: int = 4, connections: int
     try:
         for s in servers:
             s.log.write_bytes(b"")
-        servers[0].flask("init-db")
         seed = json.loads(servers[0].flask("seed-demo", "--json").stdout)
         for s in servers:
             s.start()

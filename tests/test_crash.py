@@ -23,8 +23,8 @@ def _passed(report) -> None:
 
 @sqlite_suite
 def test_crash_sqlite(tmp_path):
-    report = crash.CrashTest(crash.fresh_sqlite("crash", tmp_path), instances=1, cycles=3,
-                             clients=6, seed=1, log_dir=tmp_path,
+    report = crash.CrashTest(crash.fresh_sqlite("crash", tmp_path), instances=1, workers=1,
+                             cycles=3, clients=6, seed=1, log_dir=tmp_path,
                              kill_window=(0.2, 0.6), cli_every_cycle=False).run()
     _passed(report)
     assert report.cycles == 3 and report.verified == 4
@@ -35,9 +35,9 @@ def test_crash_sqlite(tmp_path):
 @sqlite_suite
 def test_concurrency_sqlite(tmp_path):
     report = crash.concurrency(crash.fresh_sqlite("concurrency", tmp_path), instances=1,
-                               workers=4, connections=32, requests=320, log_dir=tmp_path)
+                               workers=4, connections=32, requests=256, log_dir=tmp_path)
     _passed(report)
-    assert report.requests == 320
+    assert report.requests == 256
 
 
 @needs_pg
