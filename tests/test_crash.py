@@ -23,13 +23,23 @@ def _passed(report) -> None:
 
 @sqlite_suite
 def test_crash_sqlite(tmp_path):
-    report = crash.CrashTest(crash.fresh_sqlite("crash", tmp_path), instances=1, workers=1,
-                             cycles=3, clients=6, seed=1, log_dir=tmp_path,
-                             kill_window=(0.2, 0.6), cli_every_cycle=False).run()
+    url = crash.fresh_sqlite("crash", tmp_path)
+    test = crash.CrashTest(url, instances=1, workers=1, cycles=3, clients=6, seed=1,
+                           log_dir=tmp_path, kill_window=(0.2, 0.6), cli_every_cycle=False)
+    report = test.run()
     _passed(report)
     assert report.cycles == 3 and report.verified == 4
     assert report.acknowledged > len(crash.KINDS) and report.retries > 0
     assert set(report.by_kind) == {k.name for k in crash.KINDS}
+
+    # the row counts do see a half-written write: a truConsent consent without its log row
+    sent = next(s for s in test.acked if s.kind == "truconsent-record")
+    kind = test.by_name[sent.kind]
+    with crash.Database(url) as db:
+        assert kind.counts(db, sent) == test.expected[kind.name]
+        db.rows("DELETE FROM truconsent_log WHERE consent_id = "
+                "(SELECT seq FROM consent WHERE id = ?)", (sent.ids[0],))
+        assert kind.counts(db, sent) != test.expected[kind.name]
 
 
 @sqlite_suite
