@@ -8,7 +8,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench fuzz install init-db seed clean
+.PHONY: run test bench fuzz crashtest install init-db seed clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ fuzz: install
 
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# SIGKILL under load, restart, check every acknowledged write; SQLite and PostgreSQL (started
+# with .ci/postgres unless CONSENT_TEST_DATABASE_URL is set). CRASH_ARGS="--cycles 50" etc.
+crashtest: install
+	$(PY) -m bench.crash $(CRASH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
