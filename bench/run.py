@@ -48,7 +48,7 @@ from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 from . import dialects, peers, wrk
 from .report import ROOT, machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
-from .wrk import CEILING, Scenario
+from .wrk import CEILING, FLOOR_PREFIX as PREFIX, Scenario
 
 PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
@@ -119,6 +119,20 @@ class Bench:
             pairs = [(s, floor_twin(s)) for s in dialects.writes(server.seed)]
             for product, floor in pairs:  # before any load: no request may still be in flight
                 same_writes(server, product, floor)
+            # The framework's fixed cost per request: Flask's no-op against the same no-op
+            # without Flask (both under this gunicorn, wrk on the same cores).
+            raw = Scenario("no-op without the framework", path=PREFIX + "/healthz")
+            wrk.check_once(server.port, raw)
+            noop = [{"ceiling": c, "raw": r} for c, r in
+                    self.alternate([(server.port, CEILING), (server.port, raw)])]
+            out["_noop"] = {
+                "ceiling_req_s": median([n["ceiling"]["requests_per_s"] for n in noop]),
+                "raw_req_s": median([n["raw"]["requests_per_s"] for n in noop]),
+                "ratio": [n["ceiling"]["requests_per_s"] / n["raw"]["requests_per_s"]
+                          for n in noop]}
+            self.show(f"no-op: Flask {out['_noop']['ceiling_req_s']:.0f} req/s, without the "
+                      f"framework {out['_noop']['raw_req_s']:.0f} req/s -> "
+                      f"{spread(out['_noop']['ratio'])}")
             for product, floor in pairs:
                 rounds = []
                 for _ in range(self.args.rounds):
@@ -360,9 +374,15 @@ class Bench:
         return out
 
 
-MEASURED = ("import atexit, resource, sys\n"
-            "atexit.register(lambda: print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF)"
-            ".ru_maxrss, file=sys.stderr))\n"
+# The command's own peak RSS: VmHWM (this process image's high-water mark). Not ru_maxrss, which
+# Linux carries over from the parent through fork and exec (this driver holds hundreds of MB
+# after a prefill).
+MEASURED = ("import atexit, sys\n"
+            "def hwm():\n"
+            "    for line in open('/proc/self/status'):\n"
+            "        if line.startswith('VmHWM:'):\n"
+            "            print('MAXRSS', line.split()[1], file=sys.stderr)\n"
+            "atexit.register(hwm)\n"
             "from flask.cli import main\nsys.argv = ['flask', '--app', 'app', *sys.argv[1:]]\n"
             "main()\n")
 
@@ -416,7 +436,7 @@ def summarise(name: str, rounds: list[dict]) -> dict:
 def floor_twin(product: Scenario) -> Scenario:
     """The product scenario aimed at its floor route (other subjects, so none collide)."""
     return Scenario(f"{product.name} (floor)", method=product.method,
-                    path="/__floor" + product.path, headers=product.headers,
+                    path=PREFIX + product.path, headers=product.headers,
                     body=product.body.replace("bench-", "bench-floor-") if product.body else None,
                     lua=product.lua.replace("bench-", "bench-floor-"),
                     expect_status=product.expect_status)
@@ -452,14 +472,21 @@ def write_markdown(report: dict) -> None:
     if "writes" in parts:
         lines = [head, "", "| write | req/s | p50 ms | p99 ms | errors | to ceiling | "
                  "floor to ceiling | product / floor |", "|---|---:|---:|---:|---:|---|---|---|"]
+        noop = parts["writes"].get("_noop")
         for name, r in parts["writes"].items():
+            if name == "_noop":
+                continue
             lines.append(f"| {name} | {r['req_s']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                          f"{r['errors']} | {spread(r['to_ceiling'])} | "
                          f"{spread(r['floor_to_ceiling'])} | {spread(r['to_floor'])} |")
-        ceilings = [r["ceiling_req_s"] for r in parts["writes"].values()]
+        ceilings = [r["ceiling_req_s"] for n, r in parts["writes"].items() if n != "_noop"]
         lines.append("")
         lines.append(f"Ceiling (`GET /healthz`, no database): {median(ceilings):.0f} req/s "
                      "(median over the write rounds).")
+        if noop:
+            lines.append(f"The same no-op without the framework (a bare WSGI function under the "
+                         f"same gunicorn): {noop['raw_req_s']:.0f} req/s; Flask's no-op reaches "
+                         f"{spread(noop['ratio'])} of it.")
         replace_block("<!-- bench:results -->", "<!-- /bench:results -->", "\n".join(lines))
     if "sqlite" in parts:
         lines = [head, "", "| write, workers | flock + background checkpoints req/s | "

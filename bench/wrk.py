@@ -36,6 +36,8 @@ class Result:
 
 
 CEILING = Scenario("no-op GET /healthz (ceiling)")
+# bench/floor.py serves each write's floor twin under this prefix.
+FLOOR_PREFIX = "/__floor"
 UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 

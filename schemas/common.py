@@ -102,6 +102,19 @@ def _getter(path: str):
     """marshmallow's way to read a value: by key from a mapping (or anything subscriptable by
     name), else by attribute; dotted paths step through; ``missing`` when absent."""
     parts = path.split(".")
+    if len(parts) == 1:  # the usual case, without the loop; the same answers
+        part = path
+
+        def get_one(obj):
+            if obj is None or obj is missing:
+                return missing
+            if type(obj) is dict:
+                return obj[part] if part in obj else getattr(obj, part, missing)
+            if isinstance(obj, tuple):  # a named row: obj["name"] is a TypeError, then getattr
+                return getattr(obj, part, missing)
+            return get(obj)
+    else:
+        get_one = None
 
     def get(obj):
         for part in parts:
@@ -116,7 +129,7 @@ def _getter(path: str):
             obj = getattr(obj, part, missing)
         return obj
 
-    return get
+    return get_one or get
 
 
 def _compile_field(field):
@@ -140,17 +153,20 @@ def compile_dump(schema: Schema):
     (``CONSENT_CHECK_FAST_DUMP``)."""
     steps = []
     for name, field in schema.dump_fields.items():
-        get = None if isinstance(field, _NO_ATTRIBUTE) else _getter(field.attribute or name)
+        path = field.attribute or name
+        get = None if isinstance(field, _NO_ATTRIBUTE) else _getter(path)
+        attr = path if get is not None and "." not in path else None
         default = field.dump_default
-        steps.append((field.data_key or name, name, get, default, _compile_field(field)))
+        steps.append((field.data_key or name, name, get, attr, default, _compile_field(field)))
 
     def dump_one(obj) -> dict:
         out = {}
-        for key, name, get, default, serialize in steps:
+        row = isinstance(obj, tuple)  # a named row: every value is an attribute
+        for key, name, get, attr, default, serialize in steps:
             if get is None:
                 value = None
             else:
-                value = get(obj)
+                value = getattr(obj, attr, missing) if row and attr else get(obj)
                 if value is missing:
                     value = default() if callable(default) else default
                     if value is missing:

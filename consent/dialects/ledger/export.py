@@ -16,6 +16,8 @@ FIELDS = tuple(_SCHEMA.fields)
 # ConsentSchema's dump, compiled once: marshmallow's per-field machinery is three quarters of an
 # export's time; tests/test_schemas.py checks the two are equal.
 dump = compile_dump(_SCHEMA)
+# One encoder for every line (json.dumps with options builds a new one per call).
+encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 
 
 def lines(org, fmt: str):
@@ -26,8 +28,7 @@ def lines(org, fmt: str):
         writer.writeheader()
         for c in ledger.export_rows(org):
             row = dump(c)
-            row["evidence"] = "" if row["evidence"] is None else json.dumps(row["evidence"],
-                                                                            allow_nan=False)
+            row["evidence"] = "" if row["evidence"] is None else encode(row["evidence"])
             writer.writerow(row)
             if buffer.tell() > 16384:
                 yield buffer.getvalue()
@@ -36,4 +37,4 @@ def lines(org, fmt: str):
         yield buffer.getvalue()
     else:
         for c in ledger.export_rows(org):
-            yield json.dumps(dump(c), ensure_ascii=False, allow_nan=False) + "\n"
+            yield encode(dump(c)) + "\n"
