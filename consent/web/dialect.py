@@ -217,6 +217,9 @@ def install_error_handlers(app) -> None:
     @app.errorhandler(domain.DomainError)
     def _domain(exc: domain.DomainError):
         status = next((s for cls, s in DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
+        if isinstance(exc, domain.Invalid):  # invalid input: the dialect's validation status
+            shape = dialects.shape_for_request()
+            status = shape.validation_status if shape else status
         return render(status, exc.message, exc)
 
     @app.errorhandler(Exception)
