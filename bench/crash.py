@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import hmac
 import http.client
 import itertools
 import json
@@ -48,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from .dialects import veriff_signed
 from .report import ROOT
 from .server import SECRET, VENV_BIN
 from .wrk import free_port
@@ -395,10 +395,8 @@ class VeriffConsent(Kind):
         v = self.seed["veriff"]
         marker = f"I agree to biometric processing (crash {n})"
         body = json.dumps({"type": "bipa", "approved": True, "text": marker}).encode()
-        signature = hmac.new(v["shared_secret"].encode(), body, hashlib.sha256).hexdigest()
         return Sent(self.name, marker, "POST", f"/v1/sessions/{v['session_id']}/consents",
-                    {"Content-Type": "application/json", "X-AUTH-CLIENT": v["api_key"],
-                     "X-HMAC-SIGNATURE": signature}, body)
+                    {"Content-Type": "application/json", **veriff_signed(v, body)}, body)
 
     def ids(self, body):
         return (body["id"],)
@@ -414,10 +412,8 @@ class VeriffConsent(Kind):
     def read_back(self, port, sent, cache):
         if "veriff" not in cache:  # one signed list of the session's uploads per check
             v = self.seed["veriff"]
-            signature = hmac.new(v["shared_secret"].encode(), v["session_id"].encode(),
-                                 hashlib.sha256).hexdigest()
             status, body = _get(port, f"/v1/sessions/{v['session_id']}/consents",
-                                {"X-AUTH-CLIENT": v["api_key"], "X-HMAC-SIGNATURE": signature})
+                                veriff_signed(v, v["session_id"].encode()))
             if status != 200:
                 return f"Veriff consents list -> {status}"
             cache["veriff"] = [(c["id"], c["text"]) for c in body["consents"]]

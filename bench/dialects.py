@@ -9,6 +9,13 @@ import json
 from .wrk import Scenario, counter_body
 
 
+def veriff_signed(v: dict, signed: bytes) -> dict:
+    """The headers of a Veriff call signed as a client signs it (seed-demo's ``veriff``
+    section): lowercase hex HMAC-SHA256 of the body, or of the session id for a GET."""
+    return {"X-AUTH-CLIENT": v["api_key"], "X-HMAC-SIGNATURE": hmac.new(
+        v["shared_secret"].encode(), signed, hashlib.sha256).hexdigest()}
+
+
 def writes(seed: dict) -> list[Scenario]:
     """Every dialect's hot write path (one scenario each)."""
     out = [ledger_record(seed)]
@@ -90,8 +97,7 @@ def reads(seed: dict, records: int, subjects: int, purposes: int) -> list[Scenar
     if seed.get("veriff"):
         v = seed["veriff"]
         session = v["session_id"]
-        headers = {"X-AUTH-CLIENT": v["api_key"], "X-HMAC-SIGNATURE": hmac.new(
-            v["shared_secret"].encode(), session.encode(), hashlib.sha256).hexdigest()}
+        headers = veriff_signed(v, session.encode())
         out += [Scenario("veriff session consents", path=f"/v1/sessions/{session}/consents",
                          headers=headers),
                 Scenario("veriff session decision", path=f"/v1/sessions/{session}/decision",
@@ -103,11 +109,10 @@ def veriff_consent(v: dict) -> Scenario:
     """A signed consent upload; the same bytes each time (every request records a new consent)."""
     body = json.dumps({"type": "bipa", "approved": True,
                        "text": "User agrees to biometric processing"})
-    signature = hmac.new(v["shared_secret"].encode(), body.encode(), hashlib.sha256).hexdigest()
     return Scenario("veriff consent POST", method="POST",
                     path=f"/v1/sessions/{v['session_id']}/consents", body=body,
-                    headers={"Content-Type": "application/json", "X-AUTH-CLIENT": v["api_key"],
-                             "X-HMAC-SIGNATURE": signature})
+                    headers={"Content-Type": "application/json",
+                             **veriff_signed(v, body.encode())})
 
 
 def truconsent(t: dict) -> list[Scenario]:

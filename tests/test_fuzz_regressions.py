@@ -87,18 +87,16 @@ def test_nul_characters_on_postgresql_get_the_dialects_own_validation_status(cli
                                                                           database_url):
     """Veriff and Attestr answer invalid input with 400 in their own shapes: so does a NUL
     that only PostgreSQL refuses."""
-    import hashlib
-    import hmac
     import json
 
     from consent.dialects.veriff import create_integration
+    from tests.veriff_helpers import sign
 
     integration = create_integration(org.org)
     raw = json.dumps({"verification": {"vendorData": "a\u0000b"}}).encode()
     r = client.post("/v1/sessions", data=raw, headers={
         "X-AUTH-CLIENT": integration.key, "Content-Type": "application/json",
-        "X-HMAC-SIGNATURE": hmac.new(integration.shared_secret.encode(), raw,
-                                     hashlib.sha256).hexdigest()})
+        "X-HMAC-SIGNATURE": sign(integration.shared_secret, raw)})
     _nul_answer({201}, r, database_url, on_postgresql=400)
     if database_url.startswith("postgresql"):
         assert r.json["status"] == "fail"
