@@ -8,7 +8,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench fuzz crashtest install init-db seed clean
+.PHONY: run test bench fuzz crashtest install migrate init-db seed clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,13 @@ $(STAMP): requirements.txt | $(PY)
 
 install: $(STAMP)
 
-init-db: install
-	$(FLASK) init-db
+# Create the database, or bring an older one's schema to this version (versioned migrations).
+migrate: install
+	$(FLASK) migrate
 
-seed: init-db
+init-db: migrate
+
+seed: migrate
 	$(FLASK) seed-demo --url http://$(HOST):$(PORT)
 
 run: seed

@@ -9,7 +9,7 @@ from flask.sessions import SessionInterface
 from flask_smorest import Api
 
 from . import settings
-from .core import background, outbox, storage
+from .core import background, outbox, storage, verify
 from .dialects import REGISTRY
 from .web import cors, docs, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     config = app.config
+    background.stop_active()  # a previous app's loops never touch the database this one opens
     storage.init_database(
         config["CONSENT_DATABASE_URL"],
         synchronous=config["CONSENT_SQLITE_SYNCHRONOUS"],
@@ -62,9 +63,20 @@ def create_app(test_config: dict | None = None) -> Flask:
                      backoff_base=config["CONSENT_WEBHOOK_BACKOFF_BASE"],
                      backoff_cap=config["CONSENT_WEBHOOK_BACKOFF_CAP"],
                      timeout=config["CONSENT_WEBHOOK_TIMEOUT"])
-    # Each serving process runs the background loops (webhooks that come due, verification
-    # jobs), after a restart too.
-    app.before_request(background.ensure_running)
+    # The app's background loops (webhooks that come due, verification jobs, and the dialects'
+    # own): each serving process starts them with its first request, after a restart too. A new
+    # app's runner stops the previous app's (they would share the process's one database).
+    gate = service.init_app(app)   # first: nothing runs on a schema that is not this code's
+    runner = app.extensions["consent.background"] = background.Runner(
+        (outbox.SENDER, verify.RUNNER))
+
+    @app.before_request
+    def start_background():
+        # The app's background loops (webhooks that come due, verification jobs, the dialects'
+        # own), in each serving process from its first request on, once the schema is current.
+        # A new app's runner stops the previous app's (they would share the process's database).
+        if gate.ready():
+            runner.ensure_running()
 
     api = ConsentApi(app, spec_kwargs={"info": {"description": (
         "A self-hosted consent ledger. Its own API lives under /ledger/v1; the provider-compatible "

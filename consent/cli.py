@@ -51,10 +51,37 @@ def domain_errors(fn):
     return wrapper
 
 
+@click.command("migrate")
+@click.option("--status", "show_status", is_flag=True,
+              help="Only show each component's version; exit 1 if any is not current.")
+@with_appcontext
+def migrate_command(show_status):
+    """Bring the database schema to this version: create a new database's tables, or apply the
+    migrations an older one lacks (each in its own transaction, under a lock; safe to run again
+    and from several instances at once)."""
+    from .core import migrate
+
+    url = redact(current_app.config["CONSENT_DATABASE_URL"])
+    if show_status:
+        for s in migrate.status():
+            current = "none" if s.current is None else s.current
+            click.echo(f"{s.name:<12} {current} of {s.latest}"
+                       + (" (from before versioned migrations)" if s.legacy else ""))
+        problem = migrate.problem()
+        if problem:
+            fail(problem)
+        click.echo(f"Schema current: {url}")
+        return
+    for step in migrate.upgrade():
+        click.echo(f"{step.component}: version {step.version}: {step.description} "
+                   f"({step.seconds:.2f} s)")
+    click.echo(f"Database ready: {url}")
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create the tables (safe to run again)."""
+    """Create the tables, or migrate an older schema (the same as ``migrate``)."""
     storage.create_tables()
     click.echo(f"Database ready: {redact(current_app.config['CONSENT_DATABASE_URL'])}")
 
@@ -295,7 +322,7 @@ def seed_demo_command(dialects) -> click.Command:
 
 
 def init_app(app):
-    for command in (init_db, seed_demo_command(registry(app).dialects), org_cli, user_cli,
+    for command in (migrate_command, init_db, seed_demo_command(registry(app).dialects), org_cli, user_cli,
                     member_cli, token_cli, key_cli, audit_cli, webhooks_cli):
         app.cli.add_command(command)
     for dialect in registry(app).dialects:

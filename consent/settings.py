@@ -48,6 +48,9 @@ DEFAULTS = {
     "CONSENT_WEBHOOK_BACKOFF_BASE": 2.0,
     "CONSENT_WEBHOOK_BACKOFF_CAP": 3600.0,
     "CONSENT_WEBHOOK_TIMEOUT": 10.0,
+    # On a database whose schema is older than this code: False, answer 503 (and /readyz 503)
+    # until `flask --app app migrate` has run; True, migrate first (under the migration lock).
+    "CONSENT_AUTO_MIGRATE": False,
     # Seconds of work one GET /ledger/v1/audit/verify may do (keep it under the worker timeout).
     "CONSENT_VERIFY_BUDGET": 10.0,
 }
@@ -56,6 +59,9 @@ INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SES
             "CONSENT_WEBHOOK_MAX_ATTEMPTS"}
 FLOAT_KEYS = {"CONSENT_WEBHOOK_BACKOFF_BASE", "CONSENT_WEBHOOK_BACKOFF_CAP",
               "CONSENT_WEBHOOK_TIMEOUT", "CONSENT_VERIFY_BUDGET"}
+
+
+BOOL_KEYS = {"CONSENT_AUTO_MIGRATE"}
 
 
 def env_name(key: str) -> str:
@@ -71,7 +77,9 @@ def load(app, test_config: dict | None = None) -> None:
             value = os.environ.get(env_name(key))
             if value is not None:
                 app.config[key] = (int(value) if key in INT_KEYS
-                                   else float(value) if key in FLOAT_KEYS else value)
+                                   else float(value) if key in FLOAT_KEYS
+                                   else value.strip().lower() in ("1", "true", "yes", "on")
+                                   if key in BOOL_KEYS else value)
     else:
         app.config.from_mapping(test_config)
 

@@ -65,6 +65,8 @@ def app(database_url):
     with application.app_context():
         storage.create_tables()
     yield application
+    # The app's loops end before its database does (a loop must never see the next test's).
+    application.extensions["consent.background"].stop()
     if storage.db.obj is not None and not storage.db.is_closed():
         storage.db.close()
 

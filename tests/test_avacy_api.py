@@ -565,7 +565,7 @@ def test_openapi_documents_avacys_operations_in_its_own_shapes(client):
         assert body["application/json"] == body["application/x-www-form-urlencoded"]
         assert "http_build_query" in op["requestBody"]["description"]
         responses = op["responses"]
-        assert set(responses) == {"201", "401", "403", "404", "413", "422", "500"}
+        assert set(responses) == {"201", "401", "403", "404", "413", "422", "500", "503"}
         assert props(responses["201"]["content"]["application/json"]) == {"data"}
         for status in ("401", "403", "404", "413", "500"):
             assert props(responses[status]["content"]["application/json"]) == {"message"}

@@ -300,6 +300,7 @@ def world(tmp_path_factory):
     with app.app_context():
         storage.create_tables()
         yield World(app, app.test_client())
+        app.extensions["consent.background"].stop()
         if storage.db.obj is not None and not storage.db.is_closed():
             storage.db.close()
     if pg_name:

@@ -38,3 +38,14 @@ class Forbidden(DomainError):
 
 class RateLimited(DomainError):
     code = "rate_limited"
+
+
+class Unavailable(DomainError):
+    """The service cannot answer now (its database is away, or its schema is not this code's):
+    503, with ``retry_after`` seconds."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str = "", retry_after: int = 5, **details):
+        super().__init__(message, **details)
+        self.retry_after = retry_after

@@ -6,7 +6,8 @@ One ``DatabaseProxy`` is initialised by the app factory (or the CLI, or a test) 
 lifetime and reconnects after a fork.
 
 Dialects keep their own tables in their own packages; they point at these rows and register their
-models with :func:`register_models` so that :func:`create_tables` creates them too.
+models with :func:`register_models`, as a component of the schema with its own versioned
+migrations (``consent.core.migrate``). The core's own migrations are in ``consent.core.schema``.
 """
 from __future__ import annotations
 
@@ -385,22 +386,50 @@ CORE_MODELS = [
     PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,
     OutboxMessage, WebhookDelivery, WebhookAttempt, Verification,
 ]
-_extra_models: list = []
-_extra_obsolete_indexes: list[str] = []
 
 
-def register_models(*models, obsolete_indexes: tuple[str, ...] = ()) -> None:
-    """Dialects call this at import time with their own tables, and the names of indexes their
-    earlier versions created that :func:`create_tables` should now drop."""
+class Component:
+    """A part of the schema with versions of its own: the core, or a dialect. Its models
+    describe its latest shape; ``migrations`` (``consent.core.migrate.Migration``, versions
+    1..n) lead an existing database there."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.models: list = []
+        self.migrations: list = []
+
+    @property
+    def latest(self) -> int:
+        return len(self.migrations)
+
+    def __repr__(self) -> str:
+        return f"Component({self.name!r}, version {self.latest})"
+
+
+_components: dict[str, Component] = {}
+
+
+def register_models(*models, component: str = "core", migrations: tuple = ()) -> Component:
+    """Add tables (and the migrations that lead older databases to their shape) to a component
+    of the schema. The core registers its own; each dialect registers its own under its name."""
+    entry = _components.setdefault(component, Component(component))
     for model in models:
-        if model not in _extra_models:
-            _extra_models.append(model)
-    _extra_obsolete_indexes.extend(i for i in obsolete_indexes
-                                   if i not in _extra_obsolete_indexes)
+        if model not in entry.models:
+            entry.models.append(model)
+    for migration in migrations:
+        if migration.version != len(entry.migrations) + 1:
+            raise ValueError(f"{component}: migration {migration.version} out of order")
+        entry.migrations.append(migration)
+    return entry
+
+
+def components() -> list[Component]:
+    """Every component, the core first."""
+    return sorted(_components.values(), key=lambda c: (c.name != "core", c.name))
 
 
 def all_models() -> list:
-    return CORE_MODELS + _extra_models
+    return [model for component in components() for model in component.models]
 
 
 # -- connection handling ---------------------------------------------------------------------------
@@ -469,40 +498,11 @@ def is_sqlite() -> bool:
     return isinstance(db.obj, SqliteDatabase)
 
 
-# Indexes earlier versions created and this one does not: each was a prefix of (or unused next to)
-# a composite index, and every index is one more page written to the WAL on every insert.
-OBSOLETE_INDEXES = (
-    "consent_org_id", "consent_subject_id", "consent_recorded_subject_id", "consent_purpose_id",
-    "audit_event_org_id", "subject_org_id",
-    # (org, subject, purpose, seq) could not order a subject's list by seq: (subject, seq)
-    "consent_org_id_subject_id_purpose_id_seq",
-)
-
-
 def create_tables() -> None:
-    """Create missing tables and indexes, add the columns later versions added (filled in from
-    what the database already holds), and drop the obsolete indexes. Safe to run again."""
-    with db.atomic():
-        db.create_tables(all_models(), safe=True)
-        _add_audit_seq()
-        for name in OBSOLETE_INDEXES + tuple(_extra_obsolete_indexes):
-            db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+    """Bring the schema to this version (see ``consent.core.migrate``). Safe to run again."""
+    from .migrate import upgrade
 
-
-def _add_audit_seq() -> None:
-    """``consent.audit_seq`` (this version): added to an older database and filled in from its
-    ``recorded`` consent events."""
-    if "audit_seq" in {c.name for c in db.get_columns("consent")}:
-        return
-    from playhouse.migrate import SchemaMigrator, migrate
-
-    migrate(SchemaMigrator.from_database(db.obj).add_column("consent", "audit_seq",
-                                                            IntegerField(null=True)))
-    db.execute_sql(
-        'UPDATE "consent" SET "audit_seq" = (SELECT a."seq" FROM "consent_event" e '
-        'JOIN "audit_event" a ON a."event_id" = e."audit_event_id" '
-        "WHERE e.\"consent_id\" = \"consent\".\"seq\" AND e.\"type\" = 'recorded') "
-        'WHERE "audit_seq" IS NULL')
+    upgrade()
 
 
 def transaction():

@@ -47,7 +47,6 @@ from .storage import (
     JSONField,
     Organisation,
     db,
-    register_models,
     transaction,
     utcnow,
 )
@@ -85,8 +84,7 @@ class ConsentUse(BaseModel):
         indexes = ((("consent", "id"), False),)
 
 
-# Core tables of their own module (created with the others by ``storage.create_tables``).
-register_models(ConsentTerms, ConsentUse)
+# Core tables of their own module: registered with the core's (``consent.core.schema``).
 
 TERMS_OF = sql.model_select(ConsentTerms).where('t."consent_id" = ?')
 USES_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"')

@@ -8,7 +8,8 @@ documentation in the dialect's own shape.
   dialect's error schema (``{404: "why"}`` gives a description).
 * Operations that parse a body or query document the dialect's validation error (status and
   shape) instead of flask-smorest's generic 422, and no catch-all "default" error is added.
-* Every operation documents 500, and every one that takes a body 413, in the dialect's shape:
+* Every operation documents 500 and 503, and every one that takes a body 413, in the dialect's
+  shape:
   what the service can answer, it declares.
 """
 from __future__ import annotations
@@ -99,6 +100,9 @@ class DialectBlueprint(flask_smorest.Blueprint):
                 "requestBody"):
             errors.setdefault(413, "The request body is too large")
         errors.setdefault(500, "Something went wrong on the server (never a trace)")
+        errors.setdefault(503, "The service cannot answer now: its database does not answer, or "
+                               "its schema is not this code's (the message says which command "
+                               "to run). Retry after `Retry-After` seconds.")
         for status, description in sorted(errors.items()):
             responses[str(status)] = {
                 "description": description,

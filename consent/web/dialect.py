@@ -38,6 +38,7 @@ DOMAIN_STATUS = {
     domain.Conflict: 409,
     domain.Gone: 410,
     domain.RateLimited: 429,
+    domain.Unavailable: 503,
 }
 
 
@@ -84,6 +85,8 @@ class Dialect:
     seed_demo_options: tuple = ()
     # CORS for its header-authenticated API (see :mod:`consent.web.cors`); None: no CORS
     cors: CorsPolicy | None = None
+    # background loops (``consent.core.background.Loop``) each serving process runs for it
+    loops: tuple = ()
 
 
 class Registry:
@@ -131,6 +134,8 @@ def register(app, api, dialect: Dialect) -> None:
         register_api_blueprint(api, blp)
     for page in dialect.pages:
         app.register_blueprint(page)
+    for loop in dialect.loops:
+        app.extensions["consent.background"].add(loop)
     registry(app).add(dialect)
 
 
@@ -220,7 +225,10 @@ def install_error_handlers(app) -> None:
         if isinstance(exc, domain.Invalid):  # invalid input: the dialect's validation status
             shape = dialects.shape_for_request()
             status = shape.validation_status if shape else status
-        return render(status, exc.message, exc)
+        response = render(status, exc.message, exc)
+        if isinstance(exc, domain.Unavailable):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -110,9 +110,12 @@ sqlite_only = pytest.mark.skipif(bool(os.environ.get("CONSENT_TEST_DATABASE_URL"
 
 @sqlite_only
 def test_obsolete_indexes_are_dropped(app):
+    """A database from before versioned migrations (no ``schema_migration``) with the indexes
+    those versions created: the baselines drop them."""
     storage.db.execute_sql('CREATE INDEX "consent_org_id" ON "consent" ("org_id")')
     storage.db.execute_sql('CREATE INDEX "veriff_consent_session_id" ON "veriff_consent" '
                            '("session_id")')
+    storage.db.execute_sql('DROP TABLE "schema_migration"')
     storage.create_tables()
     names = {r[0] for r in storage.db.execute_sql(
         "SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
@@ -194,6 +197,7 @@ def test_an_older_database_gets_audit_seq_from_its_recorded_events(app, org):
                             audit_event_id=event.event_id,
                             data={"status": c.status, "source": c.source})
     storage.db.execute_sql('ALTER TABLE "consent" DROP COLUMN "audit_seq"')
+    storage.db.execute_sql('DROP TABLE "schema_migration"')  # from before versioned migrations
     assert "audit_seq" not in {col.name for col in storage.db.get_columns("consent")}
     storage.create_tables()
     assert [Consent.get(Consent.id == c.id).audit_seq for c in consents] == \

@@ -30,6 +30,7 @@ from .access import AttestrClientAuth
 from .cli import attestr_cli
 from .errors import ERRORS, other_version
 from .routes import blp
+from .worker import WORKER
 
 DEMO_SERVICES = ("BANK_ACC", "PAN")
 
@@ -50,4 +51,4 @@ def owns(path: str) -> bool:
 
 DIALECT = Dialect(name="attestr", errors=ERRORS, prefixes=("/api/v3/public/",), owns=owns,
                   unmatched_auth=AttestrClientAuth(), blueprints=(blp,), seed_demo=seed_demo,
-                  cli_commands=(attestr_cli,))
+                  cli_commands=(attestr_cli,), loops=(WORKER,))

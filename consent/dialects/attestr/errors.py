@@ -14,7 +14,7 @@ import re
 
 from flask import jsonify, request
 
-from consent.core.errors import DomainError
+from consent.core.errors import DomainError, Unavailable
 from consent.web.dialect import ErrorShape
 from schemas.attestr import AttestrErrorSchema
 
@@ -59,6 +59,8 @@ def render(status: int, message: str, exc: Exception | None):
         code, details = codes.MALFORMED, "; ".join(flatten(data["messages"]))
     elif isinstance(exc, DomainError) and 400 <= status < 500:
         code, details = codes.MALFORMED, exc.message
+    elif isinstance(exc, Unavailable):
+        code, details = codes.UNAVAILABLE, exc.message
     else:
         code = codes.BY_MESSAGE.get(data.get("message") if isinstance(data, dict) else None) \
             or codes.BY_STATUS.get(status) or (codes.SERVER if status >= 500 else codes.MALFORMED)

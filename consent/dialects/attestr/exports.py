@@ -84,31 +84,47 @@ def _row(sheet, *values):
 
 
 def workbook(row) -> bytes:
-    """The spreadsheet of one consent's audit trail."""
+    """The spreadsheet of one consent's audit trail. Everything is read from the database first;
+    the write-only workbook is then written at once and closed on every path (an unclosed sheet
+    is a generator holding a temporary file that fails when it is collected later)."""
     consent = ledger.get_consent(row.org_id, row.consent_id)
     terms = usage.terms_of(consent.id)
+    summary = [("_id", row.id), ("number", row.number), ("status", consents.status(row)),
+               ("consentReferenceId", row.reference_id), ("registeredAt", row.created_at),
+               ("revokedAt", row.revoked_at), ("consumedAt", row.consumed_at),
+               ("expiredAt", row.expired_at), ("ledgerConsentId", consent.id),
+               ("subject", consent.subject), ("purpose", consent.purpose),
+               ("recordHash", consent.record_hash), ("operationsGranted", terms.operations),
+               ("singleUse", terms.single_use), *row.data.items()]
+    events = [(e.at, e.type, e.data, e.action, e.seq, e.event_id, e.actor, e.hash)
+              for e in ledger.consent_events(consent)]
     book = Workbook(write_only=True)
-    summary = book.create_sheet("Consent")
-    _row(summary, "field", "value")
-    for name, value in (("_id", row.id), ("number", row.number),
-                        ("status", consents.status(row)),
-                        ("consentReferenceId", row.reference_id),
-                        ("registeredAt", row.created_at), ("revokedAt", row.revoked_at),
-                        ("consumedAt", row.consumed_at), ("expiredAt", row.expired_at),
-                        ("ledgerConsentId", consent.id), ("subject", consent.subject),
-                        ("purpose", consent.purpose), ("recordHash", consent.record_hash),
-                        ("operationsGranted", terms.operations), ("singleUse", terms.single_use)):
-        _row(summary, name, value)
-    for name, value in row.data.items():
-        _row(summary, name, value)
-    events = book.create_sheet("Events")
-    _row(events, "at", "event", "details", "auditAction", "auditSeq", "auditEventId", "actor",
-         "auditHash")
-    for e in ledger.consent_events(consent):
-        _row(events, e.at, e.type, e.data, e.action, e.seq, e.event_id, e.actor, e.hash)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    try:
+        sheet = book.create_sheet("Consent")
+        _row(sheet, "field", "value")
+        for name, value in summary:
+            _row(sheet, name, value)
+        sheet = book.create_sheet("Events")
+        _row(sheet, "at", "event", "details", "auditAction", "auditSeq", "auditEventId", "actor",
+             "auditHash")
+        for values in events:
+            _row(sheet, *values)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+    except BaseException:
+        _discard(book)
+        raise
+
+
+def _discard(book) -> None:
+    """Close the sheets of a workbook that failed half-way, so nothing of it outlives the call."""
+    for sheet in book.worksheets:
+        try:
+            if not sheet.closed:
+                sheet.close()
+        except Exception:  # noqa: BLE001 - a sheet that cannot close has nothing left to write
+            pass
 
 
 # -- the job ------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from peewee import (
     TextField,
 )
 
+from consent.core.schema import baseline
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -143,4 +144,7 @@ class AttestrRateCounter(BaseModel):
         primary_key = CompositeKey("client_id", "scope", "unit", "window_start")
 
 
-register_models(AttestrClient, AttestrConsent, AttestrMedia, AttestrAsync, AttestrRateCounter)
+MODELS = (AttestrClient, AttestrConsent, AttestrMedia, AttestrAsync, AttestrRateCounter)
+register_models(*MODELS, component="attestr", migrations=(
+    baseline(*MODELS),
+))

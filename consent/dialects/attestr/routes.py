@@ -28,7 +28,6 @@ from . import codes, consents, exports
 from .access import AttestrClientAuth, current_client
 from .codes import AttestrError
 from .errors import ERRORS
-from .worker import WORKER  # noqa: F401  (registers the dialect's background loop)
 
 blp = DialectBlueprint("attestr", __name__, url_prefix="/api/v3/public", errors=ERRORS,
                        description="Attestr-compatible DPDP consent API, v3 "

@@ -92,6 +92,8 @@ def render(status: int, message: str, exc: Exception | None = None):
         body = validation_body(errors)
     elif status == 422:
         body = {"message": message, "errors": {}}
+    elif isinstance(exc, domain.Unavailable):
+        body = {"message": message}
     elif status >= 500:
         body = {"message": SERVER_ERROR}
     elif isinstance(exc, domain.DomainError) or _explicit(exc):
@@ -127,6 +129,8 @@ def render_wp(status: int, message: str, exc: Exception | None = None):
     explicit = _explicit(exc)
     if isinstance(explicit, dict) and status < 500:
         body = {"message": explicit}
+    elif isinstance(exc, domain.Unavailable):
+        body = {"message": {"error": "service_unavailable"}}
     elif status >= 500:
         body = {"message": {"error": "server_error"}}
     else:

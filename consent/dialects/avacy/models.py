@@ -23,6 +23,7 @@ from peewee import (
     TextField,
 )
 
+from consent.core.schema import baseline
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -81,4 +82,7 @@ class AvacyDecision(BaseModel):
         indexes = ((("entry", "consent"), False),)
 
 
-register_models(AvacyWebspace, AvacyConsent, AvacyDecision)
+MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
+register_models(*MODELS, component="avacy", migrations=(
+    baseline(*MODELS),
+))

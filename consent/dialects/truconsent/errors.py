@@ -30,7 +30,7 @@ def render(status: int, message: str, exc: Exception | None = None):
     elif status == 422 and isinstance(exc, domain.Invalid):
         body = {"detail": [{"loc": ["body"], "msg": f"Value error, {message}",
                             "type": "value_error"}]}
-    elif status >= 500:
+    elif status >= 500 and not isinstance(exc, domain.Unavailable):
         body = {"detail": "Internal Server Error"}
     else:
         body = {"detail": message}

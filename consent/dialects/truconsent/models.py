@@ -6,6 +6,7 @@ import datetime as dt
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
+from consent.core.schema import baseline
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -109,4 +110,7 @@ class TcLog(BaseModel):
         indexes = ((("org", "action"), False),)
 
 
-register_models(TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
+MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
+register_models(*MODELS, component="truconsent", migrations=(
+    baseline(*MODELS),
+))

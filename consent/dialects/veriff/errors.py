@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from consent.core.errors import DomainError
+from consent.core.errors import DomainError, Unavailable
 from consent.web.dialect import ErrorShape
 from schemas.veriff import VeriffFailSchema
 
@@ -33,7 +33,9 @@ def render(status: int, message: str, exc: Exception | None):
     explicit = data.get("message") if isinstance(data, dict) else None
     if isinstance(exc, DomainError) and status != 400 and status < 500:
         explicit = exc.message
-    if status >= 500:
+    if isinstance(exc, Unavailable):
+        text = exc.message
+    elif status >= 500:
         text = DEFAULT_MESSAGES[500]
     else:
         text = explicit or DEFAULT_MESSAGES.get(status) or message

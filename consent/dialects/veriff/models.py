@@ -27,6 +27,7 @@ from peewee import (
     TextField,
 )
 
+from consent.core.schema import baseline
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -127,5 +128,8 @@ class VeriffIntegration(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
 
-register_models(VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
-                VeriffIntegration, obsolete_indexes=("veriff_consent_session_id",))
+MODELS = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
+          VeriffIntegration)
+register_models(*MODELS, component="veriff", migrations=(
+    baseline(*MODELS, obsolete_indexes=("veriff_consent_session_id",)),
+))

@@ -1,0 +1,101 @@
+"""The pieces a migration is written with (:class:`Migration`, :class:`Schema`), and the core's
+own component of the schema: its tables and the migrations that lead older databases to their
+shape. The mechanism that applies migrations is ``consent.core.migrate``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from peewee import IntegerField
+from playhouse.migrate import SchemaMigrator, migrate
+
+from .storage import CORE_MODELS, db, register_models
+from .usage import ConsentTerms, ConsentUse
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    up: Callable[["Schema"], None]
+
+
+class Schema:
+    """What a migration may look at and change, on either backend."""
+
+    def __init__(self):
+        self.db = db.obj
+        self.migrator = SchemaMigrator.from_database(self.db)
+
+    def tables(self) -> set[str]:
+        return set(self.db.get_tables())
+
+    def has_table(self, table: str) -> bool:
+        return table in self.tables()
+
+    def columns(self, table: str) -> set[str]:
+        return {c.name for c in self.db.get_columns(table)}
+
+    def indexes(self, table: str) -> set[str]:
+        return {i.name for i in self.db.get_indexes(table)}
+
+    def add_column(self, table: str, name: str, field) -> bool:
+        """Add a column if the table lacks it; True if it was added."""
+        if name in self.columns(table):
+            return False
+        migrate(self.migrator.add_column(table, name, field))
+        return True
+
+    def create(self, *models) -> None:
+        """Create tables (and their indexes) that do not exist yet."""
+        self.db.create_tables(models, safe=True)
+
+    def drop_index(self, name: str) -> None:
+        self.db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+    def execute(self, sql: str, params=()):
+        return self.db.execute_sql(sql, params)
+
+
+
+def baseline(*models, obsolete_indexes: tuple[str, ...] = (), also=None) -> Migration:
+    """A component's migration 1 from the versions before migrations: its tables and indexes
+    created where missing, the indexes it no longer has dropped, then ``also(schema)`` for what
+    else those versions lack."""
+    def up(schema: Schema) -> None:
+        schema.create(*models)
+        if also is not None:
+            also(schema)
+        for name in obsolete_indexes:
+            schema.drop_index(name)
+    return Migration(1, "baseline: the schema of every version before migrations", up)
+
+
+# -- the core's migrations ------------------------------------------------------------------------
+
+# Indexes versions before migrations created and the baseline drops: each was a prefix of (or
+# unused next to) a composite index, and every index is one more page written on every insert.
+OBSOLETE_INDEXES = (
+    "consent_org_id", "consent_subject_id", "consent_recorded_subject_id", "consent_purpose_id",
+    "audit_event_org_id", "subject_org_id",
+    # (org, subject, purpose, seq) could not order a subject's list by seq: (subject, seq)
+    "consent_org_id_subject_id_purpose_id_seq",
+)
+
+
+def _audit_seq(schema: Schema) -> None:
+    """``consent.audit_seq``, filled in from the ``recorded`` consent events that held it
+    before."""
+    if schema.add_column("consent", "audit_seq", IntegerField(null=True)):
+        schema.execute(
+            'UPDATE "consent" SET "audit_seq" = (SELECT a."seq" FROM "consent_event" e '
+            'JOIN "audit_event" a ON a."event_id" = e."audit_event_id" '
+            "WHERE e.\"consent_id\" = \"consent\".\"seq\" AND e.\"type\" = 'recorded') "
+            'WHERE "audit_seq" IS NULL')
+
+
+CORE = (*CORE_MODELS, ConsentTerms, ConsentUse)
+register_models(*CORE, component="core", migrations=(
+    baseline(*CORE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
+))
