@@ -81,7 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = ConsentApi(app, spec_kwargs={"info": {"description": (
         "A self-hosted consent ledger. Its own API lives under /ledger/v1; the provider-compatible "
-        "APIs (truConsent, Veriff, ...) live at their providers' own paths.")}})
+        "APIs (truConsent, Veriff, ...) live at their providers' own paths.\n\n"
+        + limits.OPENAPI_NOTE)}})
     app.extensions["consent.dialects"] = Registry()
     register_api_blueprint(api, service.blp)
     for name in REGISTRY:

@@ -5,13 +5,26 @@ its body (a route that never reads it would otherwise answer as if it had not be
 limit is ``MAX_CONTENT_LENGTH`` (``CONSENT_MAX_CONTENT_LENGTH``), or the operation's own
 ``max_body`` (an attribute of its view method: ``@blp.auth`` sets it from a scheme's
 ``max_body``, as Veriff's media upload does). A declared ``Content-Length`` over it is refused
-without reading a byte; a chunked body (no length declared) is read here up to the limit, and
-refused as soon as it goes past it.
+without reading a byte; a chunked body (no length declared) is read here, refused as soon as it
+goes past the limit, and otherwise handed on as a body of known length.
 """
 from __future__ import annotations
 
+import io
+
 from flask import current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
+# The longest request line (method, target, version) the service takes under gunicorn: longer is
+# a 414, answered by gunicorn itself (gunicorn.conf.py, consent.web.serving).
+LIMIT_REQUEST_LINE = 4096
+
+OPENAPI_NOTE = (
+    f"Limits: a request line (method, target, version) longer than {LIMIT_REQUEST_LINE} bytes is "
+    "answered 414, and header fields over the server's limits 431, by the server before any "
+    "operation is known, in this service's error shape ({code, status, message}); a request body "
+    "over the limit (CONSENT_MAX_CONTENT_LENGTH, 1 MiB by default) is 413 on every operation, "
+    "in the operation's own error shape.")
 
 
 def body_limit() -> int | None:
@@ -39,7 +52,24 @@ def enforce_body_limit() -> None:
         if length > limit:
             raise RequestEntityTooLarge()
     elif "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        request.get_data(cache=True)  # past the limit: RequestEntityTooLarge
+        _read_chunked(request.environ, limit)
+
+
+def _read_chunked(environ, limit: int) -> None:
+    """Read a body of undeclared length, up to ``limit`` bytes: one byte more is a 413. The
+    body is then handed on as one of known length (nothing has read ``request.stream`` yet)."""
+    stream, chunks, total = environ["wsgi.input"], [], 0
+    while total <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    if total > limit:
+        raise RequestEntityTooLarge()
+    environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
+    environ["CONTENT_LENGTH"] = str(total)
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
 
 
 def init_app(app) -> None:

@@ -22,8 +22,10 @@ from urllib.parse import quote, unquote, unquote_plus
 
 from gunicorn import glogging, util
 
-# The longest request line (method, target, version) gunicorn accepts: 4 KiB. Longer is a 414.
-LIMIT_REQUEST_LINE = 4096
+from .limits import LIMIT_REQUEST_LINE  # 4 KiB; longer is a 414
+
+__all__ = ["AccessLog", "LIMIT_REQUEST_LINE", "answer_errors_in_json", "mask_path", "mask_query",
+           "mask_target", "mask_text", "write_json_error"]
 
 MASK = "***"
 
