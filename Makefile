@@ -31,7 +31,7 @@ seed: migrate
 run: seed
 	@echo ""
 	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs, OpenAPI: /openapi.json)"
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - app:app
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - app:app
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)

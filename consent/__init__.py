@@ -11,7 +11,7 @@ from flask_smorest import Api
 from . import settings
 from .core import background, outbox, storage, verify
 from .dialects import REGISTRY
-from .web import cors, docs, service
+from .web import cors, docs, limits, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
 from .web.jsonio import StrictJSONProvider
 
@@ -67,6 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # own): each serving process starts them with its first request, after a restart too. A new
     # app's runner stops the previous app's (they would share the process's one database).
     gate = service.init_app(app)   # first: nothing runs on a schema that is not this code's
+    limits.init_app(app)           # then: no body over the limit, on any route
     runner = app.extensions["consent.background"] = background.Runner(
         (outbox.SENDER, verify.RUNNER))
 
@@ -80,7 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     api = ConsentApi(app, spec_kwargs={"info": {"description": (
         "A self-hosted consent ledger. Its own API lives under /ledger/v1; the provider-compatible "
-        "APIs (truConsent, Veriff, ...) live at their providers' own paths.")}})
+        "APIs (truConsent, Veriff, ...) live at their providers' own paths.\n\n"
+        + limits.OPENAPI_NOTE)}})
     app.extensions["consent.dialects"] = Registry()
     register_api_blueprint(api, service.blp)
     for name in REGISTRY:

@@ -194,18 +194,82 @@ def member_add(slug, email, role):
     click.echo(f"{email} is a {role} of {slug}")
 
 
+@member_cli.command("remove")
+@click.option("--org", "slug", required=True)
+@click.option("--email", required=True)
+@domain_errors
+def member_remove(slug, email):
+    """Remove an operator from an organisation: from their next request on, none of their tokens
+    works for it (their tokens still working are revoked for it)."""
+    org, user = org_or_fail(slug), user_or_fail(email)
+    removed = auth.remove_member(org, user.id, actor="cli")
+    click.echo(f"{user.email} removed from {org.slug}; "
+               f"{removed['tokens_revoked']} token(s) revoked for it")
+
+
+@member_cli.command("list")
+@click.option("--org", "slug", required=True)
+def member_list(slug):
+    """List an organisation's members (JSON lines)."""
+    for m in auth.members(org_or_fail(slug)):
+        click.echo(json.dumps({"user_id": m["user_id"], "email": m["email"], "role": m["role"],
+                               "created_at": m["created_at"].isoformat()}))
+
+
 token_cli = AppGroup("token", help="Bearer session tokens.")
 
 
 @token_cli.command("create")
 @click.option("--email", required=True)
 @click.option("--lifetime", default=3600, show_default=True, type=int, help="Seconds.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {id, token, hint, expires_at} instead of the token alone.")
 @domain_errors
-def token_create(email, lifetime):
+def token_create(email, lifetime, as_json):
     """Issue a bearer session token for an operator (printed once)."""
-    token = auth.issue_session_token(current_app.config["SECRET_KEY"], user_or_fail(email),
-                                     lifetime, current_app.config["CONSENT_SESSION_MAX_AGE"])
-    click.echo(token)
+    row, token = auth.issue_session(current_app.config["SECRET_KEY"], user_or_fail(email),
+                                    lifetime, current_app.config["CONSENT_SESSION_MAX_AGE"])
+    if as_json:
+        click.echo(json.dumps({"id": row.id, "token": token, "hint": row.hint,
+                               "expires_at": row.expires_at.isoformat()}))
+    else:
+        click.echo(token)
+
+
+@token_cli.command("list")
+@click.option("--email", required=True)
+def token_list(email):
+    """An operator's tokens, newest first (JSON lines): id, hint (the token's last characters),
+    created, expires, revoked (everywhere) and the organisations it is revoked for. Never the
+    token itself."""
+    for t in auth.user_tokens(user_or_fail(email)):
+        click.echo(json.dumps({
+            "id": t["id"], "hint": t["hint"], "created_at": t["created_at"].isoformat(),
+            "expires_at": t["expires_at"].isoformat(),
+            "revoked_at": t["revoked_at"].isoformat() if t["revoked_at"] else None,
+            "status": t["status"], "revoked_in": t["revoked_in"]}))
+
+
+@token_cli.command("revoke")
+@click.argument("token_id", required=False)
+@click.option("--email", help="Revoke every token of this operator.")
+@domain_errors
+def token_revoke(token_id, email):
+    """Revoke a token (TOKEN_ID), or every token of an operator (--email), everywhere: it stops
+    working on the next request."""
+    if bool(token_id) == bool(email):
+        fail("give a TOKEN_ID or --email (one of them)")
+    if token_id:
+        user = auth.token_owner(token_id)
+        if user is None:
+            fail(f"no token {token_id!r}")
+    else:
+        user = user_or_fail(email)
+    revoked = auth.revoke_tokens(user, token_id, actor="cli")
+    if token_id:
+        click.echo(f"revoked {token_id}" if revoked else f"{token_id} was already revoked")
+    else:
+        click.echo(f"revoked {len(revoked)} token(s) of {user.email}")
 
 
 key_cli = AppGroup("key", help="API keys, HMAC integrations and Basic-auth clients.")

@@ -5,8 +5,10 @@ itself when it already starts with ``CONSENT_`` (``CONSENT_DATABASE_URL``), else
 """
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 import tempfile
 from pathlib import Path
 
@@ -84,13 +86,26 @@ def load(app, test_config: dict | None = None) -> None:
         app.config.from_mapping(test_config)
 
     instance = Path(app.instance_path)
-    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    owner_only_folder(instance)
     if not app.config["CONSENT_DATABASE_URL"]:
         app.config["CONSENT_DATABASE_URL"] = f"sqlite:///{instance / 'consent.sqlite3'}"
     if not app.config["CONSENT_SECRET_KEY"]:
         app.config["CONSENT_SECRET_KEY"] = instance_secret(instance / "secret_key")
     app.config["SECRET_KEY"] = app.config["CONSENT_SECRET_KEY"]
     app.config["CONSENT_PUBLIC_URL"] = app.config["CONSENT_PUBLIC_URL"].rstrip("/")
+
+
+def owner_only_folder(path: Path) -> None:
+    """Create the instance folder 0700, or make an existing one 0700 (a fresh clone's is 0755:
+    git keeps no folder modes), since it holds the database and the secret key."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode != 0o700:
+        try:
+            os.chmod(path, 0o700)
+        except PermissionError:  # not ours to change: say so rather than refuse to start
+            logging.getLogger(__name__).warning(
+                "%s is mode %04o and not this user's to change: make it 0700", path, mode)
 
 
 def instance_secret(path: Path) -> str:

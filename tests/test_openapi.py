@@ -14,7 +14,8 @@ from tests.openapi_contract import check_response
 # Operations that take no request body although their method usually has one.
 NO_BODY = {("post", "/api/consent/consent-links/regenerate/{request_id}"),
            ("post", "/ledger/v1/webhooks/{delivery_id}/replay"),
-           ("post", "/ledger/v1/audit/verifications")}
+           ("post", "/ledger/v1/audit/verifications"),
+           ("post", "/ledger/v1/tokens/{token_id}/revoke")}
 UNSECURED = {"/healthz", "/readyz"}
 
 # Public by design too: the WordPress plugin's account check (the webspace key it takes is a

@@ -75,6 +75,10 @@ ROUTES = {
     ("ledger.Webhooks", "GET"): Route(ADMIN, "/ledger/v1/webhooks"),
     ("ledger.WebhookById", "GET"): Route(ADMIN, "/ledger/v1/webhooks/1"),
     ("ledger.WebhookReplay", "POST"): Route(ADMIN, "/ledger/v1/webhooks/1/replay"),
+    ("operators.Members", "GET"): Route(ADMIN, "/ledger/v1/members"),
+    ("operators.MemberById", "DELETE"): Route(ADMIN, "/ledger/v1/members/{op_user_id}"),
+    ("operators.Tokens", "GET"): Route(ADMIN, "/ledger/v1/tokens"),
+    ("operators.TokenRevoke", "POST"): Route(ADMIN, "/ledger/v1/tokens/{op_token_id}/revoke"),
     ("truconsent.ConsentLinks", "POST"): Route(TC_LINK, "/api/consent/consent-links",
                                                {"collection_point_id": "{cp_id}",
                                                 "asset_id": "{asset_id}",
@@ -174,7 +178,8 @@ SHAPE_OF_KIND = {ADMIN: "service", TC_LINK: "truconsent", TC_KEY: "truconsent",
                  ATTESTR: "attestr"}
 # Operations on one of A's records by id: another organisation's credential must not reach it.
 BY_ID = ("{consent_id}", "{request_id}", "{session_id}", "{integration_id}", "{entry_id}",
-         "{attestr_consent}", "{async_id}", "{media_id}", "{asset_id}", "{cp_id}")
+         "{attestr_consent}", "{async_id}", "{media_id}", "{asset_id}", "{cp_id}",
+         "{op_user_id}", "{op_token_id}")
 
 
 def test_every_route_is_in_the_matrix(world):
@@ -210,6 +215,9 @@ class World:
                               "purposes": [{"id": self.cp.purpose_ids[0]}]})
         assert r.status_code == 200, r.json
         self.bearer_a, self.bearer_b = bearer(app, a.org), bearer(app, b.org, "op@b.example")
+        operator = auth.session_for_token(app.config["SECRET_KEY"], self.bearer_a,
+                                          app.config["CONSENT_SESSION_MAX_AGE"])
+        self.op_user_id, self.op_token_id = operator.user_id, operator.id
         # Veriff
         self.veriff_a, self.veriff_b = Integration(a.org), Integration(b.org)
         r = self.veriff_a.post(client, "/v1/sessions", {"verification": {
@@ -247,12 +255,14 @@ class World:
             "webspace_key": self.avacy_a.webspace.key, "token": self.avacy_a.token,
             "entry_id": self.entry_id, "attestr_consent": self.attestr_consent,
             "async_id": self.async_id, "media_id": "none", "link_path": self.link_path,
-            "flow_token": self.flow_token}
+            "flow_token": self.flow_token, "op_user_id": self.op_user_id,
+            "op_token_id": self.op_token_id}
         # What must never reach B: A's marker values and the ids B was never given.
         self.markers = ["zz-marker-a", "Zzmarker", "+919812345678", "9812345678",
                         self.consent_id, self.request_id, self.session_id, self.veriff_a.key,
                         self.veriff_a.secret, self.attestr_consent, self.avacy_a.token,
-                        a.admin_key, a.consent_key, self.flow_token]
+                        a.admin_key, a.consent_key, self.flow_token, self.op_user_id,
+                        self.op_token_id, "op@example.com"]
 
     def fill(self, text: str, tenant: str | None = None) -> str:
         values = dict(self.values)

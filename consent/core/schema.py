@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from peewee import IntegerField
+from peewee import CharField, IntegerField
 from playhouse.migrate import SchemaMigrator, migrate
 
-from .storage import CORE_MODELS, db, register_models
+from .storage import CORE_MODELS, SessionTokenRevocation, db, register_models
 from .usage import ConsentTerms, ConsentUse
 
 
@@ -95,7 +95,16 @@ def _audit_seq(schema: Schema) -> None:
             'WHERE "audit_seq" IS NULL')
 
 
+def _operator_sessions(schema: Schema) -> None:
+    """Session tokens keep a hint (their last characters) and can be revoked for one
+    organisation (``session_token_revocation``)."""
+    schema.add_column("session_token", "hint", CharField(max_length=16, null=True))
+    schema.create(SessionTokenRevocation)
+
+
 CORE = (*CORE_MODELS, ConsentTerms, ConsentUse)
-register_models(*CORE, component="core", migrations=(
+register_models(*CORE, SessionTokenRevocation, component="core", migrations=(
     baseline(*CORE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
+    Migration(2, "operator sessions: token hints, revocation per organisation",
+              _operator_sessions),
 ))

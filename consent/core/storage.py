@@ -96,14 +96,34 @@ class Membership(BaseModel):
 
 
 class SessionToken(BaseModel):
-    """A bearer session token issued to a user. Only its SHA-256 is stored."""
+    """A bearer session token issued to a user. Only its SHA-256 is stored, and ``hint``, its
+    last characters (to tell a user's tokens apart; None for tokens from before it was kept).
+    ``revoked_at``: revoked everywhere (``flask --app app token revoke``); an organisation's
+    admin revokes it for that organisation only (:class:`SessionTokenRevocation`)."""
 
     id = CharField(primary_key=True, max_length=36, default=new_uuid)
     user = ForeignKeyField(User, on_delete="CASCADE")
     token_hash = CharField(unique=True, max_length=64)
+    hint = CharField(max_length=16, null=True)
     expires_at = DateTimeField()
     revoked_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+
+
+class SessionTokenRevocation(BaseModel):
+    """A session token revoked for one organisation (by its admin API, or when its user was
+    removed from the organisation): the token no longer works there, and still works for the
+    other organisations its user belongs to."""
+
+    id = AutoField()
+    token = ForeignKeyField(SessionToken, on_delete="CASCADE", index=False)  # (token, org)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    revoked_at = DateTimeField(default=utcnow)
+    actor = CharField(max_length=100)
+
+    class Meta:
+        table_name = "session_token_revocation"
+        indexes = ((("token", "org"), True),)
 
 
 class Credential(BaseModel):

@@ -160,7 +160,8 @@ class BearerSession(Scheme):
 
     reasons = {
         "missing_token": "no bearer token",
-        "invalid_token": "the token is expired, revoked or not this service's",
+        "invalid_token": "the token is expired, revoked (everywhere or for this organisation) "
+                         "or not this service's",
         "missing_org": "no organisation named",
         "unknown_org": "the organisation named does not exist",
         "not_member": "the token's user is not a member of the organisation",
@@ -183,8 +184,8 @@ class BearerSession(Scheme):
             raise AuthFailed("missing_token")
         config = current_app.config
         try:
-            user = auth.user_for_session_token(config["SECRET_KEY"], token,
-                                               config["CONSENT_SESSION_MAX_AGE"])
+            session = auth.session_for_token(config["SECRET_KEY"], token,
+                                             config["CONSENT_SESSION_MAX_AGE"])
         except Unauthorized:
             raise AuthFailed("invalid_token") from None
         org_ref = request.headers.get(self.org_header)
@@ -193,11 +194,15 @@ class BearerSession(Scheme):
         org = ledger.get_org(org_ref)
         if org is None:
             raise AuthFailed("unknown_org")
+        # Checked against the database on every request (nothing cached): a revocation or a
+        # removal from the organisation holds from the next request on.
         try:
-            auth.require_membership(user, org)
+            auth.require_session_access(session, org)
         except Forbidden:
             raise AuthFailed("not_member") from None
-        return Principal(org=org, actor=f"user:{user.id}", user_id=user.id)
+        except Unauthorized:
+            raise AuthFailed("invalid_token") from None
+        return Principal(org=org, actor=f"user:{session.user_id}", user_id=session.user_id)
 
     def security_schemes(self) -> dict:
         return {"BearerSession": {"type": "http", "scheme": "bearer",
@@ -213,8 +218,8 @@ class HmacSignature(Scheme):
     accepted with a ``VRF-`` prefix). ``sign_over``: ``"body"`` (the raw request bytes, checked
     before anything parses them) or the name of a URL segment whose value is signed.
     ``optional``: a request without a signature passes on the key alone; ``sign_over=None``: the
-    key alone is checked. ``max_body`` raises the body size limit for this operation before the
-    body is read."""
+    key alone is checked. ``max_body``: this operation's body size limit instead of the app's
+    (enforced before anything reads the body, by :mod:`consent.web.limits`)."""
 
     reasons = {
         "missing_key": "no X-AUTH-CLIENT",
@@ -247,8 +252,6 @@ class HmacSignature(Scheme):
 
     def check(self) -> Principal:
         cred = self.integration()
-        if self.max_body is not None:
-            request.max_content_length = self.max_body
         signature = self.header("HMAC-SIGNATURE")
         if self.sign_over is None or (signature is None and self.optional):
             return _credential_principal(cred)

@@ -8,9 +8,8 @@ documentation in the dialect's own shape.
   dialect's error schema (``{404: "why"}`` gives a description).
 * Operations that parse a body or query document the dialect's validation error (status and
   shape) instead of flask-smorest's generic 422, and no catch-all "default" error is added.
-* Every operation documents 500 and 503, and every one that takes a body 413, in the dialect's
-  shape:
-  what the service can answer, it declares.
+* Every operation documents 413 (a body over the limit, read or not), 500 and 503, in the
+  dialect's shape: what the service can answer, it declares.
 """
 from __future__ import annotations
 
@@ -26,9 +25,6 @@ from schemas.common import fast_dump
 from .auth import AuthFailed, Scheme
 from .dialect import ErrorShape
 from .jsonio import StrictParser
-
-
-BODY_LOCATIONS = {"json", "form", "files", "json_or_form"}
 
 
 class DialectBlueprint(flask_smorest.Blueprint):
@@ -69,6 +65,11 @@ class DialectBlueprint(flask_smorest.Blueprint):
             wrapper._apidoc.setdefault("dialect_errors", {}).update(
                 {s: "Authentication failed" if s == 401 else http.HTTPStatus(s).phrase
                  for s in statuses})
+            max_body = getattr(scheme, "max_body", None)
+            if max_body is not None:  # the operation's own body limit (consent.web.limits)
+                wrapper.max_body = max_body
+                wrapper._apidoc["dialect_errors"][413] = (
+                    f"The request body is larger than {max_body} bytes")
             return wrapper
         return decorator
 
@@ -96,9 +97,10 @@ class DialectBlueprint(flask_smorest.Blueprint):
                      if isinstance(p, dict)}
         if locations:
             errors.setdefault(shape.validation_status, "The request failed validation")
-        if locations & BODY_LOCATIONS or "requestBody" in doc or doc_info.get("manual_doc", {}).get(
-                "requestBody"):
-            errors.setdefault(413, "The request body is too large")
+        # Every operation: a body over the limit is refused whether or not the operation reads
+        # one (consent.web.limits).
+        errors.setdefault(413, "The request body is larger than the limit "
+                               "(CONSENT_MAX_CONTENT_LENGTH, 1 MiB by default)")
         errors.setdefault(500, "Something went wrong on the server (never a trace)")
         errors.setdefault(503, "The service cannot answer now: its database does not answer, or "
                                "its schema is not this code's (the message says which command "
