@@ -134,6 +134,25 @@ def test_retried_after_a_500_and_logged(client, org, runner):
                                                                      "delivered")]
 
 
+def test_the_api_key_is_masked_in_every_delivery_view(client, org, runner):
+    with Receiver() as rx:
+        integ = Hooked(org.org, rx)
+        sid = integ.create_session(client)
+        assert runner.invoke(args=["veriff", "decide", sid, "approved"]).exit_code == 0
+        [got] = rx.wait_for(1)
+        delivery = wait_delivered(sid)
+    assert got.headers["x-auth-client"] == integ.key                # sent as Veriff sends it
+    detail = client.get(f"/ledger/v1/webhooks/{delivery.id}", headers=org.headers())
+    headers = detail.json["headers"]
+    assert (headers["X-AUTH-CLIENT"], headers["vrf-auth-client"]) == ("***", "***")
+    assert headers["X-HMAC-SIGNATURE"] == got.headers["x-hmac-signature"]   # not a secret
+    assert headers["vrf-integration-id"] == integ.id
+    shown = runner.invoke(args=["webhooks", "show", "--org", org.slug, str(delivery.id)])
+    assert "  X-AUTH-CLIENT: ***\n" in shown.output
+    for text in (detail.get_data(as_text=True), shown.output):
+        assert integ.key not in text and integ.secret not in text
+
+
 def wait_delivered(reference, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
