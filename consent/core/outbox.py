@@ -193,8 +193,9 @@ class Pool:
     ``POLICY.per_destination`` at a time to one destination (scheme, host, port), so a receiver
     that hangs holds only its own share and everyone else's webhooks go on; and one at a time per
     destination and ``reference`` (the entity a webhook is about), so one consent's or session's
-    webhooks arrive in the order they were queued (unless an attempt fails and is retried). ``on_free`` is
-    called whenever a thread is done with one (the process's sender looks for more then).
+    webhooks arrive in the order they were queued (unless an attempt fails and is retried).
+    ``on_free`` is called whenever a thread is done with one (the process's sender looks for more
+    then).
     :meth:`stop` ends every attempt in flight (recorded as failed, retried after the backoff),
     gives back the claims not started, and ends the threads."""
 

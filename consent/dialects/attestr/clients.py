@@ -5,7 +5,8 @@ The auth token a client sends (``Authorization: Basic <authToken>``) is base64 o
 token made of them, and this service checks it with the shared
 :class:`consent.web.auth.BasicClient` (the secret stored only as SHA-256). Settings per client:
 provisioned service codes, an optional IP allow-list, rate limits, an optional credits balance,
-an optional webhook URL and the token sent to it. Every write is one transaction with its audit
+an optional webhook URL (checked by :func:`consent.core.outbound.check_url`) and the token sent
+to it (shown once; every delivery view masks it). Every write is one transaction with its audit
 event.
 """
 from __future__ import annotations

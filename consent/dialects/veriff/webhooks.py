@@ -12,7 +12,8 @@ Each is queued (:func:`consent.core.outbox.enqueue`) in the transaction of the c
 as the exact JSON text sent, signed with the integration's shared secret (HMAC-SHA256, lowercase
 hex, over those bytes) in ``X-HMAC-SIGNATURE``, with the integration's API key in
 ``X-AUTH-CLIENT``, their ``vrf-`` twins and ``vrf-integration-id``. An integration without the URL
-gets no webhook.
+gets no webhook. The URLs are checked by the core (:func:`consent.core.outbound.check_url`) when
+they are set, and again at each delivery.
 """
 from __future__ import annotations
 
