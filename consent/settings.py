@@ -50,6 +50,11 @@ DEFAULTS = {
     "CONSENT_WEBHOOK_BACKOFF_BASE": 2.0,
     "CONSENT_WEBHOOK_BACKOFF_CAP": 3600.0,
     "CONSENT_WEBHOOK_TIMEOUT": 10.0,
+    # Networks webhooks may reach besides public addresses (CIDRs, separated by spaces or
+    # commas). Private, link-local (cloud metadata), multicast and unspecified addresses are
+    # refused, and loopback too unless listed: the default lists it so a receiver on this machine
+    # (a local stub, the tests') works as it is. Empty: public addresses only.
+    "CONSENT_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8 ::1/128",
     # On a database whose schema is older than this code: False, answer 503 (and /readyz 503)
     # until `flask --app app migrate` has run; True, migrate first (under the migration lock).
     "CONSENT_AUTO_MIGRATE": False,

@@ -281,13 +281,21 @@ class AttemptsOutSchema(Schema):
 
 # -- the operator's API (/ledger/v1/veriff, this service's own error shape) --------------------
 
+WEBHOOK_URL = ("{}; null: none. An http(s) URL whose host resolves only to public addresses (or "
+               "to networks the operator allows): never loopback, private, link-local or a "
+               "cloud metadata service; no user name or password in it. Redirects are not "
+               "followed")
+
+
 class VeriffIntegrationUpdateSchema(BaseSchema):
-    event_webhook_url = fields.String(allow_none=True, validate=validate.URL(
-        require_tld=False, schemes={"http", "https"}), metadata={
-        "description": "Where event webhooks (started, submitted) go; null: none"})
-    decision_webhook_url = fields.String(allow_none=True, validate=validate.URL(
-        require_tld=False, schemes={"http", "https"}), metadata={
-        "description": "Where decision webhooks go; null: none"})
+    # The URLs are judged by consent.core.outbound.check_url (one check for every dialect: an
+    # http(s) URL whose host resolves only to addresses webhooks may reach), 422 with its message.
+    event_webhook_url = fields.String(allow_none=True, validate=validate.Length(max=2048),
+                                      metadata={"description": WEBHOOK_URL.format(
+                                          "Where event webhooks (started, submitted) go")})
+    decision_webhook_url = fields.String(allow_none=True, validate=validate.Length(max=2048),
+                                         metadata={"description": WEBHOOK_URL.format(
+                                             "Where decision webhooks go")})
     api_key = fields.String(validate=validate.Length(1, 100), metadata={
         "description": "The integration's API key, needed once for an integration created "
                        "outside `veriff integration-create` (its webhooks carry it in "

@@ -134,6 +134,25 @@ def test_retried_after_a_500_and_logged(client, org, runner):
                                                                      "delivered")]
 
 
+def test_the_api_key_is_masked_in_every_delivery_view(client, org, runner):
+    with Receiver() as rx:
+        integ = Hooked(org.org, rx)
+        sid = integ.create_session(client)
+        assert runner.invoke(args=["veriff", "decide", sid, "approved"]).exit_code == 0
+        [got] = rx.wait_for(1)
+        delivery = wait_delivered(sid)
+    assert got.headers["x-auth-client"] == integ.key                # sent as Veriff sends it
+    detail = client.get(f"/ledger/v1/webhooks/{delivery.id}", headers=org.headers())
+    headers = detail.json["headers"]
+    assert (headers["X-AUTH-CLIENT"], headers["vrf-auth-client"]) == ("***", "***")
+    assert headers["X-HMAC-SIGNATURE"] == got.headers["x-hmac-signature"]   # not a secret
+    assert headers["vrf-integration-id"] == integ.id
+    shown = runner.invoke(args=["webhooks", "show", "--org", org.slug, str(delivery.id)])
+    assert "  X-AUTH-CLIENT: ***\n" in shown.output
+    for text in (detail.get_data(as_text=True), shown.output):
+        assert integ.key not in text and integ.secret not in text
+
+
 def wait_delivered(reference, timeout=10.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -197,15 +216,17 @@ def test_urls_through_the_ledger_api(client, org, other_org):
         "event_webhook_url": None, "decision_webhook_url": None, "api_key_known": True}
     patched = client.patch(path, headers=org.headers(), json={
         "event_webhook_url": "http://127.0.0.1:9/events",
-        "decision_webhook_url": "https://hooks.example.com/veriff"})
+        "decision_webhook_url": "https://localhost:9/veriff"})
     assert patched.status_code == 200
     assert (patched.json["event_webhook_url"], patched.json["decision_webhook_url"]) == (
-        "http://127.0.0.1:9/events", "https://hooks.example.com/veriff")
+        "http://127.0.0.1:9/events", "https://localhost:9/veriff")
     cleared = client.patch(path, headers=org.headers(), json={"event_webhook_url": None})
     assert (cleared.json["event_webhook_url"], cleared.json["decision_webhook_url"]) == (
-        None, "https://hooks.example.com/veriff")
+        None, "https://localhost:9/veriff")
     bad = client.patch(path, headers=org.headers(), json={"event_webhook_url": "ftp://x"})
-    assert bad.status_code == 422 and bad.json["errors"]["json"]["event_webhook_url"]
+    assert bad.status_code == 422 and bad.json == {
+        "code": 422, "status": "Unprocessable Entity",
+        "message": "event_webhook_url must be an http(s) URL"}
     assert client.patch(path, headers=org.headers(), json={"other": 1}).status_code == 422
     for who in (other_org.headers(), ):
         assert client.get(path, headers=who).status_code == 404
@@ -215,7 +236,7 @@ def test_urls_through_the_ledger_api(client, org, other_org):
                       headers=org.headers()).status_code == 404
     event = [e for e in audit_events(org) if e["action"] == "veriff.integration.webhooks"][-1]
     assert event["payload"] == {"event_webhook_url": None,
-                                "decision_webhook_url": "https://hooks.example.com/veriff"}
+                                "decision_webhook_url": "https://localhost:9/veriff"}
 
 
 def audit_events(org):
@@ -256,9 +277,9 @@ def test_urls_through_the_cli(runner, org):
                                         "event_webhook_url": "http://127.0.0.1:9/e",
                                         "decision_webhook_url": None}
     cleared = runner.invoke(args=["veriff", "webhooks", "--org", "acme", integration["id"],
-                                  "--clear-event-url", "--decision-url", "https://x.test/d"])
+                                  "--clear-event-url", "--decision-url", "https://localhost:9/d"])
     assert json.loads(cleared.output)["event_webhook_url"] is None
-    assert json.loads(cleared.output)["decision_webhook_url"] == "https://x.test/d"
+    assert json.loads(cleared.output)["decision_webhook_url"] == "https://localhost:9/d"
     bad = runner.invoke(args=["veriff", "webhooks", "--org", "acme", integration["id"],
                               "--event-url", "not a url"])
     assert bad.exit_code == 1 and "event_webhook_url must be an http(s) URL" in bad.output

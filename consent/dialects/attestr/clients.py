@@ -5,7 +5,8 @@ The auth token a client sends (``Authorization: Basic <authToken>``) is base64 o
 token made of them, and this service checks it with the shared
 :class:`consent.web.auth.BasicClient` (the secret stored only as SHA-256). Settings per client:
 provisioned service codes, an optional IP allow-list, rate limits, an optional credits balance,
-an optional webhook URL and the token sent to it. Every write is one transaction with its audit
+an optional webhook URL (checked by :func:`consent.core.outbound.check_url`) and the token sent
+to it (shown once; every delivery view masks it). Every write is one transaction with its audit
 event.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 
-from consent.core import audit, auth, sql
+from consent.core import audit, auth, outbound, sql
 from consent.core.errors import Invalid, NotFound
 from consent.core.storage import transaction
 
@@ -85,11 +86,8 @@ def _checked(settings: dict) -> dict:
         value = out.get(name)
         if value is not None and not 0 <= value < 2 ** 62:
             raise Invalid(f"{name} must be a whole number from 0")
-    url = out.get("webhook_url")
-    if url is not None and url != "" and not url.startswith(("http://", "https://")):
-        raise Invalid("the webhook URL must be http:// or https://")
-    if url == "":
-        out["webhook_url"] = None
+    if "webhook_url" in out:   # resolved and checked (before any transaction opens)
+        out["webhook_url"] = outbound.check_url(out["webhook_url"], "webhook_url")
     return out
 
 

@@ -12,14 +12,14 @@ Each is queued (:func:`consent.core.outbox.enqueue`) in the transaction of the c
 as the exact JSON text sent, signed with the integration's shared secret (HMAC-SHA256, lowercase
 hex, over those bytes) in ``X-HMAC-SIGNATURE``, with the integration's API key in
 ``X-AUTH-CLIENT``, their ``vrf-`` twins and ``vrf-integration-id``. An integration without the URL
-gets no webhook.
+gets no webhook. The URLs are checked by the core (:func:`consent.core.outbound.check_url`) when
+they are set, and again at each delivery.
 """
 from __future__ import annotations
 
 import json
-from urllib.parse import urlsplit
 
-from consent.core import audit, auth, outbox, sql
+from consent.core import audit, auth, outbound, outbox, sql
 from consent.core.errors import Invalid, NotFound
 from consent.core.storage import Credential, transaction, utcnow
 from schemas.veriff import DecisionOutSchema, EventWebhookSchema
@@ -116,15 +116,6 @@ def send_decision(session, attempt) -> int | None:
 
 # -- an integration's webhook settings ------------------------------------------------------------
 
-def _check_url(url: str | None, name: str) -> str | None:
-    if url is None or url == "":
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
-        raise Invalid(f"{name} must be an http(s) URL")
-    return url
-
-
 def _integration_of(org, integration_id: str):
     cred = CREDENTIAL.one((integration_id,))
     if cred is None or cred.org_id != org.id or cred.kind != "hmac" or cred.revoked_at:
@@ -148,7 +139,14 @@ def configure(org, integration_id: str, *, event_url=UNSET, decision_url=UNSET,
               api_key: str | None = None, actor: str = "system") -> dict:
     """Set (or clear, with None) an integration's webhook URLs; what is not given is kept.
     ``api_key``: the integration's key, for an integration created outside this dialect (whose
-    key only the core's hash knows); checked against that hash and kept for ``X-AUTH-CLIENT``."""
+    key only the core's hash knows); checked against that hash and kept for ``X-AUTH-CLIENT``.
+    A URL webhooks may not reach (:func:`consent.core.outbound.check_url`: resolved before the
+    transaction opens) is Invalid."""
+    checked = {}
+    if event_url is not UNSET:
+        checked["event_url"] = outbound.check_url(event_url, "event_webhook_url")
+    if decision_url is not UNSET:
+        checked["decision_url"] = outbound.check_url(decision_url, "decision_webhook_url")
     with transaction():
         cred = _integration_of(org, integration_id)
         row = queries.INTEGRATION.one((cred.id,))
@@ -159,10 +157,7 @@ def configure(org, integration_id: str, *, event_url=UNSET, decision_url=UNSET,
         known_key = api_key or (row.api_key if row else None)
         values = {"event_url": row.event_url if row else None,
                   "decision_url": row.decision_url if row else None}
-        if event_url is not UNSET:
-            values["event_url"] = _check_url(event_url, "event_webhook_url")
-        if decision_url is not UNSET:
-            values["decision_url"] = _check_url(decision_url, "decision_webhook_url")
+        values.update(checked)
         if (values["event_url"] or values["decision_url"]) and not known_key:
             raise Invalid("this integration's API key is unknown here (only its hash is kept): "
                           "pass it as api_key once, so its webhooks can carry it in X-AUTH-CLIENT")
