@@ -9,7 +9,7 @@ from flask.sessions import SessionInterface
 from flask_smorest import Api
 
 from . import settings
-from .core import background, outbox, storage, verify
+from .core import background, checkpoints, outbox, storage, verify
 from .dialects import REGISTRY
 from .web import cors, docs, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
@@ -63,12 +63,13 @@ def create_app(test_config: dict | None = None) -> Flask:
                      backoff_base=config["CONSENT_WEBHOOK_BACKOFF_BASE"],
                      backoff_cap=config["CONSENT_WEBHOOK_BACKOFF_CAP"],
                      timeout=config["CONSENT_WEBHOOK_TIMEOUT"])
+    checkpoints.init_app(app)   # the signing key's place, the witnesses and their schedule
     # The app's background loops (webhooks that come due, verification jobs, and the dialects'
     # own): each serving process starts them with its first request, after a restart too. A new
     # app's runner stops the previous app's (they would share the process's one database).
     gate = service.init_app(app)   # first: nothing runs on a schema that is not this code's
     runner = app.extensions["consent.background"] = background.Runner(
-        (outbox.SENDER, verify.RUNNER))
+        (outbox.SENDER, verify.RUNNER, checkpoints.WITNESS))
 
     @app.before_request
     def start_background():

@@ -10,6 +10,7 @@ from typing import Callable
 from peewee import IntegerField
 from playhouse.migrate import SchemaMigrator, migrate
 
+from .checkpoints import AuditCheckpoint
 from .storage import CORE_MODELS, db, register_models
 from .usage import ConsentTerms, ConsentUse
 
@@ -95,7 +96,10 @@ def _audit_seq(schema: Schema) -> None:
             'WHERE "audit_seq" IS NULL')
 
 
-CORE = (*CORE_MODELS, ConsentTerms, ConsentUse)
+BASELINE = (*CORE_MODELS, ConsentTerms, ConsentUse)
+CORE = (*BASELINE, AuditCheckpoint)
 register_models(*CORE, component="core", migrations=(
-    baseline(*CORE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
+    baseline(*BASELINE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
+    Migration(2, "audit_checkpoint: the signed checkpoints of the audit chain",
+              lambda schema: schema.create(AuditCheckpoint)),
 ))
