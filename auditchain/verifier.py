@@ -48,6 +48,7 @@ def verify_export(lines, wanted_seqs: set[int]) -> ChainResult:
         if not line.strip():
             continue
         expected = result.count + 1
+        result.event_id = None
         try:
             record = json.loads(line)
         except ValueError as exc:

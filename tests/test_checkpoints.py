@@ -252,3 +252,22 @@ def test_export_then_standalone_verify_catches_the_rewrite(runner, org, history,
     assert f"BROKEN: checkpoint {cps[2]} " in out and "the chain was rewritten" in out
     assert f"OK: checkpoint {cps[0]} " in out and f"OK: checkpoint {cps[1]} " in out
     assert out.splitlines()[-1] == "FAILED: 1 finding(s)"
+
+
+# -- the schema ---------------------------------------------------------------------------------------
+
+def test_a_database_at_core_version_1_gets_the_checkpoint_table(app, client, org):
+    """Core migration 2 creates ``audit_checkpoint`` on a database from before checkpoints."""
+    from consent.core import migrate, storage
+
+    core = next(c for c in storage.components() if c.name == "core")
+    mine = next(m.version for m in core.migrations if m.description.startswith("audit_checkpoint"))
+    storage.db.execute_sql('DROP TABLE "audit_checkpoint"')
+    migrate.SchemaMigration.update(version=mine - 1).where(
+        migrate.SchemaMigration.component == "core").execute()
+    assert "core" in migrate.problem()
+    assert [(a.component, a.version) for a in migrate.upgrade()] == [
+        ("core", v) for v in range(mine, core.latest + 1)]
+    assert migrate.problem() is None
+    record(org, "alice")
+    assert client.get(PATH, headers=org.headers()).json["seq"] == head(org)[0]

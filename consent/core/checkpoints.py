@@ -243,13 +243,12 @@ def witness_due(now: dt.datetime | None = None) -> int:
         return 0
     now = now or utcnow()
     sent = 0
-    store = None
+    keys = None
     for (org_id,) in Organisation.select(Organisation.id).tuples():
         if not _due(org_id, now):
             continue
-        if store is None:
-            store = store()
-        key_id, key = store.current()
+        keys = keys or store()
+        key_id, key = keys.current()
         with transaction():
             audit.lock_org(org_id)
             if not _due(org_id, now):  # another process got here first
