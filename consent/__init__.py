@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """config -> database -> API -> dialects (REGISTRY) -> error handlers -> CORS -> docs -> CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     settings.load(app, test_config)
+    checkpoints.init_app(app)   # the signing key's place, the witnesses (refused before use)
     app.json = StrictJSONProvider(app)
     app.session_interface = NoSessions()
     app.config.update(
@@ -63,7 +64,6 @@ def create_app(test_config: dict | None = None) -> Flask:
                      backoff_base=config["CONSENT_WEBHOOK_BACKOFF_BASE"],
                      backoff_cap=config["CONSENT_WEBHOOK_BACKOFF_CAP"],
                      timeout=config["CONSENT_WEBHOOK_TIMEOUT"])
-    checkpoints.init_app(app)   # the signing key's place, the witnesses and their schedule
     # The app's background loops (webhooks that come due, verification jobs, and the dialects'
     # own): each serving process starts them with its first request, after a restart too. A new
     # app's runner stops the previous app's (they would share the process's one database).
