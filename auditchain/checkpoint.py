@@ -166,8 +166,11 @@ def check_signature(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> str | 
 def read_file(path: str) -> list[tuple[str, Checkpoint | str]]:
     """The checkpoints of a file: one JSON object, or JSON Lines of them (blank lines skipped).
     Each entry is (where: ``path`` or ``path:line``, the checkpoint or why it cannot be read)."""
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        return [(path, "not UTF-8 text")]
     try:
         whole = json.loads(text)
     except ValueError:

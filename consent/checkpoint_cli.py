@@ -10,7 +10,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from consent.cli import audit_cli, org_or_fail
+from consent.cli import audit_cli, fail, org_or_fail
 from consent.core import checkpoints
 
 
@@ -53,7 +53,10 @@ def audit_export(slug, output):
         for line in checkpoints.export_lines(org):
             sys.stdout.write(line)
         return
-    count = checkpoints.write_export(org, output)
+    try:
+        count = checkpoints.write_export(org, output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"{count} events of {org.slug} ({org.id}) written to {output}", err=True)
 
 

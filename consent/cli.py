@@ -243,7 +243,8 @@ audit_cli = AppGroup("audit", help="The audit chain.")
 @click.option("--checkpoint", "checkpoint_files", multiple=True, metavar="FILE",
               type=click.Path(exists=True, dir_okay=False),
               help="Also prove the chain extends each signed checkpoint in FILE (one JSON "
-                   "object or JSON Lines); repeat for several.")
+                   "object or JSON Lines), each against its own organisation's chain; repeat "
+                   "for several.")
 def audit_verify(slug, checkpoint_files):
     """Verify the chain and every consent; exit 1 naming the organisation and first bad event
     (or the checkpoint a rewrite broke)."""

@@ -209,6 +209,10 @@ def test_checkpoints_the_key_never_signed_are_refused(runner, org, history, tmp_
     assert f"REFUSED: checkpoint {junk}:2: not JSON" in out.stderr
     assert f"REFUSED: checkpoint {junk}:3: not a checkpoint: missing field(s): org, head_hash" \
         in out.stderr
+    binary = tmp_path / "binary.bin"
+    binary.write_bytes(b"\xff\xfe\x00")
+    out = runner.invoke(args=["audit", "verify", "--checkpoint", str(binary)])
+    assert out.exit_code == 1 and f"REFUSED: checkpoint {binary}: not UTF-8 text" in out.stderr
 
 
 def test_a_checkpoint_of_an_organisation_that_is_not_here(runner, org, history, tmp_path):
@@ -238,6 +242,9 @@ def test_export_then_standalone_verify_catches_the_rewrite(runner, org, history,
     assert set(lines[0]) == {"event_id", "org", "seq", "at", "actor", "action", "entity_type",
                              "entity_id", "payload", "prev_hash", "hash"}
     assert invoke(runner, "audit", "export", "--org", "acme").output == good.read_text()
+    nowhere = runner.invoke(args=["audit", "export", "--org", "acme", "-o",
+                                  str(tmp_path / "missing" / "x.jsonl")])
+    assert nowhere.exit_code == 1 and "Error: cannot write" in nowhere.stderr
     ok = standalone("--export", str(good), *args)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.splitlines()[-1] == "VERIFIED"
