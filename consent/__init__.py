@@ -9,7 +9,7 @@ from flask.sessions import SessionInterface
 from flask_smorest import Api
 
 from . import settings
-from .core import background, outbound, outbox, storage, verify
+from .core import background, checkpoints, outbound, outbox, storage, verify
 from .dialects import REGISTRY
 from .web import cors, docs, limits, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """config -> database -> API -> dialects (REGISTRY) -> error handlers -> CORS -> docs -> CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     settings.load(app, test_config)
+    checkpoints.init_app(app)   # the signing key's place, the witnesses (refused before use)
     app.json = StrictJSONProvider(app)
     app.session_interface = NoSessions()
     app.config.update(
@@ -70,7 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     gate = service.init_app(app)   # first: nothing runs on a schema that is not this code's
     limits.init_app(app)           # then: no body over the limit, on any route
     runner = app.extensions["consent.background"] = background.Runner(
-        (outbox.SENDER, verify.RUNNER))
+        (outbox.SENDER, verify.RUNNER, checkpoints.WITNESS))
 
     @app.before_request
     def start_background():

@@ -304,8 +304,14 @@ audit_cli = AppGroup("audit", help="The audit chain.")
 
 @audit_cli.command("verify")
 @click.option("--org", "slug", help="One organisation (default: every organisation).")
-def audit_verify(slug):
-    """Verify the chain and every consent; exit 1 naming the organisation and first bad event."""
+@click.option("--checkpoint", "checkpoint_files", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False),
+              help="Also prove the chain extends each signed checkpoint in FILE (one JSON "
+                   "object or JSON Lines), each against its own organisation's chain; repeat "
+                   "for several.")
+def audit_verify(slug, checkpoint_files):
+    """Verify the chain and every consent; exit 1 naming the organisation and first bad event
+    (or the checkpoint a rewrite broke)."""
     orgs = [org_or_fail(slug)] if slug else ledger.all_orgs()
     broken = 0
     for org in orgs:
@@ -318,6 +324,9 @@ def audit_verify(slug):
             click.echo(f"BROKEN at event {result['first_bad_event']} "
                        f"(seq {result['first_bad_seq']}) of organisation {org.slug}: "
                        f"{result['reason']}", err=True)
+    if checkpoint_files:
+        from .checkpoint_cli import verify_checkpoints
+        broken += verify_checkpoints(checkpoint_files)
     if broken:
         sys.exit(1)
 
@@ -386,6 +395,8 @@ def seed_demo_command(dialects) -> click.Command:
 
 
 def init_app(app):
+    from . import checkpoint_cli  # noqa: F401  (audit checkpoint, checkpoints, export, key)
+
     for command in (migrate_command, init_db, seed_demo_command(registry(app).dialects), org_cli, user_cli,
                     member_cli, token_cli, key_cli, audit_cli, webhooks_cli):
         app.cli.add_command(command)

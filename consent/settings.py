@@ -60,12 +60,26 @@ DEFAULTS = {
     "CONSENT_AUTO_MIGRATE": False,
     # Seconds of work one GET /ledger/v1/audit/verify may do (keep it under the worker timeout).
     "CONSENT_VERIFY_BUDGET": 10.0,
+    # Signed checkpoints of the audit chain (consent.core.checkpoints). The Ed25519 signing key's
+    # directory (empty: instance/checkpoint-keys); instances sharing a database share it.
+    "CONSENT_CHECKPOINT_KEY_DIR": "",
+    # Witnesses the schedule sends checkpoints to: a URL (POSTed through the webhook outbox)
+    # and/or an absolute file path outside the instance folder (one JSON line per checkpoint).
+    # Neither set: no scheduled checkpoints.
+    "CONSENT_CHECKPOINT_WITNESS_URL": "",
+    "CONSENT_CHECKPOINT_WITNESS_FILE": "",
+    # A checkpoint is due when the head moved and this many events were added, or this many
+    # minutes passed, since the last one sent (0 switches either off); checked this often.
+    "CONSENT_CHECKPOINT_EVERY_EVENTS": 1000,
+    "CONSENT_CHECKPOINT_EVERY_MINUTES": 60.0,
+    "CONSENT_CHECKPOINT_POLL_SECONDS": 10.0,
 }
 
 INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE",
-            "CONSENT_WEBHOOK_MAX_ATTEMPTS"}
+            "CONSENT_WEBHOOK_MAX_ATTEMPTS", "CONSENT_CHECKPOINT_EVERY_EVENTS"}
 FLOAT_KEYS = {"CONSENT_WEBHOOK_BACKOFF_BASE", "CONSENT_WEBHOOK_BACKOFF_CAP",
-              "CONSENT_WEBHOOK_TIMEOUT", "CONSENT_VERIFY_BUDGET"}
+              "CONSENT_WEBHOOK_TIMEOUT", "CONSENT_VERIFY_BUDGET",
+              "CONSENT_CHECKPOINT_EVERY_MINUTES", "CONSENT_CHECKPOINT_POLL_SECONDS"}
 
 
 BOOL_KEYS = {"CONSENT_AUTO_MIGRATE"}

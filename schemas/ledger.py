@@ -225,6 +225,23 @@ class VerifySchema(Schema):
     head_hash = fields.String(required=True, allow_none=True)
 
 
+class CheckpointSchema(Schema):
+    """A signed checkpoint of the organisation's audit chain (see ``auditchain.checkpoint``)."""
+
+    org = fields.String(required=True, metadata={"description": "The organisation's id"})
+    seq = fields.Integer(required=True, metadata={
+        "description": "Events in the chain when signed (0: none)"})
+    head_hash = fields.String(required=True, metadata={
+        "description": "The hash of event ``seq`` (64 zeros when there is none)"})
+    at = fields.String(required=True, metadata={
+        "description": "When it was signed: UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ, signed as written"})
+    key_id = fields.String(required=True, metadata={
+        "description": "The signing key: first 16 hex digits of SHA-256 of its raw public key"})
+    signature = fields.String(required=True, metadata={
+        "description": "Base64 Ed25519 signature over \"consent-ledger checkpoint v1\\n<org>\\n"
+                       "<seq>\\n<head_hash>\\n<at>\\n\""})
+
+
 # -- webhooks (the durable outbox) ---------------------------------------------------------------
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed")

@@ -55,10 +55,11 @@ def database_url(tmp_path):
 
 
 @pytest.fixture
-def app(database_url):
+def app(database_url, tmp_path):
     application = create_app({
         "TESTING": True,
         "CONSENT_DATABASE_URL": database_url,
+        "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path / "checkpoint-keys"),
         "CONSENT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
         "CONSENT_PUBLIC_URL": "http://consent.test",
     })

@@ -123,6 +123,7 @@ def test_fuzz_every_operation_live_gunicorn(tmp_path):
            "CONSENT_DATABASE_URL": os.environ.get(
                "FUZZ_DATABASE_URL", f"sqlite:///{tmp_path / 'fuzz.sqlite3'}"),
            "CONSENT_SECRET_KEY": "fuzz-" + os.urandom(8).hex(),
+           "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path / "checkpoint-keys"),
            "CONSENT_PUBLIC_URL": base_url}
     bindir = Path(sys.executable).parent
     flask = [str(bindir / "flask"), "--app", "app"]

@@ -69,6 +69,7 @@ ROUTES = {
     ("ledger.SubjectState", "GET"): Route(ADMIN, "/ledger/v1/subjects/{subject}/state"),
     ("ledger.Audit", "GET"): Route(ADMIN, "/ledger/v1/audit"),
     ("ledger.AuditVerify", "GET"): Route(ADMIN, "/ledger/v1/audit/verify"),
+    ("ledger.AuditCheckpoint", "GET"): Route(ADMIN, "/ledger/v1/audit/checkpoint"),
     ("ledger.AuditVerifications", "POST"): Route(ADMIN, "/ledger/v1/audit/verifications"),
     ("ledger.AuditVerification", "GET"): Route(ADMIN, "/ledger/v1/audit/verifications/1"),
     ("ledger.Export", "GET"): Route(ADMIN, "/ledger/v1/export"),
@@ -305,6 +306,7 @@ def world(tmp_path_factory):
         url = f"sqlite:///{tmp_path_factory.mktemp('isolation') / 'consent.sqlite3'}"
     app = create_app({"TESTING": True, "CONSENT_DATABASE_URL": url,
                       "CONSENT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
+                      "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path_factory.mktemp("keys")),
                       "CONSENT_PUBLIC_URL": "http://consent.test"})
     app.test_client_class = ContractClient
     with app.app_context():

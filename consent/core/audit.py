@@ -8,32 +8,28 @@ Appends are serialised per organisation: on SQLite the write transaction is ``BE
 (one writer at a time); on PostgreSQL the organisation's row is locked ``FOR NO KEY UPDATE`` first, so two
 service instances sharing one database still build one chain. The ``(org, seq)`` unique index is the
 last line of defence against a fork in the chain.
+
+How an event is hashed (canonical JSON, the content covered, SHA-256) is defined once in the
+dependency-free ``auditchain.hashing``, which the standalone verifier (``python -m auditchain``)
+uses too. A chain has no key of its own: signed checkpoints (``consent.core.checkpoints``) are
+what catch a chain re-hashed after an edit.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
-from . import queries, sql
-from .storage import AuditEvent, canonical_json, is_postgres, new_uuid, utcnow
+from auditchain import hashing
 
-GENESIS = "0" * 64
+from . import queries, sql
+from .storage import AuditEvent, is_postgres, new_uuid, utcnow
+
+GENESIS = hashing.GENESIS
 
 
 def _content(event_id: str, org_id: str, seq: int, at, actor: str, action: str,
              entity_type: str, entity_id: str, payload, prev_hash: str) -> dict:
-    return {
-        "event_id": event_id,
-        "org": org_id,
-        "seq": seq,
-        "at": at.isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "payload": payload,
-        "prev_hash": prev_hash,
-    }
+    return hashing.event_content(event_id, org_id, seq, at, actor, action, entity_type,
+                                 entity_id, payload, prev_hash)
 
 
 def event_content(event) -> dict:
@@ -42,8 +38,7 @@ def event_content(event) -> dict:
                     event.entity_type, event.entity_id, event.payload, event.prev_hash)
 
 
-def _hash(content: dict) -> str:
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+_hash = hashing.content_hash
 
 
 def compute_hash(event) -> str:

@@ -10,6 +10,7 @@ from typing import Callable
 from peewee import CharField, IntegerField
 from playhouse.migrate import SchemaMigrator, migrate
 
+from .checkpoints import AuditCheckpoint
 from .storage import CORE_MODELS, SessionTokenRevocation, db, register_models
 from .usage import ConsentTerms, ConsentUse
 
@@ -102,9 +103,12 @@ def _operator_sessions(schema: Schema) -> None:
     schema.create(SessionTokenRevocation)
 
 
-CORE = (*CORE_MODELS, ConsentTerms, ConsentUse)
-register_models(*CORE, SessionTokenRevocation, component="core", migrations=(
-    baseline(*CORE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
+BASELINE = (*CORE_MODELS, ConsentTerms, ConsentUse)
+CORE = (*BASELINE, SessionTokenRevocation, AuditCheckpoint)
+register_models(*CORE, component="core", migrations=(
+    baseline(*BASELINE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
     Migration(2, "operator sessions: token hints, revocation per organisation",
               _operator_sessions),
+    Migration(3, "audit_checkpoint: the signed checkpoints of the audit chain",
+              lambda schema: schema.create(AuditCheckpoint)),
 ))

@@ -31,6 +31,11 @@ from peewee import (
 )
 from playhouse.db_url import parse as parse_url
 
+# Sorted keys, no spaces, UTF-8 as is: the form every stored hash is computed over. Defined with
+# the chain's other hashing rules in the dependency-free auditchain package, which the standalone
+# verifier shares, so the two can never drift.
+from auditchain.hashing import canonical_json  # noqa: E402,F401
+
 db = DatabaseProxy()
 
 
@@ -53,14 +58,6 @@ class JSONField(TextField):
         return None if value is None else json.loads(value)
 
 
-# One encoder for every call: json.dumps builds a new encoder whenever options are passed.
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                              default=str)
-
-
-def canonical_json(value) -> str:
-    """Sorted keys, no spaces, UTF-8 as is: the form every stored hash is computed over."""
-    return _CANONICAL.encode(value)
 
 
 class BaseModel(Model):

@@ -19,7 +19,7 @@ from tests.attestr_helpers import attestr  # noqa: F401  (fixture)
 
 
 def loop_threads() -> list[threading.Thread]:
-    names = {"webhook-sender", "audit-verifier", "attestr-worker"}
+    names = {"webhook-sender", "audit-verifier", "audit-checkpoints", "attestr-worker"}
     return [t for t in threading.enumerate() if t.name in names and t.is_alive()]
 
 
@@ -31,16 +31,16 @@ def make_app(url):
 def test_the_app_declares_every_loop_and_its_first_request_starts_them(app, client):
     runner = app.extensions["consent.background"]
     assert {loop.name for loop in runner.loops} == {
-        "webhook-sender", "audit-verifier", "attestr-worker"}
+        "webhook-sender", "audit-verifier", "audit-checkpoints", "attestr-worker"}
     assert worker.WORKER in runner.loops and outbox.SENDER in runner.loops
     client.get("/healthz")
-    assert runner.running and len(loop_threads()) == 3
+    assert runner.running and len(loop_threads()) == 4
 
 
 def test_stop_ends_every_thread_and_a_stopped_runner_never_restarts(app, client):
     runner = app.extensions["consent.background"]
     client.get("/healthz")
-    assert len(loop_threads()) == 3
+    assert len(loop_threads()) == 4
     runner.stop()
     assert loop_threads() == [] and not runner.running
     client.get("/healthz")          # a request after the stop starts nothing
@@ -54,7 +54,7 @@ def test_a_new_app_stops_the_previous_apps_loops_before_opening_its_database(tmp
         storage.create_tables()
     first.test_client().get("/healthz")
     old = loop_threads()
-    assert len(old) == 3
+    assert len(old) == 4
     seen_alive = []
     real_init = storage.init_database
 

@@ -5,7 +5,7 @@ from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from werkzeug.routing import PathConverter
 
-from consent.core import ledger, outbox, verify
+from consent.core import checkpoints, ledger, outbox, verify
 from consent.core.storage import utcnow
 from consent.core.usage import check as processing_check, set_terms
 from consent.web import idempotent_response
@@ -15,6 +15,7 @@ from schemas.common import INT64_MAX, encode_cursor
 from schemas.ledger import (
     AuditPageSchema,
     AuditQuerySchema,
+    CheckpointSchema,
     ConsentCreateSchema,
     ConsentDetailSchema,
     ConsentPageSchema,
@@ -188,6 +189,23 @@ class AuditVerify(MethodView):
         starts a new pass. ``ok`` is false and ``first_bad_event`` names the first event that
         fails as soon as one does."""
         return verify.step(current_org(), current_app.config["CONSENT_VERIFY_BUDGET"])
+
+
+@blp.route("/audit/checkpoint")
+class AuditCheckpoint(MethodView):
+    @blp.auth(ADMIN_KEY)
+    @blp.response(200, CheckpointSchema)
+    def get(self):
+        """A signed checkpoint of the organisation's audit chain at its current head
+
+        ``{org, seq, head_hash, at, key_id, signature}``: the Ed25519 signature (base64) covers
+        the UTF-8 text ``consent-ledger checkpoint v1\\n<org>\\n<seq>\\n<head_hash>\\n<at>\\n``
+        and ``key_id`` names the installation's key (``flask --app app audit key show`` prints
+        it). Keep it somewhere the database's writers cannot reach: ``flask --app app audit
+        verify --checkpoint FILE`` and ``python -m auditchain`` fail, naming it, if the chain is
+        ever rewritten before its ``seq``. Asked again while the head has not moved, the same
+        checkpoint answers."""
+        return checkpoints.issue(current_org(), origin="request").as_dict()
 
 
 @blp.route("/audit/verifications")
