@@ -455,7 +455,11 @@ V4 = {"ip_address": "203.0.113.7", "consent_type": "form", "optin": "accepted",
                        {"label": "your-name", "value": "Mario Rossi"}],
       "identifier": "mario@example.it", "source": "plugin",
       "consent_features": ["privacy_policy", "cookie_policy"],
-      "html_form": '<form method="post"><input name="your-email"></form>'}
+      "html_form": '<form method="post"><input name="your-email"></form>',
+      "versions": [{"slug": "privacy_policy", "link": "https://shop.example.it/privacy/",
+                    "date": "2024-05-01 10:00:00"},
+                   {"slug": "cookie_policy", "link": "https://shop.example.it/cookie/",
+                    "date": "2024-02-11 08:30:00"}]}
 
 
 def test_v4_json_answers_its_resource(client, org, tenant):

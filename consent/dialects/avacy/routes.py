@@ -148,7 +148,8 @@ def _v4(entry) -> dict:
     row, req = entry.row, entry.request
     return {"id": row.id, "webspace_id": row.webspace_number, "subject_id": row.subject_id,
             "ip_address": row.ip_address, **req, "html_form": row.proofs,
-            "created_at": row.created_at, "updated_at": row.updated_at}
+            "versions": row.versions or [], "created_at": row.created_at,
+            "updated_at": row.updated_at}
 
 
 # -- Avacy's API ----------------------------------------------------------------------------------
@@ -203,8 +204,9 @@ class WebspaceV4Consents(MethodView):
         ``ip_address``, ``consent_type`` (banner | form | explicit), ``optin`` (accepted |
         rejected | partial), ``consent_data`` [{label, value}], ``identifier`` (the identifying
         value), ``source``, ``consent_features`` [names: each becomes a decision],
-        ``html_form`` (kept byte for byte as proof). Form-encoded as PHP's http_build_query
-        encodes it, or JSON."""
+        ``html_form`` (kept byte for byte as proof), ``versions`` [{slug, link, date}] (the
+        policy versions accepted: each decision names them as ledger notice versions; kept as
+        sent). Form-encoded as PHP's http_build_query encodes it, or JSON."""
         entry = archive.record(current_org(), space, archive.from_v4(data), current_actor())
         return {"data": _v4(entry)}
 
