@@ -12,6 +12,8 @@ Mapping (Attestr consent -> ledger):
   ``consentValidTill``; ``notice_version`` = ``clientPrivacyPolicyVersion``; evidence: the
   registered consent (normalised) with its ``_id``, ``number`` and the client.
 * terms (``consent.core.usage``): ``consentOperations`` granted, single use for ``single_use``.
+* ``consentDataCategories`` must be categories (and data types) of the consent's services, as the
+  catalogue maps them (:func:`.catalogue.not_needed`): else 400 4001 naming the field.
 
 Revocation is a ledger withdrawal; a use is a ledger use (``POST /ledger/v1/checks``). Both are
 seen through :mod:`consent.core.hooks`, whichever API made them, so the Attestr status and the
@@ -99,7 +101,10 @@ def _normalised(data: dict) -> dict:
 def register(client, data: dict, provided: dict):
     """Register a consent (``data``: the validated body, ``provided``: as sent). A repeat of a
     ``consentReferenceId`` with the same body returns the consent registered first."""
-    require_provisioned(client, data["services"])
+    asked = require_provisioned(client, data["services"])
+    refused = catalogue.not_needed(asked, data["consentDataCategories"])
+    if refused:
+        raise AttestrError(codes.MALFORMED, details="; ".join(refused))
     normalised = _normalised(data)
     request_hash = hashlib.sha256(canonical_json(normalised).encode()).hexdigest()
     org_id, actor = client.org_id, actor_for(client)
