@@ -79,6 +79,7 @@ deleted``).
 from __future__ import annotations
 
 import click
+from flask import current_app
 
 from consent.web import public_url
 from consent.web.dialect import Dialect
@@ -102,7 +103,8 @@ def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dic
     """A fresh integration (with the webhook URLs given) and one session of it, each run."""
     issued = create_integration(org, name="demo veriff integration", actor="cli:seed-demo",
                                 event_url=veriff_event_url, decision_url=veriff_decision_url)
-    session, token = service.create_session(issued.credential, {"vendorData": "demo-user-1"})
+    session, token = service.create_session(issued.credential, {"vendorData": "demo-user-1"},
+                                            current_app.config["SECRET_KEY"])
     return {"integration_id": issued.credential.id, "api_key": issued.key,
             "shared_secret": issued.shared_secret, "session_id": session.id,
             "session_url": f"{public_url()}/v/{token}",
