@@ -222,3 +222,12 @@ def test_a_file_of_no_known_type_is_served_as_bytes(client, integ):
     assert response.status_code == 200 and response.get_data() == raw
     assert response.mimetype == "application/octet-stream"
     integ.assert_signed(response)
+
+
+def test_the_incontext_sdks_lang_parameter_opens_the_same_page(client, integ):
+    """``createVeriffFrame({url, lang})`` appends ``?lang=``: the page (one language) opens."""
+    url = integ.post(client, "/v1/sessions", {"verification": {}}).json["verification"]["url"]
+    path = url.replace("http://consent.test", "")
+    response = client.get(path + "?lang=et")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert 'lang="en"' in response.get_data(as_text=True)
