@@ -250,3 +250,18 @@ def test_an_id_no_dialect_knows_is_404(client, org):
     for unknown in ("CXnot-a-consent", "x" * 36):
         r = check(client, org, consent_id=unknown, operation="X")
         assert r.status_code == 404 and r.json["message"] == f"consent {unknown} not found"
+
+
+def test_a_truconsent_log_id_answers(client, org):
+    """truConsent's consent log ``id`` (what ``/consents/record`` answers) is the ledger's."""
+    from tests.truconsent_helpers import make_cp
+
+    cp = make_cp(org.org)
+    r = client.post("/api/v1/external/consents/record", headers=org.headers(org.consent_key),
+                    json={"userId": "tc-user", "action": "approved",
+                          "purposes": [{"id": cp.purpose_ids[0]}]})
+    assert r.status_code == 200, r.json
+    log_id = r.json["consent_logs"][0]["id"]
+    answer = check(client, org, consent_id=log_id, operation="X").json
+    assert answer["allowed"] is True and answer["consent_id"] == log_id
+    assert answer["subject"] == "tc-user"

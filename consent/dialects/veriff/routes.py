@@ -246,7 +246,9 @@ class Media(MethodView):
     @blp.errors(**{"404": "No such session for this integration",
                    "409": "The session is already submitted"})
     def post(self, data, session_id):
-        """Upload an image (base64); its context, timestamp, size and SHA-256 are kept"""
+        """Upload an image (base64); kept with its context, timestamp, size and SHA-256
+
+        ``GET /v1/media/{id}`` gives the file back until the session is deleted."""
         _session_or_404(session_id)
         try:
             media = service.add_media(_integration(), session_id, data["image"])
