@@ -162,6 +162,7 @@ class LList(fields.List):
             errors = {}
             for index, item in enumerate(items):
                 key = item[self.distinct] if isinstance(item, dict) else item  # "name", or True
+                key = key.strip() if isinstance(key, str) else key  # verbatim values too
                 if key in seen:
                     errors[index] = ({self.distinct: [DISTINCT]} if isinstance(item, dict)
                                      else [DISTINCT])
@@ -328,6 +329,20 @@ class ConsentDataSchema(AvacySchema):
                    metadata={"example": "test@email.it"})
 
 
+class PolicyVersionSchema(AvacySchema):
+    """One entry of ``versions``: which version of a policy the person accepted. Kept as sent
+    (not trimmed) in the archive entry; its slug and date name the ledger notice and version."""
+
+    slug = LString(required=True, max=100, verbatim=True, metadata={
+        "example": "privacy_policy", "description": "The policy (a ledger notice of this name)"})
+    link = LString(max=2000, verbatim=True, allow_none=True, load_default=None, metadata={
+        "example": "https://shop.example.it/privacy-policy/",
+        "description": "Where that version of the policy is published"})
+    date = LString(required=True, max=32, verbatim=True, metadata={
+        "example": "2024-05-01 10:00:00",
+        "description": "The version accepted (its date): the ledger notice's version"})
+
+
 class WebspaceV4ConsentSchema(AvacyRequestSchema):
     """What the WordPress plugin (FormSubmission::getPayload) sends."""
 
@@ -348,6 +363,10 @@ class WebspaceV4ConsentSchema(AvacyRequestSchema):
         "description": "The form's HTML, kept byte for byte as proof, never rendered"})
     proofs = LString(verbatim=True, load_default=None, load_only=True, metadata={
         "description": "Sent instead of html_form by some releases of the plugin"})
+    versions = LList(LNested(PolicyVersionSchema), distinct="slug", load_default=list,
+                     metadata={"description": "The versions of the policies accepted, "
+                                              "[{slug, link, date}]: each decision names them "
+                                              "(ledger notice slug, version date); kept as sent"})
 
 
 # -- responses ------------------------------------------------------------------------------------
@@ -408,6 +427,12 @@ class LabelValueSchema(Schema):
         "description": "As sent: a string (form bodies), or a JSON scalar"})
 
 
+class PolicyVersionOutSchema(Schema):
+    slug = fields.String(required=True)
+    link = fields.String(required=True, allow_none=True)
+    date = fields.String(required=True)
+
+
 class WebspaceV4ResourceSchema(_ResourceSchema):
     webspace_id = Int64(required=True, metadata={"example": 1})
     ip_address = fields.String(required=True)
@@ -418,6 +443,8 @@ class WebspaceV4ResourceSchema(_ResourceSchema):
     source = fields.String(required=True, allow_none=True)
     consent_features = fields.List(fields.String(), required=True)
     html_form = fields.String(required=True, allow_none=True)
+    versions = fields.List(fields.Nested(PolicyVersionOutSchema), required=True,
+                           metadata={"description": "As sent"})
     created_at = AvacyDateTime(required=True)
     updated_at = AvacyDateTime(required=True)
 
@@ -506,6 +533,8 @@ class ArchivePreferenceSchema(Schema):
 class ArchiveNoticeSchema(Schema):
     name = fields.String(required=True)
     version = fields.String(required=True)
+    link = fields.String(allow_none=True, metadata={
+        "description": "v4: where that version is published"})
 
 
 class ArchiveEntrySchema(Schema):
@@ -522,7 +551,10 @@ class ArchiveEntrySchema(Schema):
     request = fields.Dict(required=True, metadata={
         "description": "The rest of the request as received (subject, consent data, ...)"})
     preferences = fields.List(fields.Nested(ArchivePreferenceSchema), required=True)
-    legal_notices = fields.List(fields.Nested(ArchiveNoticeSchema), required=True)
+    legal_notices = fields.List(fields.Nested(ArchiveNoticeSchema), required=True, metadata={
+        "description": "The notices and versions accepted (v4: from versions)"})
+    versions = fields.List(fields.Nested(PolicyVersionOutSchema), required=True,
+                           allow_none=True, metadata={"description": "v4: as sent"})
     audit_event_id = fields.String(required=True)
     intact = fields.Boolean(required=True, metadata={
         "description": "The entry still holds what its audit event recorded: the proofs "

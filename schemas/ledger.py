@@ -44,8 +44,11 @@ class ConsentCreateSchema(BaseSchema):
 
 
 class ProcessingCheckSchema(BaseSchema):
-    consent_id = fields.String(validate=validate.Length(1, 36),
-                               metadata={"description": "The consent to check"})
+    consent_id = fields.String(validate=validate.Length(1, 36), metadata={
+        "description": "The consent to check: the ledger's consent id, or the id a dialect "
+                       "handed out for it: Attestr's `_id` (`CX...`), the `id` of a Veriff "
+                       "consent upload and truConsent's consent log id (both the ledger's own "
+                       "id). The answer's `consent_id` is the ledger's."})
     subject = fields.String(validate=validate.Length(1, 255),
                             metadata={"description": "Or: a subject, with ``purpose``; their "
                                                      "binding (newest) decision answers"})

@@ -97,14 +97,10 @@ class MediaUploadSchema(BaseSchema):
 class ConsentUploadSchema(BaseSchema):
     type = fields.String(required=True, validate=validate.OneOf(CONSENT_TYPES))
     approved = StrictBoolean(required=True, metadata={
-        "description": "Whether the end-user approved; must be true for ine"})
+        "description": "Whether the end-user approved (false for every type: the ledger "
+                       "records a refusal)"})
     text = fields.String(required=True, validate=[validate.Length(min=1), _not_blank],
                          metadata={"description": "The exact text shown to the end-user"})
-
-    @validates_schema
-    def _ine_needs_approval(self, data, **kwargs):
-        if data.get("type") == "ine" and data.get("approved") is not True:
-            raise ValidationError("an ine consent must be approved", "approved")
 
 
 # -- responses -------------------------------------------------------------------------------------
@@ -144,12 +140,16 @@ class SubmittedOutSchema(Schema):
 class MediaOutSchema(Schema):
     id = fields.String(required=True)
     sessionId = fields.String(required=True)
+    attemptId = fields.String(required=True, allow_none=True, metadata={
+        "description": "The attempt it belongs to (null until one begins)"})
     context = fields.String(required=True)
     name = fields.String(required=True)
     timestamp = UTCDateTime(required=True, allow_none=True)
     size = fields.Integer(required=True)
     mimetype = fields.String(required=True, allow_none=True)
     sha256 = fields.String(required=True)
+    url = fields.String(required=True, metadata={
+        "description": "GET it, signed over the media id, to download the file"})
 
 
 class MediaUploadOutSchema(Schema):
@@ -161,6 +161,10 @@ class MediaListOutSchema(Schema):
     status = fields.String(required=True)
     images = fields.List(fields.Nested(MediaOutSchema), required=True)
     videos = fields.List(fields.Dict(), required=True)
+
+
+class AttemptMediaOutSchema(MediaListOutSchema):
+    """``GET /v1/attempts/{id}/media``."""
 
 
 class ConsentOutSchema(Schema):
@@ -317,3 +321,96 @@ class VeriffDecideSchema(BaseSchema):
     reason_code = Int64(allow_none=True, metadata={
         "description": "declined: 101-129, resubmission_requested: 201-207 (Veriff's tables); "
                        "default 102 and 201"})
+
+
+# -- watchlist screening (GET|PATCH /v1/sessions/{id}/watchlist-screening) ----------------------
+
+SCREENING_HIT_STATUSES = ("false_positive", "potential_match", "true_match", "inconclusive")
+
+
+class ScreeningHitChangeSchema(BaseSchema):
+    id = fields.String(required=True, validate=validate.Length(1, 36))
+    matchStatus = fields.String(validate=validate.OneOf(SCREENING_HIT_STATUSES))
+    riskLevel = fields.String(validate=validate.OneOf(("low", "high")), metadata={
+        "description": "Only for a hit that is (or becomes) a true_match"})
+    isWhitelisted = StrictBoolean()
+
+
+class ScreeningChangeSchema(BaseSchema):
+    """Exactly one of ``monitorStatus`` and ``hit``."""
+
+    monitorStatus = fields.String(validate=validate.OneOf(("disabled",)))
+    hit = fields.Nested(ScreeningHitChangeSchema)
+
+    @validates_schema
+    def _exactly_one(self, data, **kwargs):
+        if ("monitorStatus" in data) == ("hit" in data):
+            raise ValidationError("exactly one of monitorStatus and hit")
+
+
+class ScreeningListingSchema(Schema):
+    sourceName = fields.String(required=True)
+    sourceUrl = fields.String(required=True, allow_none=True)
+    date = fields.String(required=True, allow_none=True)
+
+
+class ScreeningListingsSchema(Schema):
+    warnings = fields.List(fields.Nested(ScreeningListingSchema), required=True)
+    sanctions = fields.List(fields.Nested(ScreeningListingSchema), required=True)
+    fitnessProbity = fields.List(fields.Nested(ScreeningListingSchema), required=True)
+    pep = fields.List(fields.Nested(ScreeningListingSchema), required=True)
+    adverseMedia = fields.List(fields.Nested(ScreeningListingSchema), required=True)
+
+
+class ScreeningHitSchema(Schema):
+    id = fields.String(required=True)
+    matchedName = fields.String(required=True)
+    countries = fields.List(fields.String(), required=True)
+    dateOfBirth = fields.String(required=True, allow_none=True)
+    dateOfDeath = fields.String(required=True, allow_none=True)
+    matchTypes = fields.List(fields.String(), required=True)
+    aka = fields.List(fields.String(), required=True)
+    associates = fields.List(fields.String(), required=True)
+    listingsRelatedToMatch = fields.Nested(ScreeningListingsSchema, required=True)
+    matchStatus = fields.String(required=True, validate=validate.OneOf(SCREENING_HIT_STATUSES))
+    riskLevel = fields.String(required=True, allow_none=True)
+    isWhitelisted = fields.Boolean(required=True)
+
+
+class ScreeningSearchTermSchema(Schema):
+    name = fields.String(required=True, allow_none=True)
+    year = fields.String(required=True, allow_none=True)
+
+
+class ScreeningDataSchema(Schema):
+    attemptId = fields.String(required=True)
+    sessionId = fields.String(required=True)
+    vendorData = fields.String(required=True, allow_none=True)
+    endUserId = fields.String(required=True, allow_none=True)
+    checkType = fields.String(required=True, validate=validate.OneOf(
+        ("initial_result", "updated_result")))
+    matchStatus = fields.String(required=True, validate=validate.OneOf(
+        ("possible_match", "no_match")))
+    monitorStatus = fields.String(required=True, validate=validate.OneOf(("enabled", "disabled")))
+    searchTerm = fields.Nested(ScreeningSearchTermSchema, required=True)
+    totalHits = fields.Integer(required=True)
+    createdAt = fields.String(required=True, metadata=VERIFF_TIME)
+    hits = fields.List(fields.Nested(ScreeningHitSchema), required=True)
+
+
+class ScreeningOutSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "success"})
+    data = fields.Nested(ScreeningDataSchema, required=True)
+
+
+class ScreeningChangeDataSchema(Schema):
+    attemptId = fields.String(required=True)
+    sessionId = fields.String(required=True)
+    vendorData = fields.String(required=True, allow_none=True)
+    monitorStatus = fields.String(required=True, validate=validate.OneOf(("enabled", "disabled")))
+    hit = fields.Nested(ScreeningHitSchema, metadata={"description": "The hit reviewed"})
+
+
+class ScreeningChangeOutSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "success"})
+    data = fields.Nested(ScreeningChangeDataSchema, required=True)

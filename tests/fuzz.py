@@ -77,6 +77,9 @@ class Credentials:
             v = s["veriff"]
             if case.method.upper() in ("GET", "DELETE"):
                 signed = str((case.path_parameters or {}).get("session_id", "")).encode()
+                for name in ("media_id", "attempt_id"):   # GET /v1/media, /v1/attempts
+                    if name in (case.path_parameters or {}):
+                        signed = str(case.path_parameters[name]).encode()
             else:
                 signed = body or b""
             return {"X-AUTH-CLIENT": v["api_key"], "X-HMAC-SIGNATURE": sign(v["shared_secret"],

@@ -141,6 +141,46 @@ def test_every_documented_rule_is_400_4001_naming_the_field(client, attestr, cha
     assert written() == before
 
 
+@pytest.mark.parametrize("categories, details", [
+    ([{"category": "personal_information", "values": ["name"]},
+      {"category": "health", "values": ["blood_group"]}],
+     "consentDataCategories.1.category: 'health' is not a data category of the services of "
+     "this consent (BANK_ACC)"),
+    ([{"category": "financial", "values": ["ifsc", "credit_score"]}],
+     "consentDataCategories.0.values.1: 'credit_score' is not a data type of financial for the "
+     "services of this consent (BANK_ACC)"),
+    # PAN's categories for a consent of BANK_ACC alone (the client is provisioned for both)
+    ([{"category": "identity", "values": ["pan"]}],
+     "consentDataCategories.0.category: 'identity' is not a data category of the services of "
+     "this consent (BANK_ACC)"),
+])
+def test_data_categories_must_be_those_of_the_consents_services(client, attestr, categories,
+                                                                 details):
+    before = written()
+    r = register(client, attestr, consentDataCategories=categories)
+    assert r.status_code == 400
+    assert r.json == error(400, 4001, "Malformed data or missing required parameter values",
+                           details)
+    assert written() == before
+
+
+def test_data_categories_of_every_service_of_the_consent_are_accepted(client, attestr):
+    r = register(client, attestr, services=[{"service": "BANK_ACC"}, {"service": "PAN"}],
+                 consentDataCategories=[
+                     {"category": "identity", "values": ["pan"]},
+                     {"category": "personal_information", "values": ["dob", "father_name"]},
+                     {"category": "financial", "values": ["ifsc"]}])
+    assert r.status_code == 200, r.json
+
+
+def test_a_service_outside_the_catalogue_has_no_data_categories(client, org):
+    c = Client(org.org, services=("IN_HOUSE_CHECK",))
+    r = register(client, c, services=[{"service": "IN_HOUSE_CHECK"}])
+    assert r.status_code == 400 and r.json["code"] == 4001
+    assert r.json["details"].startswith("consentDataCategories.0.category: "
+                                        "'personal_information' is not a data category")
+
+
 def test_a_service_not_provisioned_is_403_4035(client, attestr):
     before = written()
     r = register(client, attestr, services=[{"service": "BANK_ACC"}, {"service": "PASSPORT"}])
@@ -517,13 +557,17 @@ def test_an_unexpected_failure_is_500_5001_without_a_trace(client, attestr, monk
 
 # -- operator --------------------------------------------------------------------------------------------
 
+PAN_CATEGORIES = [{"category": "identity", "values": ["pan"]},
+                  {"category": "personal_information", "values": ["name", "dob"]}]
+
+
 def test_seed_demo_gives_a_working_client(app, client, runner):
     out = json.loads(runner.invoke(args=["seed-demo", "--json"]).output)
     demo = out["attestr"]
     assert demo["services"] == ["BANK_ACC", "PAN"]
     assert demo["authorization"] == f"Basic {demo['auth_token']}"
     assert base64.b64decode(demo["auth_token"]).decode().startswith(demo["client_id"] + ":")
-    r = client.post(REGISTER, json=body(services=[{"service": "PAN"}]),
+    r = client.post(REGISTER, json=body(services=[{"service": "PAN"}], consentDataCategories=PAN_CATEGORIES),
                     headers={"Authorization": demo["authorization"]})
     assert r.status_code == 200
 
@@ -547,7 +591,7 @@ def test_cli_creates_updates_and_lists_clients(app, client, runner, org):
     assert client.post(REGISTER, json=body(), headers=headers).json["code"] == 4039
     runner.invoke(args=["attestr", "client-update", "--org", "acme", issued["credential_id"],
                         "--any-ip"])
-    assert client.post(REGISTER, json=body(services=[{"service": "PAN"}]),
+    assert client.post(REGISTER, json=body(services=[{"service": "PAN"}], consentDataCategories=PAN_CATEGORIES),
                        headers=headers).status_code == 200
     listed = [json.loads(line) for line in runner.invoke(
         args=["attestr", "client-list", "--org", "acme"]).output.splitlines()]

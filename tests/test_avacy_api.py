@@ -240,6 +240,30 @@ def test_unmatched_urls_answer_in_avacys_shape_after_the_token(client, tenant):
     assert r.status_code == 404 and r.json["message"].startswith("The route ")
 
 
+@pytest.mark.parametrize("rest", ["v3/webspaces/1/consents", "v4/other", "anything",
+                                  "v2/webspaces/1/consents/extra/deeper"])
+def test_any_path_under_a_known_tenant_is_avacys(client, tenant, other_org, rest):
+    """``/{tenant}/...`` with a tenant that exists: Avacy's 401 without its token, another
+    tenant's token is 401 too, and with the tenant's token Laravel's 404 naming the route."""
+    path = f"/{tenant.slug}/{rest}"
+    for method in ("get", "post", "put"):
+        r = getattr(client, method)(path)
+        assert r.status_code == 401 and r.json == UNAUTHENTICATED, (method, r.json)
+        r = getattr(client, method)(path, headers=tenant.headers(Tenant(other_org.org).token))
+        assert r.status_code == 401 and r.json == UNAUTHENTICATED
+        r = getattr(client, method)(path, headers=tenant.headers())
+        assert r.status_code == 404
+        assert r.json == {"message": f"The route {path[1:]} could not be found."}
+    if rest.startswith(("v2/webspaces", "v4/webspaces")):
+        return   # Avacy's own shapes are Avacy's under any first segment (tested above)
+    # a first segment that is no tenant is nobody's: the service's own 404
+    r = client.get(f"/no-such-tenant/{rest}", headers=tenant.headers())
+    assert r.status_code == 404 and r.json["status"] == "Not Found"
+    # an organisation's id is not its tenant name
+    r = client.get(f"/{tenant.org.id}/{rest}", headers=tenant.headers())
+    assert r.status_code == 404 and r.json["status"] == "Not Found"
+
+
 def test_wrong_method_is_405_in_avacys_shape(client, tenant):
     r = client.get(tenant.path(), headers=tenant.headers())
     assert r.status_code == 405
@@ -455,7 +479,11 @@ V4 = {"ip_address": "203.0.113.7", "consent_type": "form", "optin": "accepted",
                        {"label": "your-name", "value": "Mario Rossi"}],
       "identifier": "mario@example.it", "source": "plugin",
       "consent_features": ["privacy_policy", "cookie_policy"],
-      "html_form": '<form method="post"><input name="your-email"></form>'}
+      "html_form": '<form method="post"><input name="your-email"></form>',
+      "versions": [{"slug": "privacy_policy", "link": "https://shop.example.it/privacy/",
+                    "date": "2024-05-01 10:00:00"},
+                   {"slug": "cookie_policy", "link": "https://shop.example.it/cookie/",
+                    "date": "2024-02-11 08:30:00"}]}
 
 
 def test_v4_json_answers_its_resource(client, org, tenant):

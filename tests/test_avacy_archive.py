@@ -62,7 +62,7 @@ def test_archive_entry_with_preferences_and_evidence(client, org, tenant):
             {"name": "updates", "accepted": True, "consent_id": consents["updates"],
              "status": "granted", "binding": True}],
         "legal_notices": [{"name": "privacy_policy", "version": "1"},
-                          {"name": "cookie_policy", "version": "1"}],
+                          {"name": "cookie_policy", "version": "1"}], "versions": None,
         "audit_event_id": entry["audit_event_id"], "intact": True,
         "created_at": entry["created_at"]}
     assert entry["created_at"].endswith("+00:00")

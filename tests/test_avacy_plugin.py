@@ -39,6 +39,10 @@ V4_PAYLOAD = {
     "source": "plugin",
     "consent_features": ["privacy_policy", "cookie_policy"],
     "html_form": CF7_HTML,
+    "versions": [{"slug": "privacy_policy", "link": "https://shop.example.it/privacy-policy/",
+                  "date": "2024-05-01 10:00:00"},
+                 {"slug": "cookie_policy", "link": "https://shop.example.it/cookie-policy/",
+                  "date": "2024-02-11 08:30:00"}],
 }
 
 # The same submission from the plugin's earlier release (v2): the site's chosen fields keyed by
@@ -283,3 +287,87 @@ def test_the_plugins_set_up_then_a_submission(client, org, tenant):
                       f"{tenant.token}").status_code == 200
     r = tenant.post_form(client, "v4", plugin_body(V4_PAYLOAD))
     assert r.status_code == 201 and r.json["data"]["webspace_id"] == webspace_id
+
+
+def test_v4_versions_become_the_notices_versions_and_are_kept_as_sent(client, org, tenant):
+    """The plugin's ``versions`` (which version of each policy the person accepted): each ledger
+    decision names them (notice = slug, version = date, the link in its evidence), the ledger's
+    notices get those versions, and the entry keeps them exactly as sent."""
+    import hashlib
+
+    from consent.core.storage import Notice, NoticeVersion
+
+    body = plugin_body(V4_PAYLOAD)
+    assert ("versions%5B0%5D%5Bslug%5D=privacy_policy&versions%5B0%5D%5Blink%5D="
+            "https%3A%2F%2Fshop.example.it%2Fprivacy-policy%2F&"
+            "versions%5B0%5D%5Bdate%5D=2024-05-01+10%3A00%3A00") in body
+    r = tenant.post_form(client, "v4", body)
+    assert r.status_code == 201, r.json
+    assert r.json["data"]["versions"] == V4_PAYLOAD["versions"]
+    accepted = [{"name": "privacy_policy", "version": "2024-05-01 10:00:00",
+                 "link": "https://shop.example.it/privacy-policy/"},
+                {"name": "cookie_policy", "version": "2024-02-11 08:30:00",
+                 "link": "https://shop.example.it/cookie-policy/"}]
+    label = "privacy_policy@2024-05-01 10:00:00+cookie_policy@2024-02-11 08:30:00"
+    consents = list(Consent.select().order_by(Consent.seq))
+    assert len(consents) == 2
+    for consent in consents:
+        assert consent.notice_version == hashlib.sha256(label.encode()).hexdigest()
+        assert consent.evidence["legal_notices"] == accepted
+    entry = AvacyConsent.get_by_id(r.json["data"]["id"])
+    assert entry.versions == V4_PAYLOAD["versions"]
+    assert entry.request["legal_notices"] == accepted
+    notices = {n.code: n.current_version for n in Notice.select()}
+    assert notices == {"privacy_policy": "2024-05-01 10:00:00",
+                       "cookie_policy": "2024-02-11 08:30:00"}
+    # the archive shows them, and the entry is intact against its audit event
+    archived = client.get(f"/ledger/v1/avacy/consents/{entry.id}", headers=org.headers()).json
+    assert archived["legal_notices"] == accepted and archived["intact"] is True
+    assert archived["versions"] == V4_PAYLOAD["versions"]
+    # a newer version of the privacy policy: a new notice version, the newest binds
+    newer = {**V4_PAYLOAD, "versions": [{"slug": "privacy_policy", "link": None,
+                                         "date": "2025-01-01 00:00:00"}]}
+    r = tenant.post_form(client, "v4", plugin_body(newer))
+    assert r.status_code == 201, r.json
+    assert r.json["data"]["versions"] == [{"slug": "privacy_policy", "link": None,
+                                           "date": "2025-01-01 00:00:00"}]
+    versions = sorted(v.version for v in NoticeVersion.select().join(Notice).where(
+        Notice.code == "privacy_policy"))
+    assert versions == ["2024-05-01 10:00:00", "2025-01-01 00:00:00"]
+    assert Consent.select().order_by(Consent.seq.desc()).first().notice_version == \
+        "privacy_policy@2025-01-01 00:00:00"
+
+
+def test_v4_versions_are_kept_byte_for_byte_and_checked(client, org, tenant):
+    spaced = {"slug": " privacy_policy ", "link": "  https://x.example/p?a=1&b=%20  ",
+              "date": " 2024-05-01 "}
+    r = tenant.post_json(client, "v4", {**V4_PAYLOAD, "versions": [spaced]})
+    assert r.status_code == 201, r.json
+    assert r.json["data"]["versions"] == [spaced]
+    entry = AvacyConsent.get_by_id(r.json["data"]["id"])
+    assert entry.versions == [spaced]
+    assert entry.request["legal_notices"] == [{"name": "privacy_policy", "version": "2024-05-01",
+                                               "link": spaced["link"]}]
+    # tampering with the kept versions shows in the archive
+    AvacyConsent.update(versions=[{**spaced, "date": "2020-01-01"}]).where(
+        AvacyConsent.id == entry.id).execute()
+    archived = client.get(f"/ledger/v1/avacy/consents/{entry.id}", headers=org.headers()).json
+    assert archived["intact"] is False
+
+
+@pytest.mark.parametrize("versions, errors", [
+    ([{"link": "https://x.example/"}], {
+        "versions.0.slug": ["The versions.0.slug field is required."],
+        "versions.0.date": ["The versions.0.date field is required."]}),
+    ([{"slug": "p", "date": "d" * 33}], {
+        "versions.0.date": ["The versions.0.date field must not be greater than 32 "
+                            "characters."]}),
+    ([{"slug": "p", "date": "1"}, {"slug": " p", "date": "2"}], {
+        "versions.1.slug": ["The versions.1.slug field has a duplicate value."]}),
+    ("privacy_policy", {"versions": ["The versions field must be an array."]}),
+])
+def test_v4_versions_refused_in_laravels_words(client, tenant, versions, errors):
+    r = tenant.post_json(client, "v4", {**V4_PAYLOAD, "versions": versions})
+    assert r.status_code == 422
+    assert r.json["errors"] == errors
+    assert AvacyConsent.select().count() == 0

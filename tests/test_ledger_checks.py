@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from tests.concurrency import together
 
 from consent.core import ledger, storage, usage
-from consent.core.storage import AuditEvent, ConsentEvent
+from consent.core.storage import AuditEvent, Consent, ConsentEvent
 from consent.core.usage import ConsentUse
 
 GRANT = {"subject": "user-1", "purpose": "kyc", "status": "granted"}
@@ -198,3 +198,70 @@ def test_concurrent_uses_in_threads_directly(app, org):
     results = together(USERS, lambda: usage.check(org.org.id, "VERIFY", consent_id=consent.id,
                                                   use=True).allowed)
     assert sorted(results) == [False] * (USERS - 1) + [True]
+
+
+# -- the id a dialect handed out --------------------------------------------------------------------
+
+def test_an_attestr_id_is_accepted_and_answers_for_its_ledger_consent(client, org, other_org):
+    """The app holds Attestr's ``_id``: "may I process?" with it, and a use consumes the
+    single-use consent, which Attestr's status then shows."""
+    from tests.attestr_helpers import Client as AttestrClient, register
+
+    attestr = AttestrClient(org.org)
+    r = register(client, attestr, consentType="single_use", consentOperations=["VERIFY"])
+    assert r.status_code == 200, r.json
+    attestr_id = r.json["_id"]
+    ledger_id = Consent.get(Consent.source == "attestr").id
+    answer = check(client, org, consent_id=attestr_id, operation="VERIFY").json
+    assert answer["allowed"] is True and answer["consent_id"] == ledger_id
+    assert answer["single_use"] is True and answer["operations"] == ["VERIFY"]
+    assert check(client, org, consent_id=attestr_id,
+                 operation="SHARE").json["reason"] == "operation_not_granted"
+    used = check(client, org, consent_id=attestr_id, operation="VERIFY", use=True).json
+    assert used["allowed"] is True and used["use"] is not None
+    again = check(client, org, consent_id=attestr_id, operation="VERIFY", use=True).json
+    assert again["allowed"] is False and again["reason"] == "already_used"
+    status = client.get(f"/api/v3/public/consent/{attestr_id}", headers=attestr.headers())
+    assert status.json["status"] == "consumed"
+    # another organisation does not reach it by the Attestr id either
+    r = check(client, other_org, consent_id=attestr_id, operation="VERIFY")
+    assert r.status_code == 404
+    assert r.json == {"code": 404, "status": "Not Found",
+                      "message": f"consent {attestr_id} not found"}
+    assert attestr_id not in json.dumps(check(client, other_org, subject="USER#1234",
+                                              purpose=answer["purpose"],
+                                              operation="VERIFY").json)
+
+
+def test_a_veriff_consent_id_is_the_ledgers_own(client, org):
+    from tests.veriff_helpers import Integration
+
+    integ = Integration(org.org)
+    session_id = integ.create_session(client)
+    r = integ.upload(client, session_id, {"type": "bipa", "approved": False, "text": "notice"})
+    assert r.status_code == 200, r.json
+    answer = check(client, org, consent_id=r.json["id"], operation="X").json
+    assert answer["consent_id"] == r.json["id"]
+    assert answer["allowed"] is False and answer["reason"] == "denied"
+    assert answer["subject"] == "user-42" and answer["purpose"] == "veriff:bipa"
+
+
+def test_an_id_no_dialect_knows_is_404(client, org):
+    for unknown in ("CXnot-a-consent", "x" * 36):
+        r = check(client, org, consent_id=unknown, operation="X")
+        assert r.status_code == 404 and r.json["message"] == f"consent {unknown} not found"
+
+
+def test_a_truconsent_log_id_answers(client, org):
+    """truConsent's consent log ``id`` (what ``/consents/record`` answers) is the ledger's."""
+    from tests.truconsent_helpers import make_cp
+
+    cp = make_cp(org.org)
+    r = client.post("/api/v1/external/consents/record", headers=org.headers(org.consent_key),
+                    json={"userId": "tc-user", "action": "approved",
+                          "purposes": [{"id": cp.purpose_ids[0]}]})
+    assert r.status_code == 200, r.json
+    log_id = r.json["consent_logs"][0]["id"]
+    answer = check(client, org, consent_id=log_id, operation="X").json
+    assert answer["allowed"] is True and answer["consent_id"] == log_id
+    assert answer["subject"] == "tc-user"

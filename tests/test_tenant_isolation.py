@@ -124,6 +124,12 @@ ROUTES = {
                                     {"image": {"context": "document-front",
                                                "content": "data:image/jpeg;base64,/9j/4AAQ"}}),
     ("veriff.Consents", "GET"): Route(HMAC, "/v1/sessions/{session_id}/consents"),
+    ("veriff.MediaFile", "GET"): Route(HMAC, "/v1/media/{veriff_media}"),
+    ("veriff.AttemptMedia", "GET"): Route(HMAC, "/v1/attempts/{attempt_id}/media"),
+    ("veriff.WatchlistScreening", "GET"): Route(
+        HMAC, "/v1/sessions/{session_id}/watchlist-screening"),
+    ("veriff.WatchlistScreening", "PATCH"): Route(
+        HMAC, "/v1/sessions/{session_id}/watchlist-screening", {"monitorStatus": "disabled"}),
     ("veriff.Consents", "POST"): Route(HMAC, "/v1/sessions/{session_id}/consents",
                                        {"type": "ine", "approved": True, "text": "t"}),
     ("veriff_admin.Integration", "GET"): Route(
@@ -181,6 +187,7 @@ SHAPE_OF_KIND = {ADMIN: "service", TC_LINK: "truconsent", TC_KEY: "truconsent",
 BY_ID = ("{consent_id}", "{request_id}", "{session_id}", "{integration_id}", "{entry_id}",
          "{attestr_consent}", "{async_id}", "{media_id}", "{asset_id}", "{cp_id}",
          "{op_user_id}", "{op_token_id}")
+BY_ID = BY_ID + ("{veriff_media}", "{attempt_id}")
 
 
 def test_every_route_is_in_the_matrix(world):
@@ -229,6 +236,18 @@ class World:
         self.flow_token = r.json["verification"]["url"].rsplit("/", 1)[1]
         assert self.veriff_a.upload(client, self.session_id, {
             "type": "ine", "approved": True, "text": "zz-marker-a-consent-text"}).status_code == 200
+        # A's media (a file), then its session submitted: an attempt and a screening
+        import base64
+        r = self.veriff_a.post(client, f"/v1/sessions/{self.session_id}/media", {"image": {
+            "context": "face", "content": base64.b64encode(b"\xff\xd8\xffzz-marker-a-jpeg")
+            .decode()}})
+        assert r.status_code == 200, r.json
+        self.veriff_media = r.json["image"]["id"]
+        r = self.veriff_a.post(client, f"/v1/sessions/{self.session_id}",
+                               {"verification": {"status": "submitted"}}, method="patch")
+        assert r.status_code == 200, r.json
+        self.attempt_id = self.veriff_a.get(client, f"/v1/sessions/{self.session_id}/attempts",
+                                            self.session_id).json["verifications"][0]["id"]
         # Avacy
         self.avacy_a, self.avacy_b = Tenant(a.org), Tenant(b.org)
         body = json.loads(json.dumps(DOCUMENTED))
@@ -258,12 +277,14 @@ class World:
             "async_id": self.async_id, "media_id": "none", "link_path": self.link_path,
             "flow_token": self.flow_token, "op_user_id": self.op_user_id,
             "op_token_id": self.op_token_id}
+        self.values.update(veriff_media=self.veriff_media, attempt_id=self.attempt_id)
         # What must never reach B: A's marker values and the ids B was never given.
         self.markers = ["zz-marker-a", "Zzmarker", "+919812345678", "9812345678",
                         self.consent_id, self.request_id, self.session_id, self.veriff_a.key,
                         self.veriff_a.secret, self.attestr_consent, self.avacy_a.token,
                         a.admin_key, a.consent_key, self.flow_token, self.op_user_id,
                         self.op_token_id, "op@example.com"]
+        self.markers += [self.veriff_media, self.attempt_id]
 
     def fill(self, text: str, tenant: str | None = None) -> str:
         values = dict(self.values)
@@ -344,6 +365,10 @@ def _call(world, key, route, headers, *, sign_with=None, tenant=None):
         api_key, secret = sign_with
         signed = data if method in ("POST", "PATCH") else \
             (world.session_id if "{session_id}" in route.path else "").encode()
+        for name, value in (("{veriff_media}", world.veriff_media),
+                            ("{attempt_id}", world.attempt_id)):
+            if method == "GET" and name in route.path:   # signed over the id in the path
+                signed = value.encode()
         headers.update({"X-AUTH-CLIENT": api_key, "X-HMAC-SIGNATURE": sign(secret, signed)})
     if body is not None or method in ("POST", "PATCH"):
         headers.setdefault("Content-Type", "application/json")

@@ -81,6 +81,9 @@ def test_unsigned_header_variants_vrf_accepted(client, integ, session_id):
 
 
 @pytest.mark.parametrize("payload, status", [
+    # seed 001: one body schema for every type, approved a plain boolean: false is a refusal
+    ({"type": "ine", "approved": False, "text": "User does not agree to share INE details"},
+     "denied"),
     ({"type": "bipa", "approved": False, "text": "Biometric notice"}, "denied"),
     ({"type": "bipa", "approved": True, "text": "Biometric notice"}, "granted"),
     ({"type": "aadhaar", "approved": False, "text": "Aadhaar notice"}, "denied"),
@@ -229,7 +232,6 @@ BAD_BODIES = [
     dumps({"type": "bipa", "approved": True, "text": "   "}),
     dumps({"type": "bipa", "approved": True, "text": 42}),
     dumps({"type": "bipa", "approved": True, "text": ["x"]}),
-    dumps({"type": "ine", "approved": False, "text": "x"}),
     dumps({"type": "bipa", "approved": True, "text": "x", "extra": 1}),
 ]
 
@@ -371,7 +373,8 @@ def test_patch_session(client, org, integ, session_id):
     again = integ.post(client, path, {"verification": {"status": "submitted"}}, method="patch")
     assert again.status_code == 200
     actions = [e.action for e in AuditEvent.select().where(AuditEvent.entity_id == session_id)]
-    assert actions == ["veriff.session.created", "veriff.session.submitted"]
+    assert actions == ["veriff.session.created", "veriff.session.submitted",
+                       "veriff.screening.created"]
 
 
 # -- media ----------------------------------------------------------------------------------------

@@ -393,8 +393,9 @@ def test_every_change_is_audited_without_person_data(client, runner, org, integ)
     delete(client, integ, sid)
     events = list(AuditEvent.select().where(AuditEvent.entity_id == sid).order_by(AuditEvent.seq))
     assert [e.action for e in events] == [
-        "veriff.session.created", "veriff.session.submitted", "veriff.session.decided",
-        "veriff.session.submitted", "veriff.session.decided", "veriff.session.deleted"]
+        "veriff.session.created", "veriff.session.submitted", "veriff.screening.created",
+        "veriff.session.decided", "veriff.session.submitted", "veriff.screening.created",
+        "veriff.session.decided", "veriff.session.deleted"]
     assert [e.payload.get("status") for e in events if e.action.endswith("decided")] == [
         "resubmission_requested", "approved"]
     everything = json.dumps([e.payload for e in AuditEvent.select()])

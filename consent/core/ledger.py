@@ -123,19 +123,34 @@ def ensure_purpose(org, code: str, name: str | None = None, version: str | None 
     return purpose
 
 
-def ensure_notice(org, code: str, title: str | None = None, actor: str = "system"):
-    """The notice with this code (a named row), created on first use with version "1" and an
-    audit event: a notice a client names without publishing its text. Call inside a transaction
-    when part of a larger write; :func:`publish_notice` adds versions with their text."""
+def ensure_notice(org, code: str, title: str | None = None, actor: str = "system",
+                  version: str | None = None):
+    """The notice with this code (a named row), created on first use (version ``version``, or
+    "1") with an audit event: a notice a client names without publishing its text. Given a
+    ``version`` it lacks, that version is added (empty text) and becomes the current one, with a
+    ``notice.published`` audit event. Call inside a transaction when part of a larger write;
+    :func:`publish_notice` adds versions with their text."""
     org_id, code = _org_id(org), _code(code, "notice")
+    version = (version or "").strip() or None
+    if version is not None and len(version) > 32:
+        raise Invalid("a notice version has at most 32 characters")
     notice = queries.NOTICE_BY_CODE.one((org_id, code))
     if notice is None:
         notice = sql.create(Notice, org_id=org_id, code=code, title=(title or code)[:200],
-                            current_version="1")
-        NoticeVersion.create(notice=notice.id, version="1", text="")
+                            current_version=version or "1")
+        NoticeVersion.create(notice=notice.id, version=notice.current_version, text="")
         audit.append(org_id, actor=actor, action="notice.published", entity_type="notice",
                      entity_id=str(notice.id), payload={
-                         "code": code, "version": "1", "title": notice.title,
+                         "code": code, "version": notice.current_version, "title": notice.title,
+                         "text_sha256": hashlib.sha256(b"").hexdigest()})
+    elif version and version != notice.current_version and not NoticeVersion.select().where(
+            (NoticeVersion.notice == notice.id) & (NoticeVersion.version == version)).exists():
+        NoticeVersion.create(notice=notice.id, version=version, text="")
+        Notice.update(current_version=version).where(Notice.id == notice.id).execute()
+        notice = notice._replace(current_version=version)
+        audit.append(org_id, actor=actor, action="notice.published", entity_type="notice",
+                     entity_id=str(notice.id), payload={
+                         "code": code, "version": version, "title": notice.title,
                          "text_sha256": hashlib.sha256(b"").hexdigest()})
     return notice
 

@@ -12,6 +12,11 @@ The answer for a consent and an operation, in this order:
 Otherwise it is allowed. Asked by subject and purpose, the binding (newest) record answers, and
 ``no_consent`` when there is none.
 
+A consent is named by the ledger's id, or by an id a dialect handed out for it (Attestr's
+``_id``...): each dialect that hands out ids of its own registers a lookup
+(:func:`register_consent_lookup`) from such an id to the ledger consent's, within one
+organisation; the core names no dialect.
+
 Terms (:class:`ConsentTerms`) are written by whoever records the consent, in
 the same transaction (:func:`set_terms`, with an audit event): the operations granted and the
 single-use flag. Consents without terms grant any operation, any number of times.
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Callable
 
 from peewee import (
     AutoField,
@@ -38,7 +44,7 @@ from peewee import (
 )
 
 from . import audit, hooks, ledger, queries, sql
-from .errors import Invalid
+from .errors import Invalid, NotFound
 from .queries import ConsentRecord
 from .storage import (
     BaseModel,
@@ -169,9 +175,33 @@ def _refusal(org_id: str, consent, operation: str, now: dt.datetime, terms: Term
     return None
 
 
+# Lookups from an id a dialect handed out to the ledger consent's id: ``lookup(org_id, id)``
+# returns the ledger consent id, or None when the id is none of the dialect's in that organisation.
+_lookups: list[Callable[[str, str], str | None]] = []
+
+
+def register_consent_lookup(lookup: Callable[[str, str], str | None]) -> None:
+    """Let :func:`check` (and :func:`find_consent`) accept the ids a dialect hands out."""
+    if lookup not in _lookups:
+        _lookups.append(lookup)
+
+
+def find_consent(org_id: str, consent_id: str) -> ConsentRecord:
+    """The organisation's consent with this ledger id, or with this id a dialect handed out;
+    NotFound otherwise (another organisation's ids included)."""
+    try:
+        return ledger.get_consent(org_id, consent_id)
+    except NotFound:
+        for lookup in _lookups:
+            found = lookup(org_id, consent_id)
+            if found is not None:
+                return ledger.get_consent(org_id, found)
+        raise
+
+
 def _target(org_id: str, consent_id: str | None, subject: str | None, purpose: str | None):
     if consent_id is not None:
-        return ledger.get_consent(org_id, consent_id)        # NotFound for another org's
+        return find_consent(org_id, consent_id)              # NotFound for another org's
     if subject is None or purpose is None:
         raise Invalid("name a consent, or a subject and a purpose")
     return ledger.latest_consent(org_id, subject, purpose)

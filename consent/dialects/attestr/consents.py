@@ -12,8 +12,11 @@ Mapping (Attestr consent -> ledger):
   ``consentValidTill``; ``notice_version`` = ``clientPrivacyPolicyVersion``; evidence: the
   registered consent (normalised) with its ``_id``, ``number`` and the client.
 * terms (``consent.core.usage``): ``consentOperations`` granted, single use for ``single_use``.
+* ``consentDataCategories`` must be categories (and data types) of the consent's services, as the
+  catalogue maps them (:func:`.catalogue.not_needed`): else 400 4001 naming the field.
 
-Revocation is a ledger withdrawal; a use is a ledger use (``POST /ledger/v1/checks``). Both are
+Revocation is a ledger withdrawal; a use is a ledger use (``POST /ledger/v1/checks``, which
+takes the Attestr ``_id`` as well as the ledger's id: :func:`_ledger_id`). Both are
 seen through :mod:`consent.core.hooks`, whichever API made them, so the Attestr status and the
 webhooks follow. Expiry is found by the worker's sweep (:func:`expire_due`).
 
@@ -99,7 +102,10 @@ def _normalised(data: dict) -> dict:
 def register(client, data: dict, provided: dict):
     """Register a consent (``data``: the validated body, ``provided``: as sent). A repeat of a
     ``consentReferenceId`` with the same body returns the consent registered first."""
-    require_provisioned(client, data["services"])
+    asked = require_provisioned(client, data["services"])
+    refused = catalogue.not_needed(asked, data["consentDataCategories"])
+    if refused:
+        raise AttestrError(codes.MALFORMED, details="; ".join(refused))
     normalised = _normalised(data)
     request_hash = hashlib.sha256(canonical_json(normalised).encode()).hexdigest()
     org_id, actor = client.org_id, actor_for(client)
@@ -179,8 +185,16 @@ def _on_used(org_id, consent, use, single_use, actor, at, **_):
         webhooks.consent_event(row, "consent.consumed", "consumed", at)
 
 
+def _ledger_id(org_id: str, attestr_id: str) -> str | None:
+    """The ledger consent of an Attestr ``_id`` of the organisation (``POST /ledger/v1/checks``
+    accepts the id the app holds)."""
+    row = queries.CONSENT_OF_ORG.one((org_id, attestr_id))
+    return row.consent_id if row is not None else None
+
+
 hooks.subscribe("consent.withdrawn", _on_withdrawn)
 hooks.subscribe("consent.used", _on_used)
+usage.register_consent_lookup(_ledger_id)
 
 
 # -- expiry -----------------------------------------------------------------------------------------

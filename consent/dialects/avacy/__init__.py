@@ -18,9 +18,9 @@ POST /{tenant}/v2/webspaces/{id}/consents   (the WordPress plugin's earlier rele
 POST /{tenant}/v4/webspaces/{id}/consents   (the WordPress plugin: FormSubmission::getPayload)
   in  {ip_address, consent_type: banner|form|explicit, optin: accepted|rejected|partial,
        consent_data?: [{label, value}], identifier (the identifying value), source?,
-       consent_features?: [name], html_form? (or proofs)}
+       consent_features?: [name], html_form? (or proofs), versions?: [{slug, link?, date}]}
   out 201 {"data": {id, webspace_id, subject_id, ip_address, consent_type, optin, consent_data,
-       identifier, source, consent_features, html_form, created_at, updated_at}}
+       identifier, source, consent_features, html_form, versions, created_at, updated_at}}
   Every POST takes JSON, or a form encoded the way PHP's http_build_query encodes nested arrays
   (``consent_data[0][label]=email&...``, booleans as 1/0), which is what the plugin sends
   (:mod:`.forms`). Avacy documents no response status nor the v2/v4 bodies; these answer 201 with
@@ -39,7 +39,8 @@ GET /wp/validate/{tenant}/{webspace_key}/{token}  -> 200 {"valid": true, "webspa
 How a request lands on the ledger is in :mod:`.archive`: an archive entry per request, a ledger
 decision per preference (v4: per consent feature), the legal notices as notice versions accepted,
 the IP address and the proofs' SHA-256 in every decision's evidence and in the entry's audit
-event; the proofs byte for byte in the entry.
+event; the proofs byte for byte in the entry. A v4 request's ``versions`` name the notices and the
+version of each accepted (slug, date; the link in the evidence), kept as sent in the entry.
 
 Operator (this service's own error shape, admin key): GET /ledger/v1/avacy/consents (search by
 identifier; webspace, channel, from, to; cursor pages), GET /ledger/v1/avacy/consents/{id},

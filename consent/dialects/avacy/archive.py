@@ -12,7 +12,10 @@ transaction, one ledger decision per preference (``domains_groups``, ``v2``) or 
   denies;
 * legal notices: each one is a ledger notice (created, version "1", on first sight); the
   versions accepted are in each decision's evidence and its ``notice_version``
-  (``privacy_policy@1+cookie_policy@1``, or the SHA-256 of that text when longer than 64);
+  (``privacy_policy@1+cookie_policy@1``, or the SHA-256 of that text when longer than 64). A
+  ``v4`` request names its notices in ``versions`` ([{slug, link, date}]): the notice is the
+  slug and the version accepted its date (added to the ledger notice on first sight), the link
+  is in the evidence, and the ``versions`` are kept as sent in the entry;
 * evidence: the entry's id, webspace, channel, the IP address and the SHA-256 of the proofs;
   the audit event of the entry carries the same, with the ledger consents it recorded. The proofs
   themselves are kept byte for byte in the entry, and their hash in the chain proves them: an
@@ -28,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from consent.core import audit, auth, ledger, sql
-from consent.core.storage import new_uuid, transaction, utcnow
+from consent.core.storage import canonical_json, new_uuid, transaction, utcnow
 
 from . import queries
 from .models import AvacyConsent, AvacyDecision, AvacyWebspace
@@ -113,8 +116,9 @@ class Submission:
     ip_address: str
     proofs: str | None
     choices: list[tuple[str, bool]]  # (purpose, accepted), in order
-    notices: list[str]              # legal notices accepted (names)
+    notices: list[tuple]            # legal notices accepted: (name, version or None, link)
     request: dict                   # the rest of the request, as validated
+    versions: list | None = None    # v4: the policy versions exactly as sent
 
 
 def from_documented(channel: str, data: dict) -> Submission:
@@ -125,7 +129,7 @@ def from_documented(channel: str, data: dict) -> Submission:
         channel=channel, identifier=str(subject[data["identifier"]]).strip(),
         ip_address=data["ip_address"], proofs=data["proofs"],
         choices=[(p["name"], p["accepted"]) for p in data["preferences"]],
-        notices=[n["name"] for n in data["legal_notices"]],
+        notices=[(n["name"], None, None) for n in data["legal_notices"]],
         request={"subject": subject, "identifier": data["identifier"],
                  "legal_notices": [{"name": n["name"]} for n in data["legal_notices"]],
                  "preferences": data["preferences"]})
@@ -137,9 +141,12 @@ def from_v4(data: dict) -> Submission:
     return Submission(
         channel="v4", identifier=data["identifier"], ip_address=data["ip_address"],
         proofs=data.get("html_form") if data.get("html_form") is not None else data.get("proofs"),
-        choices=[(name, accepted) for name in data["consent_features"]], notices=[],
+        choices=[(name, accepted) for name in data["consent_features"]],
+        notices=[(v["slug"].strip(), v["date"].strip(), v.get("link"))
+                 for v in data["versions"]],
         request={k: data[k] for k in ("consent_type", "optin", "consent_data", "identifier",
-                                      "source", "consent_features")})
+                                      "source", "consent_features")},
+        versions=data["versions"])
 
 
 def notice_label(notices: list[dict]) -> str | None:
@@ -160,23 +167,27 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
         audit.lock_org(org.id)
         now, event_id = utcnow(), new_uuid()
         notices = []
-        for name in submission.notices:
-            notice = ledger.ensure_notice(org, name, actor=actor)
-            notices.append({"name": notice.code, "version": notice.current_version})
+        for name, version, link in submission.notices:
+            notice = ledger.ensure_notice(org, name, actor=actor, version=version)
+            accepted = {"name": notice.code, "version": version or notice.current_version}
+            if submission.versions is not None:
+                accepted["link"] = link
+            notices.append(accepted)
         request = dict(submission.request)
-        if "legal_notices" in request:
-            request["legal_notices"] = notices
+        request["legal_notices"] = notices
         known = ledger.find_subject(org, submission.identifier)
         entry = sql.create(
             AvacyConsent, org_id=org.id, webspace_id=space.id, webspace_number=space.number,
             channel=submission.channel,
             identifier=submission.identifier, subject_id=known.id if known else None,
             ip_address=submission.ip_address, proofs=submission.proofs,
-            proofs_sha256=proofs_sha256, request=request, audit_event_id=event_id,
-            created_at=now, updated_at=now)
+            proofs_sha256=proofs_sha256, request=request, versions=submission.versions,
+            audit_event_id=event_id, created_at=now, updated_at=now)
         evidence = {"avacy_consent_id": entry.id, "webspace_id": space.number,
                     "channel": submission.channel, "ip_address": submission.ip_address,
                     "proofs_sha256": proofs_sha256, "legal_notices": notices}
+        if submission.versions is not None:
+            evidence["versions_sha256"] = versions_sha256(submission.versions)
         label = notice_label(notices)
         recorded = ledger.in_transaction_record(org, [
             ledger.Decision(subject=submission.identifier, purpose=name,
@@ -236,15 +247,24 @@ def entry(org, entry_id: int) -> Entry | None:
     return _with_decisions(org, [row])[0] if row is not None else None
 
 
+def versions_sha256(versions) -> str:
+    """The SHA-256 of a v4 entry's ``versions`` (canonical JSON): in its audit event."""
+    return hashlib.sha256(canonical_json(versions).encode()).hexdigest()
+
+
 def intact(row) -> bool:
     """Does the entry still hold what its audit event recorded (the hash chain covers the event):
-    the proofs whose SHA-256 it names, the IP address, the identifier?"""
+    the proofs whose SHA-256 it names, the IP address, the identifier, and a v4 entry's
+    ``versions``?"""
     recorded = row.audit_payload or {}
     proofs_sha256 = hashlib.sha256((row.proofs or "").encode()).hexdigest()
+    versions_ok = (recorded.get("versions_sha256") is None and row.versions is None) or (
+        row.versions is not None
+        and recorded.get("versions_sha256") == versions_sha256(row.versions))
     return (recorded.get("avacy_consent_id") == row.id
             and recorded.get("proofs_sha256") == proofs_sha256 == row.proofs_sha256
             and recorded.get("ip_address") == row.ip_address
-            and recorded.get("identifier") == row.identifier)
+            and recorded.get("identifier") == row.identifier and versions_ok)
 
 
 def describe(found: Entry) -> dict:
@@ -257,6 +277,6 @@ def describe(found: Entry) -> dict:
             "preferences": [{"name": d.name, "accepted": d.accepted, "consent_id": d.consent_uuid,
                              "status": d.status, "binding": d.binding}
                             for d in found.decisions],
-            "legal_notices": req.get("legal_notices", []),
+            "legal_notices": req.get("legal_notices", []), "versions": row.versions,
             "audit_event_id": row.audit_event_id, "intact": intact(row),
             "created_at": row.created_at}

@@ -7,8 +7,8 @@ in the ledger's ``Consent`` table (one per preference or consent feature).
   The plugin puts that key in the banner script's URL on every page of the site, so it is a
   public site identifier, not a secret: it is stored as is.
 * :class:`AvacyConsent`: one entry of the consent archive (one accepted request), with the
-  proofs byte for byte, the IP address and the rest of the request. Never updated, except its
-  ``subject_id`` once, in the transaction that creates it.
+  proofs byte for byte, the IP address, the v4 body's ``versions`` as sent, and the rest of the
+  request. Never updated, except its ``subject_id`` once, in the transaction that creates it.
 * :class:`AvacyDecision`: which ledger consent each preference of an entry became.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from peewee import (
     TextField,
 )
 
-from consent.core.schema import baseline
+from consent.core.schema import Migration, baseline
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -62,6 +62,7 @@ class AvacyConsent(BaseModel):
     proofs = TextField(null=True)         # byte for byte as received (HTML)
     proofs_sha256 = CharField(max_length=64)
     request = JSONField()                 # the rest of the request, as validated
+    versions = JSONField(null=True)       # v4: [{slug, link, date}] exactly as sent
     audit_event_id = CharField(max_length=36)
     created_at = DateTimeField()
     updated_at = DateTimeField()
@@ -83,6 +84,14 @@ class AvacyDecision(BaseModel):
 
 
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
+
+
+def _versions(schema) -> None:
+    schema.add_column("avacy_consent", "versions", JSONField(null=True))
+
+
 register_models(*MODELS, component="avacy", migrations=(
     baseline(*MODELS),
+    Migration(2, "avacy_consent.versions: the policy versions a v4 request accepted, as sent",
+              _versions),
 ))

@@ -4,8 +4,10 @@ check the request, call :mod:`.archive` and return what the response schema dump
 package docstring for every shape.
 
 Routes under a tenant match only an existing organisation's slug (the ``avacy_tenant``
-converter), so they never catch another dialect's URLs; :func:`owns` claims the URLs of their
-shape that match no route, which then answer in Avacy's shape after its authentication.
+converter), so they never catch another dialect's URLs; :func:`owns` claims the URLs that match
+no route under a known tenant (``/{tenant}/v3/...``, any path) and those of Avacy's API shapes
+under any first segment, which then answer in Avacy's shape after its authentication (the
+tenant's token first: 401, then Laravel's 404 or 405).
 """
 from __future__ import annotations
 
@@ -49,12 +51,25 @@ from .forms import AvacyBlueprint
 TENANT_PATH = re.compile(r"^/(?P<tenant>[^/]+)/(?:domains_groups|v2/webspaces|v4/webspaces)"
                          r"(?:/|$)")
 WP_PATH = re.compile(r"^/wp/validate(?:/|$)")
+UNDER_TENANT = re.compile(r"^/(?P<tenant>[^/]+)/")
 ID = f"int(max={INT64_MAX})"
 TOKEN_FORMAT = re.compile(rf"^{re.escape(auth.KEY_PREFIX['api_key'])}[A-Za-z0-9_-]{{20,200}}$")
 
 
+def known_tenant(slug: str) -> bool:
+    if "\x00" in slug:
+        return False
+    org = ledger.get_org(slug)
+    return org is not None and org.slug == slug
+
+
 def owns(path: str) -> bool:
-    return bool(TENANT_PATH.match(path) or WP_PATH.match(path))
+    """URLs that match no route and are Avacy's: its API's shapes (any first segment), the
+    plugin's checks, and anything under an existing tenant (``/{tenant}/v3/...``)."""
+    if TENANT_PATH.match(path) or WP_PATH.match(path):
+        return True
+    under = UNDER_TENANT.match(path)
+    return bool(under) and known_tenant(under.group("tenant"))
 
 
 class TenantConverter(BaseConverter):
@@ -72,12 +87,12 @@ class TenantConverter(BaseConverter):
 
 class TenantToken(ApiKey):
     """An API token of the tenant, ``Authorization: Bearer <token>``. The tenant is the URL's
-    (``tenant``); for a URL of Avacy's shape that matches no route, its first segment."""
+    (``tenant``); for a URL Avacy owns that matches no route, its first segment."""
 
     def _org_ref(self):
         ref = super()._org_ref()
         if ref is None:
-            found = TENANT_PATH.match(request.path)
+            found = UNDER_TENANT.match(request.path)
             ref = found.group("tenant") if found else None
         return None if ref and "\x00" in ref else ref  # no organisation is named so
 
@@ -148,7 +163,8 @@ def _v4(entry) -> dict:
     row, req = entry.row, entry.request
     return {"id": row.id, "webspace_id": row.webspace_number, "subject_id": row.subject_id,
             "ip_address": row.ip_address, **req, "html_form": row.proofs,
-            "created_at": row.created_at, "updated_at": row.updated_at}
+            "versions": row.versions or [], "created_at": row.created_at,
+            "updated_at": row.updated_at}
 
 
 # -- Avacy's API ----------------------------------------------------------------------------------
@@ -203,8 +219,9 @@ class WebspaceV4Consents(MethodView):
         ``ip_address``, ``consent_type`` (banner | form | explicit), ``optin`` (accepted |
         rejected | partial), ``consent_data`` [{label, value}], ``identifier`` (the identifying
         value), ``source``, ``consent_features`` [names: each becomes a decision],
-        ``html_form`` (kept byte for byte as proof). Form-encoded as PHP's http_build_query
-        encodes it, or JSON."""
+        ``html_form`` (kept byte for byte as proof), ``versions`` [{slug, link, date}] (the
+        policy versions accepted: each decision names them as ledger notice versions; kept as
+        sent). Form-encoded as PHP's http_build_query encodes it, or JSON."""
         entry = archive.record(current_org(), space, archive.from_v4(data), current_actor())
         return {"data": _v4(entry)}
 

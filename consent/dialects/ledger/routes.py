@@ -144,6 +144,9 @@ class ProcessingCheck(MethodView):
         """May I process? For a consent of any dialect (or a subject's binding decision on a
         purpose) and an operation: allowed or not, and why not
 
+        ``consent_id`` is the ledger's id or the id the app holds from a dialect (Attestr's
+        ``_id``; a Veriff upload's ``id`` and a truConsent log's ``id`` are the ledger's own).
+
         Reasons: ``no_consent``, ``denied``, ``withdrawn``, ``superseded``, ``not_yet_valid``,
         ``expired``, ``operation_not_granted``, ``already_used``. With ``use: true`` an allowed
         answer also records the use (a ``used`` event and an audit event); a single-use consent

@@ -6,7 +6,8 @@ webhook listeners.
 Auth
   An integration is a core credential of kind ``hmac``: its API key is sent as ``X-AUTH-CLIENT``,
   its shared secret signs bodies (``X-HMAC-SIGNATURE``, lowercase hex HMAC-SHA256; ``VRF-``
-  twins accepted). POST and PATCH sign the raw body, GET and DELETE the session id;
+  twins accepted). POST and PATCH sign the raw body, GET and DELETE the id in the path (the
+  session's; the media's for ``/v1/media/{id}``, the attempt's for ``/v1/attempts/{id}/media``);
   ``POST /v1/sessions`` may be unsigned (as ``@veriff/js-sdk`` sends it). Every success is
   signed back (``x-auth-client``, ``x-hmac-signature`` and their ``vrf-`` twins). Create one
   with ``flask --app app veriff integration-create --org <slug>`` (or ``seed-demo``).
@@ -26,11 +27,14 @@ CORS
 POST /v1/sessions   in {verification: {callback?, person?, document?, address?, vendorData?,
                     endUserId?, consents?, timestamp?}}
   201 {status: "success", verification: {id, url, vendorData, host, status: "created",
-      sessionToken}}; url = {public url}/v/{sessionToken}. The person and document are kept
-      (in the dialect's table, never in the audit chain) for the decision and /person.
+      sessionToken}}; url = {public url}/v/{sessionToken}, the token derived from the session id
+      and the secret key (only its hash stored). The whole ``verification`` object is kept as
+      sent, and the person and document as the decision and /person show them (in the dialect's
+      tables, never in the audit chain; erased when the session is deleted).
 PATCH /v1/sessions/{id}   in {verification: {status: "submitted", frontState?, timestamp?}}
-  200 {status, verification: {id, vendorData, host, status}}: submitted (event webhook 7002),
-  or as it was when not open; Veriff's test-mode names decide it at once (see below).
+  200 {status, verification: {id, url, vendorData, host, status, sessionToken}}: submitted
+  (event webhook 7002, then the watchlist screening), or as it was when not open; Veriff's
+  test-mode names decide it at once (see below).
 DELETE /v1/sessions/{id}
   200 (same shape) after deciding a created session ``expired`` and a started or
   resubmission_requested one ``abandoned`` (decision webhook); 400 "Session is not in a
@@ -44,8 +48,22 @@ GET /v1/sessions/{id}/person    {status, person: {firstName, lastName, idNumber,
   gender, nationality, placeOfBirth, citizenships, pepSanctionMatches}}
 GET /v1/sessions/{id}/attempts  {status, verifications: [{id, status, createdTime}]}
 POST|GET /v1/sessions/{id}/media, POST|GET /v1/sessions/{id}/consents
-  as before: images hashed (never stored), consent uploads recorded in the ledger (see
-  :mod:`.service`); refused once the session is submitted, until a resubmission is requested.
+  images kept (bytes, context, timestamp, size, SHA-256; each listed with its ``url`` and
+  ``attemptId``), consent uploads recorded in the ledger (see :mod:`.service`; ``approved:
+  false`` is a refusal, for every type); refused once the session is submitted, until a
+  resubmission is requested.
+GET /v1/media/{id}   the file as uploaded (its media type when recognised, else
+  application/octet-stream), signed like every answer; 404 once its session is deleted.
+GET /v1/attempts/{id}/media   {status, images, videos: []}: the media of one attempt (media
+  uploaded while no attempt was in progress belong to the next one).
+GET /v1/sessions/{id}/watchlist-screening   {status, data: {attemptId, sessionId, vendorData,
+  endUserId, checkType, matchStatus, monitorStatus, searchTerm: {name, year}, totalHits,
+  createdAt, hits}}: a deterministic local stand-in (:mod:`.screening`: last name ``Sanction``,
+  ``Pep`` or ``Adverse`` is one hit of that list, anyone else ``no_match``), made at submission;
+  404 "Watchlist screening is not enabled" before.
+PATCH /v1/sessions/{id}/watchlist-screening   in exactly one of {monitorStatus: "disabled"} and
+  {hit: {id, matchStatus?, riskLevel?, isWhitelisted?}}; 200 {status, data: {attemptId,
+  sessionId, vendorData, monitorStatus, hit?}}; 400 "Watchlist screening is already disabled".
 
 Statuses and codes (:mod:`.codes`, from Veriff's tables)
   created -> started (7001, when the flow page is opened) -> submitted (7002) -> approved 9001,
@@ -79,6 +97,7 @@ deleted``).
 from __future__ import annotations
 
 import click
+from flask import current_app
 
 from consent.web import public_url
 from consent.web.dialect import Dialect
@@ -102,7 +121,8 @@ def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dic
     """A fresh integration (with the webhook URLs given) and one session of it, each run."""
     issued = create_integration(org, name="demo veriff integration", actor="cli:seed-demo",
                                 event_url=veriff_event_url, decision_url=veriff_decision_url)
-    session, token = service.create_session(issued.credential, {"vendorData": "demo-user-1"})
+    session, token = service.create_session(issued.credential, {"vendorData": "demo-user-1"},
+                                            current_app.config["SECRET_KEY"])
     return {"integration_id": issued.credential.id, "api_key": issued.key,
             "shared_secret": issued.shared_secret, "session_id": session.id,
             "session_url": f"{public_url()}/v/{token}",

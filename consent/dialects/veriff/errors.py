@@ -13,7 +13,7 @@ UNKNOWN_KEY = "Integration with the API key in X-AUTH-CLIENT was not found."
 MISSING_SIGNATURE = ("Mandatory X-HMAC-SIGNATURE header containing the SHA256 hash of the "
                      "payload is missing from the request.")
 BAD_BODY_SIGNATURE = "Signature does not match the SHA256 hash of request body and shared secret."
-BAD_ID_SIGNATURE = "Signature does not match the SHA256 hash of session id and shared secret."
+BAD_ID_SIGNATURE = "Signature does not match the SHA256 hash of {signed} and shared secret."
 
 # Status -> message when the error carries no message of its own (unmatched URL, parse errors...).
 DEFAULT_MESSAGES = {

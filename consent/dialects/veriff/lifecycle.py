@@ -15,6 +15,9 @@
 * Deleting a session that is ``created``, ``started`` or ``resubmission_requested`` first decides
   it ``expired`` (never started) or ``abandoned``, as Veriff does; ``submitted`` and ``review``
   sessions cannot be deleted.
+* Media uploaded while no attempt is in progress belong to the next attempt (claimed when it
+  begins); each submission screens the person (:mod:`.screening`, the local stand-in) before
+  any test-mode decision.
 
 Every function here runs inside the caller's transaction on a session row it locked
 (:func:`locked`), writes the change with its audit event, and queues the webhook that reports it
@@ -25,7 +28,7 @@ from __future__ import annotations
 from consent.core import audit, sql
 from consent.core.storage import is_postgres, utcnow
 
-from . import codes, queries, webhooks
+from . import codes, queries, screening, webhooks
 from .models import VeriffAttempt, VeriffSessionState
 
 
@@ -71,7 +74,9 @@ def _set_state(session, **changes):
 
 
 def _new_attempt(session, status: str, **values):
-    return sql.create(VeriffAttempt, session_id=session.id, status=status, **values)
+    attempt = sql.create(VeriffAttempt, session_id=session.id, status=status, **values)
+    queries.CLAIM_MEDIA.execute((attempt.id, session.id))
+    return attempt
 
 
 def _audit(session, actor: str, action: str, **payload):
@@ -111,6 +116,7 @@ def submit(session, actor: str, details: dict | None = None):
     _audit(session, actor, "veriff.session.submitted", attempt=attempt.id,
            frontState=details.get("frontState"), timestamp=details.get("timestamp"))
     webhooks.send_event(session, attempt, codes.SUBMITTED)
+    screening.screen(session, attempt.id, actor)
     forced = codes.TEST_MODE_NAMES.get(str((session.person or {}).get("firstName") or "")
                                        .strip().lower())
     if forced:
@@ -158,6 +164,8 @@ def delete(session, actor: str):
         session = decide(session, codes.EXPIRED, None, actor, via="deleted")
     elif session.status in (codes.STARTED, codes.RESUBMISSION):
         session = decide(session, codes.ABANDONED, None, actor, via="deleted")
-    session = _set_state(session, deleted_at=utcnow(), person=None, document=None)
+    session = _set_state(session, deleted_at=utcnow(), person=None, document=None, request=None)
+    queries.ERASE_MEDIA.execute((session.id,))
+    screening.erase(session)
     _audit(session, actor, "veriff.session.deleted", status=session.status)
     return session

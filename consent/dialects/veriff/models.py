@@ -9,8 +9,12 @@ session is deleted and never written to the audit chain), and when it was delete
 without a state row (created before the state existed) is in its original ``status``.
 
 Each pass through the flow is a :class:`VeriffAttempt` (Veriff's ``attemptId``), carrying its
-decision once there is one. Media keep the image's context, timestamp, size and SHA-256, never the
-bytes. A :class:`VeriffConsent` links a session to the ledger
+decision once there is one. Media keep the image's context, timestamp, size, SHA-256 and bytes
+(served by ``GET /v1/media/{id}``; erased with the session), and the attempt they belong to (set
+when the session is started or submitted, for media uploaded before). The session's state also
+keeps the ``verification`` object it was created with, as sent (erased with the session). A
+:class:`VeriffScreening` is the session's watchlist screening (the local stand-in's result, made
+when the session is submitted). A :class:`VeriffConsent` links a session to the ledger
 :class:`~consent.core.storage.Consent` that an upload recorded; both are written in one
 transaction and never updated. :class:`VeriffIntegration` holds an integration's webhook URLs and
 the API key its webhooks carry in ``X-AUTH-CLIENT``.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 from peewee import (
     AutoField,
+    BlobField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -27,7 +32,7 @@ from peewee import (
     TextField,
 )
 
-from consent.core.schema import baseline
+from consent.core.schema import Migration, baseline
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -66,6 +71,8 @@ class VeriffMedia(BaseModel):
     sha256 = CharField(max_length=64)
     mimetype = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=utcnow)
+    content = BlobField(null=True)              # the image; NULL once the session is deleted
+    attempt_id = CharField(max_length=36, null=True)   # the attempt it belongs to
 
 
 class VeriffConsent(BaseModel):
@@ -113,6 +120,25 @@ class VeriffSessionState(BaseModel):
     document = JSONField(null=True)
     updated_at = DateTimeField(default=utcnow)
     deleted_at = DateTimeField(null=True)
+    # The ``verification`` object of POST /v1/sessions as sent (validated): every field kept.
+    request = JSONField(null=True)
+
+
+class VeriffScreening(BaseModel):
+    """A session's watchlist (PEP and sanctions) screening: one row, replaced by each
+    submission's (``checkType`` initial_result, then updated_result); deleted with the session.
+    ``hits`` keep each hit with its review (matchStatus, riskLevel, isWhitelisted)."""
+
+    session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
+    attempt_id = CharField(max_length=36)
+    check_type = CharField(max_length=16)
+    match_status = CharField(max_length=16)
+    monitor_status = CharField(max_length=16)
+    search_name = TextField(null=True)
+    search_year = CharField(max_length=4, null=True)
+    hits = JSONField()
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
 
 
 class VeriffIntegration(BaseModel):
@@ -129,7 +155,19 @@ class VeriffIntegration(BaseModel):
 
 
 MODELS = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
-          VeriffIntegration)
+          VeriffIntegration, VeriffScreening)
+VERSION_1 = MODELS[:-1]
+
+
+def _media_and_screening(schema) -> None:
+    schema.add_column("veriff_media", "content", BlobField(null=True))
+    schema.add_column("veriff_media", "attempt_id", CharField(max_length=36, null=True))
+    schema.add_column("veriff_session_state", "request", JSONField(null=True))
+    schema.create(VeriffScreening)
+
+
 register_models(*MODELS, component="veriff", migrations=(
-    baseline(*MODELS, obsolete_indexes=("veriff_consent_session_id",)),
+    baseline(*VERSION_1, obsolete_indexes=("veriff_consent_session_id",)),
+    Migration(2, "media bytes and attempts (GET /v1/media, /v1/attempts/{id}/media), the "
+                 "session's request as sent, watchlist screenings", _media_and_screening),
 ))

@@ -9,6 +9,7 @@ from .models import (
     VeriffConsent,
     VeriffIntegration,
     VeriffMedia,
+    VeriffScreening,
     VeriffSession,
     VeriffSessionState,
 )
@@ -44,8 +45,29 @@ ATTEMPTS_OF_SESSION = ATTEMPT.where('t."session_id" = ?', order='t."seq"')
 
 INTEGRATION = sql.model_select(VeriffIntegration).where('t."integration_id" = ?')
 
-MEDIA_OF_SESSION = sql.model_select(VeriffMedia).where('t."session_id" = ?',
-                                                       order='t."created_at", t."id"')
+# Media without their bytes (lists), and one medium with them (GET /v1/media/{id}), each found
+# only through a session of the integration that is not deleted.
+MEDIA = sql.Select("MediaRow", [c for c in sql.columns(VeriffMedia, "t") if c.name != "content"],
+                   'FROM "veriff_media" t')
+MEDIA_OF_SESSION = MEDIA.where('t."session_id" = ?', order='t."created_at", t."id"')
+MEDIA_OF_ATTEMPT = MEDIA.where('t."attempt_id" = ?', order='t."created_at", t."id"')
+MEDIA_FILE = sql.Select(
+    "MediaFileRow", sql.columns(VeriffMedia, "m"),
+    'FROM "veriff_media" m JOIN "veriff_session" s ON s."id" = m."session_id" '
+    'LEFT JOIN "veriff_session_state" st ON st."session_id" = s."id"',
+).where('m."id" = ?', 's."integration_id" = ?', ACTIVE)
+# Media uploaded while no attempt was in progress belong to the next attempt.
+CLAIM_MEDIA = sql.Statement('UPDATE "veriff_media" SET "attempt_id" = ? '
+                            'WHERE "session_id" = ? AND "attempt_id" IS NULL')
+ERASE_MEDIA = sql.Statement('UPDATE "veriff_media" SET "content" = NULL WHERE "session_id" = ?')
+# An attempt of a session of the integration that is not deleted.
+ATTEMPT_OF_INTEGRATION = sql.Select(
+    "AttemptOfRow", sql.columns(VeriffAttempt, "t"),
+    'FROM "veriff_attempt" t JOIN "veriff_session" s ON s."id" = t."session_id" '
+    'LEFT JOIN "veriff_session_state" st ON st."session_id" = s."id"',
+).where('t."id" = ?', 's."integration_id" = ?', ACTIVE)
+
+SCREENING = sql.model_select(VeriffScreening).where('t."session_id" = ?')
 # A session's consent uploads, newest first, each with the exact text its ledger consent kept.
 UPLOADS_OF_SESSION = sql.Select(
     "UploadRow",

@@ -2,14 +2,15 @@
 
 Authentication is Veriff's (:class:`consent.web.auth.HmacSignature`): ``X-AUTH-CLIENT`` names
 the integration and ``X-HMAC-SIGNATURE`` is the lowercase hex HMAC-SHA256, with its shared
-secret, of the raw request body (POST, PATCH) or of the session id (GET, DELETE), checked before
-anything parses the body. Every successful response carries the API key in
+secret, of the raw request body (POST, PATCH) or of the id in the path (GET, DELETE: the session
+id; the media id of ``GET /v1/media/{id}``, the attempt id of ``GET /v1/attempts/{id}/media``),
+checked before anything parses the body. Every successful response carries the API key in
 ``x-auth-client``/``vrf-auth-client`` and the HMAC of the exact bytes sent in
 ``x-hmac-signature``/``vrf-hmac-signature`` (:func:`sign_response`).
 """
 from __future__ import annotations
 
-from flask import g
+from flask import Response, current_app, g
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -21,6 +22,7 @@ from consent.web.blueprint import DialectBlueprint
 from consent.web.cors import CorsPolicy
 from consent.web.dialect import SERVICE_ERRORS
 from schemas.veriff import (
+    AttemptMediaOutSchema,
     AttemptsOutSchema,
     ConsentListOutSchema,
     ConsentOutSchema,
@@ -30,6 +32,9 @@ from schemas.veriff import (
     MediaUploadOutSchema,
     MediaUploadSchema,
     PersonOutSchema,
+    ScreeningChangeOutSchema,
+    ScreeningChangeSchema,
+    ScreeningOutSchema,
     SessionCreateSchema,
     SessionOutSchema,
     SessionSubmitSchema,
@@ -39,7 +44,7 @@ from schemas.veriff import (
     VeriffIntegrationUpdateSchema,
 )
 
-from . import codes, lifecycle, service, webhooks
+from . import codes, lifecycle, screening, service, webhooks
 from .errors import ERRORS
 
 blp = DialectBlueprint("veriff", __name__, url_prefix="/v1", errors=ERRORS,
@@ -56,12 +61,31 @@ SUBMITTED_MEDIA = "Media cannot be uploaded to a submitted session."
 # Veriff accepts images up to 24 MB base64; the app-wide limit is lower.
 MEDIA_MAX_BYTES = 25 * 1024 * 1024
 
-SIGNED_BODY = HmacSignature()
-SIGNED_BODY_OPTIONAL = HmacSignature(optional=True)
-SIGNED_MEDIA = HmacSignature(max_body=MEDIA_MAX_BYTES)
-SIGNED_ID = HmacSignature(sign_over="session_id")
+NOT_ENABLED = "Watchlist screening is not enabled"
+# The media types a file is served with (what the upload's bytes were recognised as); any
+# other (a data: URI's own claim) is served as bytes.
+OCTET_STREAM = "application/octet-stream"
+FILE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic",
+              "application/pdf", OCTET_STREAM)
+
+
+class VeriffSignature(HmacSignature):
+    """Veriff's HMAC scheme; a signature over an id names which id in its 401 message."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        signed = self.sign_over if self.sign_over not in (None, "body") else "session_id"
+        self.context = {"signed": signed.replace("_", " ")}
+
+
+SIGNED_BODY = VeriffSignature()
+SIGNED_BODY_OPTIONAL = VeriffSignature(optional=True)
+SIGNED_MEDIA = VeriffSignature(max_body=MEDIA_MAX_BYTES)
+SIGNED_ID = VeriffSignature(sign_over="session_id")
+SIGNED_MEDIA_ID = VeriffSignature(sign_over="media_id")
+SIGNED_ATTEMPT_ID = VeriffSignature(sign_over="attempt_id")
 # Unmatched URLs under /v1/: the integration must be known before a 404 or 405 says anything.
-KNOWN_INTEGRATION = HmacSignature(sign_over=None)
+KNOWN_INTEGRATION = VeriffSignature(sign_over=None)
 NOT_COMPLETED = lifecycle.NOT_COMPLETED
 
 # What Veriff's browser SDKs send and read (@veriff/js-sdk: content-type, x-auth-client,
@@ -106,6 +130,10 @@ def _session_or_404(session_id: str):
     return session
 
 
+def _secret_key():
+    return current_app.config["SECRET_KEY"]
+
+
 def _verification(session, token: str | None = None) -> dict:
     host = public_url()
     out = {"id": session.id, "vendorData": session.vendor_data, "host": host,
@@ -116,9 +144,9 @@ def _verification(session, token: str | None = None) -> dict:
 
 
 def _media(m) -> dict:
-    return {"id": m.id, "sessionId": m.session_id, "context": m.context, "name": m.context,
-            "timestamp": m.timestamp, "size": m.size, "mimetype": m.mimetype,
-            "sha256": m.sha256}
+    return {"id": m.id, "sessionId": m.session_id, "attemptId": m.attempt_id,
+            "context": m.context, "name": m.context, "timestamp": m.timestamp, "size": m.size,
+            "mimetype": m.mimetype, "sha256": m.sha256, "url": f"{public_url()}/v1/media/{m.id}"}
 
 
 @blp.route("/sessions")
@@ -130,7 +158,8 @@ class Sessions(MethodView):
         """Create a verification session
 
         ``X-HMAC-SIGNATURE`` is optional here; when sent it must sign the body."""
-        session, token = service.create_session(_integration(), data["verification"])
+        session, token = service.create_session(_integration(), data["verification"],
+                                                _secret_key())
         return {"status": "success", "verification": _verification(session, token)}
 
 
@@ -138,14 +167,18 @@ class Sessions(MethodView):
 class Session(MethodView):
     @blp.auth(SIGNED_BODY)
     @blp.arguments(SessionSubmitSchema())
-    @blp.response(200, SubmittedOutSchema, headers=SIGNED_HEADERS)
+    @blp.response(200, SessionOutSchema, headers=SIGNED_HEADERS)
     @blp.errors(**{"404": "No such session for this integration"})
     def patch(self, data, session_id):
-        """Submit a session (``verification.status`` = ``submitted``), signed over the body"""
-        session = service.submit_session(_integration(), session_id, data["verification"])
-        if session is None:
+        """Submit a session (``verification.status`` = ``submitted``), signed over the body
+
+        Answers as Veriff does, with the session's ``url`` and ``sessionToken``."""
+        found = service.submit_session(_integration(), session_id, data["verification"],
+                                       _secret_key())
+        if found is None:
             abort(404, message=NOT_FOUND)
-        return {"status": "success", "verification": _verification(session)}
+        session, token = found
+        return {"status": "success", "verification": _verification(session, token)}
 
     @blp.auth(SIGNED_ID)
     @blp.response(200, SubmittedOutSchema, headers=SIGNED_HEADERS)
@@ -213,7 +246,9 @@ class Media(MethodView):
     @blp.errors(**{"404": "No such session for this integration",
                    "409": "The session is already submitted"})
     def post(self, data, session_id):
-        """Upload an image (base64); its context, timestamp, size and SHA-256 are kept"""
+        """Upload an image (base64); kept with its context, timestamp, size and SHA-256
+
+        ``GET /v1/media/{id}`` gives the file back until the session is deleted."""
         _session_or_404(session_id)
         try:
             media = service.add_media(_integration(), session_id, data["image"])
@@ -233,6 +268,92 @@ class Media(MethodView):
         session = _session_or_404(session_id)
         return {"status": "success", "videos": [],
                 "images": [_media(m) for m in service.list_media(session)]}
+
+
+@blp.route("/media/<string:media_id>")
+class MediaFile(MethodView):
+    @blp.auth(SIGNED_MEDIA_ID)
+    @blp.response(200, description="The file, as uploaded", headers=SIGNED_HEADERS)
+    @blp.doc(responses={200: {"content": {kind: {"schema": {"type": "string",
+                                                            "format": "binary"}}
+                                          for kind in FILE_TYPES}}})
+    @blp.errors(**{"404": "No such media of this integration (or its session was deleted)"})
+    def get(self, media_id):
+        """Download a media file, signed over the media id
+
+        The bytes uploaded with ``POST /v1/sessions/{id}/media``, with their media type; the
+        response body is signed like every other."""
+        media = service.media_file(_integration(), media_id)
+        if media is None or media.content is None:
+            abort(404, message=NOT_FOUND)
+        mimetype = media.mimetype if media.mimetype in FILE_TYPES else OCTET_STREAM
+        return Response(bytes(media.content), mimetype=mimetype,
+                        headers={"Cache-Control": "no-store"})
+
+
+@blp.route("/attempts/<string:attempt_id>/media")
+class AttemptMedia(MethodView):
+    @blp.auth(SIGNED_ATTEMPT_ID)
+    @blp.response(200, AttemptMediaOutSchema, headers=SIGNED_HEADERS)
+    @blp.errors(**{"404": "No such attempt of this integration"})
+    def get(self, attempt_id):
+        """List an attempt's media, signed over the attempt id
+
+        Media uploaded while no attempt was in progress belong to the attempt that followed."""
+        attempt = service.attempt_of(_integration(), attempt_id)
+        if attempt is None:
+            abort(404, message=NOT_FOUND)
+        return {"status": "success", "videos": [],
+                "images": [_media(m) for m in service.attempt_media(attempt)]}
+
+
+@blp.route("/sessions/<string:session_id>/watchlist-screening")
+class WatchlistScreening(MethodView):
+    @blp.auth(SIGNED_ID)
+    @blp.response(200, ScreeningOutSchema, headers=SIGNED_HEADERS)
+    @blp.errors(**{"404": "No such session for this integration, or no screening yet ("
+                          "\"Watchlist screening is not enabled\": it runs at submission)"})
+    def get(self, session_id):
+        """The session's PEP and sanctions screening (a local stand-in), signed over the id
+
+        Made when the session is submitted, from the person it was created with: last name
+        ``Sanction``, ``Pep`` or ``Adverse`` gives one hit of that list (``possible_match``),
+        any other name ``no_match``."""
+        found = service.screening_of(_integration(), session_id)
+        if found is None:
+            abort(404, message=NOT_FOUND)
+        session, current = found
+        if current is None:
+            abort(404, message=NOT_ENABLED)
+        return {"status": "success", "data": screening.body(session, current)}
+
+    @blp.auth(SIGNED_BODY)
+    @blp.arguments(ScreeningChangeSchema())
+    @blp.response(200, ScreeningChangeOutSchema, headers=SIGNED_HEADERS)
+    @blp.errors(**{"400": "Validation failed (exactly one of monitorStatus and hit); monitoring "
+                          "already disabled; a riskLevel for a hit that is no true_match",
+                   "404": "No such session, no screening yet, or no such hit"})
+    def patch(self, data, session_id):
+        """Disable the ongoing monitoring, or review a hit, signed over the body
+
+        Exactly one of ``monitorStatus`` (``disabled``) and ``hit`` ({id, matchStatus?,
+        riskLevel?, isWhitelisted?})."""
+        try:
+            changed = service.change_screening(_integration(), session_id, data)
+        except LookupError:
+            abort(404, message=NOT_ENABLED)
+        except screening.UnknownHit:
+            abort(404, message=NOT_FOUND)
+        except screening.ScreeningError as exc:
+            abort(400, message=str(exc))
+        if changed is None:
+            abort(404, message=NOT_FOUND)
+        session, current, hit = changed
+        out = {"attemptId": current.attempt_id, "sessionId": session.id,
+               "vendorData": session.vendor_data, "monitorStatus": current.monitor_status}
+        if hit is not None:
+            out["hit"] = hit
+        return {"status": "success", "data": out}
 
 
 @blp.route("/sessions/<string:session_id>/consents")

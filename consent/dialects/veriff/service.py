@@ -16,6 +16,15 @@ The ledger keeps every upload (records are never updated); the newest per (subje
 its current state. Veriff's own rule, "the latest upload per session is binding", is what
 ``GET /v1/sessions/{id}/consents`` marks: exactly one ``binding: true``, the newest.
 
+A session's token (the last part of its ``url``, which opens its flow page) is derived, not
+stored: the HMAC-SHA256 of the session id with the service's secret key (:func:`session_token`),
+so ``PATCH /v1/sessions/{id}`` can hand it out again as Veriff does; only its SHA-256 is in the
+database, to find the session by it. A session whose token was made otherwise (before this
+version, or under a secret key since rotated out) gets a new one at its next ``PATCH``.
+
+Media keep their bytes (``GET /v1/media/{id}``) until the session is deleted, and the attempt
+they belong to (``GET /v1/attempts/{id}/media``).
+
 How a session moves (started, submitted, decided, deleted) is :mod:`.lifecycle`; the functions
 here find the session (by integration, organisation, id or page token), hold it, and call it.
 """
@@ -24,13 +33,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
-import secrets
 
 from consent.core import audit, ledger, sql
-from consent.core.storage import transaction
+from consent.core.storage import new_uuid, transaction
 
-from . import codes, lifecycle, queries, webhooks
+from . import codes, lifecycle, queries, screening, webhooks
 from .lifecycle import SessionStateError
 from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState
 
@@ -78,6 +87,35 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _keys(secret_key) -> list:
+    keys = list(secret_key) if isinstance(secret_key, (list, tuple)) else [secret_key]
+    return [k.encode() if isinstance(k, str) else k for k in keys]
+
+
+def session_token(secret_key, session_id: str, *, key=None) -> str:
+    """The session's token: HMAC-SHA256 of its id with the (newest) secret key, base64url."""
+    key = key if key is not None else _keys(secret_key)[-1]
+    digest = hmac.new(key, f"veriff-session-token.v1:{session_id}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_of(session, secret_key, actor: str) -> str:
+    """Inside a write transaction holding the session: the token its ``url`` carries. One made
+    otherwise than :func:`session_token` with a current key is replaced (an audit event), and
+    the old URL stops opening the flow page."""
+    for key in reversed(_keys(secret_key)):
+        token = session_token(secret_key, session.id, key=key)
+        if token_hash(token) == session.token_hash:
+            return token
+    token = session_token(secret_key, session.id)
+    VeriffSession.update(token_hash=token_hash(token)).where(
+        VeriffSession.id == session.id).execute()
+    audit.append(session.org_id, actor=actor, action="veriff.session.token_reissued",
+                 entity_type="veriff_session", entity_id=session.id, payload={})
+    return token
+
+
 def session_by_token(token: str):
     """The session a session token (the last part of its ``url``) names, or None."""
     return queries.SESSION_BY_TOKEN_HASH.one((token_hash(token),))
@@ -100,19 +138,22 @@ def _kept(given: dict | None, keys: tuple[str, ...]) -> dict | None:
     return kept or None
 
 
-def create_session(cred, verification: dict):
-    """Returns (session, session token)."""
-    token = secrets.token_urlsafe(32)
+def create_session(cred, verification: dict, secret_key):
+    """Returns (session, session token). The ``verification`` object is kept as sent (the
+    state's ``request``), its person and document also as the decision shows them."""
+    session_id = new_uuid()
+    token = session_token(secret_key, session_id)
     vendor_data = verification.get("vendorData")
     person = _kept(verification.get("person"), PERSON_KEYS)
     document = _kept(verification.get("document"), DOCUMENT_KEYS)
     with transaction():
         session = sql.create(
-            VeriffSession, org_id=cred.org_id, integration_id=cred.id, vendor_data=vendor_data,
-            end_user_id=verification.get("endUserId"), callback=verification.get("callback"),
-            token_hash=token_hash(token))
+            VeriffSession, id=session_id, org_id=cred.org_id, integration_id=cred.id,
+            vendor_data=vendor_data, end_user_id=verification.get("endUserId"),
+            callback=verification.get("callback"), token_hash=token_hash(token))
         sql.create(VeriffSessionState, session_id=session.id, status=session.status,
-                   person=person, document=document, updated_at=session.created_at)
+                   person=person, document=document, updated_at=session.created_at,
+                   request=verification)
         audit.append(cred.org_id, actor=actor_for(cred), action="veriff.session.created",
                      entity_type="veriff_session", entity_id=session.id, payload={
                          "integration": cred.id, "vendorData": vendor_data,
@@ -155,9 +196,11 @@ def add_media(cred, session_id: str, image: dict):
         session = _open_session(cred, session_id)
         if session is None:
             return None
+        # an attempt in progress (the flow page was opened) takes it; else the next attempt
+        attempt_id = session.attempt_id if session.status == codes.STARTED else None
         media = sql.create(VeriffMedia, session_id=session.id, context=image["context"],
                            timestamp=image.get("timestamp"), size=len(data), sha256=digest,
-                           mimetype=mimetype)
+                           mimetype=mimetype, content=data, attempt_id=attempt_id)
         audit.append(cred.org_id, actor=actor_for(cred), action="veriff.media.added",
                      entity_type="veriff_media", entity_id=media.id, payload={
                          "session": session.id, "context": media.context, "size": media.size,
@@ -170,14 +213,54 @@ def list_media(session) -> list:
     return queries.MEDIA_OF_SESSION.all((session.id,))
 
 
-def submit_session(cred, session_id: str, verification: dict):
+def media_file(cred, media_id: str):
+    """A medium (with its bytes) of a session of this integration that is not deleted, or
+    None."""
+    return queries.MEDIA_FILE.one((media_id, cred.id))
+
+
+def attempt_of(cred, attempt_id: str):
+    """An attempt of a session of this integration that is not deleted, or None."""
+    return queries.ATTEMPT_OF_INTEGRATION.one((attempt_id, cred.id))
+
+
+def attempt_media(attempt) -> list:
+    return queries.MEDIA_OF_ATTEMPT.all((attempt.id,))
+
+
+def submit_session(cred, session_id: str, verification: dict, secret_key):
     """``PATCH /v1/sessions/{id}``: submit the session (see :func:`lifecycle.submit`; submitting
-    again changes nothing). None when not found."""
+    again changes nothing). Returns (session, its token), or None when not found."""
     with transaction():
         session = find_session(cred, session_id, lock=True)
         if session is None:
             return None
-        return lifecycle.submit(session, actor_for(cred), verification)
+        token = token_of(session, secret_key, actor_for(cred))
+        return lifecycle.submit(session, actor_for(cred), verification), token
+
+
+def screening_of(cred, session_id: str):
+    """(session, its screening or None), or None when the session is not found."""
+    session = find_session(cred, session_id)
+    return None if session is None else (session, screening.of(session))
+
+
+def change_screening(cred, session_id: str, change: dict):
+    """``PATCH /v1/sessions/{id}/watchlist-screening``: ``monitorStatus`` or ``hit`` (see
+    :mod:`.screening`). Returns (session, screening, the hit reviewed or None); None when the
+    session is not found; raises LookupError when it has no screening yet, and
+    ``screening.ScreeningError`` for a change refused."""
+    with transaction():
+        session = find_session(cred, session_id, lock=True)
+        if session is None:
+            return None
+        current = screening.of(session)
+        if current is None:
+            raise LookupError(session_id)
+        if "monitorStatus" in change:
+            return session, screening.disable_monitoring(session, current, actor_for(cred)), None
+        return (session, *screening.review_hit(session, current, change["hit"],
+                                               actor_for(cred)))
 
 
 def delete_session(cred, session_id: str):

@@ -1,0 +1,68 @@
+"""The providers' migration 2, from a database at version 1: Veriff (media bytes and attempts, the
+session's request, watchlist screenings) and Avacy (the v4 ``versions``). What version 1 wrote is
+kept and keeps working; what it could not know answers as documented (a file from before is not
+downloadable)."""
+from __future__ import annotations
+
+import base64
+
+from consent.core import migrate, storage
+from consent.dialects.avacy import archive
+from tests.avacy_helpers import DOCUMENTED, Tenant
+from tests.veriff_helpers import FAIL_NOT_FOUND, JPEG, Integration
+
+
+def back_to_version_1() -> None:
+    """Make the database what version 1 of the Veriff and Avacy components made."""
+    sql = storage.db.execute_sql
+    for table, column in (("veriff_media", "content"), ("veriff_media", "attempt_id"),
+                          ("veriff_session_state", "request"), ("avacy_consent", "versions")):
+        sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    sql('DROP TABLE "veriff_screening"')
+    sql('UPDATE "schema_migration" SET "version" = 1 WHERE "component" IN (?, ?)'.replace(
+        "?", "%s" if storage.is_postgres() else "?"), ("veriff", "avacy"))
+
+
+def columns(table: str) -> set[str]:
+    return {c.name for c in storage.db.get_columns(table)}
+
+
+def test_version_1_databases_get_migration_2_and_keep_their_data(app, client, org):
+    integ, tenant = Integration(org.org), Tenant(org.org)
+    sid = integ.create_session(client)
+    old_media = integ.post(client, f"/v1/sessions/{sid}/media", {"image": {
+        "context": "face", "content": base64.b64encode(JPEG).decode()}}).json["image"]["id"]
+    entry = tenant.post_json(client, "domains_groups", DOCUMENTED).json["data"]["id"]
+    back_to_version_1()
+    states = {s.name: s for s in migrate.status()}
+    assert states["veriff"].current == 1 and states["avacy"].current == 1
+    assert states["veriff"].latest == 2 and states["avacy"].latest == 2
+    assert "older than this code" in migrate.problem()
+    applied = migrate.upgrade()
+    assert {(a.component, a.version) for a in applied} == {("veriff", 2), ("avacy", 2)}
+    assert migrate.problem() is None
+    assert {"content", "attempt_id"} <= columns("veriff_media")
+    assert "request" in columns("veriff_session_state")
+    assert "versions" in columns("avacy_consent")
+    assert storage.db.table_exists("veriff_screening")
+    # what version 1 kept still reads; its file was never kept, so it is not found
+    listed = integ.get(client, f"/v1/sessions/{sid}/media", sid).json["images"]
+    assert [m["id"] for m in listed] == [old_media]
+    response = integ.get(client, f"/v1/media/{old_media}", old_media)
+    assert response.status_code == 404 and response.json == FAIL_NOT_FOUND
+    archived = archive.describe(archive.entry(org.org, entry))
+    assert archived["intact"] is True and archived["versions"] is None
+    # and the new things work on the migrated database
+    new_media = integ.post(client, f"/v1/sessions/{sid}/media", {"image": {
+        "context": "face", "content": base64.b64encode(JPEG).decode()}}).json["image"]["id"]
+    assert integ.get(client, f"/v1/media/{new_media}", new_media).get_data() == JPEG
+    r = integ.post(client, f"/v1/sessions/{sid}", {"verification": {"status": "submitted"}},
+                   method="patch")
+    assert r.status_code == 200
+    assert integ.get(client, f"/v1/sessions/{sid}/watchlist-screening", sid).status_code == 200
+    r = tenant.post_json(client, "v4", {
+        "ip_address": "203.0.113.7", "consent_type": "form", "optin": "accepted",
+        "identifier": "m@example.it", "consent_features": ["privacy_policy"],
+        "versions": [{"slug": "privacy_policy", "date": "2024-05-01"}]})
+    assert r.status_code == 201 and r.json["data"]["versions"] == [
+        {"slug": "privacy_policy", "link": None, "date": "2024-05-01"}]
