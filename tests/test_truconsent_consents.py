@@ -141,8 +141,8 @@ def test_history_filters_and_pagination(client, org, cpf):
     resp = client.get(f"{BASE}/history?action=nope", headers=h)
     assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
         "loc": ["query", "action"],
-        "msg": "Input should be 'approved', 'declined', 'partial_consent', 'revoked' or "
-               "'no_action'", "type": "enum"}]})
+        "msg": "Input should be 'approved', 'declined', 'partial_consent', 'revoked', "
+               "'no_action' or 'notice_shown'", "type": "enum"}]})
     resp = client.get(f"{BASE}/history?from=yesterday", headers=h)
     assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
         "loc": ["query", "from"], "msg": "Input should be a valid datetime",
@@ -186,6 +186,7 @@ def test_user_status(client, org, cpf):
 # -- map-user -------------------------------------------------------------------------------------
 
 def test_map_user(client, org, cpf):
+    make_cp(org.org, title="News", purposes=[{"id": "newsletter", "name": "Newsletter"}])
     record(client, org, {"userId": "sess_a", "action": "approved",
                          "purposes": purposes(cpf, None, None), "collectionPointId": "CP001"})
     record(client, org, {"userId": "usr_1", "action": "declined", "purposes": [
