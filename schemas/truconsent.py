@@ -559,6 +559,9 @@ class SdkConsentSchema(LaxSchema):
                                             "validation, not 0"))
     action = SdkActionField(required=True)
     metadata = fields.Dict(allow_none=True, error_messages=_msgs(MSG_DICT))
+    changedPurposes = fields.List(Str(1, 100), allow_none=True, error_messages=_msgs(MSG_LIST),
+                                  metadata={"description": "rightsCenterApi.saveConsent's ids "
+                                                           "of the purposes changed"})
 
 
 class SuppressionSchema(LaxSchema):

@@ -125,7 +125,11 @@ def record(org, data: dict, actor: str) -> list[Log]:
             status = "granted" if item["consented"] else "denied"
         else:
             status = ACTION_STATUS[action]
-        choices.append(Choice(item["id"], status, cp, item.get("name"), item.get("version")))
+        given = item.get("consented")
+        choices.append(Choice(
+            item["id"], status, cp, item.get("name"), item.get("version"),
+            evidence={"purpose": {k: v for k, v in item.items() if v is not None}},
+            consented=None if given is None else "accepted" if given else "declined"))
     return write(org, data["userId"], action, choices, source=SOURCE_API,
                  request_id=data.get("requestId"), metadata=data.get("metadata"), actor=actor)
 

@@ -147,8 +147,12 @@ def _banners(schema: Schema) -> None:
     schema.add_column("truconsent_asset", "asset_type", CharField(max_length=32, null=True))
     schema.add_column("truconsent_asset", "description", TextField(null=True))
     schema.add_column("truconsent_asset", "allowed_origins", JSONField(null=True))
-    schema.add_column("truconsent_collection_point", "consent_type",
-                      CharField(max_length=32, default="standard_consent"))
+    # NOT NULL with its default in one statement (both backends allow it): peewee's add_column
+    # would add it nullable and then rebuild the table on SQLite, which the rows of
+    # truconsent_request and truconsent_log that reference it forbid.
+    if "consent_type" not in schema.columns("truconsent_collection_point"):
+        schema.execute('ALTER TABLE "truconsent_collection_point" ADD COLUMN "consent_type" '
+                       "VARCHAR(32) NOT NULL DEFAULT 'standard_consent'")
     schema.add_column("truconsent_collection_point", "settings", JSONField(null=True))
     schema.add_column("truconsent_log", "consented", CharField(max_length=16, null=True))
     schema.create(TcSuppression)

@@ -221,6 +221,8 @@ def record_banner(org, cp, data: dict, actor: str) -> list:
               "collection_point_version": data.get("collectionPointVersion"),
               "consent_timestamp": iso(dt.datetime.fromtimestamp(timestamp, dt.timezone.utc))
               if timestamp is not None else None, "asset_id": data.get("assetId") or None}
+    if data.get("changedPurposes") is not None:
+        client["changed_purposes"] = data["changedPurposes"]
     choices = _choices(items, where, data["action"], client)
     return logs.write(org, data["userId"], data["action"], choices, source=SOURCE_SDK,
                       request_id=data.get("requestId"), metadata=data.get("metadata"),
