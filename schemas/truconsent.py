@@ -6,16 +6,12 @@ Request schemas ignore unknown fields (as FastAPI does) and carry pydantic-style
 """
 from __future__ import annotations
 
-import datetime as dt
-
 from marshmallow import (
     EXCLUDE,
-    INCLUDE,
     RAISE,
     Schema,
     ValidationError,
     fields,
-    post_load,
     validate,
     validates_schema,
 )

@@ -176,6 +176,14 @@ def test_flutter_fetches_the_banner(banner, client, app, org):
     path, headers = req.flutter_fetch_banner("CP001", org.slug, api_key=banner.key)
     r = client.get(path, headers={**headers, "X-User-Id": "u+1@x.in"})
     assert r.status_code == 200 and r.json["user_id"] == "u+1@x.in"
+    r = client.get(path, headers={**headers, "X-User-Id": "u" * 256})
+    assert (r.status_code, r.json) == (422, {"detail": [{
+        "loc": ["header", "X-User-Id"], "msg": "String should have at most 255 characters",
+        "type": "string_too_long"}]})
+    r = client.get(req.rc_user_consents("u" * 256), headers=banner.rn())
+    assert (r.status_code, r.json) == (422, {"detail": [{
+        "loc": ["path", "user_id"], "msg": "String should have at most 255 characters",
+        "type": "string_too_long"}]})
 
 
 # -- the decision a banner sends ----------------------------------------------------------------------

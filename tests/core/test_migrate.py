@@ -43,7 +43,8 @@ def test_a_database_from_before_versioning_is_at_zero_and_gets_its_baselines(app
     assert all(s.legacy and s.current == 0 for s in states.values())
     assert "older than this code" in migrate.problem()
     applied = migrate.upgrade()
-    assert {(a.component, a.version) for a in applied} == {(name, 1) for name in ALL}
+    assert {(a.component, a.version) for a in applied if a.version == 1} == \
+        {(name, 1) for name in ALL}  # then each component's later migrations
     assert migrate.problem() is None
 
 

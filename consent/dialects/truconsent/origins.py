@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from flask import current_app, request
 
-from consent.web.cors import origin_patterns
+from consent.web.cors import origin_patterns, split_sources
 
 MESSAGE = "Origin not authorized"
 
@@ -27,9 +27,7 @@ def _patterns(sources: tuple[str, ...]) -> tuple:
 
 def _allows(sources, origin: str) -> bool:
     if sources is None:
-        sources = current_app.config["CONSENT_CORS_ORIGINS"]
-        from consent.web.cors import split_sources
-        sources = split_sources(sources)
+        sources = split_sources(current_app.config["CONSENT_CORS_ORIGINS"])
     patterns = _patterns(tuple(sources))
     if "*" in patterns:
         return True

@@ -242,10 +242,17 @@ def _allow_origin(asset=None, org=None) -> None:
         abort(403, message=origins.MESSAGE)
 
 
+TOO_LONG = "String should have at most 255 characters"
+
+
 def _user_id(args) -> str | None:
     """The data principal: ``?userId=``, else the Flutter SDK's ``X-User-Id`` header."""
-    given = args.get("userId") or (request.headers.get("X-User-Id") or "").strip()
-    return given[:255] or None
+    if args.get("userId"):
+        return args["userId"]
+    given = (request.headers.get("X-User-Id") or "").strip()
+    if len(given) > 255:
+        abort(422, messages={"header": {"X-User-Id": [TOO_LONG]}})
+    return given or None
 
 
 ORIGIN_403 = "The page's Origin is not among the asset's allowed origins"
@@ -391,10 +398,12 @@ class SdkRightsCenter(MethodView):
 class SdkUserConsents(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.response(200, BannerSchema(many=True))
-    @blp.errors(**{"403": ORIGIN_403})
+    @blp.errors(**{"403": ORIGIN_403, "422": "The user id is longer than 255 characters"})
     def get(self, user_id):
         """Every banner (collection point) with this data principal's value per purpose"""
         org = current_org()
+        if len(user_id) > 255:
+            abort(422, messages={"path": {"user_id": [TOO_LONG]}})
         _allow_origin(None, org)
         return sdk.banners(org, points.collection_points(org), user_id)
 

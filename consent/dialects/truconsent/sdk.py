@@ -105,10 +105,6 @@ def banners(org, cps: list, user_id: str | None) -> list[dict]:
     return [banner(org, cp, assets[cp.asset_id], who, user_id) for cp in cps]
 
 
-def ledger_status(decision) -> str:
-    return decision[1]
-
-
 def status_view(decision) -> str:
     """accepted | shown | declined | expired | pending (user-consent-status)."""
     if decision[1] == "expired":
