@@ -57,6 +57,8 @@ class Credentials:
             return "truconsent"
         if path.startswith("/api/v1/internal/"):
             return "truconsent"
+        if path.startswith("/banners/"):
+            return "truconsent"
         if path.startswith("/v1/"):
             return "veriff"
         if path.startswith("/api/v3/public/"):

@@ -114,6 +114,12 @@ ROUTES = {
                                                  "/api/v1/internal/consent/user/{tc_user}"),
     ("truconsent.SdkUserConsentStatus", "GET"): Route(
         TC_LINK, "/api/v1/internal/consent/user-consent-status?userId={tc_user}"),
+    ("truconsent.LegacyBanners", "GET"): Route(TC_LINK, "/banners/"),
+    ("truconsent.LegacyBanner", "GET"): Route(TC_LINK, "/banners/{cp_id}"),
+    ("truconsent.LegacyConsent", "POST"): Route(TC_LINK, "/banners/{cp_id}/consent",
+                                                {"userId": "{tc_user}", "action": "Approved",
+                                                 "purposes": [{"purposeId": "{tc_purpose}"}]}),
+    ("truconsent.LegacyUserConsents", "GET"): Route(TC_LINK, "/banners/user/{tc_user}"),
     ("truconsent.PublicAssets", "GET"): Route(TC_KEY, "/api/v1/external/public/assets"),
     ("truconsent.PublicAsset", "GET"): Route(TC_KEY,
                                              "/api/v1/external/public/assets/{asset_id}"),

@@ -630,3 +630,44 @@ def test_seed_demo_banner_works_with_what_it_prints(runner, client):
     r = client.post(path, json=body, headers={**headers, "Origin": "http://localhost:19006"})
     assert r.status_code == 200, r.json
     assert len(r.json["consent_logs"]) == 4
+
+
+# -- the older packages, pointed at {service}/banners ---------------------------------------------------
+
+def test_older_packages_against_banners(banner, client, org):
+    """truconsent-consent-banner-react-native and truconsent-banner-flutter-sdk before truKIT:
+    GET {base}/{bannerId}, POST {base}/{cp}/consent, and the older rights center's reads."""
+    headers = req.legacy_headers(banner.key, org.slug)
+    r = client.get(req.legacy_fetch_banner("CP001"), headers=headers)
+    assert r.status_code == 200 and r.json == expected_banner(banner)
+    r = client.get(req.legacy_fetch_banner("CP404"), headers=headers)
+    assert (r.status_code, r.json) == (404, {"detail": "Banner not found"})
+    r = client.get(req.legacy_fetch_banner("CP001"), headers=req.legacy_headers("ck_x", org.slug))
+    assert (r.status_code, r.json) == (401, {"detail": "Invalid or inactive API key"})
+    # The Flutter package: Purpose.toJson and ConsentAction.value, as truKIT's.
+    shown = client.get(req.legacy_fetch_banner("CP001"), headers=headers).json
+    purposes = [req.flutter_purpose_json(p, "accepted") for p in shown["purposes"]]
+    path, body = req.legacy_submit_consent("CP001", "leg-1", purposes, "Approved", "leg-req-1")
+    r = client.post(path, json=body, headers=headers)
+    assert r.status_code == 200, r.json
+    assert [(log["purpose_id"], log["status"], log["action"]) for log in r.json["consent_logs"]
+            ] == [("kyc", "granted", "approved"), ("fraud", "granted", "approved"),
+                  ("offers", "granted", "approved")]
+    # The React Native package: the banner's purpose objects, changed.
+    path, body = req.legacy_submit_consent(
+        shown["collection_point"], "leg-1",
+        [{**p, "consented": "declined"} for p in shown["purposes"] if not p["is_legitimate"]],
+        "declined", None)
+    r = client.post(path, json=body, headers=headers)
+    assert r.status_code == 200
+    assert banner.values("leg-1") == {"kyc": "declined", "fraud": "shown", "offers": "declined"}
+    # The older rights center: every banner, and a user's (by the id it sends).
+    r = client.get(req.legacy_rc_all_banners(), headers=headers)
+    assert r.status_code == 200 and [b["banner_id"] for b in r.json] == ["CP001"]
+    r = client.get(req.legacy_rc_user_consents("leg-1-full-id"), headers=headers)
+    assert r.status_code == 200 and r.json[0]["user_id"] == "leg-1-"
+    r = client.get(req.legacy_rc_user_consents("leg-1"), headers=headers)
+    assert {p["id"]: p["consented"] for p in r.json[0]["purposes"]} == {
+        "kyc": "declined", "fraud": "shown", "offers": "declined"}
+    r = client.get("/banners/dpo_information/more", headers=headers)
+    assert (r.status_code, r.json) == (404, {"detail": "Not Found"})

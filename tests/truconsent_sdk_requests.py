@@ -323,3 +323,40 @@ def older_rn_notice_then_choice(banner: dict, *, user_id: str, request_id: str, 
 
 def epoch_iso(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+
+
+# -- the older packages' Lambda API (their apiBaseUrl, here {service}/banners) -----------------------
+# truconsent-consent-banner-react-native src/core/BannerService.ts (6d33ceb4) and
+# src/services/rightsCenterApi.ts (26ba4bbf); truconsent-banner-flutter-sdk
+# lib/src/services/banner_service.dart (34e62be5).
+
+LEGACY_BASE = "/banners"
+
+
+def legacy_headers(api_key: str, organization_id: str) -> dict:
+    """Both packages: Content-Type, X-API-Key, X-Org-Id (the key is required)."""
+    return {"Content-Type": "application/json", "X-API-Key": api_key,
+            "X-Org-Id": organization_id}
+
+
+def legacy_fetch_banner(banner_id: str) -> str:
+    """GET {apiBaseUrl}/{bannerId} (401, 403, 404 and any other status are errors)."""
+    return f"{LEGACY_BASE}/{banner_id}"
+
+
+def legacy_submit_consent(collection_point_id: str, user_id: str, purposes: list[dict],
+                          action: str, request_id: str | None):
+    """POST {apiBaseUrl}/{collectionPointId}/consent {userId, purposes, action, requestId}."""
+    return (f"{LEGACY_BASE}/{collection_point_id}/consent",
+            {"userId": user_id, "purposes": purposes, "action": action,
+             "requestId": request_id})
+
+
+def legacy_rc_user_consents(user_id: str) -> str:
+    """getUserConsents: GET {baseUrl}/user/{the first 6 characters of the user id}."""
+    return f"{LEGACY_BASE}/user/{encode_uri_component(user_id[:6] if len(user_id) >= 6 else user_id)}"
+
+
+def legacy_rc_all_banners() -> str:
+    """getAllBanners: GET {baseUrl}/ (then each {baseUrl}/{CP id} if that is empty)."""
+    return f"{LEGACY_BASE}/"

@@ -117,6 +117,12 @@ GET  /api/v1/internal/consent/user-consent-status?userId=
 Unknown paths under /api/v1/internal answer in this shape too (401 without a credential, else
 404 {"detail": "Not Found"}).
 
+The older SDK packages (truconsent-consent-banner-react-native, truconsent-banner-flutter-sdk)
+talk to a Lambda API whose base ends in /banners; pointed at {service}/banners they get:
+GET /banners/{bannerId} (<banner>), POST /banners/{collectionPointId}/consent ({userId,
+purposes, action, requestId}, as the decision above), GET /banners/ and
+GET /banners/user/{userId} ([<banner>]).
+
 Management (the service's own error shape, admin key): POST/GET /ledger/v1/truconsent/assets,
 PATCH /ledger/v1/truconsent/assets/{id} (allowed origins...), POST/GET
 /ledger/v1/truconsent/collection-points, GET/PATCH .../collection-points/{id} (banner settings,
@@ -198,7 +204,7 @@ def seed_demo(org, user) -> dict:
 DIALECT = Dialect(
     name="truconsent",
     errors=ERRORS,
-    prefixes=("/api/consent/", "/api/v1/external/", "/api/v1/internal"),
+    prefixes=("/api/consent/", "/api/v1/external/", "/api/v1/internal", "/banners/"),
     unmatched_auth=LINK_AUTH,
     blueprints=(blp, admin_blp),
     pages=(pages_bp,),
@@ -210,7 +216,7 @@ DIALECT = Dialect(
     cors=(CorsPolicy(paths=("/api/consent/", "/api/v1/external/"),
                      allow_headers=("Content-Type", "Authorization", "X-API-Key", "X-Org-Id"),
                      methods=("GET", "POST")),
-          CorsPolicy(paths=("/api/v1/internal/",),
+          CorsPolicy(paths=("/api/v1/internal/", "/banners/"),
                      allow_headers=("Content-Type", "Authorization", "X-API-Key", "X-Org-Id",
                                     "X-User-Id"),
                      methods=("GET", "POST"), origins="*")),

@@ -258,6 +258,54 @@ def _user_id(args) -> str | None:
 ORIGIN_403 = "The page's Origin is not among the asset's allowed origins"
 
 
+def _banner(args, banner_id):
+    org = current_org()
+    cp = points.find_cp(org, banner_id)
+    if cp is None:
+        abort(404, message="Banner not found")
+    asset = points.find_asset(org, cp.asset_id)
+    _allow_origin(asset)
+    return sdk.banner(org, cp, asset, sdk.principal(org, _user_id(args)), _user_id(args))
+
+
+def _user_banners(user_id):
+    org = current_org()
+    if len(user_id) > 255:
+        abort(422, messages={"path": {"user_id": [TOO_LONG]}})
+    _allow_origin(None, org)
+    return sdk.banners(org, points.collection_points(org), user_id)
+
+
+def _decision(data, banner_id):
+    org = current_org()
+    cp = points.find_cp(org, banner_id)
+    if cp is None:
+        abort(404, message="Collection point not found")
+    _allow_origin(points.find_asset(org, cp.asset_id))
+    if data.get("collectionPointId"):
+        named = points.find_cp(org, data["collectionPointId"])
+        if named is None or named.id != cp.id:
+            abort(422, messages={"json": {"collectionPointId": [
+                "Value error, collectionPointId names another collection point than the "
+                "path"]}})
+    if data.get("assetId"):
+        named = points.find_asset(org, data["assetId"])
+        if named is None or named.id != cp.asset_id:
+            abort(400, message=MISMATCH)
+
+    def produce():
+        written = sdk.record_banner(org, cp, data, current_actor())
+        return {"success": True, "request_id": data.get("requestId"),
+                "dp_id": data["userId"], "action": data["action"], "consent_logs": written,
+                "message": f"Successfully recorded {len(written)} consent logs"}
+
+    # One requestId spans a banner's session: an SDK logs notice_shown and then the choice
+    # under the same id, so a retry is the same requestId *and action*.
+    return idempotent_response(org, f"truconsent.sdk.{data['action']}",
+                               data.get("requestId"), sdk.fingerprint(cp, data), 200,
+                               RECORD_OUT, produce)
+
+
 @blp.route(SDK)
 class SdkBanners(MethodView):
     @blp.auth(SDK_AUTH)
@@ -309,13 +357,7 @@ class SdkBanner(MethodView):
     def get(self, args, banner_id):
         """A banner (collection point, by UUID or display id), with the data principal's value
         per purpose"""
-        org = current_org()
-        cp = points.find_cp(org, banner_id)
-        if cp is None:
-            abort(404, message="Banner not found")
-        asset = points.find_asset(org, cp.asset_id)
-        _allow_origin(asset)
-        return sdk.banner(org, cp, asset, sdk.principal(org, _user_id(args)), _user_id(args))
+        return _banner(args, banner_id)
 
     @blp.auth(SDK_AUTH)
     @blp.arguments(SdkConsentSchema())
@@ -328,33 +370,7 @@ class SdkBanner(MethodView):
         ``requestId`` with the action makes retries safe: a repeat of the same decision
         (timestamps and metadata may differ) returns the first result and writes nothing; the
         same requestId and action with other choices is 409."""
-        org = current_org()
-        cp = points.find_cp(org, banner_id)
-        if cp is None:
-            abort(404, message="Collection point not found")
-        _allow_origin(points.find_asset(org, cp.asset_id))
-        if data.get("collectionPointId"):
-            named = points.find_cp(org, data["collectionPointId"])
-            if named is None or named.id != cp.id:
-                abort(422, messages={"json": {"collectionPointId": [
-                    "Value error, collectionPointId names another collection point than the "
-                    "path"]}})
-        if data.get("assetId"):
-            named = points.find_asset(org, data["assetId"])
-            if named is None or named.id != cp.asset_id:
-                abort(400, message=MISMATCH)
-
-        def produce():
-            written = sdk.record_banner(org, cp, data, current_actor())
-            return {"success": True, "request_id": data.get("requestId"),
-                    "dp_id": data["userId"], "action": data["action"], "consent_logs": written,
-                    "message": f"Successfully recorded {len(written)} consent logs"}
-
-        # One requestId spans a banner's session: an SDK logs notice_shown and then the choice
-        # under the same id, so a retry is the same requestId *and action*.
-        return idempotent_response(org, f"truconsent.sdk.{data['action']}",
-                                   data.get("requestId"), sdk.fingerprint(cp, data), 200,
-                                   RECORD_OUT, produce)
+        return _decision(data, banner_id)
 
 
 @blp.route(f"{SDK}/suppression")
@@ -401,11 +417,7 @@ class SdkUserConsents(MethodView):
     @blp.errors(**{"403": ORIGIN_403, "422": "The user id is longer than 255 characters"})
     def get(self, user_id):
         """Every banner (collection point) with this data principal's value per purpose"""
-        org = current_org()
-        if len(user_id) > 255:
-            abort(422, messages={"path": {"user_id": [TOO_LONG]}})
-        _allow_origin(None, org)
-        return sdk.banners(org, points.collection_points(org), user_id)
+        return _user_banners(user_id)
 
 
 @blp.route(f"{SDK}/user-consent-status")
@@ -419,6 +431,60 @@ class SdkUserConsentStatus(MethodView):
         org = current_org()
         _allow_origin(None, org)
         return sdk.user_consent_status(org, args["userId"])
+
+
+# -- the older SDK packages' API (their apiBaseUrl: {service}/banners) ------------------------------
+# truconsent-consent-banner-react-native and truconsent-banner-flutter-sdk, before truKIT, talk to
+# a Lambda at .../banners: GET {base}/{bannerId}, POST {base}/{cp}/consent, and their rights
+# center GET {base}/ and {base}/user/{id}. The same banners and decisions as above.
+
+LEGACY = "/banners"
+
+
+@blp.route(f"{LEGACY}/")
+class LegacyBanners(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.response(200, BannerSchema(many=True))
+    @blp.errors(**{"403": ORIGIN_403})
+    def get(self):
+        """Every banner (the older rights center's getAllBanners)"""
+        org = current_org()
+        _allow_origin(None, org)
+        return sdk.banners(org, points.collection_points(org), None)
+
+
+@blp.route(f"{LEGACY}/<string:banner_id>")
+class LegacyBanner(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.response(200, BannerSchema)
+    @blp.errors(**{"403": ORIGIN_403, "404": "Banner not found",
+                   "422": "X-User-Id longer than 255 characters"})
+    def get(self, banner_id):
+        """A banner, as the older SDK packages fetch it"""
+        return _banner({}, banner_id)
+
+
+@blp.route(f"{LEGACY}/<string:banner_id>/consent")
+class LegacyConsent(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(SdkConsentSchema())
+    @blp.response(200, RECORD_OUT)
+    @blp.errors(**{"400": MISMATCH, "403": ORIGIN_403, "404": "Collection point not found",
+                   "409": "requestId and action reused for other choices"})
+    def post(self, data, banner_id):
+        """A banner's decision, as the older SDK packages send it ({userId, purposes, action,
+        requestId})"""
+        return _decision(data, banner_id)
+
+
+@blp.route(f"{LEGACY}/user/<string:user_id>")
+class LegacyUserConsents(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.response(200, BannerSchema(many=True))
+    @blp.errors(**{"403": ORIGIN_403, "422": "The user id is longer than 255 characters"})
+    def get(self, user_id):
+        """Every banner with this data principal's values (the older rights center)"""
+        return _user_banners(user_id)
 
 
 # -- the public API: assets, collection points, the data principal timeline --------------------------
