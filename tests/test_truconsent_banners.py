@@ -9,6 +9,7 @@ import pytest
 
 from consent.core import migrate, storage
 from consent.core.storage import Consent
+from consent.dialects.truconsent.models import TcCollectionPoint
 from tests.truconsent_helpers import make_cp
 
 ADMIN = "/ledger/v1/truconsent"
@@ -305,6 +306,9 @@ def test_a_version_1_database_migrates_to_banners(client, org):
                           "purposes": [{"id": cpf.purpose_ids[0]}]})
     assert r.status_code == 200
     db = storage.db
+    old_purposes = [{k: p[k] for k in ("id", "name", "description", "version")}
+                    for p in cpf.cp.purposes]  # as version 1 kept them
+    TcCollectionPoint.update(purposes=old_purposes).execute()
     for table, columns in NEW_COLUMNS.items():
         for column in columns:
             db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
@@ -329,3 +333,11 @@ def test_a_version_1_database_migrates_to_banners(client, org):
     assert Consent.select().count() == 1
     assert client.post("/api/v1/internal/consent/suppression", headers=h, json={
         "userId": "u", "declinedPurposeIds": [cpf.purpose_ids[1]]}).status_code == 200
+    # A collection point from before keeps its purposes as they were and gets a banner.
+    r = client.patch(f"{ADMIN}/collection-points/CP001", headers=org.headers(),
+                     json={"banner_settings": {"general_notice_template": "notice_only"}})
+    assert r.status_code == 422
+    r = client.patch(f"{ADMIN}/collection-points/CP001", headers=org.headers(),
+                     json={"banner_settings": {"banner_title": "Hello"}})
+    assert r.status_code == 200 and r.json["banner_settings"] == {"banner_title": "Hello"}
+    assert r.json["purposes"] == old_purposes

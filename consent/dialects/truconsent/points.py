@@ -231,7 +231,7 @@ def check_settings(settings: dict | None, purposes: list[dict]) -> None:
     no choice, so every purpose must be a legitimate interest (else the SDK would send a consent
     purpose as merely "shown")."""
     if (settings or {}).get("general_notice_template") == "notice_only" and not all(
-            p["is_legitimate"] for p in purposes):
+            p.get("is_legitimate") for p in purposes):
         raise Invalid("the notice_only template is for collection points whose purposes are "
                       "all legitimate interests")
 
