@@ -333,7 +333,8 @@ class TruConsentRecord(Kind):
                           {"userId": marker, "action": "approved", "requestId": f"req-{marker}",
                            "collectionPointId": self.seed["truconsent"]
                            ["collection_point_display_id"],
-                           "purposes": [{"id": "p1"}, {"id": "p2"}]}, marker)
+                           "purposes": [{"id": pid} for pid in
+                                        self.seed["truconsent"]["purpose_ids"][:2]]}, marker)
 
     def ids(self, body):
         return tuple(log["id"] for log in body["consent_logs"])

@@ -124,8 +124,10 @@ def truconsent(t: dict) -> list[Scenario]:
                     body=json.dumps({"collection_point_id": t["collection_point_display_id"],
                                      "asset_id": t["asset_id"], "phone": "+919876543210",
                                      "expiry_hours": 24}))
+    first, second = t["purpose_ids"][:2]  # two purposes of the demo collection point
     template = ('{"userId":"bench-user-{n}","action":"approved","collectionPointId":"'
-                + t["collection_point_display_id"] + '","purposes":[{"id":"p1"},{"id":"p2"}]}')
+                + t["collection_point_display_id"] + '","purposes":[{"id":"' + first
+                + '"},{"id":"' + second + '"}]}')
     record = Scenario("truconsent consent record POST", method="POST",
                       path="/api/v1/external/consents/record", headers=headers,
                       body=template.replace("{n}", "0"), lua=counter_body(template))

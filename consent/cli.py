@@ -141,7 +141,8 @@ def seed_demo(as_json, served_at, **dialect_options):
         if isinstance(values, dict) and section not in ("org",):
             click.echo(f"[{section}]")
             for key, value in values.items():
-                click.echo(f"  {key}: {value}")
+                shown = json.dumps(value) if isinstance(value, (dict, list)) else value
+                click.echo(f"  {key}: {shown}")
     click.echo("Keys are shown once; run seed-demo again for fresh ones.")
 
 

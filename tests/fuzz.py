@@ -55,6 +55,10 @@ class Credentials:
             return "ledger"
         if path.startswith(("/api/consent/", "/api/v1/external/")):
             return "truconsent"
+        if path.startswith("/api/v1/internal/"):
+            return "truconsent"
+        if path.startswith("/banners/"):
+            return "truconsent"
         if path.startswith("/v1/"):
             return "veriff"
         if path.startswith("/api/v3/public/"):

@@ -45,6 +45,8 @@ def _known_records(client, seed) -> dict:
                           "expiry_hours": 24})
     assert r.status_code == 200, r.text
     out["truconsent"] = {"request_id": r.json()["request_id"]}
+    out["truconsent"].update(asset_id=t["asset_id"], banner_id=t["banner_id"], user_id="fuzz")
+    out["ledger"].update(asset_id=t["asset_id"], cp_id=t["collection_point_id"])
     a = seed["attestr"]
     r = client.post("/api/v3/public/consent/register",
                     headers={"Authorization": a["authorization"]},

@@ -99,6 +99,45 @@ ROUTES = {
     ("truconsent.MapUser", "POST"): Route(TC_ADMIN, "/api/v1/external/consents/map-user",
                                           {"anonymousId": "{tc_user}",
                                            "authenticatedUserId": "someone-else"}),
+    ("truconsent.SdkBanners", "GET"): Route(
+        TC_LINK, "/api/v1/internal/consent?asset_id={asset_id}&userId={tc_user}"),
+    ("truconsent.SdkAssetBanner", "GET"): Route(
+        TC_LINK, "/api/v1/internal/consent/{asset_id}/{cp_id}?userId={tc_user}"),
+    ("truconsent.SdkBanner", "GET"): Route(TC_LINK,
+                                           "/api/v1/internal/consent/{cp_id}?userId={tc_user}"),
+    ("truconsent.SdkBanner", "POST"): Route(TC_LINK, "/api/v1/internal/consent/{cp_id}",
+                                            {"userId": "{tc_user}", "action": "approved",
+                                             "purposes": [{"purposeId": "{tc_purpose}"}]}),
+    ("truconsent.SdkSuppression", "POST"): Route(
+        TC_LINK, "/api/v1/internal/consent/suppression",
+        {"userId": "{tc_user}", "declinedPurposeIds": ["{tc_purpose}"]}),
+    ("truconsent.SdkRightsCenter", "POST"): Route(
+        TC_LINK, "/api/v1/internal/consent/rights-center",
+        {"userId": "{tc_user}", "action": "revoked", "assetId": "{asset_id}",
+         "purposes": [{"id": "{tc_purpose}", "consented": "declined"}]}),
+    ("truconsent.SdkUserConsents", "GET"): Route(TC_LINK,
+                                                 "/api/v1/internal/consent/user/{tc_user}"),
+    ("truconsent.SdkUserConsentStatus", "GET"): Route(
+        TC_LINK, "/api/v1/internal/consent/user-consent-status?userId={tc_user}"),
+    ("truconsent.LegacyBanners", "GET"): Route(TC_LINK, "/banners/"),
+    ("truconsent.LegacyBanner", "GET"): Route(TC_LINK, "/banners/{cp_id}"),
+    ("truconsent.LegacyConsent", "POST"): Route(TC_LINK, "/banners/{cp_id}/consent",
+                                                {"userId": "{tc_user}", "action": "Approved",
+                                                 "purposes": [{"purposeId": "{tc_purpose}"}]}),
+    ("truconsent.LegacyUserConsents", "GET"): Route(TC_LINK, "/banners/user/{tc_user}"),
+    ("truconsent.PublicAssets", "GET"): Route(TC_KEY, "/api/v1/external/public/assets"),
+    ("truconsent.PublicAsset", "GET"): Route(TC_KEY,
+                                             "/api/v1/external/public/assets/{asset_id}"),
+    ("truconsent.PublicCollectionPoints", "GET"): Route(
+        TC_KEY, "/api/v1/external/public/collection-points?asset_id={asset_id}"),
+    ("truconsent.DpTimeline", "GET"): Route(
+        TC_KEY, "/api/v1/external/consents/dp-timeline?user_id={tc_user}"),
+    ("truconsent_admin.AssetById", "PATCH"): Route(ADMIN, "/ledger/v1/truconsent/assets/{asset_id}",
+                                                   {"description": "b"}),
+    ("truconsent_admin.CollectionPointById", "GET"): Route(
+        ADMIN, "/ledger/v1/truconsent/collection-points/{cp_id}"),
+    ("truconsent_admin.CollectionPointById", "PATCH"): Route(
+        ADMIN, "/ledger/v1/truconsent/collection-points/{cp_id}", {"consent_type": "general"}),
     ("truconsent_admin.Assets", "GET"): Route(ADMIN, "/ledger/v1/truconsent/assets"),
     ("truconsent_admin.Assets", "POST"): Route(ADMIN, "/ledger/v1/truconsent/assets",
                                                {"name": "b asset"}),

@@ -1,6 +1,7 @@
 """The collector page a consent link opens."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -210,3 +211,16 @@ def test_cross_site_submission_refused(client, org, cpf, link):
     resp = client.post(path, data={"csrf_token": csrf, "decision": "accept_all"},
                        headers={"Origin": "http://localhost"})
     assert resp.status_code == 200
+
+
+def test_a_grant_on_the_collector_lasts_its_purposes_expiry_period(client, org):
+    """A purpose's expiry_period bounds the grant the collector records, as the SDK's do."""
+    cpf = make_cp(org.org, purposes=[
+        {"id": "short", "name": "Short", "expiry_period": "2 weeks"},
+        {"id": "open", "name": "Open"}])
+    link = create_link(client, org, cpf, expiry_hours=2)
+    _, csrf = open_form(client, link)
+    assert submit(client, link, csrf, decision="accept_all").status_code == 200
+    rows = {c.purpose.code: c for c in Consent.select()}
+    assert rows["short"].valid_until - rows["short"].valid_from == dt.timedelta(days=14)
+    assert rows["open"].valid_until is None

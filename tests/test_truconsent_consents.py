@@ -54,6 +54,33 @@ def test_record_approved(client, org, cpf):
     assert ledger.verify(org.org)["ok"]
 
 
+def test_record_refuses_purposes_not_on_the_collection_point(client, org, cpf):
+    """A purpose must be one of the collection point's (without one: of a collection point of
+    the organisation); ``no-such-purpose`` is refused, not granted."""
+    make_cp(org.org, title="Other", purposes=[{"id": "elsewhere", "name": "Elsewhere"}])
+    resp = record(client, org, {"userId": "u", "action": "approved", "collectionPointId": "CP001",
+                                "purposes": [{"id": cpf.purpose_ids[0]},
+                                             {"id": "no-such-purpose"}, {"id": "elsewhere"}]})
+    assert (resp.status_code, resp.get_json()) == (422, {"detail": [
+        {"loc": ["body", "purposes", 1, "id"],
+         "msg": "Value error, purpose 'no-such-purpose' is not on collection point CP001",
+         "type": "value_error"},
+        {"loc": ["body", "purposes", 2, "id"],
+         "msg": "Value error, purpose 'elsewhere' is not on collection point CP001",
+         "type": "value_error"}]})
+    resp = record(client, org, {"userId": "u", "action": "approved",
+                                "purposes": [{"id": "no-such-purpose"}]})
+    assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
+        "loc": ["body", "purposes", 0, "id"],
+        "msg": "Value error, purpose 'no-such-purpose' is not on any collection point of the "
+               "organisation", "type": "value_error"}]})
+    assert Consent.select().count() == 0
+    resp = record(client, org, {"userId": "u", "action": "approved",
+                                "purposes": [{"id": "elsewhere"}]})
+    assert resp.status_code == 200 and resp.get_json()["consent_logs"][0]["purpose_id"] == \
+        "elsewhere"
+
+
 def test_record_is_idempotent(client, org, cpf):
     body = {"userId": "u", "action": "declined", "purposes": purposes(cpf, None),
             "requestId": "same"}
@@ -141,8 +168,8 @@ def test_history_filters_and_pagination(client, org, cpf):
     resp = client.get(f"{BASE}/history?action=nope", headers=h)
     assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
         "loc": ["query", "action"],
-        "msg": "Input should be 'approved', 'declined', 'partial_consent', 'revoked' or "
-               "'no_action'", "type": "enum"}]})
+        "msg": "Input should be 'approved', 'declined', 'partial_consent', 'revoked', "
+               "'no_action' or 'notice_shown'", "type": "enum"}]})
     resp = client.get(f"{BASE}/history?from=yesterday", headers=h)
     assert (resp.status_code, resp.get_json()) == (422, {"detail": [{
         "loc": ["query", "from"], "msg": "Input should be a valid datetime",
@@ -186,6 +213,7 @@ def test_user_status(client, org, cpf):
 # -- map-user -------------------------------------------------------------------------------------
 
 def test_map_user(client, org, cpf):
+    make_cp(org.org, title="News", purposes=[{"id": "newsletter", "name": "Newsletter"}])
     record(client, org, {"userId": "sess_a", "action": "approved",
                          "purposes": purposes(cpf, None, None), "collectionPointId": "CP001"})
     record(client, org, {"userId": "usr_1", "action": "declined", "purposes": [

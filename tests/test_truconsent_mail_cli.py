@@ -145,7 +145,12 @@ def test_seed_demo_section_works(app, runner):
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)["truconsent"]
     assert set(data) == {"org_id", "api_key", "admin_api_key", "bearer_token",
-                         "collection_point_id", "collection_point_display_id", "asset_id"}
+                         "collection_point_id", "collection_point_display_id", "asset_id",
+                         "banner_id", "purpose_ids", "sdk"}
+    assert data["sdk"] == {"apiUrl": "http://consent.test", "organizationId": "demo",
+                           "bannerId": "CP001", "assetId": data["asset_id"],
+                           "apiKey": data["api_key"]}
+    assert data["purpose_ids"] == ["account", "fraud-prevention", "marketing", "analytics"]
     client = app.test_client()
     body = {"collection_point_id": data["collection_point_display_id"],
             "asset_id": data["asset_id"], "phone": "9876543210"}

@@ -38,6 +38,9 @@ class CorsPolicy:
     expose_headers: tuple[str, ...] = ()   # response headers its clients read
     methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
     max_age: int = 600                     # seconds a browser may cache a preflight
+    # Origin sources for these paths instead of CONSENT_CORS_ORIGINS (a dialect that checks the
+    # origin itself, per record, answers every origin's preflight: "*")
+    origins: str | None = None
 
 
 def split_sources(setting) -> list[str]:
@@ -77,19 +80,25 @@ def frame_ancestors(setting) -> str:
 
 
 def init_app(app, dialects) -> None:
-    """CORS on every dialect's declared API paths, with the configured origins."""
+    """CORS on every dialect's declared API paths (``Dialect.cors``: a policy or a tuple of
+    them), with the configured origins or the policy's own."""
     origins = origin_patterns(app.config["CONSENT_CORS_ORIGINS"])
     frame_ancestors(app.config["CONSENT_FRAME_ANCESTORS"])  # fail at startup, not per request
     resources = {}
     for dialect in dialects:
-        policy = dialect.cors
-        if policy is None:
-            continue
-        for prefix in policy.paths:
-            resources[re.compile("^" + re.escape(prefix))] = {
-                "origins": origins, "allow_headers": list(policy.allow_headers),
-                "expose_headers": list(policy.expose_headers),
-                "methods": list(policy.methods) + ["OPTIONS"],
-                "max_age": policy.max_age, "supports_credentials": False}
+        policies = dialect.cors if isinstance(dialect.cors, tuple) else (dialect.cors,)
+        for policy in policies:
+            if policy is not None:
+                _add(resources, policy, origins if policy.origins is None
+                     else origin_patterns(policy.origins))
     if resources:
         CORS(app, resources=resources)
+
+
+def _add(resources: dict, policy: CorsPolicy, origins) -> None:
+    for prefix in policy.paths:
+        resources[re.compile("^" + re.escape(prefix))] = {
+            "origins": origins, "allow_headers": list(policy.allow_headers),
+            "expose_headers": list(policy.expose_headers),
+            "methods": list(policy.methods) + ["OPTIONS"],
+            "max_age": policy.max_age, "supports_credentials": False}

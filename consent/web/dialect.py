@@ -83,8 +83,9 @@ class Dialect:
     cli_commands: tuple = ()      # click commands or groups added to ``flask --app app``
     # click options the dialect adds to ``seed-demo``; their values reach its ``seed_demo``
     seed_demo_options: tuple = ()
-    # CORS for its header-authenticated API (see :mod:`consent.web.cors`); None: no CORS
-    cors: CorsPolicy | None = None
+    # CORS for its header-authenticated API (see :mod:`consent.web.cors`): a policy, or a tuple
+    # of them (paths with origins of their own); None: no CORS
+    cors: CorsPolicy | tuple | None = None
     # background loops (``consent.core.background.Loop``) each serving process runs for it
     loops: tuple = ()
 

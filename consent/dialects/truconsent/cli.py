@@ -1,4 +1,5 @@
-"""``flask --app app truconsent ...``: assets, collection points and the local outbox."""
+"""``flask --app app truconsent ...``: assets (with their allowed origins), collection points
+(with what their banners show) and the local outbox."""
 from __future__ import annotations
 
 import json
@@ -6,9 +7,12 @@ import json
 import click
 from flask.cli import AppGroup
 
+from marshmallow import ValidationError
+
 from consent.cli import fail, org_or_fail
 from consent.web import public_url
 from consent.core.errors import DomainError
+from schemas.truconsent import BannerSettingsSchema, PurposeDefSchema
 
 from . import mail, points
 
@@ -30,17 +34,59 @@ def _run(fn, *args, **kwargs):
 
 def _cp_dict(cp) -> dict:
     return {"id": cp.id, "display_id": cp.display_id, "asset_id": cp.asset_id,
-            "title": cp.title, "notice_version": cp.notice_version, "purposes": cp.purposes}
+            "title": cp.title, "notice_version": cp.notice_version, "purposes": cp.purposes,
+            "consent_type": cp.consent_type, "banner_settings": cp.settings}
+
+
+def _asset_dict(asset) -> dict:
+    return {"id": asset.id, "display_id": asset.display_id, "name": asset.name,
+            "asset_type": asset.asset_type, "description": asset.description,
+            "allowed_origins": asset.allowed_origins}
+
+
+def _json_option(text: str | None, schema, what: str):
+    """A JSON option checked by the admin API's own schema (the same rules, the same words)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+        return schema.load(value)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} is not JSON: {exc}")
+    except ValidationError as exc:
+        fail(f"{what}: {json.dumps(exc.messages)}")
 
 
 @asset_cli.command("create")
 @click.option("--org", "slug", required=True)
 @click.option("--name", required=True)
 @click.option("--display-id", help="Defaults to the next AS### number.")
-def asset_create(slug, name, display_id):
+@click.option("--type", "asset_type", help="web, mobile_app, ... (shown in banners).")
+@click.option("--description")
+@click.option("--origin", "origins", multiple=True,
+              help="Repeat: an origin whose pages may call the SDK API (https://shop.example.com, "
+                   "http://localhost:*, https://*.example.com). None: CONSENT_CORS_ORIGINS.")
+def asset_create(slug, name, display_id, asset_type, description, origins):
     """Create an asset."""
-    asset = _run(points.create_asset, org_or_fail(slug), name, display_id, actor="cli")
-    click.echo(json.dumps({"id": asset.id, "display_id": asset.display_id, "name": asset.name}))
+    asset = _run(points.create_asset, org_or_fail(slug), name, display_id, actor="cli",
+                 asset_type=asset_type, description=description,
+                 allowed_origins=list(origins) or None)
+    click.echo(json.dumps(_asset_dict(asset)))
+
+
+@asset_cli.command("origins")
+@click.option("--org", "slug", required=True)
+@click.argument("asset_ref")
+@click.option("--origin", "origins", multiple=True, help="Repeat: the new list, whole.")
+@click.option("--default", "use_default", is_flag=True,
+              help="No list of its own: the service's CONSENT_CORS_ORIGINS.")
+def asset_origins(slug, asset_ref, origins, use_default):
+    """Set which origins' pages may call the SDK API for an asset."""
+    if bool(origins) == use_default:
+        fail("give --origin (one or more) or --default")
+    asset = _run(points.update_asset, org_or_fail(slug), asset_ref,
+                 {"allowed_origins": None if use_default else list(origins)}, actor="cli")
+    click.echo(json.dumps(_asset_dict(asset)))
 
 
 @asset_cli.command("list")
@@ -48,7 +94,8 @@ def asset_create(slug, name, display_id):
 def asset_list(slug):
     """List assets."""
     for a in points.assets(org_or_fail(slug)):
-        click.echo(f"{a.display_id}\t{a.id}\t{a.name}")
+        origins = " ".join(a.allowed_origins) if a.allowed_origins is not None else "(default)"
+        click.echo(f"{a.display_id}\t{a.id}\t{a.name}\t{origins}")
 
 
 @cp_cli.command("create")
@@ -57,17 +104,47 @@ def asset_list(slug):
 @click.option("--title", required=True)
 @click.option("--notice", "notice_text", required=True, help="The notice text.")
 @click.option("--notice-version", default="1", show_default=True)
-@click.option("--purpose", "purposes", multiple=True, required=True,
+@click.option("--purpose", "purposes", multiple=True,
               help='Repeat: "Name" or "Name:description" (version 1).')
+@click.option("--purposes-json", help="The purposes as the admin API takes them: a JSON list "
+                                      "of {id, name, description, is_mandatory, is_legitimate, "
+                                      "expiry_period, data_elements, ...}.")
+@click.option("--settings-json", help="The banner settings, a JSON object.")
+@click.option("--consent-type", default="standard_consent", show_default=True,
+              type=click.Choice(points.CONSENT_TYPES))
 @click.option("--display-id", help="Defaults to the next CP### number.")
-def cp_create(slug, asset_ref, title, notice_text, notice_version, purposes, display_id):
-    """Create a collection point."""
-    defs = []
+def cp_create(slug, asset_ref, title, notice_text, notice_version, purposes, purposes_json,
+              settings_json, consent_type, display_id):
+    """Create a collection point (a banner)."""
+    if bool(purposes) == bool(purposes_json):
+        fail("give --purpose (one or more) or --purposes-json")
+    defs = _json_option(purposes_json, PurposeDefSchema(many=True), "--purposes-json") or []
     for raw in purposes:
         name, _, description = raw.partition(":")
         defs.append({"name": name.strip(), "description": description.strip(), "version": "1"})
+    settings = _json_option(settings_json, BannerSettingsSchema(), "--settings-json")
     cp = _run(points.create_collection_point, org_or_fail(slug), asset_ref, title, notice_text, defs,
-              notice_version, display_id, actor="cli")
+              notice_version, display_id, actor="cli", consent_type=consent_type,
+              settings=settings)
+    click.echo(json.dumps(_cp_dict(cp)))
+
+
+@cp_cli.command("banner")
+@click.option("--org", "slug", required=True)
+@click.argument("cp_ref")
+@click.option("--settings-json", help="The new banner settings, whole (\"{}\": none).")
+@click.option("--consent-type", type=click.Choice(points.CONSENT_TYPES))
+def cp_banner(slug, cp_ref, settings_json, consent_type):
+    """Change a collection point's banner: its settings and consent type."""
+    changes = {}
+    if settings_json is not None:
+        changes["banner_settings"] = _json_option(settings_json, BannerSettingsSchema(),
+                                                  "--settings-json")
+    if consent_type:
+        changes["consent_type"] = consent_type
+    if not changes:
+        fail("give --settings-json and/or --consent-type")
+    cp = _run(points.update_collection_point, org_or_fail(slug), cp_ref, changes, actor="cli")
     click.echo(json.dumps(_cp_dict(cp)))
 
 

@@ -27,6 +27,8 @@ def render(status: int, message: str, exc: Exception | None = None):
         for location, node in messages.items():
             detail += fastapi_errors(node, "body" if location == "json" else location)
         body = {"detail": detail}
+    elif status == 422 and isinstance(exc, domain.Invalid) and getattr(exc, "messages", None):
+        body = {"detail": fastapi_errors(exc.messages, "body")}  # found after parsing
     elif status == 422 and isinstance(exc, domain.Invalid):
         body = {"detail": [{"loc": ["body"], "msg": f"Value error, {message}",
                             "type": "value_error"}]}

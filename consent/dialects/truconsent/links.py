@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from consent.core import audit, ledger, sql, tokens
 from consent.core.errors import Conflict, Gone, NotFound, RateLimited
-from consent.core.storage import is_postgres, new_uuid, transaction
+from consent.core.storage import is_postgres, new_uuid, transaction, utcnow
 from schemas.common import iso
 
-from . import logs, models, queries
+from . import logs, models, points, queries
 from .models import TcConsentRequest, TcLinkEvent, TcLog
 from .phones import mask_phone
 
@@ -235,14 +235,17 @@ def complete(link: Opened, choices: dict[str, bool], evidence: dict):
         action = ("approved" if all(granted) else "declined" if not any(granted)
                   else "partial_consent")
         actor = f"consent_link:{event.id}"
+        now = utcnow()
         recorded = ledger.in_transaction_record(org, [ledger.Decision(
             subject=req.phone, purpose=p["id"], status="granted" if choices[p["id"]] else "denied",
             source=SOURCE_LINK, purpose_name=p["name"], purpose_version=p["version"],
-            notice_version=cp.notice_version, evidence={
+            notice_version=cp.notice_version,
+            valid_until=points.expiry_after(now, p.get("expiry_period"))
+            if choices[p["id"]] and not p.get("is_legitimate") else None, evidence={
                 **evidence, "action": action, "event_id": event.id, "request_id": req.id,
                 "collection_point_id": cp.id,
                 "data_collection_timestamp": iso(req.data_collection_timestamp)})
-            for p in cp.purposes], actor=actor)
+            for p in cp.purposes], actor=actor, now=now)
         for r in recorded:
             sql.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id, "action": action,
                                "collection_point_id": cp.id, "request_id": req.id,

@@ -35,50 +35,112 @@ class Log:
         return self.row.tc_action or (self.row.evidence or {}).get("action")
 
 
+@dataclass(slots=True)
+class Choice:
+    """One purpose's decision to write as a consent log."""
+
+    purpose_id: str
+    status: str                     # granted | denied | withdrawn ("withdraw-if-granted":
+    #                                 withdrawn when the binding decision is a grant, else denied)
+    cp: object = None               # the collection point it was made at, if any
+    name: str | None = None
+    version: str | None = None
+    evidence: dict = field(default_factory=dict)
+    consented: str | None = None    # what an SDK sent (accepted | declined | shown | pending)
+
+
+WITHDRAW_IF_GRANTED = "withdraw-if-granted"
+
+
+def write(org, user_id: str, action: str, choices: list[Choice], *, source: str,
+          request_id: str | None, metadata: dict | None, actor: str) -> list[Log]:
+    """Write consent logs: one ledger decision per choice (with its audit event) and its
+    ``TcLog`` row, in the caller's transaction. A grant of a purpose with an ``expiry_period``
+    is valid until then; a withdrawal supersedes the binding grant. Returns the logs."""
+    now = utcnow()
+    decisions = []
+    for c in choices:
+        defined = points.purpose_def(c.cp, c.purpose_id) if c.cp is not None else None
+        status, supersedes = c.status, None
+        if status in ("withdrawn", WITHDRAW_IF_GRANTED):
+            latest = ledger.latest_consent(org, user_id, c.purpose_id)
+            granted = latest is not None and latest.status == "granted"
+            supersedes = latest.id if granted else None
+            if status == WITHDRAW_IF_GRANTED:
+                status = "withdrawn" if granted else "denied"
+        valid_until = None
+        if status == "granted" and defined and not defined.get("is_legitimate"):
+            valid_until = points.expiry_after(now, defined.get("expiry_period"))
+        decisions.append(ledger.Decision(
+            subject=user_id, purpose=c.purpose_id, status=status, source=source,
+            purpose_name=c.name or (defined or {}).get("name"),
+            purpose_version=c.version or (defined or {}).get("version"),
+            notice_version=c.cp.notice_version if c.cp is not None else None,
+            supersedes=supersedes, valid_until=valid_until,
+            evidence={"action": action, "request_id": request_id,
+                      "collection_point_id": c.cp.id if c.cp is not None else None,
+                      "metadata": metadata, **c.evidence}))
+    out = []
+    for c, r in zip(choices, ledger.in_transaction_record(org, decisions, actor=actor, now=now)):
+        cp_id = c.cp.id if c.cp is not None else None
+        sql.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id, "action": action,
+                           "collection_point_id": cp_id, "request_id": request_id,
+                           "event_id": None, "metadata": metadata, "consented": c.consented})
+        out.append(Log(queries.LOG.cls(
+            **r.consent._asdict(), tc_action=action, tc_request_id=request_id, tc_event_id=None,
+            tc_metadata=metadata, tc_consented=c.consented, cp_id=cp_id,
+            cp_display_id=c.cp.display_id if c.cp is not None else None)))
+    return out
+
+
+def unknown_purposes(org, cp, ids: list[str]) -> dict[int, str]:
+    """The ids (by position) that are not purposes of ``cp`` (None: of any collection point of
+    the organisation), each with the reason."""
+    if cp is not None:
+        known, where = {p["id"] for p in cp.purposes}, f"collection point {cp.display_id}"
+    else:
+        known, where = set(points.purpose_points(org)), "any collection point of the organisation"
+    return {i: f"Value error, purpose {pid!r} is not on {where}"
+            for i, pid in enumerate(ids) if pid not in known}
+
+
 def record(org, data: dict, actor: str) -> list[Log]:
     """POST /api/v1/external/consents/record; call inside a transaction. Returns the logs as
-    written."""
+    written. Every purpose must be one of the collection point's (without a collection point:
+    of one of the organisation's points)."""
     action = data["action"]
     cp = None
     if data.get("collectionPointId"):
         cp = points.find_cp(org, data["collectionPointId"])
         if cp is None:
             raise NotFound("Collection point not found")
-    known = {p["id"]: p for p in (cp.purposes if cp else [])}
-    decisions = []
+    unknown = unknown_purposes(org, cp, [p["id"] for p in data["purposes"]])
+    if unknown:
+        raise FieldErrors({"purposes": {i: {"id": [msg]} for i, msg in unknown.items()}})
+    choices = []
     for item in data["purposes"]:
-        pid = item["id"]
         if action == "partial_consent":
             if item.get("consented") is None:
                 raise Invalid("consented is required for every purpose of a partial_consent")
             status = "granted" if item["consented"] else "denied"
         else:
             status = ACTION_STATUS[action]
-        supersedes = None
-        if status == "withdrawn":
-            latest = ledger.latest_consent(org, data["userId"], pid)
-            supersedes = latest.id if latest is not None and latest.status == "granted" else None
-        defined = known.get(pid, {})
-        decisions.append(ledger.Decision(
-            subject=data["userId"], purpose=pid, status=status, source=SOURCE_API,
-            purpose_name=item.get("name") or defined.get("name"),
-            purpose_version=item.get("version") or defined.get("version"),
-            notice_version=cp.notice_version if cp else None, supersedes=supersedes,
-            evidence={"action": action, "request_id": data.get("requestId"),
-                      "collection_point_id": cp.id if cp else None,
-                      "metadata": data.get("metadata")}))
-    out = []
-    for r in ledger.in_transaction_record(org, decisions, actor=actor):
-        tc = {"tc_action": action, "tc_request_id": data.get("requestId"), "tc_event_id": None,
-              "tc_metadata": data.get("metadata")}
-        sql.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id, "action": action,
-                           "collection_point_id": cp.id if cp else None,
-                           "request_id": tc["tc_request_id"], "event_id": None,
-                           "metadata": tc["tc_metadata"]})
-        out.append(Log(queries.LOG.cls(**r.consent._asdict(), **tc,
-                                       cp_id=cp.id if cp else None,
-                                       cp_display_id=cp.display_id if cp else None)))
-    return out
+        given = item.get("consented")
+        choices.append(Choice(
+            item["id"], status, cp, item.get("name"), item.get("version"),
+            evidence={"purpose": {k: v for k, v in item.items() if v is not None}},
+            consented=None if given is None else "accepted" if given else "declined"))
+    return write(org, data["userId"], action, choices, source=SOURCE_API,
+                 request_id=data.get("requestId"), metadata=data.get("metadata"), actor=actor)
+
+
+class FieldErrors(Invalid):
+    """Invalid input found after parsing, as field messages (``{"purposes": {0: {"id": [...]}}}``)
+    that the dialect renders as FastAPI's 422 ``detail`` list."""
+
+    def __init__(self, messages: dict):
+        super().__init__("Validation failed")
+        self.messages = messages
 
 
 def _mappings(rows: list) -> dict[int, list[dict]]:

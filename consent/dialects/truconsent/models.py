@@ -1,12 +1,16 @@
 """The truConsent dialect's own tables. They point at the ledger's rows; consent decisions themselves
-live in the ledger's ``Consent`` table (one row per purpose: a truConsent "consent log")."""
+live in the ledger's ``Consent`` table (one row per purpose: a truConsent "consent log").
+
+Migrations of the ``truconsent`` component: 1, the baseline; 2, what a banner shows and the SDK
+sends (an asset's type, description and allowed origins; a collection point's consent type and
+banner settings; the per-purpose value an SDK sent on each log; suppressions)."""
 from __future__ import annotations
 
 import datetime as dt
 
-from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from consent.core.schema import baseline
+from consent.core.schema import Migration, Schema, baseline
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -31,6 +35,11 @@ class TcAsset(BaseModel):
     display_id = CharField(max_length=32)
     name = CharField(max_length=200)
     created_at = DateTimeField(default=utcnow)
+    asset_type = CharField(max_length=32, null=True)   # web, mobile_app, ... (free text)
+    description = TextField(null=True)
+    # Origin sources (CSP style, as CONSENT_CORS_ORIGINS) whose pages may call the SDK API for
+    # this asset; None: the service's CONSENT_CORS_ORIGINS.
+    allowed_origins = JSONField(null=True)
 
     class Meta:
         table_name = "truconsent_asset"
@@ -45,9 +54,14 @@ class TcCollectionPoint(BaseModel):
     title = CharField(max_length=200)
     notice_text = TextField()
     notice_version = CharField(max_length=32, default="1")
-    # [{"id", "name", "description", "version"}]; "id" is the ledger purpose code.
+    # [{"id", "name", "description", "version", "is_mandatory", "is_legitimate", "expiry_period",
+    #   "data_elements", "processing_activities", "legal_entities", "tools"}]; "id" is the ledger
+    # purpose code (see points.PURPOSE_DEFAULTS).
     purposes = JSONField()
     created_at = DateTimeField(default=utcnow)
+    consent_type = CharField(max_length=32, default="standard_consent")
+    # The banner's settings (colours, texts, template...), snake_case keys (schemas.truconsent).
+    settings = JSONField(null=True)
 
     class Meta:
         table_name = "truconsent_collection_point"
@@ -104,13 +118,50 @@ class TcLog(BaseModel):
     request_id = CharField(max_length=255, null=True, index=True)
     event_id = CharField(max_length=36, null=True)
     metadata = JSONField(null=True)
+    # What an SDK sent for this purpose: accepted | declined | shown | pending (None elsewhere).
+    consented = CharField(max_length=16, null=True)
 
     class Meta:
         table_name = "truconsent_log"
         indexes = ((("org", "action"), False),)
 
 
-MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
+class TcSuppression(BaseModel):
+    """A purpose a data principal declined, as the SDK reports it after a banner
+    (``POST /api/v1/internal/consent/suppression``): one row per purpose per report."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    user_id = CharField(max_length=255)
+    purpose_id = CharField(max_length=100)
+    created_at = DateTimeField()
+
+    class Meta:
+        table_name = "truconsent_suppression"
+        indexes = ((("org", "user_id", "id"), False),)
+
+
+def _banners(schema: Schema) -> None:
+    """Migration 2: an asset's type, description and allowed origins; a collection point's consent
+    type and banner settings; the SDK's per-purpose value on a log; the suppressions table."""
+    schema.add_column("truconsent_asset", "asset_type", CharField(max_length=32, null=True))
+    schema.add_column("truconsent_asset", "description", TextField(null=True))
+    schema.add_column("truconsent_asset", "allowed_origins", JSONField(null=True))
+    # NOT NULL with its default in one statement (both backends allow it): peewee's add_column
+    # would add it nullable and then rebuild the table on SQLite, which the rows of
+    # truconsent_request and truconsent_log that reference it forbid.
+    if "consent_type" not in schema.columns("truconsent_collection_point"):
+        schema.execute('ALTER TABLE "truconsent_collection_point" ADD COLUMN "consent_type" '
+                       "VARCHAR(32) NOT NULL DEFAULT 'standard_consent'")
+    schema.add_column("truconsent_collection_point", "settings", JSONField(null=True))
+    schema.add_column("truconsent_log", "consented", CharField(max_length=16, null=True))
+    schema.create(TcSuppression)
+
+
+# The tables of version 1 (the baseline creates those, in their version-1 shape or newer).
+BASELINE_MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
+MODELS = (*BASELINE_MODELS, TcSuppression)
 register_models(*MODELS, component="truconsent", migrations=(
-    baseline(*MODELS),
+    baseline(*BASELINE_MODELS),
+    Migration(2, "banners: asset origins, banner settings, SDK values, suppressions", _banners),
 ))

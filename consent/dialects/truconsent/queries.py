@@ -4,7 +4,7 @@ from __future__ import annotations
 from consent.core import sql
 from consent.core.queries import CONSENT_JOINS, CONSENT_RECORD_COLUMNS
 
-from .models import TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog
+from .models import TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog, TcSuppression
 
 # -- assets and collection points -------------------------------------------------------------------
 
@@ -19,6 +19,9 @@ CP_BY_ID = CP.where('t."id" = ?')
 CPS_OF_ORG = CP.where('t."org_id" = ?', order='t."display_id"')
 CP_OF_ASSET = CP.where('t."org_id" = ?', 't."asset_id" = ?', order='t."display_id"',
                        limit=True)
+CPS_OF_ASSET = CP.where('t."org_id" = ?', 't."asset_id" = ?', order='t."display_id"')
+COUNT_ASSETS = ASSET.count('t."org_id" = ?')
+ASSETS_PAGE = ASSET.where('t."org_id" = ?', order='t."display_id"', limit=True, suffix="OFFSET ?")
 
 
 def display_id_taken(model) -> sql.Statement:
@@ -63,6 +66,7 @@ LOG = sql.Select(
         sql.column("l", TcLog.request_id, "tc_request_id"),
         sql.column("l", TcLog.event_id, "tc_event_id"),
         sql.column("l", TcLog.metadata, "tc_metadata"),
+        sql.column("l", TcLog.consented, "tc_consented"),
         sql.column("cp", TcCollectionPoint.id, "cp_id"),
         sql.column("cp", TcCollectionPoint.display_id, "cp_display_id"),
     ],
@@ -80,3 +84,11 @@ LOG_FILTERS = {
     "date_from": 'c."created_at" >= ?',
     "date_to": 'c."created_at" < ?',
 }
+
+# The subject's logs, newest first (the binding decision per purpose is the first of each).
+LOGS_OF_SUBJECT = LOG.where('c."org_id" = ?', 'c."subject_id" = ?', order='c."seq" DESC')
+# Consents a data principal holds now or was recorded under (the timeline).
+LOGS_OF_PRINCIPAL = LOG.where('c."org_id" = ?', '(c."subject_id" = ? OR c."recorded_subject_id" = ?)',
+                              order='c."seq"')
+SUPPRESSIONS_OF_USER = sql.model_select(TcSuppression).where(
+    't."org_id" = ?', 't."user_id" = ?', order='t."id"')

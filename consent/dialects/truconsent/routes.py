@@ -4,7 +4,7 @@ the services (:mod:`.points`, :mod:`.links`, :mod:`.logs`) and return what the r
 dumps; see the package docstring for every shape."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -15,9 +15,27 @@ from consent.web.blueprint import DialectBlueprint
 from consent.web.dialect import SERVICE_ERRORS
 from schemas.truconsent import (
     AssetCreateSchema,
+    AssetPageSchema,
     AssetSchema,
+    AssetUpdateSchema,
+    BannerListQuerySchema,
+    BannerQuerySchema,
+    BannerSchema,
     CollectionPointCreateSchema,
     CollectionPointSchema,
+    CollectionPointUpdateSchema,
+    PageQuerySchema,
+    PointPageQuerySchema,
+    PointPageSchema,
+    PublicAssetSchema,
+    RightsCenterSchema,
+    SdkConsentSchema,
+    SdkUserQuerySchema,
+    SuppressionResultSchema,
+    SuppressionSchema,
+    TimelineQuerySchema,
+    TimelineSchema,
+    UserConsentStatusSchema,
     ConsentHistoryQuerySchema,
     ConsentLinkCreateSchema,
     HistoryQuerySchema,
@@ -34,7 +52,7 @@ from schemas.truconsent import (
     UserStatusSchema,
 )
 
-from . import links, logs, mail, models, points
+from . import links, logs, mail, models, origins, points, queries, sdk
 from .errors import ERRORS
 from .phones import normalise_phone
 
@@ -51,6 +69,10 @@ ADMIN_SCOPE_KEY = ApiKey(("admin",))
 LINK_AUTH = OneOf(CONSENT_KEY, BearerSession())
 RECORD_IN = RecordSchema()
 RECORD_OUT = RecordResultSchema()
+# truConsent's SDKs: X-Org-Id with X-API-Key (consent scope) and/or an operator's bearer token
+# (with both, the key decides).
+SDK_AUTH = LINK_AUTH
+SDK = "/api/v1/internal/consent"
 
 MISMATCH = ("Asset / Collection Point mismatch: the selected collection point does not belong to "
             "the specified asset. Please provide a valid Collection Point ID for the selected "
@@ -211,6 +233,324 @@ class MapUser(MethodView):
                 "message": f"Successfully mapped {count} consent logs"}
 
 
+# -- truConsent's SDKs (/api/v1/internal/consent...) ------------------------------------------------
+
+def _allow_origin(asset=None, org=None) -> None:
+    """403 in truConsent's words when a page's Origin may not call for this asset (or, without
+    one, for any asset of the organisation); see :mod:`.origins`."""
+    if not origins.allowed(asset, points.assets(org) if asset is None else None):
+        abort(403, message=origins.MESSAGE)
+
+
+TOO_LONG = "String should have at most 255 characters"
+
+
+def _user_id(args) -> str | None:
+    """The data principal: ``?userId=``, else the Flutter SDK's ``X-User-Id`` header."""
+    if args.get("userId"):
+        return args["userId"]
+    given = (request.headers.get("X-User-Id") or "").strip()
+    if len(given) > 255:
+        abort(422, messages={"header": {"X-User-Id": [TOO_LONG]}})
+    return given or None
+
+
+ORIGIN_403 = "The page's Origin is not among the asset's allowed origins"
+
+
+def _banner(args, banner_id):
+    org = current_org()
+    cp = points.find_cp(org, banner_id)
+    if cp is None:
+        abort(404, message="Banner not found")
+    asset = points.find_asset(org, cp.asset_id)
+    _allow_origin(asset)
+    return sdk.banner(org, cp, asset, sdk.principal(org, _user_id(args)), _user_id(args))
+
+
+def _user_banners(user_id):
+    org = current_org()
+    if len(user_id) > 255:
+        abort(422, messages={"path": {"user_id": [TOO_LONG]}})
+    _allow_origin(None, org)
+    return sdk.banners(org, points.collection_points(org), user_id)
+
+
+def _decision(data, banner_id):
+    org = current_org()
+    cp = points.find_cp(org, banner_id)
+    if cp is None:
+        abort(404, message="Collection point not found")
+    _allow_origin(points.find_asset(org, cp.asset_id))
+    if data.get("collectionPointId"):
+        named = points.find_cp(org, data["collectionPointId"])
+        if named is None or named.id != cp.id:
+            abort(422, messages={"json": {"collectionPointId": [
+                "Value error, collectionPointId names another collection point than the "
+                "path"]}})
+    if data.get("assetId"):
+        named = points.find_asset(org, data["assetId"])
+        if named is None or named.id != cp.asset_id:
+            abort(400, message=MISMATCH)
+
+    def produce():
+        written = sdk.record_banner(org, cp, data, current_actor())
+        return {"success": True, "request_id": data.get("requestId"),
+                "dp_id": data["userId"], "action": data["action"], "consent_logs": written,
+                "message": f"Successfully recorded {len(written)} consent logs"}
+
+    # One requestId spans a banner's session: an SDK logs notice_shown and then the choice
+    # under the same id, so a retry is the same requestId *and action*.
+    return idempotent_response(org, f"truconsent.sdk.{data['action']}",
+                               data.get("requestId"), sdk.fingerprint(cp, data), 200,
+                               RECORD_OUT, produce)
+
+
+@blp.route(SDK)
+class SdkBanners(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(BannerListQuerySchema(), location="query")
+    @blp.response(200, BannerSchema(many=True))
+    @blp.errors(**{"403": ORIGIN_403, "404": "Asset not found"})
+    def get(self, args):
+        """Every banner (collection point), or an asset's, with a data principal's values
+
+        What the rights center of older SDK versions lists (``?asset_id=``)."""
+        org = current_org()
+        asset = None
+        if args.get("asset_id"):
+            asset = points.find_asset(org, args["asset_id"])
+            if asset is None:
+                abort(404, message="Asset not found")
+        _allow_origin(asset, org)
+        cps = points.cps_of_asset(org, asset.id) if asset else points.collection_points(org)
+        return sdk.banners(org, cps, _user_id(args))
+
+
+@blp.route(f"{SDK}/<string:asset_id>/<string:banner_id>")
+class SdkAssetBanner(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(BannerQuerySchema(), location="query")
+    @blp.response(200, BannerSchema)
+    @blp.errors(**{"403": ORIGIN_403,
+                   "404": "Asset not found, or the banner is not the asset's (the SDK then asks "
+                          "GET .../consent/{bannerId})"})
+    def get(self, args, asset_id, banner_id):
+        """A banner of an asset, with the data principal's value per purpose"""
+        org = current_org()
+        asset = points.find_asset(org, asset_id)
+        if asset is None:
+            abort(404, message="Asset not found")
+        _allow_origin(asset)
+        cp = points.find_cp(org, banner_id)
+        if cp is None or cp.asset_id != asset.id:
+            abort(404, message="Banner not found")
+        return sdk.banner(org, cp, asset, sdk.principal(org, _user_id(args)), _user_id(args))
+
+
+@blp.route(f"{SDK}/<string:banner_id>")
+class SdkBanner(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(BannerQuerySchema(), location="query")
+    @blp.response(200, BannerSchema)
+    @blp.errors(**{"403": ORIGIN_403, "404": "Banner not found"})
+    def get(self, args, banner_id):
+        """A banner (collection point, by UUID or display id), with the data principal's value
+        per purpose"""
+        return _banner(args, banner_id)
+
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(SdkConsentSchema())
+    @blp.response(200, RECORD_OUT)
+    @blp.errors(**{"400": MISMATCH, "403": ORIGIN_403, "404": "Collection point not found",
+                   "409": "requestId and action reused for other choices"})
+    def post(self, data, banner_id):
+        """Record what a banner's data principal chose: one consent log per purpose
+
+        ``requestId`` with the action makes retries safe: a repeat of the same decision
+        (timestamps and metadata may differ) returns the first result and writes nothing; the
+        same requestId and action with other choices is 409."""
+        return _decision(data, banner_id)
+
+
+@blp.route(f"{SDK}/suppression")
+class SdkSuppression(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(SuppressionSchema())
+    @blp.response(200, SuppressionResultSchema)
+    @blp.errors(**{"403": ORIGIN_403})
+    def post(self, data):
+        """Record the purposes a data principal declined (the SDK sends it after a banner)"""
+        org = current_org()
+        _allow_origin(None, org)
+        kept = sdk.suppress(org, data["userId"], data["declinedPurposeIds"], current_actor())
+        return {"success": True, "user_id": data["userId"], "declined_purpose_ids": kept,
+                "message": f"Recorded {len(kept)} suppressed purposes"}
+
+
+@blp.route(f"{SDK}/rights-center")
+class SdkRightsCenter(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(RightsCenterSchema())
+    @blp.response(200, RECORD_OUT)
+    @blp.errors(**{"403": ORIGIN_403, "404": "Asset not found"})
+    def post(self, data):
+        """Record a data principal's changes made in the rights center: one consent log per
+        purpose"""
+        org = current_org()
+        asset = None
+        if data.get("assetId"):
+            asset = points.find_asset(org, data["assetId"])
+            if asset is None:
+                abort(404, message="Asset not found")
+        _allow_origin(asset, org)
+        written = sdk.record_rights_center(org, asset, data, current_actor())
+        return {"success": True, "request_id": None, "dp_id": data["userId"],
+                "action": data["action"], "consent_logs": written,
+                "message": f"Successfully recorded {len(written)} consent logs"}
+
+
+@blp.route(f"{SDK}/user/<string:user_id>")
+class SdkUserConsents(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.response(200, BannerSchema(many=True))
+    @blp.errors(**{"403": ORIGIN_403, "422": "The user id is longer than 255 characters"})
+    def get(self, user_id):
+        """Every banner (collection point) with this data principal's value per purpose"""
+        return _user_banners(user_id)
+
+
+@blp.route(f"{SDK}/user-consent-status")
+class SdkUserConsentStatus(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(SdkUserQuerySchema(), location="query")
+    @blp.response(200, UserConsentStatusSchema)
+    @blp.errors(**{"403": ORIGIN_403})
+    def get(self, args):
+        """A data principal's binding decision per collection point and purpose"""
+        org = current_org()
+        _allow_origin(None, org)
+        return sdk.user_consent_status(org, args["userId"])
+
+
+# -- the older SDK packages' API (their apiBaseUrl: {service}/banners) ------------------------------
+# truconsent-consent-banner-react-native and truconsent-banner-flutter-sdk, before truKIT, talk to
+# a Lambda at .../banners: GET {base}/{bannerId}, POST {base}/{cp}/consent, and their rights
+# center GET {base}/ and {base}/user/{id}. The same banners and decisions as above.
+
+LEGACY = "/banners"
+
+
+@blp.route(f"{LEGACY}/")
+class LegacyBanners(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.response(200, BannerSchema(many=True))
+    @blp.errors(**{"403": ORIGIN_403})
+    def get(self):
+        """Every banner (the older rights center's getAllBanners)"""
+        org = current_org()
+        _allow_origin(None, org)
+        return sdk.banners(org, points.collection_points(org), None)
+
+
+@blp.route(f"{LEGACY}/<string:banner_id>")
+class LegacyBanner(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.response(200, BannerSchema)
+    @blp.errors(**{"403": ORIGIN_403, "404": "Banner not found",
+                   "422": "X-User-Id longer than 255 characters"})
+    def get(self, banner_id):
+        """A banner, as the older SDK packages fetch it"""
+        return _banner({}, banner_id)
+
+
+@blp.route(f"{LEGACY}/<string:banner_id>/consent")
+class LegacyConsent(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.arguments(SdkConsentSchema())
+    @blp.response(200, RECORD_OUT)
+    @blp.errors(**{"400": MISMATCH, "403": ORIGIN_403, "404": "Collection point not found",
+                   "409": "requestId and action reused for other choices"})
+    def post(self, data, banner_id):
+        """A banner's decision, as the older SDK packages send it ({userId, purposes, action,
+        requestId})"""
+        return _decision(data, banner_id)
+
+
+@blp.route(f"{LEGACY}/user/<string:user_id>")
+class LegacyUserConsents(MethodView):
+    @blp.auth(SDK_AUTH)
+    @blp.response(200, BannerSchema(many=True))
+    @blp.errors(**{"403": ORIGIN_403, "422": "The user id is longer than 255 characters"})
+    def get(self, user_id):
+        """Every banner with this data principal's values (the older rights center)"""
+        return _user_banners(user_id)
+
+
+# -- the public API: assets, collection points, the data principal timeline --------------------------
+
+@blp.route("/api/v1/external/public/assets")
+class PublicAssets(MethodView):
+    @blp.auth(CONSENT_KEY)
+    @blp.arguments(PageQuerySchema(), location="query")
+    @blp.response(200, AssetPageSchema)
+    def get(self, args):
+        """The organisation's assets (apps, websites), by display id"""
+        org = current_org()
+        return {"total": queries.COUNT_ASSETS.value((org.id,)), "limit": args["limit"],
+                "offset": args["offset"],
+                "items": queries.ASSETS_PAGE.all((org.id, args["limit"], args["offset"]))}
+
+
+@blp.route("/api/v1/external/public/assets/<string:asset_id>")
+class PublicAsset(MethodView):
+    @blp.auth(CONSENT_KEY)
+    @blp.response(200, PublicAssetSchema)
+    @blp.errors(**{"404": "Asset not found"})
+    def get(self, asset_id):
+        """One asset, by UUID or display id"""
+        asset = points.find_asset(current_org(), asset_id)
+        if asset is None:
+            abort(404, message="Asset not found")
+        return asset
+
+
+@blp.route("/api/v1/external/public/collection-points")
+class PublicCollectionPoints(MethodView):
+    @blp.auth(CONSENT_KEY)
+    @blp.arguments(PointPageQuerySchema(), location="query")
+    @blp.response(200, PointPageSchema)
+    @blp.errors(**{"404": "Asset not found"})
+    def get(self, args):
+        """The organisation's collection points (or an asset's), with everything their banners
+        show"""
+        org = current_org()
+        if args.get("asset_id"):
+            asset = points.find_asset(org, args["asset_id"])
+            if asset is None:
+                abort(404, message="Asset not found")
+            cps = points.cps_of_asset(org, asset.id)
+        else:
+            cps = points.collection_points(org)
+        page = cps[args["offset"]:args["offset"] + args["limit"]]
+        return {"total": len(cps), "limit": args["limit"], "offset": args["offset"],
+                "items": [sdk.point_view(cp) for cp in page]}
+
+
+@blp.route("/api/v1/external/consents/dp-timeline")
+class DpTimeline(MethodView):
+    @blp.auth(CONSENT_KEY)
+    @blp.arguments(TimelineQuerySchema(), location="query")
+    @blp.response(200, TimelineSchema)
+    def get(self, args):
+        """A data principal's timeline, oldest first: their consent logs, every event on them
+        (withdrawn, mapped, used, expired) and the suppressions the SDK reported"""
+        entries = sdk.timeline(current_org(), args["user_id"])
+        return {"dp_id": args["user_id"], "total": len(entries), "limit": args["limit"],
+                "offset": args["offset"],
+                "items": entries[args["offset"]:args["offset"] + args["limit"]]}
+
+
 # -- management -----------------------------------------------------------------------------------
 
 @admin_blp.route("/assets")
@@ -220,15 +560,29 @@ class Assets(MethodView):
     @admin_blp.response(201, AssetSchema)
     @admin_blp.errors(**{"409": "An asset with this display id exists"})
     def post(self, data):
-        """Create an asset"""
+        """Create an asset (``allowed_origins``: who may call the SDK API for it)"""
         return points.create_asset(current_org(), data["name"], data.get("display_id"),
-                                   current_actor())
+                                   current_actor(), asset_type=data.get("asset_type"),
+                                   description=data.get("description"),
+                                   allowed_origins=data.get("allowed_origins"))
 
     @admin_blp.auth(ADMIN_KEY)
     @admin_blp.response(200, AssetSchema(many=True))
     def get(self):
         """List assets"""
         return points.assets(current_org())
+
+
+@admin_blp.route("/assets/<string:asset_id>")
+class AssetById(MethodView):
+    @admin_blp.auth(ADMIN_KEY)
+    @admin_blp.arguments(AssetUpdateSchema())
+    @admin_blp.response(200, AssetSchema)
+    @admin_blp.errors(**{"404": "Asset not found"})
+    def patch(self, data, asset_id):
+        """Change an asset's name, type, description or allowed origins (null: the service's
+        CONSENT_CORS_ORIGINS)"""
+        return points.update_asset(current_org(), asset_id, data, current_actor())
 
 
 @admin_blp.route("/collection-points")
@@ -242,10 +596,32 @@ class CollectionPoints(MethodView):
         """Create a collection point (notice + purposes) under an asset"""
         return points.create_collection_point(
             current_org(), data["asset_id"], data["title"], data["notice_text"],
-            data["purposes"], data["notice_version"], data.get("display_id"), current_actor())
+            data["purposes"], data["notice_version"], data.get("display_id"), current_actor(),
+            consent_type=data["consent_type"], settings=data.get("banner_settings"))
 
     @admin_blp.auth(ADMIN_KEY)
     @admin_blp.response(200, CollectionPointSchema(many=True))
     def get(self):
         """List collection points"""
         return points.collection_points(current_org())
+
+
+@admin_blp.route("/collection-points/<string:cp_id>")
+class CollectionPointById(MethodView):
+    @admin_blp.auth(ADMIN_KEY)
+    @admin_blp.response(200, CollectionPointSchema)
+    @admin_blp.errors(**{"404": "Collection point not found"})
+    def get(self, cp_id):
+        """One collection point, by UUID or display id"""
+        cp = points.find_cp(current_org(), cp_id)
+        if cp is None:
+            abort(404, message="Collection point not found")
+        return cp
+
+    @admin_blp.auth(ADMIN_KEY)
+    @admin_blp.arguments(CollectionPointUpdateSchema())
+    @admin_blp.response(200, CollectionPointSchema)
+    @admin_blp.errors(**{"404": "Collection point not found"})
+    def patch(self, data, cp_id):
+        """Change a collection point's banner: its consent type and settings (replaced whole)"""
+        return points.update_collection_point(current_org(), cp_id, data, current_actor())
