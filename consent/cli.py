@@ -321,6 +321,41 @@ def seed_demo_command(dialects) -> click.Command:
     return command
 
 
+# Commands that make the schema current themselves; every other one first checks that it is.
+SCHEMA_COMMANDS = ("migrate", "init-db", "seed-demo")
+
+
+def schema_current(fn):
+    """Run a command only on a schema that is this code's and a database that answers: else
+    one line saying what to do (``flask --app app migrate``) and exit 1, never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .core import migrate
+
+        try:
+            problem = migrate.problem()
+        except Exception as exc:  # noqa: BLE001 - only a database that does not answer
+            if not storage.is_unavailable(exc):
+                raise
+            fail(f"the database does not answer: {storage.describe_unavailable(exc)}")
+        if problem:
+            fail(problem)
+        return fn(*args, **kwargs)
+    wrapper.schema_gated = True
+    return wrapper
+
+
+def gate_commands(command) -> None:
+    """Wrap a command (each command of a group) in :func:`schema_current`, once."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            gate_commands(sub)
+    elif command.callback is not None and not getattr(command.callback, "schema_gated", False):
+        command.callback = schema_current(command.callback)
+
+
 def init_app(app):
     for command in (migrate_command, init_db, seed_demo_command(registry(app).dialects), org_cli, user_cli,
                     member_cli, token_cli, key_cli, audit_cli, webhooks_cli):
@@ -328,3 +363,6 @@ def init_app(app):
     for dialect in registry(app).dialects:
         for command in dialect.cli_commands:
             app.cli.add_command(command)
+    for name, command in app.cli.commands.items():
+        if name not in SCHEMA_COMMANDS:
+            gate_commands(command)

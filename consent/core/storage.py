@@ -490,6 +490,14 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    return False
+
+
+def describe_unavailable(exc: BaseException) -> str:
+    return str(exc)
+
+
 def is_postgres() -> bool:
     return isinstance(db.obj, PostgresqlDatabase)
 
