@@ -325,35 +325,38 @@ def seed_demo_command(dialects) -> click.Command:
 SCHEMA_COMMANDS = ("migrate", "init-db", "seed-demo")
 
 
-def schema_current(fn):
-    """Run a command only on a schema that is this code's and a database that answers: else
-    one line saying what to do (``flask --app app migrate``) and exit 1, never a traceback."""
+def database_answers(fn, check_schema: bool = True):
+    """Run a command only on a database that answers and (``check_schema``) whose schema is
+    this code's: else one line saying what is wrong and what to do (``flask --app app
+    migrate``), exit 1, never a traceback. A database that stops answering while the command
+    runs is reported the same way."""
     import functools
+
+    from .core import migrate, outage
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .core import migrate
-
         try:
-            problem = migrate.problem()
+            problem = migrate.problem() if check_schema else None
+            if problem:
+                fail(problem)
+            return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - only a database that does not answer
-            if not storage.is_unavailable(exc):
+            if not outage.is_unavailable(exc):
                 raise
-            fail(f"the database does not answer: {storage.describe_unavailable(exc)}")
-        if problem:
-            fail(problem)
-        return fn(*args, **kwargs)
-    wrapper.schema_gated = True
+            fail(f"the database does not answer: {outage.describe(exc)}")
+    wrapper.database_checked = True
     return wrapper
 
 
-def gate_commands(command) -> None:
-    """Wrap a command (each command of a group) in :func:`schema_current`, once."""
+def gate_commands(command, check_schema: bool = True) -> None:
+    """Wrap a command (each command of a group) in :func:`database_answers`, once."""
     if isinstance(command, click.Group):
         for sub in command.commands.values():
-            gate_commands(sub)
-    elif command.callback is not None and not getattr(command.callback, "schema_gated", False):
-        command.callback = schema_current(command.callback)
+            gate_commands(sub, check_schema)
+    elif command.callback is not None and not getattr(command.callback, "database_checked",
+                                                      False):
+        command.callback = database_answers(command.callback, check_schema)
 
 
 def init_app(app):
@@ -364,5 +367,4 @@ def init_app(app):
         for command in dialect.cli_commands:
             app.cli.add_command(command)
     for name, command in app.cli.commands.items():
-        if name not in SCHEMA_COMMANDS:
-            gate_commands(command)
+        gate_commands(command, check_schema=name not in SCHEMA_COMMANDS)

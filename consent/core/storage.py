@@ -461,6 +461,9 @@ def init_database(url: str, **kwargs):
         current.retire()
     database = make_database(url, **kwargs)
     db.initialize(database)
+    from .outage import OUTAGE
+
+    OUTAGE.reset()   # an outage of the database replaced is not this one's
     return database
 
 
@@ -488,14 +491,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    return False
-
-
-def describe_unavailable(exc: BaseException) -> str:
-    return str(exc)
 
 
 def is_postgres() -> bool:
