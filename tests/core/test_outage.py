@@ -15,12 +15,16 @@ import glob
 import logging
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -238,6 +242,72 @@ def test_postgresql_stopped_mid_test_is_an_outage_and_its_end_is_logged(apps, lo
     finally:
         storage.db.close()
         server.remove()
+
+
+def _http(url: str, headers: dict) -> tuple[int, str | None]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers.get("Retry-After")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Retry-After")
+
+
+@pytest.mark.skipif(not PG_URL, reason="the PostgreSQL suite")
+@pytest.mark.skipif(_postgres_bin() is None, reason="PostgreSQL's server is not installed")
+def test_gunicorn_on_a_stopped_postgresql_logs_a_line_per_worker_not_per_request(apps, tmp_path):
+    """The issue's case: the service under gunicorn, PostgreSQL stopped. Every request is a 503
+    with Retry-After; the error log gets at most one line per worker, and no traceback."""
+    server = ThrowawayPostgres()
+    gunicorn = None
+    try:
+        app = make_app(server.url)
+        apps.append(app)
+        with app.app_context():
+            storage.create_tables()
+            org = OrgFixture("acme")
+        app.extensions["consent.background"].stop()
+        storage.db.close()
+        port = free_port()
+        log_path = tmp_path / "gunicorn.log"
+        with open(log_path, "w") as log_file:
+            gunicorn = subprocess.Popen(
+                [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+                 "--workers", "2", "app:app"], cwd=ROOT, stdout=log_file, stderr=log_file,
+                env={**os.environ, "CONSENT_DATABASE_URL": server.url,
+                     "CONSENT_SECRET_KEY": app.config["SECRET_KEY"]},
+                start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if _http(base + "/readyz", {})[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        headers = org.headers()
+        assert _http(base + "/ledger/v1/consents", headers)[0] == 200
+        server.stop()
+        answers = [_http(base + path, headers) for _ in range(100)
+                   for path in ("/ledger/v1/consents", "/readyz")]
+        assert set(answers) == {(503, str(outage.RETRY_AFTER))}
+        assert _http(base + "/healthz", {})[0] == 200
+        server.start_again()
+        deadline = time.monotonic() + 60
+        while _http(base + "/readyz", {})[0] != 200:   # each worker reconnects by itself
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        if gunicorn is not None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+            gunicorn.wait(timeout=30)
+        server.remove()
+    log = log_path.read_text()
+    assert "Traceback" not in log and "Error handling request" not in log, log[-3000:]
+    started = log.count("database unavailable:")
+    assert 1 <= started <= 2, log[-3000:]   # one per worker that met the outage
 
 
 @pytest.mark.skipif(not PG_URL, reason="the PostgreSQL suite")
