@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time as _time
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -489,70 +490,164 @@ def wait_until(condition, timeout: float = 60.0) -> None:
         _time.sleep(0.05)
 
 
+class MigrationLockHeld:
+    """The migration lock of a database, held by this test (PostgreSQL: the advisory lock;
+    SQLite: the writer lock's flock) until :meth:`release`; :meth:`waiting` counts the
+    processes waiting for it."""
+
+    def __init__(self, url: str):
+        if BACKEND == "postgresql":
+            import psycopg2
+
+            self.holder = psycopg2.connect(url)
+            self.holder.autocommit = True
+            self.cursor = self.holder.cursor()
+            self.cursor.execute("SELECT pg_advisory_lock(%s)", (migrate.PG_LOCK_KEY,))
+        else:
+            import fcntl
+
+            self.holder = open(url.removeprefix("sqlite:///") + "-writer.lock", "a+")
+            fcntl.flock(self.holder, fcntl.LOCK_EX)
+            self.inode = os.fstat(self.holder.fileno()).st_ino
+
+    def waiting(self) -> int:
+        if BACKEND == "postgresql":
+            self.cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            return self.cursor.fetchone()[0]
+        with open("/proc/locks") as locks:   # blocked flock requests on the lock file (Linux)
+            return sum(1 for line in locks
+                       if "->" in line and f":{self.inode} " in line.split("FLOCK", 1)[-1])
+
+    def release(self) -> None:
+        if BACKEND == "postgresql":
+            self.cursor.execute("SELECT pg_advisory_unlock(%s)", (migrate.PG_LOCK_KEY,))
+        else:
+            import fcntl
+
+            fcntl.flock(self.holder, fcntl.LOCK_UN)
+        self.holder.close()
+
+
+BASELINES = sorted(f"{component}: version 1: baseline: the schema of every version before "
+                   "migrations" for component in ("attestr", "avacy", "core", "truconsent",
+                                                  "veriff"))
+
+
+def applied_once(url: str) -> None:
+    """Each component's migration is recorded once, and the database is current."""
+    env = {**os.environ, "CONSENT_DATABASE_URL": url, "CONSENT_SECRET_KEY": "k"}
+    status = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "migrate",
+                             "--status"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert [line.split()[:4] for line in status.stdout.splitlines()[:5]] == [
+        [c, "1", "of", "1"] for c in ("core", "attestr", "avacy", "truconsent", "veriff")]
+
+
 def test_two_processes_migrating_one_database_at_once_apply_each_migration_once(tmp_path):
     """Two ``flask migrate`` started together on the newest pre-migration database, both made
     to wait on the migration lock (held here until both wait for it): each migration is applied
     once, both exit 0, and the database is current."""
     url, pg_name = restore(FIXTURES["1d841ff"], tmp_path)
     env = {**os.environ, "CONSENT_DATABASE_URL": url, "CONSENT_SECRET_KEY": "k"}
-    env.pop("CONSENT_TEST_DATABASE_URL", None)
     try:
-        if BACKEND == "postgresql":
-            import psycopg2
-
-            holder = psycopg2.connect(url)
-            holder.autocommit = True
-            cursor = holder.cursor()
-            cursor.execute("SELECT pg_advisory_lock(%s)", (migrate.PG_LOCK_KEY,))
-
-            def waiting() -> int:
-                cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
-                               "AND NOT granted AND database = (SELECT oid FROM pg_database "
-                               "WHERE datname = current_database())")
-                return cursor.fetchone()[0]
-
-            def release() -> None:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", (migrate.PG_LOCK_KEY,))
-                holder.close()
-        else:
-            import fcntl
-
-            lock_path = url.removeprefix("sqlite:///") + "-writer.lock"
-            holder = open(lock_path, "a+")
-            fcntl.flock(holder, fcntl.LOCK_EX)
-            inode = os.fstat(holder.fileno()).st_ino
-
-            def waiting() -> int:   # blocked flock requests on the lock file (Linux)
-                with open("/proc/locks") as locks:
-                    return sum(1 for line in locks
-                               if "->" in line and f":{inode} " in line.split("FLOCK", 1)[-1])
-
-            def release() -> None:
-                fcntl.flock(holder, fcntl.LOCK_UN)
-                holder.close()
-
+        lock = MigrationLockHeld(url)
         processes = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "migrate"],
                                       cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True) for _ in range(2)]
         try:
-            wait_until(lambda: waiting() == 2 or any(p.poll() is not None for p in processes))
-            assert waiting() == 2, [p.communicate() for p in processes]
+            wait_until(lambda: lock.waiting() == 2 or any(p.poll() is not None
+                                                          for p in processes))
+            assert lock.waiting() == 2, [p.communicate() for p in processes]
         finally:
-            release()
+            lock.release()
         outputs = [p.communicate(timeout=120) for p in processes]
         assert [p.returncode for p in processes] == [0, 0], outputs
-        applied = [line for out, _ in outputs for line in out.splitlines()
+        applied = [line.split(" (")[0] for out, _ in outputs for line in out.splitlines()
                    if ": version " in line]
-        assert sorted(line.split(" (")[0] for line in applied) == [
-            "attestr: version 1: baseline: the schema of every version before migrations",
-            "avacy: version 1: baseline: the schema of every version before migrations",
-            "core: version 1: baseline: the schema of every version before migrations",
-            "truconsent: version 1: baseline: the schema of every version before migrations",
-            "veriff: version 1: baseline: the schema of every version before migrations",
-        ]
-        status = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "migrate",
-                                 "--status"], cwd=ROOT, env=env, capture_output=True, text=True)
-        assert status.returncode == 0, status.stdout + status.stderr
+        assert sorted(applied) == BASELINES
+        applied_once(url)
     finally:
         if pg_name:
             _drop_pg(pg_name)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, headers=None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_two_instances_started_with_auto_migrate_migrate_once_and_serve(tmp_path):
+    """``CONSENT_AUTO_MIGRATE=true``: two gunicorn instances on one older database, each asked
+    to serve while the migration lock is held (both wait for it): each migration is applied
+    once, and both serve the old records."""
+    import signal
+
+    fixture = FIXTURES["1d841ff"]
+    old = json.loads(load(fixture[BACKEND]["records"]))
+    url, pg_name = restore(fixture, tmp_path)
+    env = {**os.environ, "CONSENT_DATABASE_URL": url, "CONSENT_AUTO_MIGRATE": "true",
+           "CONSENT_SECRET_KEY": MANIFEST["secret_key"]}
+    ports = [_free_port(), _free_port()]
+    servers = []
+    try:
+        lock = MigrationLockHeld(url)
+        servers = [subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+             "--workers", "1", "--log-level", "warning", "app:app"], cwd=ROOT, env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+            for port in ports]
+        for port in ports:   # up (the liveness probe needs no database)
+            wait_until(lambda: _alive(port))
+        answers: dict[int, tuple] = {}
+        threads = [threading.Thread(target=lambda p=p: answers.__setitem__(
+            p, _get(f"http://127.0.0.1:{p}/readyz"))) for p in ports]
+        for thread in threads:
+            thread.start()
+        try:
+            wait_until(lambda: lock.waiting() == 2)
+        finally:
+            lock.release()
+        for thread in threads:
+            thread.join(120)
+        assert [answers[p][0] for p in ports] == [200, 200], answers
+        headers = {"X-Org-Id": "demo", "X-API-Key": old["orgs"]["demo"]["admin_api_key"]}
+        for port in ports:
+            status, body = _get(f"http://127.0.0.1:{port}/ledger/v1/consents?limit=500",
+                                headers)
+            assert status == 200
+            assert [c["id"] for c in json.loads(body)["items"]] == \
+                old["orgs"]["demo"]["consent_ids"]
+        applied_once(url)
+    finally:
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+        for server in servers:
+            _, errors = server.communicate(timeout=30)
+            assert "Traceback" not in errors, errors
+        if pg_name:
+            _drop_pg(pg_name)
+
+
+def _alive(port: int) -> bool:
+    try:
+        return _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    except OSError:
+        return False
