@@ -11,8 +11,8 @@ cannot serve now:
   starting up, statement timeout), 58 (system error: I/O) and 55P03 (lock not available);
 * SQLite: the result codes of a file that cannot be opened or read or written now
   (``SQLITE_CANTOPEN``, ``SQLITE_IOERR``, ``SQLITE_BUSY`` and ``SQLITE_LOCKED`` after the busy
-  timeout, ``SQLITE_FULL``, ``SQLITE_READONLY``, ``SQLITE_PROTOCOL``, ``SQLITE_NOTADB`` is *not*
-  one: a file that is not a database is a configuration error);
+  timeout, ``SQLITE_FULL``, ``SQLITE_READONLY``, ``SQLITE_PROTOCOL``); not ``SQLITE_CORRUPT``
+  nor ``SQLITE_NOTADB``: a damaged file is not an outage that passes by itself;
 * :class:`DatabaseUnavailable`, raised by this service where the cause is an ``OSError`` (the
   SQLite file's directory, or its writer lock, cannot be opened).
 
