@@ -541,8 +541,9 @@ def applied_once(url: str) -> None:
     status = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "migrate",
                              "--status"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert status.returncode == 0, status.stdout + status.stderr
-    assert [line.split()[:4] for line in status.stdout.splitlines()[:5]] == [
-        [c, "1", "of", "1"] for c in ("core", "attestr", "avacy", "truconsent", "veriff")]
+    versions = [line.split()[:4] for line in status.stdout.splitlines()[:5]]
+    assert [v[0] for v in versions] == ["core", "attestr", "avacy", "truconsent", "veriff"]
+    assert all(v[1] == v[3] and v[2] == "of" for v in versions), versions
 
 
 def test_two_processes_migrating_one_database_at_once_apply_each_migration_once(tmp_path):
@@ -566,7 +567,8 @@ def test_two_processes_migrating_one_database_at_once_apply_each_migration_once(
         assert [p.returncode for p in processes] == [0, 0], outputs
         applied = [line.split(" (")[0] for out, _ in outputs for line in out.splitlines()
                    if ": version " in line]
-        assert sorted(applied) == BASELINES
+        assert len(applied) == len(set(applied)), applied      # none applied twice
+        assert set(BASELINES) <= set(applied)                   # by one process or the other
         applied_once(url)
     finally:
         if pg_name:
