@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from flask import Flask
+from flask import Flask, request
 from flask.sessions import SessionInterface
 from flask_smorest import Api
 
@@ -78,7 +78,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # The app's background loops (webhooks that come due, verification jobs, the dialects'
         # own), in each serving process from its first request on, once the schema is current.
         # A new app's runner stops the previous app's (they would share the process's database).
-        if gate.ready():
+        # (not on the probes and documents: /healthz answers without the database)
+        if not request.path.startswith(gate.NO_DATABASE) and gate.ready():
             runner.ensure_running()
 
     api = ConsentApi(app, spec_kwargs={"info": {"description": (

@@ -395,6 +395,44 @@ def seed_demo_command(dialects) -> click.Command:
     return command
 
 
+# Commands that make the schema current themselves; every other one first checks that it is.
+SCHEMA_COMMANDS = ("migrate", "init-db", "seed-demo")
+
+
+def database_answers(fn, check_schema: bool = True):
+    """Run a command only on a database that answers and (``check_schema``) whose schema is
+    this code's: else one line saying what is wrong and what to do (``flask --app app
+    migrate``), exit 1, never a traceback. A database that stops answering while the command
+    runs is reported the same way."""
+    import functools
+
+    from .core import migrate, outage
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            problem = migrate.problem() if check_schema else None
+            if problem:
+                fail(problem)
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - only a database that does not answer
+            if not outage.is_unavailable(exc):
+                raise
+            fail(f"the database does not answer: {outage.describe(exc)}")
+    wrapper.database_checked = True
+    return wrapper
+
+
+def gate_commands(command, check_schema: bool = True) -> None:
+    """Wrap a command (each command of a group) in :func:`database_answers`, once."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            gate_commands(sub, check_schema)
+    elif command.callback is not None and not getattr(command.callback, "database_checked",
+                                                      False):
+        command.callback = database_answers(command.callback, check_schema)
+
+
 def init_app(app):
     from . import checkpoint_cli  # noqa: F401  (audit checkpoint, checkpoints, export, key)
 
@@ -404,3 +442,5 @@ def init_app(app):
     for dialect in registry(app).dialects:
         for command in dialect.cli_commands:
             app.cli.add_command(command)
+    for name, command in app.cli.commands.items():
+        gate_commands(command, check_schema=name not in SCHEMA_COMMANDS)

@@ -494,7 +494,9 @@ class AvacyValidationErrorSchema(Schema):
 class WpErrorCodeSchema(Schema):
     error = fields.String(required=True, metadata={"enum": [
         "team_not_found", "webspace_not_found", "invalid_token", "token_not_found_or_expired",
-        "not_found", "server_error"]})
+        "not_found", "server_error", "service_unavailable"]})
+    reason = fields.String(metadata={"description": "With service_unavailable (503): why, and "
+                                                    "what the operator should do"})
 
 
 class AvacyWpErrorSchema(Schema):

@@ -19,9 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Callable
 
-from .storage import db
+from . import outage
+from .storage import db, release_broken_connection
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,16 @@ class Loop:
         return f"Loop({self.name!r})"
 
 
+REPEAT_LOG_EVERY = 60.0   # seconds between two lines about the same failure of a loop
+
+
+class _Failing:
+    """A loop's run of identical failures."""
+
+    def __init__(self, signature: str, at: float):
+        self.signature, self.count, self.logged_at = signature, 1, at
+
+
 _ACTIVE: list["Runner"] = []      # the runner whose threads may run in this process
 _ACTIVE_LOCK = threading.Lock()
 
@@ -62,6 +74,7 @@ class Runner:
         self._wakes: dict[str, threading.Event] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._failing: dict[str, _Failing] = {}
 
     def add(self, loop: Loop) -> None:
         if any(existing.name == loop.name for existing in self.loops):
@@ -136,14 +149,41 @@ class Runner:
             try:
                 while not self._stopped.is_set() and db.obj is not None and loop.step():
                     pass
-            except Exception as exc:  # the database may be away for a while; try again later
+            except Exception as exc:  # noqa: BLE001 - logged (see _failed); the next round retries
                 if not self._stopped.is_set():
-                    log.warning("%s: %s: %s", loop.name, type(exc).__name__, exc)
+                    self._failed(loop, exc)
+            else:
+                self._recovered(loop)
         try:
             if db.obj is not None and not db.is_closed():
                 db.close()   # this thread's own connection (peewee keeps one per thread)
         except Exception:  # noqa: BLE001 - a connection already gone needs no closing
             pass
+
+    def _failed(self, loop: Loop, exc: Exception) -> None:
+        """A step failed. A database that does not answer is the process's outage (one line for
+        all, ``consent.core.outage``); anything else is logged with its traceback the first time,
+        then at most once a minute while the same error repeats."""
+        release_broken_connection()
+        if outage.is_unavailable(exc):
+            outage.OUTAGE.failed(exc)
+            return
+        signature = f"{type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        failing = self._failing.get(loop.name)
+        if failing is None or failing.signature != signature:
+            self._failing[loop.name] = _Failing(signature, now)
+            log.exception("background loop %s failed (retried every round)", loop.name)
+            return
+        failing.count += 1
+        if now - failing.logged_at >= REPEAT_LOG_EVERY:
+            failing.logged_at = now
+            log.warning("background loop %s still failing (%d times): %s", loop.name,
+                        failing.count, signature)
+
+    def _recovered(self, loop: Loop) -> None:
+        if self._failing.pop(loop.name, None) is not None:
+            log.info("background loop %s runs again", loop.name)
 
 
 def stop_active(timeout: float = 15.0) -> None:

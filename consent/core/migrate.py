@@ -28,6 +28,10 @@ A serving process never runs on a schema other than the one its code was written
 that message until it is mended (see ``consent.web.service``), or migrates first when
 ``CONSENT_AUTO_MIGRATE`` is on.
 
+The baselines are tested on databases written by every earlier version that had a schema of its
+own (``tests/upgrade/``, ``tests/test_upgrade.py``): after ``upgrade`` each has the schema a new
+database gets, and every record reads back as its version answered it.
+
 Writing a migration: append ``Migration(n, "what it does", up)`` to the component's list, where
 ``up(schema)`` changes the tables from their shape at version n-1 to their shape at version n with
 the :class:`Schema` helpers (``playhouse.migrate`` underneath) or plain SQL. The models always

@@ -14,6 +14,7 @@ from peewee import InterfaceError, OperationalError, PostgresqlDatabase
 from playhouse.shortcuts import ReconnectMixin
 
 from .errors import Invalid
+from .outage import OUTAGE
 
 NUL = "\x00"
 
@@ -35,7 +36,10 @@ class LedgerPostgresqlDatabase(ReconnectMixin, PostgresqlDatabase):
         stores it; no dialect needs one."""
         if params and any(type(p) is str and NUL in p for p in params):
             raise Invalid("text must not contain NUL (0x00) characters")
-        return super().execute_sql(sql, params, *args, **kwargs)
+        cursor = super().execute_sql(sql, params, *args, **kwargs)
+        if OUTAGE.active:   # the database answers: an outage this process saw is over
+            OUTAGE.ok()
+        return cursor
 
     def retire(self) -> None:
         """Nothing runs in the background."""

@@ -7,7 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from peewee import CharField, IntegerField
+from peewee import (
+    SQL,
+    BooleanField,
+    CharField,
+    DecimalField,
+    FloatField,
+    IntegerField,
+    SqliteDatabase,
+)
 from playhouse.migrate import SchemaMigrator, migrate
 
 from .checkpoints import AuditCheckpoint
@@ -41,11 +49,32 @@ class Schema:
     def indexes(self, table: str) -> set[str]:
         return {i.name for i in self.db.get_indexes(table)}
 
-    def add_column(self, table: str, name: str, field) -> bool:
-        """Add a column if the table lacks it; True if it was added."""
+    def add_column(self, table: str, name: str, field, fill: str | None = None) -> bool:
+        """Add a column if the table lacks it; True if it was added. ``fill``: an SQL
+        expression (of the row's other columns) that gives the existing rows their value; a
+        column that is NOT NULL in the models is added nullable, filled, then made NOT NULL."""
         if name in self.columns(table):
             return False
-        migrate(self.migrator.add_column(table, name, field))
+        if fill is None:
+            migrate(self.migrator.add_column(table, name, field))
+            return True
+        if field.null or not isinstance(self.db, SqliteDatabase):
+            nullable = field.clone()
+            nullable.null = True
+            migrate(self.migrator.add_column(table, name, nullable))
+            self.execute(f'UPDATE "{table}" SET "{name}" = ({fill})')
+            if not field.null:
+                migrate(self.migrator.add_not_null(table, name))   # PostgreSQL: in place
+            return True
+        # SQLite cannot add NOT NULL to a column in place: playhouse would rebuild the table,
+        # and dropping the old one with foreign keys on deletes the rows that point at it. A
+        # NOT NULL column with a placeholder default is added instead, then filled.
+        placeholder = field.clone()
+        placeholder.constraints = [SQL("DEFAULT " + (
+            "0" if isinstance(field, (IntegerField, FloatField, DecimalField, BooleanField))
+            else "''"))]
+        migrate(self.migrator.alter_add_column(table, name, placeholder, allow_not_null=True))
+        self.execute(f'UPDATE "{table}" SET "{name}" = ({fill})')
         return True
 
     def create(self, *models) -> None:
@@ -82,6 +111,10 @@ OBSOLETE_INDEXES = (
     "audit_event_org_id", "subject_org_id",
     # (org, subject, purpose, seq) could not order a subject's list by seq: (subject, seq)
     "consent_org_id_subject_id_purpose_id_seq",
+    # b66afb2's list indexes, replaced at 221c0c9 by ones without the org column (subjects and
+    # purposes belong to one organisation) and a status index that leads with the org
+    "consent_org_id_subject_id_seq", "consent_org_id_purpose_id_seq",
+    "consent_org_id_status_seq",
 )
 
 

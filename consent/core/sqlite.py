@@ -17,6 +17,8 @@ import time
 
 from peewee import SqliteDatabase
 
+from .outage import OUTAGE, DatabaseUnavailable
+
 log = logging.getLogger(__name__)
 
 WRITER_LOCKS = ("flock", "none")
@@ -49,7 +51,10 @@ class WriterLock:
         self._thread_lock.acquire()
         try:
             if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError as exc:   # its directory is gone or not writable: an outage
+                    raise DatabaseUnavailable(f"cannot open the writer lock: {exc}") from exc
                 self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
@@ -152,8 +157,17 @@ class LedgerSqliteDatabase(SqliteDatabase):
 
     def _connect(self):
         if self.database and self.database != ":memory:":
-            _create_private(self.database)
+            try:
+                _create_private(self.database)
+            except OSError as exc:   # its directory is gone or not writable: an outage
+                raise DatabaseUnavailable(f"unable to open database file: {exc}") from exc
         return super()._connect()
+
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        cursor = super().execute_sql(sql, params, *args, **kwargs)
+        if OUTAGE.active:   # the database answers: an outage this process saw is over
+            OUTAGE.ok()
+        return cursor
 
     def begin(self, lock_type=None):
         if self.writer_lock is None:

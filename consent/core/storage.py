@@ -478,6 +478,9 @@ def init_database(url: str, **kwargs):
         current.retire()
     database = make_database(url, **kwargs)
     db.initialize(database)
+    from .outage import OUTAGE
+
+    OUTAGE.reset()   # an outage of the database replaced is not this one's
     return database
 
 

@@ -24,6 +24,25 @@ def public_url() -> str:
     return DEFAULT_PUBLIC_URL
 
 
+class LookupFailed:
+    """What a URL converter that looks its value up in the database returns when the lookup
+    fails (the database does not answer): the rule matches, and the error is raised again
+    before the view runs (``consent.web.dialect``), where the error handlers answer it (503 in
+    the matched blueprint's shape for an outage, 500 for a bug). Raised in the converter, it
+    would escape them: URL matching runs before Flask's error handling."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+def looked_up(lookup, value):
+    """``lookup(value)`` for a URL converter, or a :class:`LookupFailed`."""
+    try:
+        return lookup(value)
+    except Exception as exc:  # noqa: BLE001 - raised again before the view (see LookupFailed)
+        return LookupFailed(exc)
+
+
 def cross_site_request() -> bool:
     """Did a form post come from another site? ``Sec-Fetch-Site: cross-site``, or an ``Origin``
     other than this host. ``Origin: null`` (privacy-preserving browsers) is not taken as one:

@@ -22,11 +22,14 @@ from flask_smorest import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from consent.core import errors as domain
+from consent.core import outage
 from consent.core.storage import release_broken_connection
 from schemas.common import ServiceErrorSchema
 
+from . import LookupFailed
 from .auth import AuthFailed, Scheme
 from .cors import CorsPolicy
+from .pages import page
 
 log = logging.getLogger("consent")
 
@@ -114,7 +117,7 @@ class Registry:
                 if path.startswith(prefix) and len(prefix) > best_len:
                     best, best_len = d, len(prefix)
         if best is None:
-            best = next((d for d in self.dialects if d.owns and d.owns(path)), None)
+            best = next((d for d in self.dialects if d.owns and _claims(d, path)), None)
         return best
 
     def shape_for_request(self) -> ErrorShape | None:
@@ -123,6 +126,15 @@ class Registry:
             return self.shapes[bp]
         dialect = self.page_owner.get(bp) or self.owner(request.path)
         return dialect.errors if dialect else None
+
+
+def _claims(dialect: Dialect, path: str) -> bool:
+    """A dialect's ``owns`` claim; one that cannot be decided (a claim that looks an organisation
+    up while the database does not answer) is no claim: the URL gets the service's shape."""
+    try:
+        return bool(dialect.owns(path))
+    except Exception:  # noqa: BLE001 - an error answer must never fail itself
+        return False
 
 
 def registry(app) -> Registry:
@@ -195,6 +207,10 @@ def install_error_handlers(app) -> None:
     dialects = registry(app)
 
     def render(status: int, message: str, exc: Exception | None) -> Response:
+        if status == 503 and request.blueprint in dialects.page_owner:
+            # a page (a person in a browser): a page, not a dialect's JSON
+            return page("unavailable.html", 503, org=None,
+                        retry_after=getattr(exc, "retry_after", None))
         shape = dialects.shape_for_request()
         renderer = shape.render if shape else default_error
         response = renderer(status, message, exc)
@@ -218,6 +234,8 @@ def install_error_handlers(app) -> None:
                         abort(status, message=message)
                     except HTTPException as denied:
                         return render(status, message, denied)
+                except Exception as failed:  # noqa: BLE001 - e.g. the database does not answer
+                    return _unexpected(failed)
         return render(exc.code, http_message(exc), exc)
 
     @app.errorhandler(domain.DomainError)
@@ -231,8 +249,18 @@ def install_error_handlers(app) -> None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
+    @app.before_request
+    def _failed_lookups():
+        for value in (request.view_args or {}).values():
+            if isinstance(value, LookupFailed):   # a URL converter's (see LookupFailed)
+                raise value.error
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
         release_broken_connection()
+        if outage.is_unavailable(exc):
+            # an outage, not a bug: 503 in the dialect's shape, one log line per outage
+            outage.OUTAGE.failed(exc)
+            return _domain(domain.Unavailable(outage.MESSAGE, retry_after=outage.RETRY_AFTER))
+        log.exception("unhandled error on %s %s", request.method, request.path)
         return render(500, InternalServerError.description, None)

@@ -33,17 +33,19 @@ def test_the_app_declares_every_loop_and_its_first_request_starts_them(app, clie
     assert {loop.name for loop in runner.loops} == {
         "webhook-sender", "audit-verifier", "audit-checkpoints", "attestr-worker"}
     assert worker.WORKER in runner.loops and outbox.SENDER in runner.loops
-    client.get("/healthz")
+    client.get("/healthz")          # the liveness probe never touches the database: not it
+    assert not runner.running and loop_threads() == []
+    client.get("/readyz")
     assert runner.running and len(loop_threads()) == 4
 
 
 def test_stop_ends_every_thread_and_a_stopped_runner_never_restarts(app, client):
     runner = app.extensions["consent.background"]
-    client.get("/healthz")
+    client.get("/readyz")
     assert len(loop_threads()) == 4
     runner.stop()
     assert loop_threads() == [] and not runner.running
-    client.get("/healthz")          # a request after the stop starts nothing
+    client.get("/readyz")           # a request after the stop starts nothing
     outbox.SENDER.wake()
     assert loop_threads() == []
 
@@ -52,7 +54,7 @@ def test_a_new_app_stops_the_previous_apps_loops_before_opening_its_database(tmp
     first = make_app(f"sqlite:///{tmp_path / 'a.sqlite3'}")
     with first.app_context():
         storage.create_tables()
-    first.test_client().get("/healthz")
+    first.test_client().get("/readyz")
     old = loop_threads()
     assert len(old) == 4
     seen_alive = []

@@ -130,7 +130,7 @@ def render_wp(status: int, message: str, exc: Exception | None = None):
     if isinstance(explicit, dict) and status < 500:
         body = {"message": explicit}
     elif isinstance(exc, domain.Unavailable):
-        body = {"message": {"error": "service_unavailable"}}
+        body = {"message": {"error": "service_unavailable", "reason": message}}
     elif status >= 500:
         body = {"message": {"error": "server_error"}}
     else:

@@ -83,6 +83,14 @@ class AvacyDecision(BaseModel):
         indexes = ((("entry", "consent"), False),)
 
 
+def _webspace_number(schema) -> None:
+    """Entries written before 8eb766b read their webspace's number through a join: it is
+    copied into each."""
+    schema.add_column("avacy_consent", "webspace_number", IntegerField(), fill=(
+        'SELECT w."number" FROM "avacy_webspace" w '
+        'WHERE w."id" = "avacy_consent"."webspace_id"'))
+
+
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
 
 
@@ -91,7 +99,7 @@ def _versions(schema) -> None:
 
 
 register_models(*MODELS, component="avacy", migrations=(
-    baseline(*MODELS),
+    baseline(*MODELS, also=_webspace_number),
     Migration(2, "avacy_consent.versions: the policy versions a v4 request accepted, as sent",
               _versions),
 ))

@@ -20,6 +20,7 @@ from flask_smorest import abort
 from werkzeug.routing import BaseConverter, ValidationError
 
 from consent.core import auth, ledger
+from consent.web import LookupFailed, looked_up
 from consent.web.auth import ADMIN_KEY, ApiKey, Scheme, current_actor, current_org
 from consent.web.blueprint import DialectBlueprint
 from consent.web.dialect import SERVICE_ERRORS
@@ -79,7 +80,9 @@ class TenantConverter(BaseConverter):
     def to_python(self, value):
         if "\x00" in value:
             raise ValidationError()
-        org = ledger.get_org(value)
+        org = looked_up(ledger.get_org, value)
+        if isinstance(org, LookupFailed):
+            return org
         if org is None or org.slug != value:
             raise ValidationError()
         return value

@@ -19,7 +19,7 @@ from werkzeug.routing import BaseConverter, ValidationError
 
 from consent.core import ledger, tokens
 from consent.web.pages import page
-from consent.web import cross_site_request
+from consent.web import cross_site_request, looked_up
 from schemas.common import iso
 
 from . import links, logs, mail
@@ -36,7 +36,7 @@ class OrgSubdomainConverter(BaseConverter):
     other value does not match, and routing goes on to the other rules."""
 
     def to_python(self, value):
-        org = ledger.org_by_subdomain(value)
+        org = looked_up(ledger.org_by_subdomain, value)
         if org is None:
             raise ValidationError()
         return org
