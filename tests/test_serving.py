@@ -369,3 +369,18 @@ def test_revocation_and_removal_hold_on_the_next_request_of_every_worker(served)
     status, _ = s.get(f"/ledger/v1/members/{user.id}", method="DELETE", headers=admin)
     assert status == 200
     assert [status_with(other) for _ in range(6)] == [403] * 6
+
+
+def test_the_apps_own_error_log_masks_a_link_token(client, caplog, monkeypatch):
+    """A bug on a page whose URL carries a token logs the path with the token masked."""
+    from consent.dialects.veriff import service
+
+    def broken(token):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "session_by_token", broken)
+    token = "secret-session-token-" + uuid.uuid4().hex
+    response = client.get(f"/v/{token}")
+    assert response.status_code == 500
+    assert "unhandled error on GET /v/" in caplog.text
+    assert token not in caplog.text

@@ -30,6 +30,7 @@ from . import LookupFailed
 from .auth import AuthFailed, Scheme
 from .cors import CorsPolicy
 from .pages import page
+from .serving import mask_path
 
 log = logging.getLogger("consent")
 
@@ -262,5 +263,5 @@ def install_error_handlers(app) -> None:
             # an outage, not a bug: 503 in the dialect's shape, one log line per outage
             outage.OUTAGE.failed(exc)
             return _domain(domain.Unavailable(outage.MESSAGE, retry_after=outage.RETRY_AFTER))
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, mask_path(request.path))
         return render(500, InternalServerError.description, None)
