@@ -1,6 +1,8 @@
 """The operator CLI, run through Flask's CLI runner against the test database."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from consent.core import auth, ledger
@@ -96,6 +98,7 @@ def test_key_create_hmac_and_basic(runner):
     assert auth.find_basic_client("cl_other", basic["key"]) is None
 
 
+@pytest.mark.tampered
 def test_audit_verify_exit_codes(runner, org):
     c = ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p", status="granted"))
     ok = invoke(runner, "audit", "verify", "--org", "acme")
@@ -120,6 +123,7 @@ def test_export(runner, org, tmp_path):
     assert len(csv_out.splitlines()) == 4
 
 
+@pytest.mark.tampered
 def test_audit_verify_without_org_checks_every_organisation(runner, org, other_org):
     ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p", status="granted"))
     bad = ledger.record_one(other_org.org, ledger.Decision(subject="s", purpose="p",

@@ -159,6 +159,8 @@ class SubjectLink(BaseModel):
     moved_count = IntegerField(default=0)
     metadata = JSONField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class Purpose(BaseModel):
@@ -168,6 +170,8 @@ class Purpose(BaseModel):
     name = CharField(max_length=200)
     current_version = CharField(max_length=32, default="1")
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("org", "code"), True),)
@@ -179,6 +183,8 @@ class PurposeVersion(BaseModel):
     version = CharField(max_length=32)
     description = TextField(default="")
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("purpose", "version"), True),)
@@ -191,6 +197,8 @@ class Notice(BaseModel):
     title = CharField(max_length=200)
     current_version = CharField(max_length=32, default="1")
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("org", "code"), True),)
@@ -202,6 +210,8 @@ class NoticeVersion(BaseModel):
     version = CharField(max_length=32)
     text = TextField()
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("notice", "version"), True),)
@@ -267,6 +277,8 @@ class ConsentEvent(BaseModel):
     at = DateTimeField(default=utcnow)
     audit_event_id = CharField(max_length=36)
     data = JSONField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class AuditEvent(BaseModel):

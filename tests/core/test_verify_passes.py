@@ -44,6 +44,7 @@ def test_a_pass_goes_on_over_several_calls_until_complete(client, org, slices):
     assert again["id"] != answers[-1]["id"]
 
 
+@pytest.mark.tampered
 def test_tampering_is_found_by_the_next_pass(client, org, slices):
     first = record(org, 3)[0]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consent.core import ledger, sql
+from consent.core import ledger
 from consent.core.errors import Invalid, NotFound
 from consent.core.storage import ConsentEvent, utcnow
 from schemas.common import iso
@@ -67,18 +67,18 @@ def record(org, data: dict, actor: str) -> list[Log]:
             evidence={"action": action, "request_id": data.get("requestId"),
                       "collection_point_id": cp.id if cp else None,
                       "metadata": data.get("metadata")}))
-    out = []
-    for r in ledger.in_transaction_record(org, decisions, actor=actor):
-        tc = {"tc_action": action, "tc_request_id": data.get("requestId"), "tc_event_id": None,
-              "tc_metadata": data.get("metadata")}
-        sql.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id, "action": action,
-                           "collection_point_id": cp.id if cp else None,
-                           "request_id": tc["tc_request_id"], "event_id": None,
-                           "metadata": tc["tc_metadata"]})
-        out.append(Log(queries.LOG.cls(**r.consent._asdict(), **tc,
-                                       cp_id=cp.id if cp else None,
-                                       cp_display_id=cp.display_id if cp else None)))
-    return out
+    tc = {"tc_action": action, "tc_request_id": data.get("requestId"), "tc_event_id": None,
+          "tc_metadata": data.get("metadata")}
+
+    def log_row(event, consent):   # recorded by the consent's own audit event
+        event.insert(TcLog, {"consent_id": consent.seq, "org_id": org.id, "action": action,
+                             "collection_point_id": cp.id if cp else None,
+                             "request_id": tc["tc_request_id"], "event_id": None,
+                             "metadata": tc["tc_metadata"]})
+
+    return [Log(queries.LOG.cls(**r.consent._asdict(), **tc, cp_id=cp.id if cp else None,
+                                cp_display_id=cp.display_id if cp else None))
+            for r in ledger.in_transaction_record(org, decisions, actor=actor, rows=log_row)]
 
 
 def _mappings(rows: list) -> dict[int, list[dict]]:

@@ -6,7 +6,8 @@ import datetime as dt
 
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from consent.core.schema import baseline
+from consent.core import covered
+from consent.core.schema import baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -31,6 +32,8 @@ class TcAsset(BaseModel):
     display_id = CharField(max_length=32)
     name = CharField(max_length=200)
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_asset"
@@ -48,6 +51,8 @@ class TcCollectionPoint(BaseModel):
     # [{"id", "name", "description", "version"}]; "id" is the ledger purpose code.
     purposes = JSONField()
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_collection_point"
@@ -72,6 +77,8 @@ class TcConsentRequest(BaseModel):
     consent_action = CharField(max_length=20, null=True)
     reference = CharField(max_length=32, null=True)
     created_at = DateTimeField()
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_request"
@@ -89,6 +96,8 @@ class TcLinkEvent(BaseModel):
     created_at = DateTimeField()
     expires_at = DateTimeField()
     superseded_at = DateTimeField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_link_event"
@@ -104,13 +113,21 @@ class TcLog(BaseModel):
     request_id = CharField(max_length=255, null=True, index=True)
     event_id = CharField(max_length=36, null=True)
     metadata = JSONField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_log"
         indexes = ((("org", "action"), False),)
 
 
+# What the audit chain covers (consent.core.covered): every table of the dialect. A request and
+# its links change (regenerated, superseded, completed): each change is hashed again.
+for _model in (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog):
+    covered.cover(_model)
+
 MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
 register_models(*MODELS, component="truconsent", migrations=(
     baseline(*MODELS),
+    cover_rows(*MODELS, version=2),
 ))

@@ -5,7 +5,7 @@ notice a ledger notice (``cp:<id>``), in the transaction that creates it.
 """
 from __future__ import annotations
 
-from consent.core import audit, ledger, sql
+from consent.core import audit, ledger
 from consent.core.errors import Conflict, Invalid, NotFound
 from consent.core.storage import new_uuid, transaction
 
@@ -25,11 +25,12 @@ def create_asset(org, name: str, display_id: str | None = None, actor: str = "sy
     if not name:
         raise Invalid("an asset needs a name")
     with transaction():
+        event = audit.begin(org.id)
         display_id = display_id or _next_display_id(TcAsset, org.id, "AS")
         if queries.display_id_taken(TcAsset).value((org.id, display_id)):
             raise Conflict(f"asset {display_id} already exists")
-        asset = sql.create(TcAsset, org_id=org.id, display_id=display_id, name=name)
-        audit.append(org.id, actor=actor, action="truconsent.asset.created", entity_type="asset",
+        asset = event.create(TcAsset, org_id=org.id, display_id=display_id, name=name)
+        event.append(actor=actor, action="truconsent.asset.created", entity_type="asset",
                      entity_id=asset.id, payload={"display_id": display_id, "name": name})
     return asset
 
@@ -68,15 +69,17 @@ def create_collection_point(org, asset_ref: str, title: str, notice_text: str,
         display_id = display_id or _next_display_id(TcCollectionPoint, org.id, "CP")
         if queries.display_id_taken(TcCollectionPoint).value((org.id, display_id)):
             raise Conflict(f"collection point {display_id} already exists")
-        cp = sql.create(TcCollectionPoint, org_id=org.id, asset_id=asset.id,
-                        display_id=display_id, title=title, notice_text=notice_text,
-                        notice_version=notice_version, purposes=clean)
+        cp_id = new_uuid()
         for p in clean:
             ledger.ensure_purpose(org.id, p["id"], name=p["name"], version=p["version"],
                                   description=p["description"], actor=actor)
-        ledger.publish_notice(org.id, f"cp:{cp.id}", title, notice_text, notice_version,
+        ledger.publish_notice(org.id, f"cp:{cp_id}", title, notice_text, notice_version,
                               actor=actor)
-        audit.append(org.id, actor=actor, action="truconsent.collection_point.created",
+        event = audit.begin(org.id)
+        cp = event.create(TcCollectionPoint, id=cp_id, org_id=org.id, asset_id=asset.id,
+                          display_id=display_id, title=title, notice_text=notice_text,
+                          notice_version=notice_version, purposes=clean)
+        event.append(actor=actor, action="truconsent.collection_point.created",
                      entity_type="collection_point", entity_id=cp.id, payload={
                          "display_id": display_id, "asset_id": asset.id, "title": title,
                          "notice_version": notice_version, "purposes": clean})

@@ -5,7 +5,8 @@ shared secret); these tables point at it. A :class:`VeriffSession` keeps what th
 created with that never changes (vendorData, callback, the token's hash). What changes lives in
 :class:`VeriffSessionState`: the status, the current attempt, the person and document data the
 session was created with (the decision and ``GET /person`` return them; they are cleared when the
-session is deleted and never written to the audit chain), and when it was deleted. A session
+session is deleted, and the audit chain keeps only salted hashes of them, see
+:class:`VeriffSessionState`), and when it was deleted. A session
 without a state row (created before the state existed) is in its original ``status``.
 
 Each pass through the flow is a :class:`VeriffAttempt` (Veriff's ``attemptId``), carrying its
@@ -17,6 +18,8 @@ the API key its webhooks carry in ``X-AUTH-CLIENT``.
 """
 from __future__ import annotations
 
+import secrets
+
 from peewee import (
     AutoField,
     BooleanField,
@@ -27,7 +30,8 @@ from peewee import (
     TextField,
 )
 
-from consent.core.schema import baseline
+from consent.core import covered, sql
+from consent.core.schema import baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -52,6 +56,8 @@ class VeriffSession(BaseModel):
     token_hash = CharField(max_length=64, index=True)
     created_at = DateTimeField(default=utcnow)
     submitted_at = DateTimeField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("integration", "created_at"), False),)
@@ -66,6 +72,8 @@ class VeriffMedia(BaseModel):
     sha256 = CharField(max_length=64)
     mimetype = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class VeriffConsent(BaseModel):
@@ -78,6 +86,8 @@ class VeriffConsent(BaseModel):
     type = CharField(max_length=16)
     approved = BooleanField()
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("session", "seq"), False),)
@@ -97,6 +107,8 @@ class VeriffAttempt(BaseModel):
     code = IntegerField(null=True)            # 9001, 9102... once decided
     reason_code = IntegerField(null=True)
     reason = TextField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("session", "seq"), False),)
@@ -104,7 +116,9 @@ class VeriffAttempt(BaseModel):
 
 class VeriffSessionState(BaseModel):
     """What changes about a session: one row per session, updated in place (every change is an
-    audit event)."""
+    audit event, which records the row's new hash). ``salt`` is random while the row holds
+    person or document data and cleared with them: the hashes the chain keeps of the row cannot
+    be used to guess the erased data."""
 
     session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
     status = CharField(max_length=32)
@@ -113,6 +127,9 @@ class VeriffSessionState(BaseModel):
     document = JSONField(null=True)
     updated_at = DateTimeField(default=utcnow)
     deleted_at = DateTimeField(null=True)
+    salt = CharField(max_length=32, null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class VeriffIntegration(BaseModel):
@@ -128,8 +145,33 @@ class VeriffIntegration(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
 
+# What the audit chain covers (consent.core.covered): sessions, their state (status, person,
+# document, deletion), attempts and their decisions, media and consent uploads. Not covered:
+# integrations' webhook settings (access configuration, like the credentials they extend).
+SESSION_JOIN = 'JOIN "veriff_session" s ON s."id" = t."session_id"'
+covered.cover(VeriffSession)
+for _model in (VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState):
+    covered.cover(_model, org='s."org_id"', join=SESSION_JOIN)
+COVERED = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState)
+
+
+def _salt_states(schema) -> None:
+    """A salt for every state row that still holds person or document data."""
+    schema.add_column("veriff_session_state", "salt", CharField(max_length=32, null=True))
+    rows = schema.execute('SELECT "session_id" FROM "veriff_session_state" WHERE "salt" IS NULL '
+                          'AND ("person" IS NOT NULL OR "document" IS NOT NULL)').fetchall()
+    salt = sql.Statement('UPDATE "veriff_session_state" SET "salt" = ? WHERE "session_id" = ?')
+    for (session_id,) in rows:
+        salt.execute((new_salt(), session_id))
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
+
+
 MODELS = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
           VeriffIntegration)
 register_models(*MODELS, component="veriff", migrations=(
     baseline(*MODELS, obsolete_indexes=("veriff_consent_session_id",)),
+    cover_rows(*COVERED, version=2, also=_salt_states),
 ))

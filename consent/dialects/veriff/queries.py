@@ -36,7 +36,7 @@ SESSION_BY_ID = SESSION.where('s."id" = ?', ACTIVE)
 SESSION_BY_ID_LOCKED = SESSION.where('s."id" = ?', ACTIVE, suffix=LOCK)
 SESSION_BY_TOKEN_HASH = SESSION.where('s."token_hash" = ?', ACTIVE)
 SESSION_BY_TOKEN_HASH_LOCKED = SESSION.where('s."token_hash" = ?', ACTIVE, suffix=LOCK)
-STATE_EXISTS = sql.Statement('SELECT 1 FROM "veriff_session_state" WHERE "session_id" = ?')
+STATE = sql.model_select(VeriffSessionState).where('t."session_id" = ?')
 
 ATTEMPT = sql.model_select(VeriffAttempt)
 ATTEMPT_BY_ID = ATTEMPT.where('t."id" = ?')

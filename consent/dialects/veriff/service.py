@@ -27,12 +27,12 @@ import hashlib
 import re
 import secrets
 
-from consent.core import audit, ledger, sql
+from consent.core import audit, ledger
 from consent.core.storage import transaction
 
 from . import codes, lifecycle, queries, webhooks
 from .lifecycle import SessionStateError
-from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState
+from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState, new_salt
 
 SUBJECT_PREFIX = "veriff-session:"
 PURPOSE_PREFIX = "veriff:"
@@ -107,13 +107,15 @@ def create_session(cred, verification: dict):
     person = _kept(verification.get("person"), PERSON_KEYS)
     document = _kept(verification.get("document"), DOCUMENT_KEYS)
     with transaction():
-        session = sql.create(
+        event = audit.begin(cred.org_id)
+        session = event.create(
             VeriffSession, org_id=cred.org_id, integration_id=cred.id, vendor_data=vendor_data,
             end_user_id=verification.get("endUserId"), callback=verification.get("callback"),
             token_hash=token_hash(token))
-        sql.create(VeriffSessionState, session_id=session.id, status=session.status,
-                   person=person, document=document, updated_at=session.created_at)
-        audit.append(cred.org_id, actor=actor_for(cred), action="veriff.session.created",
+        event.create(VeriffSessionState, session_id=session.id, status=session.status,
+                     person=person, document=document, updated_at=session.created_at,
+                     salt=new_salt() if person or document else None)
+        event.append(actor=actor_for(cred), action="veriff.session.created",
                      entity_type="veriff_session", entity_id=session.id, payload={
                          "integration": cred.id, "vendorData": vendor_data,
                          "callback": session.callback,
@@ -155,10 +157,11 @@ def add_media(cred, session_id: str, image: dict):
         session = _open_session(cred, session_id)
         if session is None:
             return None
-        media = sql.create(VeriffMedia, session_id=session.id, context=image["context"],
-                           timestamp=image.get("timestamp"), size=len(data), sha256=digest,
-                           mimetype=mimetype)
-        audit.append(cred.org_id, actor=actor_for(cred), action="veriff.media.added",
+        event = audit.begin(cred.org_id)
+        media = event.create(VeriffMedia, session_id=session.id, context=image["context"],
+                             timestamp=image.get("timestamp"), size=len(data), sha256=digest,
+                             mimetype=mimetype)
+        event.append(actor=actor_for(cred), action="veriff.media.added",
                      entity_type="veriff_media", entity_id=media.id, payload={
                          "session": session.id, "context": media.context, "size": media.size,
                          "sha256": digest, "mimetype": mimetype,
@@ -202,7 +205,15 @@ def record_consent(cred, session_id: str, upload: dict):
         session = _open_session(cred, session_id)
         if session is None:
             return None
-        recorded = ledger.in_transaction_record(cred.org_id, [ledger.Decision(
+        uploads = []
+
+        def upload_row(event, consent):   # recorded by the consent's own audit event
+            uploads.append(event.create(VeriffConsent, session_id=session.id,
+                                        consent_id=consent.id, type=upload["type"],
+                                        approved=upload["approved"],
+                                        created_at=consent.created_at))
+
+        ledger.in_transaction_record(cred.org_id, [ledger.Decision(
             subject=subject_for(session), purpose=PURPOSE_PREFIX + upload["type"],
             purpose_name=PURPOSE_NAMES[upload["type"]],
             status="granted" if upload["approved"] else "denied", source="veriff",
@@ -210,10 +221,8 @@ def record_consent(cred, session_id: str, upload: dict):
             evidence={"veriff_session_id": session.id, "type": upload["type"],
                       "approved": upload["approved"], "text": text,
                       "integration": cred.id, "api_key_prefix": cred.key_prefix},
-        )], actor=actor_for(cred))[0].consent
-        return sql.create(VeriffConsent, session_id=session.id, consent_id=recorded.id,
-                          type=upload["type"], approved=upload["approved"],
-                          created_at=recorded.created_at)
+        )], actor=actor_for(cred), rows=upload_row)
+        return uploads[0]
 
 
 def session_consents(session) -> list:
