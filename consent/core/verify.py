@@ -8,14 +8,14 @@ What is checked (in this order, in constant memory):
    records (payload ``rows``, see :mod:`consent.core.covered`) still exists in its
    organisation and points at this event or a later one (a deleted row, or one set back to an
    older version with its pointer, fails here);
-2. every consent: its content against its record hash, that hash against the one its audit event
-   recorded, the subject and purpose identifiers against the event's, its current holder against
-   its mapping events, and consents in the chain's order;
-3. every ``consent.recorded`` event has its consent;
-4. every row of every covered table (by table name, then key): it points at an event
+2. every row of every covered table (by table name, then key): it points at an event
    (``audit_seq``), that event recorded it, and its content hashes to what the event recorded
    (an edited row, a row inserted behind the service's back, or a row pointed at another event
-   fails here).
+   fails here);
+3. every consent: its content against its record hash, that hash against the one its audit event
+   recorded, the subject and purpose identifiers against the event's, its current holder against
+   its mapping events, and consents in the chain's order;
+4. every ``consent.recorded`` event has its consent.
 
 A fault names what failed: ``first_bad_event`` / ``first_bad_seq`` (the event), and
 ``first_bad_consent`` (a consent) or ``first_bad_table`` / ``first_bad_row`` (a covered row: its
@@ -63,7 +63,7 @@ SLICE_SECONDS = 5.0
 
 @dataclass
 class Progress:
-    phase: str = "events"            # events -> consents -> missing -> rows -> done
+    phase: str = "events"            # events -> rows -> consents -> missing -> done
     last_seq: int = 0                # last event verified
     prev_hash: str = audit.GENESIS   # its hash
     checked: int = 0                 # events verified
@@ -136,7 +136,10 @@ class _Recorded:
                 if pointer is False:
                     fault = (first_seq, "a row this event recorded is missing", first_event,
                              table, key)
-                elif pointer is None or pointer < last_seq:
+                elif pointer is None:
+                    fault = (last_seq, "a row this event recorded points at no audit event",
+                             None, table, key)
+                elif pointer < last_seq:
                     fault = (last_seq, "a row points at an older audit event than the last one "
                              "that recorded it", None, table, key)
                 else:
@@ -186,7 +189,7 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
             if found:
                 return _fault(progress, **found)
             if len(rows) < batch:
-                progress.phase = "consents"
+                progress.phase = "rows"
         elif progress.phase == "consents":
             rows = queries.CONSENT_AUDIT_AFTER.all((org_id, progress.consent_after, batch))
             if rows:
@@ -205,13 +208,13 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
                 return _fault(progress, "the consent this event recorded is missing",
                               missing[0], missing[1], missing[2])
             progress.missing_after = progress.last_seq
-            progress.phase = "rows"
+            progress.phase = "done"
         elif progress.phase == "rows":
             cov = covered.get(progress.table) if progress.table else None
             if cov is None:
                 cov = covered.after(progress.table)
                 if cov is None:
-                    progress.phase = "done"
+                    progress.phase = "consents"
                     continue
                 progress.table, progress.row_after = cov.table, None
             rows = cov.walk(org_id, progress.row_after, batch)
@@ -228,7 +231,7 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
             if len(rows) < batch:
                 following = covered.after(cov.table)
                 if following is None:
-                    progress.phase = "done"
+                    progress.phase = "consents"
                 else:
                     progress.table, progress.row_after = following.table, None
         else:
