@@ -376,8 +376,8 @@ class WebhookAttempt(BaseModel):
 
 
 class Verification(BaseModel):
-    """A verification of an organisation's chain and consents, and how far it has come (see
-    ``consent.core.verify``)."""
+    """A verification of an organisation's chain, consents and covered rows, and how far it has
+    come (see ``consent.core.verify``)."""
 
     id = AutoField()
     org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, status, id)
