@@ -246,6 +246,11 @@ def audit_verify(slug):
     organisation: its slug (``org``) and the verdict's fields as GET /ledger/v1/audit/verify
     returns them (``first_bad_event``, ``first_bad_consent``, ``first_bad_table``,
     ``first_bad_row``, ``reason``...); exits 1 if any organisation is broken."""
+    from .core import migrate
+
+    problem = migrate.problem()
+    if problem:   # verify reads the columns of this version's schema
+        fail(problem)
     orgs = [org_or_fail(slug)] if slug else ledger.all_orgs()
     broken = 0
     for org in orgs:

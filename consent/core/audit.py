@@ -132,12 +132,6 @@ class Pending:
         self.record_hash(cov, key, covered.row_hash(cov, row))
         return row
 
-    def written(self, model, row) -> None:
-        """Record the hash of a covered row the caller wrote with its own statement (pointing
-        it at this event: ``audit_seq`` = :attr:`seq`); ``row`` as it now is."""
-        cov = covered.of(model)
-        self.record_hash(cov, getattr(row, cov.key), covered.row_hash(cov, row))
-
     def append(self, *, actor: str, action: str, entity_type: str, entity_id: str,
                payload: dict) -> Appended:
         """Append the event, with the hashes of the rows written through it (through the

@@ -76,7 +76,7 @@ def _kind(field) -> str:
     return "text"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Covered:
     """One covered table (see the module's docstring)."""
 
@@ -92,12 +92,18 @@ class Covered:
         return str(value)
 
     def key_value(self, text: str):
-        return int(text) if self.key_is_int else text
+        """A key as the table holds it, from its text (None: no key of this table)."""
+        if not self.key_is_int:
+            return text
+        try:
+            return int(text)
+        except ValueError:
+            return None
 
     # -- statements (built once per table) ------------------------------------------------------
     @property
     def select(self) -> sql.Select:
-        return _select(self)
+        return _select(self.table)
 
     def walk(self, org_id: str, after, limit: int) -> list:
         """A batch of the organisation's rows in key order, after the key ``after`` (None: from
@@ -111,9 +117,10 @@ class Covered:
     def pointers(self, org_id: str, keys: list) -> dict:
         """``{key text: audit_seq}`` of those of ``keys`` (texts) the organisation has."""
         out = {}
+        keys = [k for k in (self.key_value(k) for k in keys) if k is not None]
         for start in range(0, len(keys), IN_CHUNK):
-            chunk = [self.key_value(k) for k in keys[start:start + IN_CHUNK]]
-            statement = _pointers_statement(self, padded(len(chunk)))
+            chunk = keys[start:start + IN_CHUNK]
+            statement = _pointers_statement(self.table, padded(len(chunk)))
             params = [org_id, *chunk, *[chunk[-1]] * (padded(len(chunk)) - len(chunk))]
             for key, seq in statement.execute(params).fetchall():
                 out[str(key)] = seq
@@ -132,7 +139,8 @@ def padded(n: int) -> int:
 
 
 @lru_cache(maxsize=None)
-def _select(cov: Covered) -> sql.Select:
+def _select(table: str) -> sql.Select:
+    cov = _covered[table]
     cols = []
     for name, kind, field in cov.columns:
         if kind == "json":   # as stored: the canonical text the hash was taken over
@@ -145,7 +153,8 @@ def _select(cov: Covered) -> sql.Select:
 
 
 @lru_cache(maxsize=None)
-def _pointers_statement(cov: Covered, n: int) -> sql.Statement:
+def _pointers_statement(table: str, n: int) -> sql.Statement:
+    cov = _covered[table]
     marks = ", ".join("?" * n)
     return sql.Statement(f'SELECT t."{cov.key}", t."{POINTER}" FROM "{cov.table}" t {cov.join} '
                          f'WHERE {cov.org} = ? AND t."{cov.key}" IN ({marks})')
@@ -174,6 +183,8 @@ def cover(model, *, org: str = 't."org_id"', join: str = "", skip: Iterable[str]
     entry = Covered(model, meta.table_name, key.column_name, _kind(key) == "int", columns,
                     org, join)
     _covered[entry.table] = entry
+    _select.cache_clear()
+    _pointers_statement.cache_clear()
     return entry
 
 

@@ -108,3 +108,12 @@ def test_attesting_again_is_idempotent(app, org, upgraded):
             sum(full_ledger.count_covered(o.id) for o in ledger.all_orgs())
     assert AuditEvent.select().count() > before
     assert all(verify.full(o.id)["ok"] for o in ledger.all_orgs())
+
+
+def test_verify_on_an_older_schema_says_to_migrate(app, runner, org):
+    make_it_old()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "older than this code" in result.output and "flask --app app migrate" in result.output
+    assert runner.invoke(args=["migrate"]).exit_code == 0
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0
