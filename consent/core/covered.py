@@ -249,7 +249,7 @@ def recorded(payload) -> dict:
     return rows if isinstance(rows, dict) else {}
 
 
-# -- statements a write needs -----------------------------------------------------------------------
+# -- statements a write needs ---------------------------------------------------------------
 
 @lru_cache(maxsize=256)
 def update_text(table: str, key: str, names: tuple[str, ...], condition: str,
@@ -271,7 +271,7 @@ def update(cov: Covered, key, values: dict, condition: str = "") -> int:
     return db.execute_sql(text, (*params, key)).rowcount
 
 
-# -- attesting rows written before they were covered --------------------------------------------------
+# -- attesting rows written before they were covered ----------------------------------------
 
 def attest(entries: Iterable[Covered], *, again: bool = False, note: str = "") -> int:
     """Record the hashes of rows no event records yet (``audit_seq`` NULL; every row with

@@ -88,7 +88,7 @@ def test_the_whole_pass_at_once_matches(org):
     assert whole == ledger.verify(org.org)
 
 
-# -- covered rows, in slices ------------------------------------------------------------------------
+# -- covered rows, in slices ----------------------------------------------------------------
 
 @pytest.fixture
 def full(client, app, org, monkeypatch):

@@ -92,7 +92,8 @@ class AvacyDecision(BaseModel):
 # What the audit chain covers (consent.core.covered): all three.
 covered.cover(AvacyWebspace)
 covered.cover(AvacyConsent)
-covered.cover(AvacyDecision, org='e."org_id"', join='JOIN "avacy_consent" e ON e."id" = t."entry_id"')
+covered.cover(AvacyDecision, org='e."org_id"',
+              join='JOIN "avacy_consent" e ON e."id" = t."entry_id"')
 
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
 register_models(*MODELS, component="avacy", migrations=(
