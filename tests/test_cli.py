@@ -113,6 +113,7 @@ def test_audit_verify_exit_codes(runner, org):
                                  & (AuditEvent.seq == c.audit_seq)).event_id
     verdict = json.loads(bad.output)
     assert verdict["ok"] is False and verdict["first_bad_event"] == recorded_by
+    assert verdict["first_bad_seq"] == c.audit_seq
     assert verdict["first_bad_consent"] == c.id
     assert verdict["reason"] == "consent row does not match its record hash"
 

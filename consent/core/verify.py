@@ -197,7 +197,8 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
             for c in rows:
                 reason = consent_fault(c, holders, progress.last_audit_seq)
                 if reason:
-                    return _fault(progress, reason, c.audit_event, None, c.id)
+                    return _fault(progress, reason, c.audit_event,
+                                  c.audit_seq if c.audit_event else None, c.id)
                 progress.consent_after, progress.last_audit_seq = c.seq, c.audit_seq
                 progress.consents_checked += 1
             if len(rows) < batch:
