@@ -355,7 +355,8 @@ class Bench:
         seconds, rss, text = flask_measured(server.env, "audit", "verify", "--org", "demo")
         events = count(server.db_path, "audit_event")
         out["verify"] = {"events": events, "seconds": seconds, "peak_rss_mb": rss,
-                         "events_per_s": events / seconds, "ok": "ok" in text.lower()}
+                         "events_per_s": events / seconds,
+                         "ok": json.loads(text.splitlines()[-1])["ok"]}
         self.show(f"audit verify: {events:,} events in {seconds:.1f}s "
                   f"({events / seconds:,.0f}/s), peak RSS {rss:.0f} MB")
         return out

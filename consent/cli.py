@@ -9,11 +9,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from consent.core import auth, ledger, outbox, storage
+from consent.core import auth, ledger, outbox, storage, verify
 from consent.core.errors import DomainError
 from consent.core.storage import User
 from consent.web import public_url
 from consent.web.dialect import registry
+from schemas.ledger import VerdictSchema
 
 DEMO_SLUG = "demo"
 DEMO_USER = "demo@example.com"
@@ -311,20 +312,18 @@ audit_cli = AppGroup("audit", help="The audit chain.")
                    "object or JSON Lines), each against its own organisation's chain; repeat "
                    "for several.")
 def audit_verify(slug, checkpoint_files):
-    """Verify the chain and every consent; exit 1 naming the organisation and first bad event
-    (or the checkpoint a rewrite broke)."""
+    """Verify the chain, every consent and every covered row. Prints one JSON document per
+    organisation (a line): its slug (``org``) and the verdict's fields as GET
+    /ledger/v1/audit/verify returns them (``first_bad_event``, ``first_bad_consent``,
+    ``first_bad_table``, ``first_bad_row``, ``reason``...). With ``--checkpoint``, a line per
+    checkpoint follows the verdicts (``OK: checkpoint ...`` on stdout, ``BROKEN:`` or
+    ``REFUSED:`` on stderr). Exits 1 if any organisation is broken or any checkpoint fails."""
     orgs = [org_or_fail(slug)] if slug else ledger.all_orgs()
     broken = 0
     for org in orgs:
-        result = ledger.verify(org)
-        if result["ok"]:
-            click.echo(f"OK: {org.slug}: {result['checked']} events, "
-                       f"{result['consents_checked']} consents; head {result['head_hash']}")
-        else:
-            broken += 1
-            click.echo(f"BROKEN at event {result['first_bad_event']} "
-                       f"(seq {result['first_bad_seq']}) of organisation {org.slug}: "
-                       f"{result['reason']}", err=True)
+        result = VerdictSchema().dump(verify.full(org.id))
+        click.echo(json.dumps({"org": org.slug, **result}))
+        broken += not result["ok"]
     if checkpoint_files:
         from .checkpoint_cli import verify_checkpoints
         broken += verify_checkpoints(checkpoint_files)

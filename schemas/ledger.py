@@ -204,7 +204,38 @@ class AuditPageSchema(Schema):
     items = fields.List(fields.Nested(AuditEventSchema), required=True)
 
 
-class VerifySchema(Schema):
+class VerdictSchema(Schema):
+    """What a verification found: the same fields from ``GET /audit/verify``, the
+    verifications API and ``flask --app app audit verify``."""
+
+    ok = fields.Boolean(required=True, metadata={
+        "description": "False as soon as something fails; once ``complete``, true means "
+                       "everything was checked and matched"})
+    checked = fields.Integer(required=True, metadata={"description": "Audit events verified"})
+    consents_checked = fields.Integer(required=True, metadata={
+        "description": "Consents verified against the hashes their events recorded"})
+    rows_checked = fields.Integer(required=True, metadata={
+        "description": "Rows of covered tables (terms, uses, consent events, each dialect's "
+                       "records) verified against the hashes their events recorded"})
+    first_bad_event = fields.String(required=True, allow_none=True, metadata={
+        "description": "The audit event whose content, or whose record of a consent or row, "
+                       "fails"})
+    first_bad_seq = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "That event's sequence number, when known"})
+    first_bad_consent = fields.String(required=True, allow_none=True, metadata={
+        "description": "The consent that fails, if a consent does"})
+    first_bad_table = fields.String(required=True, allow_none=True, metadata={
+        "description": "The covered table of the row that fails, if a row does"})
+    first_bad_row = fields.String(required=True, allow_none=True, metadata={
+        "description": "That row's key (its primary key, as text)"})
+    reason = fields.String(required=True, allow_none=True, metadata={
+        "description": "What failed"})
+    head_hash = fields.String(required=True, allow_none=True, metadata={
+        "description": "Hash of the last event, once a pass verified everything: keep it "
+                       "elsewhere to notice the newest events being removed"})
+
+
+class VerifySchema(VerdictSchema):
     """A verification pass: its verdict so far (``ok``), and once ``complete``, on everything."""
 
     id = fields.Integer(required=True, metadata={"description": "The verification pass"})
@@ -213,19 +244,11 @@ class VerifySchema(Schema):
     complete = fields.Boolean(required=True, metadata={
         "description": "False while the pass is still going: call again (or poll) to go on"})
     phase = fields.String(required=True, metadata={
-        "description": "events, consents, missing, done"})
+        "description": "events, rows, consents, missing, done"})
     verified_through_seq = fields.Integer(required=True,
                                           metadata={"description": "Last audit event verified"})
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
-    ok = fields.Boolean(required=True)
-    checked = fields.Integer(required=True)
-    consents_checked = fields.Integer(required=True)
-    first_bad_event = fields.String(required=True, allow_none=True)
-    first_bad_seq = fields.Integer(required=True, allow_none=True)
-    first_bad_consent = fields.String(allow_none=True)
-    reason = fields.String(required=True, allow_none=True)
-    head_hash = fields.String(required=True, allow_none=True)
 
 
 class CheckpointSchema(Schema):

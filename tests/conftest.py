@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("CONSENT_CHECK_FAST_DUMP", "1")
 
 from consent import create_app
-from consent.core import auth, ledger, storage
+from consent.core import auth, ledger, storage, verify
 from tests.openapi_contract import ContractClient
 
 PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL", "")
@@ -54,8 +54,14 @@ def database_url(tmp_path):
         yield f"sqlite:///{tmp_path / 'consent.sqlite3'}"
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "tampered: the test writes the database behind the service's back "
+                   "(tampering, or rows made by hand): no verify after it")
+
+
 @pytest.fixture
-def app(database_url, tmp_path):
+def app(database_url, tmp_path, request):
     application = create_app({
         "TESTING": True,
         "CONSENT_DATABASE_URL": database_url,
@@ -66,10 +72,19 @@ def app(database_url, tmp_path):
     with application.app_context():
         storage.create_tables()
     yield application
-    # The app's loops end before its database does (a loop must never see the next test's).
-    application.extensions["consent.background"].stop()
-    if storage.db.obj is not None and not storage.db.is_closed():
-        storage.db.close()
+    try:
+        if request.node.get_closest_marker("tampered") is None:
+            # Whatever a test wrote through the service, the audit chain covers it: every
+            # organisation verifies (a write that forgot to record a covered row fails here).
+            with application.app_context():
+                broken = {o.slug: r for o in ledger.all_orgs()
+                          if not (r := verify.full(o.id))["ok"]}
+            assert not broken, f"verify after the test: {broken}"
+    finally:
+        # The app's loops end before its database does (a loop must never see the next test's).
+        application.extensions["consent.background"].stop()
+        if storage.db.obj is not None and not storage.db.is_closed():
+            storage.db.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from consent.core import auth, ledger
+from consent.core import auth, ledger, verify
 from consent.core.storage import Consent
 from consent.dialects.avacy import archive
 from consent.dialects.avacy.models import AvacyConsent
@@ -338,6 +338,7 @@ def test_v4_versions_become_the_notices_versions_and_are_kept_as_sent(client, or
         "privacy_policy@2025-01-01 00:00:00"
 
 
+@pytest.mark.tampered
 def test_v4_versions_are_kept_byte_for_byte_and_checked(client, org, tenant):
     spaced = {"slug": " privacy_policy ", "link": "  https://x.example/p?a=1&b=%20  ",
               "date": " 2024-05-01 "}
@@ -353,6 +354,10 @@ def test_v4_versions_are_kept_byte_for_byte_and_checked(client, org, tenant):
         AvacyConsent.id == entry.id).execute()
     archived = client.get(f"/ledger/v1/avacy/consents/{entry.id}", headers=org.headers()).json
     assert archived["intact"] is False
+    # and verify names the entry (the audit chain covers its row, versions included)
+    verdict = verify.full(org.org.id)
+    assert (verdict["ok"], verdict["first_bad_table"], verdict["first_bad_row"]) == (
+        False, "avacy_consent", str(entry.id))
 
 
 @pytest.mark.parametrize("versions, errors", [

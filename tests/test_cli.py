@@ -1,6 +1,8 @@
 """The operator CLI, run through Flask's CLI runner against the test database."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from consent.core import auth, ledger
@@ -96,16 +98,24 @@ def test_key_create_hmac_and_basic(runner):
     assert auth.find_basic_client("cl_other", basic["key"]) is None
 
 
+@pytest.mark.tampered
 def test_audit_verify_exit_codes(runner, org):
     c = ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p", status="granted"))
     ok = invoke(runner, "audit", "verify", "--org", "acme")
-    assert ok.exit_code == 0 and ok.output.startswith("OK:")
+    assert ok.exit_code == 0
+    verdict = json.loads(ok.output)
+    assert verdict["org"] == "acme" and verdict["ok"] is True and verdict["reason"] is None
+    assert verdict["consents_checked"] == 1 and verdict["head_hash"]
     Consent.update(status="denied").where(Consent.id == c.id).execute()
     bad = runner.invoke(args=["audit", "verify", "--org", "acme"])
     assert bad.exit_code == 1
     recorded_by = AuditEvent.get((AuditEvent.org == org.org.id)
                                  & (AuditEvent.seq == c.audit_seq)).event_id
-    assert "BROKEN at event" in bad.output and recorded_by in bad.output
+    verdict = json.loads(bad.output)
+    assert verdict["ok"] is False and verdict["first_bad_event"] == recorded_by
+    assert verdict["first_bad_seq"] == c.audit_seq
+    assert verdict["first_bad_consent"] == c.id
+    assert verdict["reason"] == "consent row does not match its record hash"
 
 
 def test_export(runner, org, tmp_path):
@@ -120,18 +130,21 @@ def test_export(runner, org, tmp_path):
     assert len(csv_out.splitlines()) == 4
 
 
+@pytest.mark.tampered
 def test_audit_verify_without_org_checks_every_organisation(runner, org, other_org):
     ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p", status="granted"))
     bad = ledger.record_one(other_org.org, ledger.Decision(subject="s", purpose="p",
                                                            status="granted"))
     ok = invoke(runner, "audit", "verify")
     assert ok.exit_code == 0
-    assert "OK: acme:" in ok.output and "OK: globex:" in ok.output
+    assert [(v["org"], v["ok"]) for v in map(json.loads, ok.output.splitlines())] == [
+        ("acme", True), ("globex", True)]
     Consent.update(status="denied").where(Consent.id == bad.id).execute()
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
-    assert "OK: acme:" in broken.output
-    assert "of organisation globex" in broken.output and "BROKEN at event" in broken.output
+    verdicts = {v["org"]: v for v in map(json.loads, broken.output.splitlines())}
+    assert verdicts["acme"]["ok"] is True
+    assert verdicts["globex"]["ok"] is False and verdicts["globex"]["first_bad_consent"] == bad.id
 
 
 def test_links_follow_the_served_host_when_no_public_url_is_set(app, runner, org):

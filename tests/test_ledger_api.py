@@ -326,6 +326,7 @@ def test_audit_by_event_id_and_range(client, org):
     assert client.get("/ledger/v1/audit?from_seq=0", headers=h).status_code == 422
 
 
+@pytest.mark.tampered
 def test_audit_verify_ok_then_broken(client, org):
     cid = post_consent(client, org).json["id"]
     ok = client.get("/ledger/v1/audit/verify", headers=org.headers()).json

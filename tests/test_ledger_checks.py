@@ -119,7 +119,9 @@ def test_terms_are_audited(client, org):
     consent_id = record(client, org, single_use=True, operations=["VERIFY", "VERIFY"])
     event = AuditEvent.get((AuditEvent.action == "consent.terms")
                            & (AuditEvent.entity_id == consent_id))
+    rows = event.payload.pop("rows")
     assert event.payload == {"operations": ["VERIFY"], "single_use": True}
+    assert list(rows) == ["consent_terms"] and list(rows["consent_terms"]) == [consent_id]
 
 
 @pytest.mark.parametrize("body", [

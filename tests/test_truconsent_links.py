@@ -335,6 +335,7 @@ def test_regenerate_flow(client, org, cpf, monkeypatch):
     assert len(actions) == 5
 
 
+@pytest.mark.tampered
 def test_regenerate_404_and_410(client, org, cpf):
     resp = client.post(f"{URL}/regenerate/nope", headers=org.headers())
     assert (resp.status_code, resp.get_json()) == (404, {"detail": "Consent request not found"})

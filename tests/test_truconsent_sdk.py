@@ -247,8 +247,12 @@ def test_react_native_reject_all_then_suppression(banner, client, org):
     assert [(s.user_id, s.purpose_id) for s in TcSuppression.select().order_by(TcSuppression.id)
             ] == [("u2", "kyc"), ("u2", "offers")]
     event = AuditEvent.select().order_by(AuditEvent.seq.desc()).get()
+    rows = event.payload.pop("rows")   # the hashes of the rows it wrote (consent.core.covered)
     assert (event.action, event.payload) == ("truconsent.suppression.recorded", {
         "user_id": "u2", "purpose_ids": ["kyc", "offers"]})
+    assert sorted(rows) == ["truconsent_suppression"]
+    assert sorted(rows["truconsent_suppression"]) == sorted(
+        str(s.id) for s in TcSuppression.select())
     assert banner.values("u2") == {"kyc": "declined", "fraud": "shown", "offers": "declined"}
 
 

@@ -13,6 +13,13 @@ How an event is hashed (canonical JSON, the content covered, SHA-256) is defined
 dependency-free ``auditchain.hashing``, which the standalone verifier (``python -m auditchain``)
 uses too. A chain has no key of its own: signed checkpoints (``consent.core.checkpoints``) are
 what catch a chain re-hashed after an edit.
+
+A write that creates or changes rows of a covered table (:mod:`consent.core.covered`) begins its
+event first (:func:`begin`): under the write lock the event's seq is already known, so the rows
+are written pointing at it (``audit_seq``) through the :class:`Pending` event, which hashes each
+one, and the event appended last records their hashes (payload ``rows``). No event of the same
+organisation may be appended between a ``begin`` and its ``append``. :func:`append` is
+``begin(...).append(...)`` for a write without covered rows.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 
 from auditchain import hashing
 
-from . import queries, sql
+from . import covered, queries, sql
 from .storage import AuditEvent, is_postgres, new_uuid, utcnow
 
 GENESIS = hashing.GENESIS
@@ -65,26 +72,114 @@ def lock_org(org_id: str) -> None:
         queries.LOCK_ORG.execute((org_id,))
 
 
-def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id: str,
-           payload: dict, event_id: str | None = None, at=None) -> Appended:
-    """Append one event to the organisation's chain. Call inside a transaction."""
+class Pending:
+    """An organisation's next audit event, begun (:func:`begin`) but not appended yet: its
+    ``seq`` and ``event_id`` are known, so the covered rows its write creates or changes are
+    written first, pointing at it, and their hashes go into the event (payload ``rows``)."""
+
+    __slots__ = ("org_id", "seq", "prev_hash", "event_id", "at", "rows", "appended")
+
+    def __init__(self, org_id: str, seq: int, prev_hash: str, event_id: str, at):
+        self.org_id, self.seq, self.prev_hash = org_id, seq, prev_hash
+        self.event_id, self.at = event_id, at
+        self.rows: dict[str, dict[str, str]] = {}
+        self.appended: Appended | None = None
+
+    def record_hash(self, cov: "covered.Covered", key, digest: str) -> None:
+        self.rows.setdefault(cov.table, {})[cov.key_text(key)] = digest
+
+    def insert(self, model, values: dict):
+        """INSERT a covered row (``{column: value}``, no defaults filled in) pointing at this
+        event, and record its hash. Returns the new auto-increment key, if any."""
+        cov = covered.of(model)
+        values = {**values, covered.POINTER: self.seq}
+        new_id = sql.insert(model, values)
+        key = values.get(cov.key, new_id)
+        if new_id is not None:
+            values[cov.key] = new_id
+        self.record_hash(cov, key, covered.row_hash(cov, values))
+        return new_id
+
+    def create(self, model, **values):
+        """Like ``sql.create`` (defaults filled in; returns the named row), for a covered row
+        pointing at this event, its hash recorded."""
+        row = sql.filled(model, values)
+        given = set(values)
+        new_id = self.insert(model, {k: v for k, v in row.items()
+                                     if v is not None or k in given})
+        cov = covered.of(model)
+        if new_id is not None:
+            row[cov.key] = new_id
+        row[covered.POINTER] = self.seq
+        cls = sql.row_class(model)
+        return cls(**{name: row.get(name) for name in cls._fields})
+
+    def update(self, model, row, condition: str = "", **changes):
+        """UPDATE a covered row (``row``: the model's named row as it is now, every hashed
+        column in it or in ``changes``) with ``changes``, pointing it at this event, and record
+        its new hash. ``condition``: an SQL condition the
+        row must also meet; when it does not, nothing changes and None is returned. Returns
+        the row as it now is."""
+        cov = covered.of(model)
+        key = getattr(row, cov.key)
+        values = {**row._asdict(), **changes, covered.POINTER: self.seq}
+        missing = [name for name, _, _ in cov.columns if name not in values]
+        if missing:   # its hash would take them as NULL
+            raise TypeError(f"{cov.table}: the row lacks {', '.join(missing)}")
+        if covered.update(cov, key, {**changes, covered.POINTER: self.seq}, condition) != 1:
+            return None
+        self.record_hash(cov, key, covered.row_hash(cov, values))
+        return row._replace(**{k: v for k, v in values.items() if k in row._fields})
+
+    def append(self, *, actor: str, action: str, entity_type: str, entity_id: str,
+               payload: dict) -> Appended:
+        """Append the event, with the hashes of the rows written through it (through the
+        module's :func:`append`, the one door every event goes through)."""
+        return append(self.org_id, actor=actor, action=action, entity_type=entity_type,
+                      entity_id=entity_id, payload=payload, event=self)
+
+    def _append(self, actor: str, action: str, entity_type: str, entity_id: str,
+                payload: dict) -> Appended:
+        if self.appended is not None:
+            raise RuntimeError("this event was already appended")
+        if self.rows:
+            payload = {**payload, "rows": self.rows}
+        entity_id = str(entity_id)
+        digest = _hash(_content(self.event_id, self.org_id, self.seq, self.at, actor, action,
+                                entity_type, entity_id, payload, self.prev_hash))
+        sql.insert(AuditEvent, {
+            "event_id": self.event_id, "org_id": self.org_id, "seq": self.seq, "at": self.at,
+            "actor": actor, "action": action, "entity_type": entity_type,
+            "entity_id": entity_id, "payload": payload, "prev_hash": self.prev_hash,
+            "hash": digest})
+        self.appended = Appended(self.event_id, self.seq, digest)
+        return self.appended
+
+
+def begin(org_id: str, *, event_id: str | None = None, at=None) -> Pending:
+    """Begin the organisation's next event (inside a transaction): takes the organisation's
+    write lock and reads the chain's head. Append it with :meth:`Pending.append` before any
+    other event of the organisation."""
     lock_org(org_id)
     last = queries.AUDIT_HEAD.execute((org_id,)).fetchone()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
-    event_id = event_id or new_uuid()
-    at = at or utcnow()
-    entity_id = str(entity_id)
-    digest = _hash(_content(event_id, org_id, seq, at, actor, action, entity_type, entity_id,
-                            payload, prev_hash))
-    sql.insert(AuditEvent, {
-        "event_id": event_id, "org_id": org_id, "seq": seq, "at": at, "actor": actor,
-        "action": action, "entity_type": entity_type, "entity_id": entity_id, "payload": payload,
-        "prev_hash": prev_hash, "hash": digest})
-    return Appended(event_id, seq, digest)
+    return Pending(org_id, seq, prev_hash, event_id or new_uuid(), at or utcnow())
+
+
+def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id: str,
+           payload: dict, event_id: str | None = None, at=None,
+           event: Pending | None = None) -> Appended:
+    """Append one event to the organisation's chain. Call inside a transaction. ``event``: the
+    event begun for it (:func:`begin`), with the rows it records; else it is begun now."""
+    if event is None:
+        event = begin(org_id, event_id=event_id, at=at)
+    elif event.org_id != org_id:
+        raise ValueError("an event begun for another organisation")
+    return event._append(actor, action, entity_type, entity_id, payload)
 
 
 @dataclass
-class VerifyResult:
+class ChainResult:
     ok: bool
     checked: int
     first_bad_event: str | None = None
@@ -92,30 +187,17 @@ class VerifyResult:
     reason: str | None = None
     head_hash: str | None = None
 
-    def as_dict(self) -> dict:
-        return {
-            "ok": self.ok,
-            "checked": self.checked,
-            "first_bad_event": self.first_bad_event,
-            "first_bad_seq": self.first_bad_seq,
-            "reason": self.reason,
-            "head_hash": self.head_hash,
-        }
 
-
-def verify(org_id: str, batch: int = 2000) -> VerifyResult:
-    """Walk the organisation's chain in order, in constant memory.
-
-    Checks, for every event: its sequence number follows the previous one, its ``prev_hash`` is the
-    previous event's hash, and its stored hash matches its content. Consent rows are then checked
-    against the hashes their audit events recorded (see ``ledger.verify``).
-    """
+def verify_chain(org_id: str, batch: int = 2000) -> ChainResult:
+    """Walk the organisation's chain alone, in order, in constant memory: every event's
+    sequence number follows the previous one, its ``prev_hash`` is the previous event's hash,
+    and its stored hash matches its content. What a signed checkpoint is judged against
+    (``consent.core.checkpoints``); the consents and covered rows are checked by
+    ``consent.core.verify``."""
     prev_hash, expected_seq, checked, last_seq = GENESIS, 1, 0, 0
     while True:
         rows = queries.AUDIT_AFTER.all((org_id, last_seq, batch))
-        got = 0
         for event in rows:
-            got += 1
             reason = None
             if event.seq != expected_seq:
                 reason = f"sequence gap: expected {expected_seq}, found {event.seq}"
@@ -124,8 +206,8 @@ def verify(org_id: str, batch: int = 2000) -> VerifyResult:
             elif compute_hash(event) != event.hash:
                 reason = "stored hash does not match the event's content"
             if reason:
-                return VerifyResult(False, checked, event.event_id, event.seq, reason)
+                return ChainResult(False, checked, event.event_id, event.seq, reason)
             prev_hash, expected_seq, last_seq = event.hash, expected_seq + 1, event.seq
             checked += 1
-        if got < batch:
-            return VerifyResult(True, checked, head_hash=prev_hash if checked else None)
+        if len(rows) < batch:
+            return ChainResult(True, checked, head_hash=prev_hash if checked else None)

@@ -326,7 +326,7 @@ def verify_files(paths) -> list[tuple[bool, str]]:
             continue
         if cp.org not in chains:
             org = Organisation.get_or_none(Organisation.id == cp.org)
-            chains[cp.org] = (org, audit.verify(cp.org) if org else None)
+            chains[cp.org] = (org, audit.verify_chain(cp.org) if org else None)
         org, chain = chains[cp.org]
         label = f"{where} (org {org.slug if org else cp.org} seq {cp.seq} at {cp.at}, " \
                 f"key {cp.key_id})"

@@ -8,9 +8,13 @@ emits an event name and keyword data; a listener that raises rolls the change ba
 Events:
 
 * ``consent.withdrawn``: ``org_id``, ``consent`` (the grant, a ``ConsentRecord``),
-  ``withdrawal`` (the new ``withdrawn`` record), ``actor``, ``at``.
+  ``withdrawal`` (the new ``withdrawn`` record), ``actor``, ``at``, ``event``.
 * ``consent.used``: ``org_id``, ``consent``, ``use`` (the ``ConsentUse`` row), ``single_use``,
-  ``actor``, ``at``.
+  ``actor``, ``at``, ``event``.
+
+``event`` is the change's audit event, begun and not yet appended (``consent.core.audit.Pending``):
+a listener that changes rows of a covered table writes them through it (``event.update(...)``),
+so the event records their new hashes (``consent.core.covered``).
 """
 from __future__ import annotations
 
@@ -20,13 +24,13 @@ from typing import Callable
 _listeners: dict[str, list[Callable]] = defaultdict(list)
 
 
-def subscribe(event: str, listener: Callable) -> None:
-    """Call ``listener(**data)`` whenever ``event`` is emitted (once, however often added)."""
-    if listener not in _listeners[event]:
-        _listeners[event].append(listener)
+def subscribe(name: str, listener: Callable) -> None:
+    """Call ``listener(**data)`` whenever ``name`` is emitted (once, however often added)."""
+    if listener not in _listeners[name]:
+        _listeners[name].append(listener)
 
 
-def emit(event: str, **data) -> None:
-    """Call every listener of ``event``; inside the caller's transaction."""
-    for listener in _listeners.get(event, ()):
+def emit(name: str, /, **data) -> None:
+    """Call every listener of ``name``; inside the caller's transaction."""
+    for listener in _listeners.get(name, ()):
         listener(**data)

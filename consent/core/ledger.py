@@ -105,20 +105,21 @@ def ensure_purpose(org, code: str, name: str | None = None, version: str | None 
     org_id, code = _org_id(org), _code(code, "purpose")
     purpose = queries.PURPOSE_BY_CODE.one((org_id, code))
     if purpose is None:
-        purpose = sql.create(Purpose, org_id=org_id, code=code, name=name or code,
-                             current_version=version or "1")
-        PurposeVersion.create(purpose=purpose.id, version=purpose.current_version,
-                              description=description)
-        audit.append(org_id, actor=actor, action="purpose.created", entity_type="purpose",
+        event = audit.begin(org_id)
+        purpose = event.create(Purpose, org_id=org_id, code=code, name=name or code,
+                               current_version=version or "1")
+        event.create(PurposeVersion, purpose_id=purpose.id, version=purpose.current_version,
+                      description=description)
+        event.append(actor=actor, action="purpose.created", entity_type="purpose",
                      entity_id=str(purpose.id), payload={"code": code, "name": purpose.name,
                                                          "version": purpose.current_version})
-    elif version and version != purpose.current_version and not PurposeVersion.select().where(
-            (PurposeVersion.purpose == purpose.id)
-            & (PurposeVersion.version == version)).exists():
-        PurposeVersion.create(purpose=purpose.id, version=version, description=description)
-        Purpose.update(current_version=version).where(Purpose.id == purpose.id).execute()
-        purpose = purpose._replace(current_version=version)
-        audit.append(org_id, actor=actor, action="purpose.versioned", entity_type="purpose",
+    elif version and version != purpose.current_version and \
+            queries.PURPOSE_VERSION.one((purpose.id, version)) is None:
+        event = audit.begin(org_id)
+        event.create(PurposeVersion, purpose_id=purpose.id, version=version,
+                     description=description)
+        purpose = event.update(Purpose, purpose, current_version=version)
+        event.append(actor=actor, action="purpose.versioned", entity_type="purpose",
                      entity_id=str(purpose.id), payload={"code": code, "version": version})
     return purpose
 
@@ -136,19 +137,20 @@ def ensure_notice(org, code: str, title: str | None = None, actor: str = "system
         raise Invalid("a notice version has at most 32 characters")
     notice = queries.NOTICE_BY_CODE.one((org_id, code))
     if notice is None:
-        notice = sql.create(Notice, org_id=org_id, code=code, title=(title or code)[:200],
-                            current_version=version or "1")
-        NoticeVersion.create(notice=notice.id, version=notice.current_version, text="")
-        audit.append(org_id, actor=actor, action="notice.published", entity_type="notice",
+        event = audit.begin(org_id)
+        notice = event.create(Notice, org_id=org_id, code=code, title=(title or code)[:200],
+                              current_version=version or "1")
+        event.create(NoticeVersion, notice_id=notice.id, version=notice.current_version, text="")
+        event.append(actor=actor, action="notice.published", entity_type="notice",
                      entity_id=str(notice.id), payload={
                          "code": code, "version": notice.current_version, "title": notice.title,
                          "text_sha256": hashlib.sha256(b"").hexdigest()})
     elif version and version != notice.current_version and not NoticeVersion.select().where(
             (NoticeVersion.notice == notice.id) & (NoticeVersion.version == version)).exists():
-        NoticeVersion.create(notice=notice.id, version=version, text="")
-        Notice.update(current_version=version).where(Notice.id == notice.id).execute()
-        notice = notice._replace(current_version=version)
-        audit.append(org_id, actor=actor, action="notice.published", entity_type="notice",
+        event = audit.begin(org_id)
+        event.create(NoticeVersion, notice_id=notice.id, version=version, text="")
+        notice = event.update(Notice, notice, current_version=version)
+        event.append(actor=actor, action="notice.published", entity_type="notice",
                      entity_id=str(notice.id), payload={
                          "code": code, "version": version, "title": notice.title,
                          "text_sha256": hashlib.sha256(b"").hexdigest()})
@@ -156,22 +158,21 @@ def ensure_notice(org, code: str, title: str | None = None, actor: str = "system
 
 
 def publish_notice(org, code: str, title: str, text: str, version: str,
-                   actor: str = "system") -> NoticeVersion:
-    """Create a notice or add a version to it."""
+                   actor: str = "system"):
+    """Create a notice or add a version to it. Returns the new version (a named row)."""
     org_id = _org_id(org)
     with transaction():
-        audit.lock_org(org_id)
-        notice = Notice.get_or_none((Notice.org == org_id) & (Notice.code == code))
+        event = audit.begin(org_id)
+        notice = queries.NOTICE_BY_CODE.one((org_id, code))
         if notice is None:
-            notice = Notice.create(org=org_id, code=code, title=title, current_version=version)
-        elif NoticeVersion.select().where((NoticeVersion.notice == notice)
-                                          & (NoticeVersion.version == version)).exists():
+            notice = event.create(Notice, org_id=org_id, code=code, title=title,
+                                  current_version=version)
+        elif queries.NOTICE_VERSION.one((notice.id, version)) is not None:
             raise Conflict(f"notice {code} already has version {version}")
         else:
-            Notice.update(current_version=version, title=title).where(
-                Notice.id == notice.id).execute()
-        nv = NoticeVersion.create(notice=notice, version=version, text=text)
-        audit.append(org_id, actor=actor, action="notice.published", entity_type="notice",
+            notice = event.update(Notice, notice, current_version=version, title=title)
+        nv = event.create(NoticeVersion, notice_id=notice.id, version=version, text=text)
+        event.append(actor=actor, action="notice.published", entity_type="notice",
                      entity_id=str(notice.id), payload={
                          "code": code, "version": version, "title": title,
                          "text_sha256": hashlib.sha256(text.encode()).hexdigest()})
@@ -236,11 +237,17 @@ class Recorded:
     audit_event_id: str
 
 
+RowsHook = Callable[["audit.Pending", ConsentRecord], None]
+
+
 def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
-                    subjects: dict | None = None) -> Recorded:
-    """Insert one decision, after the audit event that records it (the consent keeps its seq).
+                    subjects: dict | None = None, rows: RowsHook | None = None,
+                    event_id: str | None = None) -> Recorded:
+    """Insert one decision and the audit event that records it (the consent keeps its seq).
     ``subjects`` remembers the subjects already resolved in this transaction (several decisions
-    of one person)."""
+    of one person). ``rows(event, consent)``, called once the consent row is written and before
+    its event is appended, writes covered rows that belong to the decision through that event
+    (``consent.core.covered``)."""
     if d.status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
     valid_from = d.valid_from or now
@@ -257,11 +264,7 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     record_hash = _hash(_content(d.id, org_id, subject.id, purpose.id, purpose_version,
                                  d.notice_version, d.status, d.source, d.supersedes, valid_from,
                                  d.valid_until, d.evidence, now))
-    event = audit.append(org_id, actor=actor, action="consent.recorded", entity_type="consent",
-                         entity_id=d.id, at=now, payload={
-                             "record_hash": record_hash, "subject": subject.identifier,
-                             "purpose": purpose.code, "status": d.status, "source": d.source,
-                             "supersedes": d.supersedes})
+    event = audit.begin(org_id, event_id=event_id, at=now)
     row = {"id": d.id, "org_id": org_id, "subject_id": subject.id,
            "recorded_subject_id": subject.id, "purpose_id": purpose.id,
            "purpose_version": purpose_version, "notice_version": d.notice_version,
@@ -272,6 +275,12 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     consent = ConsentRecord(**row, subject=subject.identifier,
                             recorded_subject=subject.identifier, purpose=purpose.code,
                             purpose_name=purpose.name)
+    if rows is not None:
+        rows(event, consent)
+    event.append(actor=actor, action="consent.recorded", entity_type="consent", entity_id=d.id,
+                 payload={"record_hash": record_hash, "subject": subject.identifier,
+                          "purpose": purpose.code, "status": d.status, "source": d.source,
+                          "supersedes": d.supersedes})
     return Recorded(consent, event.event_id)
 
 
@@ -289,20 +298,25 @@ def record_one(org, decision: Decision, actor: str = "system") -> ConsentRecord:
 
 
 def in_transaction_record(org, decisions: Iterable[Decision], actor: str = "system",
-                          now: dt.datetime | None = None) -> list[Recorded]:
+                          now: dt.datetime | None = None,
+                          rows: RowsHook | None = None) -> list[Recorded]:
     """Like :func:`record`, for callers that already hold a transaction (dialects that write their
-    own rows in the same commit); also returns each decision's audit event."""
+    own rows in the same commit); also returns each decision's audit event. ``rows(event,
+    consent)`` writes a dialect's covered rows of each decision through its event (see
+    :func:`_write_decision`)."""
     org_id = _org_id(org)
     now = now or utcnow()
     audit.lock_org(org_id)
     subjects: dict = {}
-    return [_write_decision(org_id, d, actor, now, subjects=subjects) for d in decisions]
+    return [_write_decision(org_id, d, actor, now, subjects=subjects, rows=rows)
+            for d in decisions]
 
 
 def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledger",
              evidence: dict | None = None) -> ConsentRecord:
     """Withdraw a binding grant: a new ``withdrawn`` record that supersedes it, plus a
-    ``withdrawn`` event on the original. Returns the withdrawal record."""
+    ``withdrawn`` event on the original, both recorded by the withdrawal's audit event (and so
+    is what the ``consent.withdrawn`` listeners change). Returns the withdrawal record."""
     org_id = _org_id(org)
     with transaction():
         audit.lock_org(org_id)
@@ -317,16 +331,20 @@ def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledg
                 raise Conflict(f"consent {consent_id} is already withdrawn")
             raise Conflict(f"consent {consent_id} is superseded by {newer.id}")
         now = utcnow()
+
+        def rows(event, withdrawal):
+            event.insert(ConsentEvent, {
+                "consent_id": original.seq, "type": "withdrawn", "at": now,
+                "audit_event_id": event.event_id,
+                "data": {"withdrawal_id": withdrawal.id, "source": source}})
+            hooks.emit("consent.withdrawn", org_id=org_id, consent=original,
+                       withdrawal=withdrawal, actor=actor, at=now, event=event)
+
         withdrawal = _write_decision(org_id, Decision(
             subject=original.subject, purpose=original.purpose, status="withdrawn",
             source=source, purpose_version=original.purpose_version,
             notice_version=original.notice_version, evidence=evidence, supersedes=original.id,
-        ), actor, now)
-        ConsentEvent.create(consent=original.seq, type="withdrawn", at=now,
-                            audit_event_id=withdrawal.audit_event_id,
-                            data={"withdrawal_id": withdrawal.consent.id, "source": source})
-        hooks.emit("consent.withdrawn", org_id=org_id, consent=original,
-                   withdrawal=withdrawal.consent, actor=actor, at=now)
+        ), actor, now, rows=rows)
     return withdrawal.consent
 
 
@@ -443,9 +461,10 @@ def subject_state(org, identifier: str, now: dt.datetime | None = None) -> list[
 # -- identity mapping -----------------------------------------------------------------------------
 
 def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = "system",
-                 metadata: dict | None = None, source: str = "ledger") -> tuple[int, SubjectLink]:
+                 metadata: dict | None = None, source: str = "ledger") -> tuple[int, object]:
     """Move every consent held by the anonymous subject to the authenticated one: one transaction,
-    one audit event, one ``mapped`` ConsentEvent per moved record. Returns (moved count, link)."""
+    one audit event, one ``mapped`` ConsentEvent per moved record. Returns (moved count, the
+    link's named row)."""
     org_id = _org_id(org)
     if anonymous_id == authenticated_id:
         raise Invalid("anonymousId and authenticatedUserId must differ")
@@ -455,22 +474,23 @@ def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = 
         authenticated = _subject(org_id, authenticated_id)
         moving = [row.seq for row in Consent.select(Consent.seq).where(
             (Consent.org == org_id) & (Consent.subject == anonymous.id))]
-        link = SubjectLink(org=org_id, anonymous=anonymous.id, authenticated=authenticated.id,
-                           moved_count=len(moving), metadata=metadata)
-        link.save(force_insert=True)
-        event = audit.append(org_id, actor=actor, action="subject.mapped",
-                             entity_type="subject_link", entity_id=link.id, payload={
-                                 "anonymous_id": anonymous.identifier,
-                                 "authenticated_id": authenticated.identifier,
-                                 "moved": len(moving), "metadata": metadata, "source": source})
+        event = audit.begin(org_id)
+        link = event.create(SubjectLink, id=new_uuid(), org_id=org_id,
+                            anonymous_id=anonymous.id, authenticated_id=authenticated.id,
+                            moved_count=len(moving), metadata=metadata)
         if moving:
             Consent.update(subject=authenticated.id).where(Consent.seq.in_(moving)).execute()
-            now = utcnow()
-            ConsentEvent.insert_many([
-                {"consent": seq, "type": "mapped", "at": now, "audit_event_id": event.event_id,
-                 "data": {"from": anonymous.identifier, "to": authenticated.identifier,
-                          "to_subject": authenticated.id, "metadata": metadata}}
-                for seq in moving]).execute()
+            for seq in moving:
+                event.insert(ConsentEvent, {
+                    "consent_id": seq, "type": "mapped", "at": event.at,
+                    "audit_event_id": event.event_id,
+                    "data": {"from": anonymous.identifier, "to": authenticated.identifier,
+                             "to_subject": authenticated.id, "metadata": metadata}})
+        event.append(actor=actor, action="subject.mapped", entity_type="subject_link",
+                     entity_id=link.id, payload={
+                         "anonymous_id": anonymous.identifier,
+                         "authenticated_id": authenticated.identifier,
+                         "moved": len(moving), "metadata": metadata, "source": source})
     return len(moving), link
 
 

@@ -12,8 +12,10 @@ from .storage import (
     ConsentEvent,
     Credential,
     Notice,
+    NoticeVersion,
     Organisation,
     Purpose,
+    PurposeVersion,
     Subject,
 )
 
@@ -67,7 +69,9 @@ CREDENTIAL_BY_KEY_HASH = CREDENTIAL.where('c."key_hash" = ?')
 
 SUBJECT_BY_IDENTIFIER = sql.model_select(Subject).where('t."org_id" = ?', 't."identifier" = ?')
 PURPOSE_BY_CODE = sql.model_select(Purpose).where('t."org_id" = ?', 't."code" = ?')
+PURPOSE_VERSION = sql.model_select(PurposeVersion).where('t."purpose_id" = ?', 't."version" = ?')
 NOTICE_BY_CODE = sql.model_select(Notice).where('t."org_id" = ?', 't."code" = ?')
+NOTICE_VERSION = sql.model_select(NoticeVersion).where('t."notice_id" = ?', 't."version" = ?')
 
 
 # -- consents ------------------------------------------------------------------------------------------

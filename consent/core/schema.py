@@ -18,8 +18,20 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
+from . import covered
 from .checkpoints import AuditCheckpoint
-from .storage import CORE_MODELS, SessionTokenRevocation, db, register_models
+from .storage import (
+    CORE_MODELS,
+    ConsentEvent,
+    Notice,
+    NoticeVersion,
+    Purpose,
+    PurposeVersion,
+    SessionTokenRevocation,
+    SubjectLink,
+    db,
+    register_models,
+)
 from .usage import ConsentTerms, ConsentUse
 
 
@@ -89,6 +101,22 @@ class Schema:
 
 
 
+def cover_rows(*models, version: int, also=None) -> Migration:
+    """A migration that makes tables covered (``consent.core.covered``): adds their
+    ``audit_seq`` column, runs ``also(schema)`` for what else they gain, then attests the rows
+    already there in ``rows.attested`` events (their content as it is at the upgrade)."""
+    def up(schema: Schema) -> None:
+        for model in models:
+            schema.add_column(model._meta.table_name, covered.POINTER,
+                              IntegerField(null=True))
+        if also is not None:
+            also(schema)
+        covered.attest([covered.of(m) for m in models],
+                       note=f"rows written before version {version} covered them")
+    names = ", ".join(m._meta.table_name for m in models)
+    return Migration(version, f"rows covered by the audit chain: {names}", up)
+
+
 def baseline(*models, obsolete_indexes: tuple[str, ...] = (), also=None) -> Migration:
     """A component's migration 1 from the versions before migrations: its tables and indexes
     created where missing, the indexes it no longer has dropped, then ``also(schema)`` for what
@@ -136,6 +164,21 @@ def _operator_sessions(schema: Schema) -> None:
     schema.create(SessionTokenRevocation)
 
 
+# The core's covered tables (consent.core.covered): what decides an answer besides the consent
+# rows themselves (which verify checks against their record hash).
+covered.cover(ConsentTerms, org='c."org_id"', join='JOIN "consent" c ON c."id" = t."consent_id"')
+covered.cover(ConsentUse)
+covered.cover(ConsentEvent, org='c."org_id"',
+              join='JOIN "consent" c ON c."seq" = t."consent_id"')
+covered.cover(SubjectLink)
+covered.cover(Purpose)
+covered.cover(PurposeVersion, org='p."org_id"',
+              join='JOIN "purpose" p ON p."id" = t."purpose_id"')
+covered.cover(Notice)
+covered.cover(NoticeVersion, org='n."org_id"', join='JOIN "notice" n ON n."id" = t."notice_id"')
+COVERED = (ConsentTerms, ConsentUse, ConsentEvent, SubjectLink, Purpose, PurposeVersion, Notice,
+           NoticeVersion)
+
 BASELINE = (*CORE_MODELS, ConsentTerms, ConsentUse)
 CORE = (*BASELINE, SessionTokenRevocation, AuditCheckpoint)
 register_models(*CORE, component="core", migrations=(
@@ -144,4 +187,5 @@ register_models(*CORE, component="core", migrations=(
               _operator_sessions),
     Migration(3, "audit_checkpoint: the signed checkpoints of the audit chain",
               lambda schema: schema.create(AuditCheckpoint)),
+    cover_rows(*COVERED, version=4),
 ))

@@ -175,7 +175,7 @@ def insert(model, values: dict) -> int | None:
     Values go through the fields' ``db_value``. Returns the new auto-increment id, if the table
     has one and it was not given."""
     meta = model._meta
-    by_column = _fields_by_column(model)
+    by_column = fields_by_column(model)
     try:
         adapted = tuple(None if v is None else by_column[k].db_value(v) for k, v in values.items())
     except KeyError as exc:
@@ -190,10 +190,9 @@ def insert(model, values: dict) -> int | None:
     return cursor.fetchone()[0] if postgres else cursor.lastrowid
 
 
-def create(model, **values):
-    """INSERT one row like ``model.create(**values)`` (keyword names are column names, so a
-    foreign key is ``org_id=...``); field defaults fill what is missing. Returns the row as
-    :func:`row_class` gives it, auto-increment id included."""
+def filled(model, values: dict) -> dict:
+    """``values`` (by column name) with the field defaults filled in for the columns missing
+    (None where a column has no default; not the auto-increment key)."""
     row = {}
     given = set(values)
     for f in model._meta.sorted_fields:
@@ -207,6 +206,15 @@ def create(model, **values):
     unknown = given - row.keys() - {model._meta.primary_key.column_name}
     if unknown:
         raise TypeError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
+    return row
+
+
+def create(model, **values):
+    """INSERT one row like ``model.create(**values)`` (keyword names are column names, so a
+    foreign key is ``org_id=...``); field defaults fill what is missing. Returns the row as
+    :func:`row_class` gives it, auto-increment id included."""
+    row = filled(model, values)
+    given = set(values)
     new_id = insert(model, {k: v for k, v in row.items()
                             if v is not None or k in given})
     pk = model._meta.primary_key
@@ -217,5 +225,5 @@ def create(model, **values):
 
 
 @lru_cache(maxsize=None)
-def _fields_by_column(model) -> dict:
+def fields_by_column(model) -> dict:
     return {f.column_name: f for f in model._meta.sorted_fields}

@@ -9,6 +9,7 @@ that chose the defaults.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import sqlite3
@@ -123,6 +124,11 @@ class Checkpointer:
             conn.close()
 
 
+def _sha256_hex(value):
+    return None if value is None else hashlib.sha256(
+        value if isinstance(value, bytes) else str(value).encode()).hexdigest()
+
+
 class LedgerSqliteDatabase(SqliteDatabase):
     """SQLite in WAL mode whose outermost transactions start with ``BEGIN IMMEDIATE`` and, with
     ``writer_lock="flock"``, hold the :class:`WriterLock` from BEGIN to COMMIT or ROLLBACK
@@ -150,6 +156,8 @@ class LedgerSqliteDatabase(SqliteDatabase):
             # a full scan (the export, verify) would map the whole file into the process.
             "mmap_size": 0,
         }, timeout=busy_timeout_ms / 1000, lock_type="IMMEDIATE", autoconnect=True, **kwargs)
+        # The SHA-256 (hex) of a blob, as consent.core.covered reads covered blob columns.
+        self.register_function(_sha256_hex, "ledger_sha256", 1, deterministic=True)
         self.writer_lock = WriterLock(f"{database}-writer.lock") if (
             on_disk and writer_lock == "flock") else None
         self.checkpointer = Checkpointer(database) if background else None

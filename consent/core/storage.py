@@ -176,6 +176,8 @@ class SubjectLink(BaseModel):
     moved_count = IntegerField(default=0)
     metadata = JSONField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class Purpose(BaseModel):
@@ -185,6 +187,8 @@ class Purpose(BaseModel):
     name = CharField(max_length=200)
     current_version = CharField(max_length=32, default="1")
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("org", "code"), True),)
@@ -196,6 +200,8 @@ class PurposeVersion(BaseModel):
     version = CharField(max_length=32)
     description = TextField(default="")
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("purpose", "version"), True),)
@@ -208,6 +214,8 @@ class Notice(BaseModel):
     title = CharField(max_length=200)
     current_version = CharField(max_length=32, default="1")
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("org", "code"), True),)
@@ -219,6 +227,8 @@ class NoticeVersion(BaseModel):
     version = CharField(max_length=32)
     text = TextField()
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("notice", "version"), True),)
@@ -284,6 +294,8 @@ class ConsentEvent(BaseModel):
     at = DateTimeField(default=utcnow)
     audit_event_id = CharField(max_length=36)
     data = JSONField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class AuditEvent(BaseModel):
@@ -381,8 +393,8 @@ class WebhookAttempt(BaseModel):
 
 
 class Verification(BaseModel):
-    """A verification of an organisation's chain and consents, and how far it has come (see
-    ``consent.core.verify``)."""
+    """A verification of an organisation's chain, consents and covered rows, and how far it has
+    come (see ``consent.core.verify``)."""
 
     id = AutoField()
     org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, status, id)

@@ -40,6 +40,7 @@ from peewee import (
     CharField,
     DateTimeField,
     ForeignKeyField,
+    IntegerField,
     IntegrityError,
 )
 
@@ -66,6 +67,8 @@ class ConsentTerms(BaseModel):
     consent = ForeignKeyField(Consent, field=Consent.id, primary_key=True, on_delete="CASCADE")
     operations = JSONField(null=True)
     single_use = BooleanField(default=False)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "consent_terms"
@@ -84,6 +87,8 @@ class ConsentUse(BaseModel):
     actor = CharField(max_length=100)
     audit_event_id = CharField(max_length=36)
     single_use_key = CharField(max_length=36, null=True, unique=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "consent_use"
@@ -134,16 +139,20 @@ class Answer:
 
 
 def set_terms(org_id: str, consent_id: str, *, operations: list[str] | None = None,
-              single_use: bool = False, actor: str = "system") -> Terms:
-    """Give a just-recorded consent its terms. Call inside the transaction that recorded it."""
+              single_use: bool = False, actor: str = "system",
+              event: "audit.Pending | None" = None) -> Terms:
+    """Give a just-recorded consent its terms, with a ``consent.terms`` audit event. Call inside
+    the transaction that recorded it. ``event``: that event, begun by a caller that writes covered
+    rows of its own through it first."""
     if operations is not None:
         operations = list(dict.fromkeys(operations))
         if not operations or not all(isinstance(o, str) and 0 < len(o) <= 64
                                      for o in operations):
             raise Invalid("operations must be a non-empty list of names of 1-64 characters")
-    sql.insert(ConsentTerms, {"consent_id": consent_id, "operations": operations,
-                              "single_use": bool(single_use)})
-    audit.append(org_id, actor=actor, action="consent.terms", entity_type="consent",
+    event = event or audit.begin(org_id)
+    event.insert(ConsentTerms, {"consent_id": consent_id, "operations": operations,
+                                "single_use": bool(single_use)})
+    event.append(actor=actor, action="consent.terms", entity_type="consent",
                  entity_id=consent_id, payload={"operations": operations,
                                                 "single_use": bool(single_use)})
     return Terms(operations, bool(single_use))
@@ -239,18 +248,19 @@ def _answer(org_id: str, operation: str, consent, now: dt.datetime) -> Answer:
 
 def _use(org_id: str, answer: Answer, actor: str, now: dt.datetime):
     consent, terms = answer.consent, answer.terms
-    event = audit.append(org_id, actor=actor, action="consent.used", entity_type="consent",
-                         entity_id=consent.id, at=now, payload={
-                             "operation": answer.operation, "single_use": terms.single_use})
-    row = sql.create(ConsentUse, org_id=org_id, consent_id=consent.id,
-                     operation=answer.operation, used_at=now, actor=actor,
-                     audit_event_id=event.event_id,
-                     single_use_key=consent.id if terms.single_use else None)
-    sql.insert(ConsentEvent, {"consent_id": consent.seq, "type": "used", "at": now,
-                              "audit_event_id": event.event_id,
-                              "data": {"operation": answer.operation, "use_id": row.id}})
+    event = audit.begin(org_id, at=now)
+    row = event.create(ConsentUse, org_id=org_id, consent_id=consent.id,
+                       operation=answer.operation, used_at=now, actor=actor,
+                       audit_event_id=event.event_id,
+                       single_use_key=consent.id if terms.single_use else None)
+    event.insert(ConsentEvent, {"consent_id": consent.seq, "type": "used", "at": now,
+                                "audit_event_id": event.event_id,
+                                "data": {"operation": answer.operation, "use_id": row.id}})
     hooks.emit("consent.used", org_id=org_id, consent=consent, use=row,
-               single_use=terms.single_use, actor=actor, at=now)
+               single_use=terms.single_use, actor=actor, at=now, event=event)
+    event.append(actor=actor, action="consent.used", entity_type="consent",
+                 entity_id=consent.id, payload={
+                     "operation": answer.operation, "single_use": terms.single_use})
     return row
 
 
@@ -259,13 +269,16 @@ def uses(consent_id: str) -> list:
 
 
 def record_expiry(org_id: str, consent, *, at: dt.datetime, actor: str = "system",
-                  data: dict | None = None) -> str:
+                  data: dict | None = None, event: "audit.Pending | None" = None) -> str:
     """Record that a consent's validity ended: an ``expired`` event on it and a
-    ``consent.expired`` audit event. Call inside a transaction; returns the audit event id."""
-    event = audit.append(org_id, actor=actor, action="consent.expired", entity_type="consent",
-                         entity_id=consent.id, at=at, payload={
-                             "valid_until": consent.valid_until.isoformat()
-                             if consent.valid_until else None, **(data or {})})
-    sql.insert(ConsentEvent, {"consent_id": consent.seq, "type": "expired", "at": at,
-                              "audit_event_id": event.event_id, "data": data})
+    ``consent.expired`` audit event. Call inside a transaction; returns the audit event id.
+    ``event``: that event, begun by a caller that writes covered rows of its own through it
+    first."""
+    event = event or audit.begin(org_id, at=at)
+    event.insert(ConsentEvent, {"consent_id": consent.seq, "type": "expired", "at": at,
+                                "audit_event_id": event.event_id, "data": data})
+    event.append(actor=actor, action="consent.expired", entity_type="consent",
+                 entity_id=consent.id, payload={
+                     "valid_until": consent.valid_until.isoformat()
+                     if consent.valid_until else None, **(data or {})})
     return event.event_id

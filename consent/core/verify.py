@@ -1,13 +1,26 @@
-"""Verification of an organisation's audit chain and consents, resumable in slices.
+"""Verification of an organisation's audit chain, its consents and every covered row,
+resumable in slices.
 
 What is checked (in this order, in constant memory):
 
 1. every audit event: its sequence number follows the previous one, its ``prev_hash`` is the
-   previous event's hash, and its stored hash matches its content;
-2. every consent: its content against its record hash, that hash against the one its audit event
+   previous event's hash, and its stored hash matches its content; and every row the event
+   records (payload ``rows``, see :mod:`consent.core.covered`) still exists in its
+   organisation and points at this event or a later one (a deleted row, or one set back to an
+   older version with its pointer, fails here);
+2. every row of every covered table (by table name, then key): it points at an event
+   (``audit_seq``), that event recorded it, and its content hashes to what the event recorded
+   (an edited row, a row inserted behind the service's back, or a row pointed at another event
+   fails here);
+3. every consent: its content against its record hash, that hash against the one its audit event
    recorded, the subject and purpose identifiers against the event's, its current holder against
    its mapping events, and consents in the chain's order;
-3. every ``consent.recorded`` event has its consent.
+4. every ``consent.recorded`` event has its consent.
+
+A fault names what failed: ``first_bad_event`` / ``first_bad_seq`` (the event), and
+``first_bad_consent`` (a consent) or ``first_bad_table`` / ``first_bad_row`` (a covered row: its
+table and key), with the ``reason``. ``GET /ledger/v1/audit/verify``, the verifications API
+and ``flask --app app audit verify`` give the same fields (:data:`VERDICT_FIELDS`).
 
 A :class:`Progress` says how far a verification pass has come; :func:`advance` moves it on until
 it is done, finds a fault, or passes a deadline. ``Verification`` rows keep passes and their
@@ -24,6 +37,10 @@ progress, so a pass that stopped at a deadline goes on from where it stopped:
   slice; the client polls ``GET /ledger/v1/audit/verifications/{id}``.
 * ``flask --app app audit verify`` and :func:`full` run a whole pass at once.
 
+Memory stays bounded: events, consents and rows are read in batches of :data:`BATCH`, and the
+rows the events of a batch record are checked against their tables every :data:`ROW_CHECKS`
+rows, with one ``IN`` query per table and chunk.
+
 Removing the newest events (the chain's tail) cannot be seen from inside the database: keep
 ``head_hash`` somewhere else.
 """
@@ -33,19 +50,20 @@ import datetime as dt
 import time
 from dataclasses import asdict, dataclass, fields
 
-from . import audit, background, queries, sql
+from . import audit, background, covered, queries, sql
 from .errors import NotFound
 from .ledger import consent_hash
-from .storage import Verification, transaction, utcnow
+from .storage import AuditEvent, Verification, transaction, utcnow
 
 BATCH = 2000
+ROW_CHECKS = 2000   # rows recorded by events, checked against their tables at a time
 LEASE = dt.timedelta(seconds=60)
 SLICE_SECONDS = 5.0
 
 
 @dataclass
 class Progress:
-    phase: str = "events"            # events -> consents -> missing -> done
+    phase: str = "events"            # events -> rows -> consents -> missing -> done
     last_seq: int = 0                # last event verified
     prev_hash: str = audit.GENESIS   # its hash
     checked: int = 0                 # events verified
@@ -53,6 +71,9 @@ class Progress:
     last_audit_seq: int = 0          # the audit seq of that consent's event
     consents_checked: int = 0
     missing_after: int = 0           # events up to this seq checked for a missing consent
+    table: str = ""                  # the covered table being walked ("": the first)
+    row_after: int | str | None = None   # the last key of it verified (None: none yet)
+    rows_checked: int = 0            # covered rows verified
 
     @classmethod
     def load(cls, data: dict | None) -> "Progress":
@@ -60,16 +81,79 @@ class Progress:
         return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
 
-def _fault(progress: Progress, reason: str, event_id=None, seq=None, consent_id=None) -> dict:
+VERDICT_FIELDS = ("ok", "checked", "consents_checked", "rows_checked", "first_bad_event",
+                  "first_bad_seq", "first_bad_consent", "first_bad_table", "first_bad_row",
+                  "reason", "head_hash")
+
+
+def _fault(progress: Progress, reason: str, event_id=None, seq=None, consent_id=None,
+           table=None, row=None) -> dict:
     return {"ok": False, "checked": progress.checked, "consents_checked": progress.consents_checked,
-            "first_bad_event": event_id, "first_bad_seq": seq, "first_bad_consent": consent_id,
-            "reason": reason, "head_hash": None}
+            "rows_checked": progress.rows_checked, "first_bad_event": event_id,
+            "first_bad_seq": seq, "first_bad_consent": consent_id, "first_bad_table": table,
+            "first_bad_row": None if row is None else str(row), "reason": reason,
+            "head_hash": None}
 
 
 def _verified(progress: Progress) -> dict:
     return {"ok": True, "checked": progress.checked, "consents_checked": progress.consents_checked,
-            "first_bad_event": None, "first_bad_seq": None, "first_bad_consent": None,
-            "reason": None, "head_hash": progress.prev_hash if progress.checked else None}
+            "rows_checked": progress.rows_checked, "first_bad_event": None,
+            "first_bad_seq": None, "first_bad_consent": None, "first_bad_table": None,
+            "first_bad_row": None, "reason": None,
+            "head_hash": progress.prev_hash if progress.checked else None}
+
+
+class _Recorded:
+    """Rows that events of the pass recorded, waiting to be checked against their tables:
+    per table, per key, the first event that recorded it and the seq of the last one."""
+
+    def __init__(self):
+        self.by_table: dict[str, dict[str, list]] = {}
+        self.count = 0
+
+    def add(self, event) -> None:
+        for table, entries in covered.recorded(event.payload).items():
+            if covered.get(table) is None or not isinstance(entries, dict):
+                continue  # a table no longer covered
+            waiting = self.by_table.setdefault(table, {})
+            for key in entries:
+                seen = waiting.get(key)
+                if seen is None:
+                    waiting[key] = [event.seq, event.event_id, event.seq]
+                    self.count += 1
+                else:
+                    seen[2] = event.seq
+
+    def check(self, org_id: str) -> dict | None:
+        """The first fault (by the seq of the event whose record fails) as ``_fault``'s
+        arguments, or None; forgets what it checked."""
+        worst = None
+        for table, waiting in self.by_table.items():
+            cov = covered.get(table)
+            found = cov.pointers(org_id, list(waiting))
+            for key, (first_seq, first_event, last_seq) in waiting.items():
+                pointer = found.get(key, False)
+                if pointer is False:
+                    fault = (first_seq, "a row this event recorded is missing", first_event,
+                             table, key)
+                elif pointer is None:
+                    fault = (last_seq, "a row this event recorded points at no audit event",
+                             None, table, key)
+                elif pointer < last_seq:
+                    fault = (last_seq, "a row points at an older audit event than the last one "
+                             "that recorded it", None, table, key)
+                else:
+                    continue
+                if worst is None or fault[0] < worst[0]:
+                    worst = fault
+        self.by_table, self.count = {}, 0
+        if worst is None:
+            return None
+        seq, reason, event_id, table, key = worst
+        if event_id is None:
+            event = queries.AUDIT_EVENT_AT.one((org_id, seq))
+            event_id = event.event_id if event else None
+        return {"reason": reason, "event_id": event_id, "seq": seq, "table": table, "row": key}
 
 
 def advance(org_id: str, progress: Progress, deadline: float | None = None,
@@ -80,6 +164,7 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
     while True:
         if progress.phase == "events":
             rows = queries.AUDIT_AFTER.all((org_id, progress.last_seq, batch))
+            recorded = _Recorded()
             for event in rows:
                 reason = None
                 if event.seq != progress.last_seq + 1:
@@ -89,11 +174,22 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
                 elif audit.compute_hash(event) != event.hash:
                     reason = "stored hash does not match the event's content"
                 if reason:
+                    found = recorded.check(org_id)
+                    if found:
+                        return _fault(progress, **found)
                     return _fault(progress, reason, event.event_id, event.seq)
+                recorded.add(event)
+                if recorded.count >= ROW_CHECKS:
+                    found = recorded.check(org_id)
+                    if found:
+                        return _fault(progress, **found)
                 progress.last_seq, progress.prev_hash = event.seq, event.hash
                 progress.checked += 1
+            found = recorded.check(org_id)
+            if found:
+                return _fault(progress, **found)
             if len(rows) < batch:
-                progress.phase = "consents"
+                progress.phase = "rows"
         elif progress.phase == "consents":
             rows = queries.CONSENT_AUDIT_AFTER.all((org_id, progress.consent_after, batch))
             if rows:
@@ -101,7 +197,8 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
             for c in rows:
                 reason = consent_fault(c, holders, progress.last_audit_seq)
                 if reason:
-                    return _fault(progress, reason, c.audit_event, None, c.id)
+                    return _fault(progress, reason, c.audit_event,
+                                  c.audit_seq if c.audit_event else None, c.id)
                 progress.consent_after, progress.last_audit_seq = c.seq, c.audit_seq
                 progress.consents_checked += 1
             if len(rows) < batch:
@@ -113,10 +210,76 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
                               missing[0], missing[1], missing[2])
             progress.missing_after = progress.last_seq
             progress.phase = "done"
+        elif progress.phase == "rows":
+            cov = covered.get(progress.table) if progress.table else None
+            if cov is None:
+                cov = covered.after(progress.table)
+                if cov is None:
+                    progress.phase = "consents"
+                    continue
+                progress.table, progress.row_after = cov.table, None
+            rows = cov.walk(org_id, progress.row_after, batch)
+            events = _events_of(org_id, rows)
+            for row in rows:
+                key = getattr(row, cov.key)
+                fault = row_fault(cov, row, events)
+                if fault:
+                    reason, event = fault
+                    return _fault(progress, reason, event.event_id if event else None,
+                                  event.seq if event else None, table=cov.table, row=key)
+                progress.row_after = key
+                progress.rows_checked += 1
+            if len(rows) < batch:
+                following = covered.after(cov.table)
+                if following is None:
+                    progress.phase = "consents"
+                else:
+                    progress.table, progress.row_after = following.table, None
         else:
             return _verified(progress)
         if deadline is not None and time.monotonic() > deadline:
             return None
+
+
+def _events_of(org_id: str, rows: list) -> dict:
+    """The events (seq, event_id, payload) the rows point at, by seq."""
+    seqs = sorted({r.audit_seq for r in rows if r.audit_seq is not None})
+    out = {}
+    for start in range(0, len(seqs), covered.IN_CHUNK):
+        chunk = seqs[start:start + covered.IN_CHUNK]
+        size = covered.padded(len(chunk))
+        for event in _events_statement(size).all(
+                (org_id, *chunk, *[chunk[-1]] * (size - len(chunk)))):
+            out[event.seq] = event
+    return out
+
+
+EVENT_REF = sql.Select("EventRef", [sql.column("t", AuditEvent.seq),
+                                    sql.column("t", AuditEvent.event_id),
+                                    sql.column("t", AuditEvent.payload)],
+                       'FROM "audit_event" t')
+
+
+def _events_statement(size: int) -> sql.Statement:
+    return EVENT_REF.where('t."org_id" = ?', f't."seq" IN ({", ".join("?" * size)})')
+
+
+def row_fault(cov, row, events: dict):
+    """Why a covered row fails verification, as (reason, the event it points at or None), or
+    None."""
+    if row.audit_seq is None:
+        return "the row was never recorded by the audit chain", None
+    event = events.get(row.audit_seq)
+    if event is None:
+        return "the audit event the row points at is missing", None
+    recorded = covered.recorded(event.payload).get(cov.table)
+    digest = recorded.get(cov.key_text(getattr(row, cov.key))) if isinstance(recorded, dict) \
+        else None
+    if digest is None:
+        return "the audit event the row points at did not record it", event
+    if covered.row_hash(cov, row, stored=True) != digest:
+        return "the row does not match the hash its audit event recorded", event
+    return None
 
 
 def consent_fault(c, holders: dict, last_audit_seq: int) -> str | None:

@@ -21,6 +21,7 @@ def _sqlite_path() -> str:
     return storage.db.obj.database
 
 
+@pytest.mark.tampered
 def test_sql_create_matches_the_orm(app, org):
     asset = sql.create(TcAsset, org_id=org.org.id, display_id="AS900", name="Shop")
     cp = sql.create(TcCollectionPoint, org_id=org.org.id, asset_id=asset.id, display_id="CP900",
@@ -43,6 +44,7 @@ def _orm_row(model, instance) -> dict:
     return {f.column_name: getattr(instance, f.column_name) for f in model._meta.sorted_fields}
 
 
+@pytest.mark.tampered
 def test_model_select_rows_match_the_orm(app, org):
     sql.create(TcAsset, org_id=org.org.id, display_id="AS901", name="One")
     sql.create(TcAsset, org_id=org.org.id, display_id="AS902", name="Two")
@@ -65,6 +67,7 @@ def test_sql_errors_are_peewee_errors(app, org):
             sql.create(Subject, org_id=org.org.id, identifier="twice")
 
 
+@pytest.mark.tampered
 def test_a_boolean_and_a_foreign_key_by_value_round_trip(app, org):
     consent = ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p",
                                                          status="granted"))

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from consent.core import ledger, verify
-from consent.core.storage import Consent
+from consent.core.storage import AuditEvent, Consent, Verification
 
 GRANT = {"subject": "user-1", "purpose": "marketing", "status": "granted"}
 
@@ -44,6 +44,7 @@ def test_a_pass_goes_on_over_several_calls_until_complete(client, org, slices):
     assert again["id"] != answers[-1]["id"]
 
 
+@pytest.mark.tampered
 def test_tampering_is_found_by_the_next_pass(client, org, slices):
     first = record(org, 3)[0]
 
@@ -85,3 +86,69 @@ def test_the_whole_pass_at_once_matches(org):
     whole = verify.full(org.org.id)
     assert whole["ok"] and whole["consents_checked"] == 3
     assert whole == ledger.verify(org.org)
+
+
+# -- covered rows, in slices ----------------------------------------------------------------
+
+@pytest.fixture
+def full(client, app, org, monkeypatch):
+    from tests import full_ledger
+
+    return full_ledger.build(client, app, org, monkeypatch)
+
+
+def test_a_pass_walks_every_covered_row_in_batches_and_slices(client, org, slices, full,
+                                                              monkeypatch):
+    """One batch per call: the pass goes through every phase, reads no more than a batch of
+    rows (and checks no more than ROW_CHECKS recorded rows) at a time, and counts every row."""
+    from consent.core import covered
+    from tests import full_ledger
+
+    monkeypatch.setattr(verify, "ROW_CHECKS", 3)
+    total = full_ledger.count_covered(org.org.id)
+    walked, looked_up = [], []
+    real_walk, real_pointers = covered.Covered.walk, covered.Covered.pointers
+    monkeypatch.setattr(covered.Covered, "walk", lambda self, *a: walked.append(
+        rows := real_walk(self, *a)) or rows)
+    monkeypatch.setattr(covered.Covered, "pointers", lambda self, org_id, keys: looked_up.append(
+        len(keys)) or real_pointers(self, org_id, keys))
+    phases, answers = [], []
+    for _ in range(2000):
+        answers.append(client.get("/ledger/v1/audit/verify", headers=org.headers()).json)
+        phases.append(answers[-1]["phase"])
+        if answers[-1]["complete"]:
+            break
+    assert answers[-1]["ok"] is True and answers[-1]["status"] == "done"
+    assert len({a["id"] for a in answers}) == 1
+    seen = list(dict.fromkeys(phases))
+    assert seen == ["events", "rows", "consents", "missing", "done"] or \
+        seen == ["events", "rows", "consents", "done"], seen
+    assert answers[-1]["rows_checked"] == total
+    assert max(len(batch) for batch in walked) <= 2
+    most_per_event = max(sum(len(keys) for keys in covered.recorded(e.payload).values())
+                         for e in AuditEvent.select().where(AuditEvent.org == org.org.id))
+    assert max(looked_up) <= 3 + most_per_event
+
+
+@pytest.mark.tampered
+def test_a_row_changed_ahead_of_a_running_pass_is_found_by_it(client, org, slices, full):
+    """A pass stopped in the middle of the covered rows goes on from its saved progress, and
+    finds a row changed meanwhile further on."""
+    from consent.dialects.veriff.models import VeriffConsent
+
+    for _ in range(2000):
+        answer = client.get("/ledger/v1/audit/verify", headers=org.headers()).json
+        assert not answer["complete"]
+        if answer["phase"] == "rows":
+            break
+    row = Verification.get_by_id(answer["id"])
+    assert row.progress["table"] < "veriff_consent"
+    upload = VeriffConsent.get(VeriffConsent.session == full.ids["session"])
+    VeriffConsent.update(type="bipa").where(VeriffConsent.seq == upload.seq).execute()
+    for _ in range(2000):
+        answer = client.get("/ledger/v1/audit/verify", headers=org.headers()).json
+        if answer["complete"]:
+            break
+    assert answer["id"] == row.id and answer["status"] == "broken"
+    assert (answer["first_bad_table"], answer["first_bad_row"]) == ("veriff_consent",
+                                                                    str(upload.seq))

@@ -172,11 +172,20 @@ class Writer:
             org["export"] = {"lines": export.count(b"\n"),
                              "ids": [json.loads(line)["id"] for line in export.splitlines()]}
             verify = self.cli("audit", "verify", "--org", slug)
-            match = re.search(r"OK: .*?(\d+) events, (\d+) consents; head ([0-9a-f]{64})", verify)
-            if match is None:
-                raise RuntimeError(f"audit verify --org {slug}: {verify}")
-            org["verify"] = {"events": int(match.group(1)), "consents": int(match.group(2)),
-                             "head_hash": match.group(3)}
+            if verify.lstrip().startswith("{"):   # versions since rows were covered: JSON
+                verdict = json.loads(verify.splitlines()[0])
+                if not verdict["ok"]:
+                    raise RuntimeError(f"audit verify --org {slug}: {verify}")
+                org["verify"] = {"events": verdict["checked"],
+                                 "consents": verdict["consents_checked"],
+                                 "head_hash": verdict["head_hash"]}
+            else:
+                match = re.search(r"OK: .*?(\d+) events, (\d+) consents; head ([0-9a-f]{64})",
+                                  verify)
+                if match is None:
+                    raise RuntimeError(f"audit verify --org {slug}: {verify}")
+                org["verify"] = {"events": int(match.group(1)), "consents": int(match.group(2)),
+                                 "head_hash": match.group(3)}
             if self.has("/ledger/v1/audit/verify"):
                 org["api_verify"] = self.call("GET", "/ledger/v1/audit/verify", headers=h).json
 

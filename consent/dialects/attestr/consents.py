@@ -30,7 +30,7 @@ import hashlib
 import logging
 import secrets
 
-from consent.core import audit, hooks, ledger, sql, usage
+from consent.core import audit, hooks, ledger, usage
 from consent.core.errors import Conflict
 from consent.core.storage import canonical_json, transaction
 
@@ -132,15 +132,18 @@ def register(client, data: dict, provided: dict):
             evidence={"attestr": {"_id": consent_id, "number": number,
                                   "client": client.credential_id, **normalised}},
         )], actor=actor)[0].consent
-        usage.set_terms(org_id, recorded.id, operations=data["consentOperations"],
-                        single_use=data["consentType"] == "single_use", actor=actor)
-        row = sql.create(
+        # The consent's Attestr side is recorded by its terms' audit event.
+        event = audit.begin(org_id)
+        row = event.create(
             AttestrConsent, id=consent_id, number=number, org_id=org_id,
             client_id=client.credential_id, consent_id=recorded.id,
             reference_id=data["consentReferenceId"], request_hash=request_hash, data=provided,
             single_use=data["consentType"] == "single_use", webhook=data["webhook"],
             valid_from=data["consentValidFrom"], valid_till=data["consentValidTill"],
             created_at=now, sweep_at=data["consentValidTill"])
+        usage.set_terms(org_id, recorded.id, operations=data["consentOperations"],
+                        single_use=data["consentType"] == "single_use", actor=actor,
+                        event=event)
         webhooks.consent_event(row, "consent.registered", status(row, now), now)
     return row
 
@@ -171,17 +174,19 @@ def revoke(client, consent_id: str):
 
 # -- what the core tells the dialect (inside the change's transaction) ------------------------------
 
-def _on_withdrawn(org_id, consent, withdrawal, actor, at, **_):
+def _on_withdrawn(org_id, consent, withdrawal, actor, at, event, **_):
     row = queries.CONSENT_BY_LEDGER_ID.one((consent.id,))
-    if row is not None and queries.REVOKED.execute((at, row.id)).rowcount == 1:
+    if row is not None and event.update(AttestrConsent, row, condition='"revoked_at" IS NULL',
+                                        revoked_at=at, sweep_at=None):
         webhooks.consent_event(row, "consent.revoked", "revoked", at)
 
 
-def _on_used(org_id, consent, use, single_use, actor, at, **_):
+def _on_used(org_id, consent, use, single_use, actor, at, event, **_):
     if not single_use:
         return
     row = queries.CONSENT_BY_LEDGER_ID.one((consent.id,))
-    if row is not None and queries.CONSUMED.execute((at, row.id)).rowcount == 1:
+    if row is not None and event.update(AttestrConsent, row, condition='"consumed_at" IS NULL',
+                                        consumed_at=at, sweep_at=None):
         webhooks.consent_event(row, "consent.consumed", "consumed", at)
 
 
@@ -206,13 +211,15 @@ def expire_due(now: dt.datetime | None = None, limit: int = 100) -> int:
     by one process only. Returns how many expired."""
     now = now or models.now()
     done = 0
-    for row in queries.EXPIRY_DUE.all((now, limit)):
+    for due in queries.EXPIRY_DUE.all((now, limit)):
         with transaction():
-            audit.lock_org(row.org_id)
-            if queries.CLAIM_EXPIRY.execute((now, row.id)).rowcount != 1:
+            event = audit.begin(due.org_id, at=now)
+            row = queries.CONSENT_BY_ID.one((due.id,))   # as it is now, under the lock
+            if row is None or event.update(AttestrConsent, row, condition='"sweep_at" IS NOT NULL',
+                                           sweep_at=None, expired_at=now) is None:
                 continue   # revoked, consumed or expired by someone else meanwhile
             usage.record_expiry(row.org_id, ledger.get_consent(row.org_id, row.consent_id),
-                                at=now, actor=EXPIRY_ACTOR,
+                                at=now, actor=EXPIRY_ACTOR, event=event,
                                 data={"attestr_consent_id": row.id, "number": row.number})
             webhooks.consent_event(row, "consent.expired", "expired", now)
         done += 1

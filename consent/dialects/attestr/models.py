@@ -26,7 +26,8 @@ from peewee import (
     TextField,
 )
 
-from consent.core.schema import baseline
+from consent.core import covered
+from consent.core.schema import baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -85,6 +86,8 @@ class AttestrConsent(BaseModel):
     # ``valid_till`` while the consent can still expire (not revoked, consumed or expired yet):
     # what the expiry sweep looks for, and what it claims by setting NULL.
     sweep_at = DateTimeField(null=True, index=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "attestr_consent"
@@ -144,7 +147,14 @@ class AttestrRateCounter(BaseModel):
         primary_key = CompositeKey("client_id", "scope", "unit", "window_start")
 
 
+# What the audit chain covers (consent.core.covered): a consent's Attestr side, its lifecycle
+# moments included; ``sweep_at`` is the expiry sweep's bookkeeping (``expired_at`` is the answer).
+# Not covered: clients (access configuration, like the credentials they extend), export jobs
+# and their files (renderings of covered rows), rate-limit counters (bookkeeping).
+covered.cover(AttestrConsent, skip=("sweep_at",))
+
 MODELS = (AttestrClient, AttestrConsent, AttestrMedia, AttestrAsync, AttestrRateCounter)
 register_models(*MODELS, component="attestr", migrations=(
     baseline(*MODELS),
+    cover_rows(AttestrConsent, version=2),
 ))

@@ -18,16 +18,12 @@ CONSENT_BY_REFERENCE = CONSENT.where('t."client_id" = ?', 't."reference_id" = ?'
 CONSENT_BY_LEDGER_ID = CONSENT.where('t."consent_id" = ?')
 NUMBER_TAKEN = sql.Statement('SELECT 1 FROM "attestr_consent" WHERE "number" = ? '
                              'UNION ALL SELECT 1 FROM "attestr_async" WHERE "number" = ?')
-REVOKED = sql.Statement('UPDATE "attestr_consent" SET "revoked_at" = ?, "sweep_at" = NULL '
-                        'WHERE "id" = ? AND "revoked_at" IS NULL')
-CONSUMED = sql.Statement('UPDATE "attestr_consent" SET "consumed_at" = ?, "sweep_at" = NULL '
-                         'WHERE "id" = ? AND "consumed_at" IS NULL')
 # The expiry sweep: consents whose validity ended and that nothing else ended first; a claim
-# succeeds for exactly one process (the row's lock on PostgreSQL, the write lock on SQLite).
+# (an update on condition that ``sweep_at`` is still set) succeeds for exactly one process (the
+# organisation's lock on PostgreSQL, the write lock on SQLite). Revoking and consuming clear
+# ``sweep_at`` the same way.
 EXPIRY_DUE = CONSENT.where('t."sweep_at" IS NOT NULL', 't."sweep_at" <= ?',
                            order='t."sweep_at"', limit=True)
-CLAIM_EXPIRY = sql.Statement('UPDATE "attestr_consent" SET "sweep_at" = NULL, "expired_at" = ? '
-                             'WHERE "id" = ? AND "sweep_at" IS NOT NULL')
 
 ASYNC = sql.model_select(AttestrAsync)
 ASYNC_BY_ID = ASYNC.where('t."id" = ?')

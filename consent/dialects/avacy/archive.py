@@ -69,11 +69,11 @@ class Binding:
 def create_webspace(org, name: str, actor: str = "system"):
     """A new webspace: the next number of the organisation, and a new key."""
     with transaction():
-        audit.lock_org(org.id)
+        event = audit.begin(org.id)
         number = (queries.LAST_WEBSPACE_NUMBER.value((org.id,)) or 0) + 1
-        webspace = sql.create(AvacyWebspace, org_id=org.id, number=number,
-                              key=str(uuid.uuid4()), name=name)
-        audit.append(org.id, actor=actor, action="avacy.webspace.created",
+        webspace = event.create(AvacyWebspace, org_id=org.id, number=number,
+                                key=str(uuid.uuid4()), name=name)
+        event.append(actor=actor, action="avacy.webspace.created",
                      entity_type="avacy_webspace", entity_id=webspace.id,
                      payload={"number": number, "key": webspace.key, "name": name})
     return webspace
@@ -194,22 +194,24 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
                             status="granted" if accepted else "denied", source=SOURCE,
                             notice_version=label, evidence=evidence)
             for name, accepted in submission.choices], actor=actor, now=now)
+        # The entry (its subject now known) and its decisions are recorded by its own event.
+        event = audit.begin(org.id, event_id=event_id, at=now)
         subject_id = entry.subject_id
         if subject_id is None and recorded:
             subject_id = recorded[0].consent.subject_id
-            queries.SET_ENTRY_SUBJECT.execute((subject_id, entry.id))
+        entry = event.update(AvacyConsent, entry, subject_id=subject_id)
         for (name, accepted), r in zip(submission.choices, recorded):
-            sql.insert(AvacyDecision, {"consent_id": r.consent.seq, "entry_id": entry.id,
-                                       "name": name, "accepted": accepted})
+            event.insert(AvacyDecision, {"consent_id": r.consent.seq, "entry_id": entry.id,
+                                         "name": name, "accepted": accepted})
         payload = {**evidence, "identifier": submission.identifier,
                    "consents": [r.consent.id for r in recorded]}
-        audit.append(org.id, actor=actor, action="avacy.consent.archived",
-                     entity_type="avacy_consent", entity_id=entry.id, event_id=event_id,
-                     at=now, payload=payload)
-    row = queries.ENTRY.cls(**{**entry._asdict(), "subject_id": subject_id},
-                            audit_payload=payload)
+        appended = event.append(actor=actor, action="avacy.consent.archived",
+                                entity_type="avacy_consent", entity_id=entry.id,
+                                payload=payload)
+    row = queries.ENTRY.cls(**entry._asdict(), audit_payload={**payload, "rows": event.rows})
     decisions = [queries.DECISION.cls(consent_id=r.consent.seq, entry_id=entry.id, name=name,
-                                      accepted=accepted, consent_uuid=r.consent.id,
+                                      accepted=accepted, audit_seq=appended.seq,
+                                      consent_uuid=r.consent.id,
                                       status=r.consent.status, holder_id=r.consent.subject_id,
                                       purpose_id=r.consent.purpose_id)
                  for (name, accepted), r in zip(submission.choices, recorded)]

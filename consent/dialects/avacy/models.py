@@ -8,7 +8,8 @@ in the ledger's ``Consent`` table (one per preference or consent feature).
   public site identifier, not a secret: it is stored as is.
 * :class:`AvacyConsent`: one entry of the consent archive (one accepted request), with the
   proofs byte for byte, the IP address, the v4 body's ``versions`` as sent, and the rest of the
-  request. Never updated, except its ``subject_id`` once, in the transaction that creates it.
+  request. Never updated, except its ``subject_id`` (and ``audit_seq``) once, in the transaction
+  that creates it.
 * :class:`AvacyDecision`: which ledger consent each preference of an entry became.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from peewee import (
     TextField,
 )
 
-from consent.core.schema import Migration, baseline
+from consent.core import covered
+from consent.core.schema import Migration, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -44,6 +46,8 @@ class AvacyWebspace(BaseModel):
     key = CharField(max_length=36, unique=True)
     name = CharField(max_length=200)
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "avacy_webspace"
@@ -66,6 +70,8 @@ class AvacyConsent(BaseModel):
     audit_event_id = CharField(max_length=36)
     created_at = DateTimeField()
     updated_at = DateTimeField()
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "avacy_consent"
@@ -77,6 +83,8 @@ class AvacyDecision(BaseModel):
     entry = ForeignKeyField(AvacyConsent, on_delete="CASCADE", index=False)  # (entry, consent)
     name = CharField(max_length=100)
     accepted = BooleanField()
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "avacy_decision"
@@ -91,6 +99,12 @@ def _webspace_number(schema) -> None:
         'WHERE w."id" = "avacy_consent"."webspace_id"'))
 
 
+# What the audit chain covers (consent.core.covered): all three.
+covered.cover(AvacyWebspace)
+covered.cover(AvacyConsent)
+covered.cover(AvacyDecision, org='e."org_id"',
+              join='JOIN "avacy_consent" e ON e."id" = t."entry_id"')
+
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
 
 
@@ -102,4 +116,5 @@ register_models(*MODELS, component="avacy", migrations=(
     baseline(*MODELS, also=_webspace_number),
     Migration(2, "avacy_consent.versions: the policy versions a v4 request accepted, as sent",
               _versions),
+    cover_rows(*MODELS, version=3),
 ))

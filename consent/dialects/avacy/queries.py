@@ -20,7 +20,6 @@ ENTRY = sql.Select(
     'FROM "avacy_consent" a LEFT JOIN "audit_event" e ON e."event_id" = a."audit_event_id" '
     'AND e."org_id" = a."org_id"')
 ENTRY_BY_ID = ENTRY.where('a."org_id" = ?', 'a."id" = ?')
-SET_ENTRY_SUBJECT = sql.Statement('UPDATE "avacy_consent" SET "subject_id" = ? WHERE "id" = ?')
 
 # Filters of the archive list, by name; ``archive.page`` ANDs those given (newest first).
 ENTRY_FILTERS = {

@@ -184,13 +184,16 @@ class AuditVerify(MethodView):
     @blp.auth(ADMIN_KEY)
     @blp.response(200, VerifySchema)
     def get(self):
-        """Verify the audit chain and every consent against it, a slice at a time
+        """Verify the audit chain, every consent and every covered row, a slice at a time
 
         Each call works on the organisation's current verification pass for at most
         ``CONSENT_VERIFY_BUDGET`` seconds. ``complete`` is false while the pass goes on (call
-        again); once true, ``ok`` is the verdict on every event and consent, and the next call
-        starts a new pass. ``ok`` is false and ``first_bad_event`` names the first event that
-        fails as soon as one does."""
+        again); once true, ``ok`` is the verdict on every event, consent and row whose content
+        decides an answer (terms, uses, consent events, each dialect's records), and the next
+        call starts a new pass. As soon as something fails, ``ok`` is false and the first
+        failure is named: ``first_bad_event`` / ``first_bad_seq`` (the event), and
+        ``first_bad_consent`` or ``first_bad_table`` / ``first_bad_row`` (the consent or row),
+        with the ``reason``. ``flask --app app audit verify`` prints the same fields."""
         return verify.step(current_org(), current_app.config["CONSENT_VERIFY_BUDGET"])
 
 

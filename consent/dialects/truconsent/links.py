@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from consent.core import audit, ledger, sql, tokens
+from consent.core import audit, ledger, tokens
 from consent.core.errors import Conflict, Gone, NotFound, RateLimited
 from consent.core.storage import is_postgres, new_uuid, transaction, utcnow
 from schemas.common import iso
@@ -46,29 +46,32 @@ class Issued:
     delivery: dict | None = None
 
 
-def _new_event(secret_key, org, cp, request_id: str, hours: int, at: dt.datetime,
+def _new_event(audit_event, secret_key, org, cp, request_id: str, hours: int, at: dt.datetime,
                event_id: str | None = None):
-    """Insert a new link (event) of a request: its id and its signed token."""
+    """Insert a new link (event) of a request, through the audit event of the write: its id
+    and its signed token."""
     event_id = event_id or new_uuid()
     token = tokens.dumps(secret_key, tokens.Purpose.CONSENT_LINK,
                          {"o": org.id, "c": cp.id, "e": event_id})
-    return sql.create(TcLinkEvent, id=event_id, org_id=org.id, request_id=request_id,
-                      token=token, created_at=at, expires_at=at + dt.timedelta(hours=hours))
+    return audit_event.create(TcLinkEvent, id=event_id, org_id=org.id, request_id=request_id,
+                              token=token, created_at=at,
+                              expires_at=at + dt.timedelta(hours=hours))
 
 
 def create(secret_key, public_url: str, org, cp, phone: str, expiry_hours: int,
            data_collection_timestamp: dt.datetime | None, actor: str) -> Issued:
     at = models.now()
     with transaction():
+        written = audit.begin(org.id)
         request_id, event_id = new_uuid(), new_uuid()
-        req = sql.create(TcConsentRequest, id=request_id, org_id=org.id,
-                         collection_point_id=cp.id, phone=phone, expiry_hours=expiry_hours,
-                         data_collection_timestamp=data_collection_timestamp or at,
-                         current_event_id=event_id,
-                         expires_at=at + dt.timedelta(hours=expiry_hours), created_at=at)
-        event = _new_event(secret_key, org, cp, request_id, expiry_hours, at, event_id)
-        audit.append(org.id, actor=actor, action="truconsent.link.created",
-                     entity_type="consent_link", entity_id=request_id, payload={
+        req = written.create(TcConsentRequest, id=request_id, org_id=org.id,
+                             collection_point_id=cp.id, phone=phone, expiry_hours=expiry_hours,
+                             data_collection_timestamp=data_collection_timestamp or at,
+                             current_event_id=event_id,
+                             expires_at=at + dt.timedelta(hours=expiry_hours), created_at=at)
+        event = _new_event(written, secret_key, org, cp, request_id, expiry_hours, at, event_id)
+        written.append(actor=actor, action="truconsent.link.created",
+                       entity_type="consent_link", entity_id=request_id, payload={
                          "event_id": event_id, "collection_point_id": cp.id,
                          "phone": mask_phone(phone), "expires_at": iso(event.expires_at)})
     return Issued(req, event, url(public_url, org, cp.display_id, event_id, event.token))
@@ -137,19 +140,16 @@ def regenerate(secret_key, public_url: str, org, request_id: str, actor: str) ->
         if current == "active":
             raise Conflict("Consent link is still active")
         cp = queries.CP_BY_ID.one((req.collection_point_id,))
-        event = _new_event(secret_key, org, cp, req.id, req.expiry_hours, at)
-        TcLinkEvent.update(superseded_at=at).where(
-            TcLinkEvent.id == req.current_event_id).execute()
-        req = req._replace(previous_event_id=req.current_event_id, current_event_id=event.id,
-                           regeneration_count=req.regeneration_count + 1,
-                           expires_at=event.expires_at)
-        TcConsentRequest.update(previous_event_id=req.previous_event_id,
-                                current_event_id=req.current_event_id,
-                                regeneration_count=req.regeneration_count,
-                                expires_at=req.expires_at).where(
-            TcConsentRequest.id == req.id).execute()
-        audit.append(org.id, actor=actor, action="truconsent.link.regenerated",
-                     entity_type="consent_link", entity_id=req.id, payload={
+        written = audit.begin(org.id)
+        event = _new_event(written, secret_key, org, cp, req.id, req.expiry_hours, at)
+        written.update(TcLinkEvent, queries.LINK_EVENT_BY_ID.one((req.current_event_id,)),
+                       superseded_at=at)
+        req = written.update(TcConsentRequest, req, previous_event_id=req.current_event_id,
+                             current_event_id=event.id,
+                             regeneration_count=req.regeneration_count + 1,
+                             expires_at=event.expires_at)
+        written.append(actor=actor, action="truconsent.link.regenerated",
+                       entity_type="consent_link", entity_id=req.id, payload={
                          "event_id": event.id, "previous_event_id": req.previous_event_id,
                          "regeneration_count": req.regeneration_count,
                          "expires_at": iso(event.expires_at)})
@@ -246,18 +246,17 @@ def complete(link: Opened, choices: dict[str, bool], evidence: dict):
                 "collection_point_id": cp.id,
                 "data_collection_timestamp": iso(req.data_collection_timestamp)})
             for p in cp.purposes], actor=actor, now=now)
+        written = audit.begin(org.id)
         for r in recorded:
-            sql.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id, "action": action,
-                               "collection_point_id": cp.id, "request_id": req.id,
-                               "event_id": event.id, "metadata": None})
-        req = req._replace(completed_at=at, completed_event_id=event.id, consent_action=action,
-                           reference="TC-" + event.id.replace("-", "")[:10].upper())
-        TcConsentRequest.update(completed_at=req.completed_at,
-                                completed_event_id=req.completed_event_id,
-                                consent_action=action, reference=req.reference).where(
-            TcConsentRequest.id == req.id).execute()
-        audit.append(org.id, actor=actor, action="truconsent.link.completed",
-                     entity_type="consent_link", entity_id=req.id, payload={
+            written.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id,
+                                   "action": action, "collection_point_id": cp.id,
+                                   "request_id": req.id, "event_id": event.id,
+                                   "metadata": None})
+        req = written.update(TcConsentRequest, req, completed_at=at, completed_event_id=event.id,
+                             consent_action=action,
+                             reference="TC-" + event.id.replace("-", "")[:10].upper())
+        written.append(actor=actor, action="truconsent.link.completed",
+                       entity_type="consent_link", entity_id=req.id, payload={
                          "event_id": event.id, "consent_action": action,
                          "reference": req.reference,
                          "consent_ids": [r.consent.id for r in recorded]})

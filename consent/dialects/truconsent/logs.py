@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from consent.core import ledger, sql
+from consent.core import ledger
 from consent.core.errors import Invalid, NotFound
 from consent.core.storage import ConsentEvent, utcnow
 from schemas.common import iso
@@ -80,12 +80,19 @@ def write(org, user_id: str, action: str, choices: list[Choice], *, source: str,
             evidence={"action": action, "request_id": request_id,
                       "collection_point_id": c.cp.id if c.cp is not None else None,
                       "metadata": metadata, **c.evidence}))
+    pending = iter(choices)
+
+    def log_row(event, consent):   # recorded by the consent's own audit event
+        c = next(pending)
+        event.insert(TcLog, {"consent_id": consent.seq, "org_id": org.id, "action": action,
+                             "collection_point_id": c.cp.id if c.cp is not None else None,
+                             "request_id": request_id, "event_id": None, "metadata": metadata,
+                             "consented": c.consented})
+
     out = []
-    for c, r in zip(choices, ledger.in_transaction_record(org, decisions, actor=actor, now=now)):
+    for c, r in zip(choices, ledger.in_transaction_record(org, decisions, actor=actor, now=now,
+                                                          rows=log_row)):
         cp_id = c.cp.id if c.cp is not None else None
-        sql.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id, "action": action,
-                           "collection_point_id": cp_id, "request_id": request_id,
-                           "event_id": None, "metadata": metadata, "consented": c.consented})
         out.append(Log(queries.LOG.cls(
             **r.consent._asdict(), tc_action=action, tc_request_id=request_id, tc_event_id=None,
             tc_metadata=metadata, tc_consented=c.consented, cp_id=cp_id,

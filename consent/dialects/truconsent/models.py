@@ -10,7 +10,8 @@ import datetime as dt
 
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from consent.core.schema import Migration, Schema, baseline
+from consent.core import covered
+from consent.core.schema import Migration, Schema, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -40,6 +41,8 @@ class TcAsset(BaseModel):
     # Origin sources (CSP style, as CONSENT_CORS_ORIGINS) whose pages may call the SDK API for
     # this asset; None: the service's CONSENT_CORS_ORIGINS.
     allowed_origins = JSONField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_asset"
@@ -62,6 +65,8 @@ class TcCollectionPoint(BaseModel):
     consent_type = CharField(max_length=32, default="standard_consent")
     # The banner's settings (colours, texts, template...), snake_case keys (schemas.truconsent).
     settings = JSONField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_collection_point"
@@ -86,6 +91,8 @@ class TcConsentRequest(BaseModel):
     consent_action = CharField(max_length=20, null=True)
     reference = CharField(max_length=32, null=True)
     created_at = DateTimeField()
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_request"
@@ -103,6 +110,8 @@ class TcLinkEvent(BaseModel):
     created_at = DateTimeField()
     expires_at = DateTimeField()
     superseded_at = DateTimeField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_link_event"
@@ -120,6 +129,8 @@ class TcLog(BaseModel):
     metadata = JSONField(null=True)
     # What an SDK sent for this purpose: accepted | declined | shown | pending (None elsewhere).
     consented = CharField(max_length=16, null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_log"
@@ -135,6 +146,8 @@ class TcSuppression(BaseModel):
     user_id = CharField(max_length=255)
     purpose_id = CharField(max_length=100)
     created_at = DateTimeField()
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         table_name = "truconsent_suppression"
@@ -158,10 +171,16 @@ def _banners(schema: Schema) -> None:
     schema.create(TcSuppression)
 
 
+# What the audit chain covers (consent.core.covered): every table of the dialect. A request and
+# its links change (regenerated, superseded, completed): each change is hashed again.
+for _model in (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog, TcSuppression):
+    covered.cover(_model)
+
 # The tables of version 1 (the baseline creates those, in their version-1 shape or newer).
 BASELINE_MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
 MODELS = (*BASELINE_MODELS, TcSuppression)
 register_models(*MODELS, component="truconsent", migrations=(
     baseline(*BASELINE_MODELS),
     Migration(2, "banners: asset origins, banner settings, SDK values, suppressions", _banners),
+    cover_rows(*MODELS, version=3),
 ))

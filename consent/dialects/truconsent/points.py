@@ -12,7 +12,7 @@ import calendar
 import datetime as dt
 import re
 
-from consent.core import audit, ledger, sql
+from consent.core import audit, ledger
 from consent.core.errors import Conflict, Invalid, NotFound
 from consent.core.storage import new_uuid, transaction
 
@@ -97,13 +97,14 @@ def create_asset(org, name: str, display_id: str | None = None, actor: str = "sy
     _reserved(display_id, "asset")
     allowed_origins = check_origins(allowed_origins)
     with transaction():
+        event = audit.begin(org.id)
         display_id = display_id or _next_display_id(TcAsset, org.id, "AS")
         if queries.display_id_taken(TcAsset).value((org.id, display_id)):
             raise Conflict(f"asset {display_id} already exists")
-        asset = sql.create(TcAsset, org_id=org.id, display_id=display_id, name=name,
-                           asset_type=asset_type, description=description,
-                           allowed_origins=allowed_origins)
-        audit.append(org.id, actor=actor, action="truconsent.asset.created", entity_type="asset",
+        asset = event.create(TcAsset, org_id=org.id, display_id=display_id, name=name,
+                             asset_type=asset_type, description=description,
+                             allowed_origins=allowed_origins)
+        event.append(actor=actor, action="truconsent.asset.created", entity_type="asset",
                      entity_id=asset.id, payload={
                          "display_id": display_id, "name": name, "asset_type": asset_type,
                          "description": description, "allowed_origins": allowed_origins})
@@ -124,14 +125,14 @@ def update_asset(org, ref: str, changes: dict, actor: str = "system"):
     if "allowed_origins" in changes:
         changes["allowed_origins"] = check_origins(changes["allowed_origins"])
     with transaction():
+        event = audit.begin(org.id)   # the write lock first: the row read is the one updated
         asset = find_asset(org, ref)
         if asset is None:
             raise NotFound("Asset not found")
         if changes:
-            TcAsset.update(**changes).where(TcAsset.id == asset.id).execute()
-            audit.append(org.id, actor=actor, action="truconsent.asset.updated",
+            asset = event.update(TcAsset, asset, **changes)
+            event.append(actor=actor, action="truconsent.asset.updated",
                          entity_type="asset", entity_id=asset.id, payload=changes)
-            asset = asset._replace(**changes)
     return asset
 
 
@@ -209,16 +210,18 @@ def create_collection_point(org, asset_ref: str, title: str, notice_text: str,
         display_id = display_id or _next_display_id(TcCollectionPoint, org.id, "CP")
         if queries.display_id_taken(TcCollectionPoint).value((org.id, display_id)):
             raise Conflict(f"collection point {display_id} already exists")
-        cp = sql.create(TcCollectionPoint, org_id=org.id, asset_id=asset.id,
-                        display_id=display_id, title=title, notice_text=notice_text,
-                        notice_version=notice_version, purposes=clean,
-                        consent_type=consent_type, settings=settings or None)
+        cp_id = new_uuid()
         for p in clean:
             ledger.ensure_purpose(org.id, p["id"], name=p["name"], version=p["version"],
                                   description=p["description"], actor=actor)
-        ledger.publish_notice(org.id, f"cp:{cp.id}", title, notice_text, notice_version,
+        ledger.publish_notice(org.id, f"cp:{cp_id}", title, notice_text, notice_version,
                               actor=actor)
-        audit.append(org.id, actor=actor, action="truconsent.collection_point.created",
+        event = audit.begin(org.id)
+        cp = event.create(TcCollectionPoint, id=cp_id, org_id=org.id, asset_id=asset.id,
+                          display_id=display_id, title=title, notice_text=notice_text,
+                          notice_version=notice_version, purposes=clean,
+                          consent_type=consent_type, settings=settings or None)
+        event.append(actor=actor, action="truconsent.collection_point.created",
                      entity_type="collection_point", entity_id=cp.id, payload={
                          "display_id": display_id, "asset_id": asset.id, "title": title,
                          "notice_version": notice_version, "purposes": clean,
@@ -241,6 +244,7 @@ def update_collection_point(org, ref: str, changes: dict, actor: str = "system")
     whole; None or {} removes them). Its notice and purposes are versioned by the ledger and are
     not changed here."""
     with transaction():
+        event = audit.begin(org.id)   # the write lock first: the row read is the one updated
         cp = find_cp(org, ref)
         if cp is None:
             raise NotFound("Collection point not found")
@@ -253,10 +257,9 @@ def update_collection_point(org, ref: str, changes: dict, actor: str = "system")
             check_settings(changes["banner_settings"], cp.purposes)
             update["settings"] = changes["banner_settings"] or None
         if update:
-            TcCollectionPoint.update(**update).where(TcCollectionPoint.id == cp.id).execute()
-            audit.append(org.id, actor=actor, action="truconsent.collection_point.updated",
+            cp = event.update(TcCollectionPoint, cp, **update)
+            event.append(actor=actor, action="truconsent.collection_point.updated",
                          entity_type="collection_point", entity_id=cp.id, payload=update)
-            cp = cp._replace(**update)
     return cp
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from consent.core import audit, ledger, sql
+from consent.core import audit, ledger
 from consent.core.storage import ConsentEvent, transaction, utcnow
 from schemas.common import iso
 
@@ -249,11 +249,12 @@ def suppress(org, user_id: str, purpose_ids: list[str], actor: str) -> list[str]
     unique = list(dict.fromkeys(purpose_ids))
     with transaction():
         now = utcnow()
-        ids = [sql.insert(TcSuppression, {"org_id": org.id, "user_id": user_id,
-                                          "purpose_id": pid, "created_at": now})
+        event = audit.begin(org.id, at=now)
+        ids = [event.insert(TcSuppression, {"org_id": org.id, "user_id": user_id,
+                                            "purpose_id": pid, "created_at": now})
                for pid in unique]
-        audit.append(org.id, actor=actor, action="truconsent.suppression.recorded",
-                     entity_type="suppression", entity_id=str(ids[0]), at=now,
+        event.append(actor=actor, action="truconsent.suppression.recorded",
+                     entity_type="suppression", entity_id=str(ids[0]),
                      payload={"user_id": user_id, "purpose_ids": unique})
     return unique
 

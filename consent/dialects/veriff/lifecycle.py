@@ -20,16 +20,17 @@
   any test-mode decision.
 
 Every function here runs inside the caller's transaction on a session row it locked
-(:func:`locked`), writes the change with its audit event, and queues the webhook that reports it
-(:mod:`.webhooks`). It returns the session as it now is.
+(:func:`locked`), writes the change through its audit event (which records the new hashes of the
+rows it wrote), and queues the webhook that reports it (:mod:`.webhooks`). It returns the session
+as it now is.
 """
 from __future__ import annotations
 
-from consent.core import audit, sql
+from consent.core import audit, covered
 from consent.core.storage import is_postgres, utcnow
 
 from . import codes, queries, screening, webhooks
-from .models import VeriffAttempt, VeriffSessionState
+from .models import VeriffAttempt, VeriffMedia, VeriffSessionState, new_salt
 
 
 class SessionStateError(Exception):
@@ -60,28 +61,39 @@ def attempts(session) -> list:
     return queries.ATTEMPTS_OF_SESSION.all((session.id,))
 
 
-def _set_state(session, **changes):
-    """Write the session's state row (creating it for a session that has none)."""
+def _set_state(event, session, **changes):
+    """Write the session's state row (creating it for a session that has none) through the
+    change's audit event (``changes`` by column name)."""
     now = utcnow()
-    if queries.STATE_EXISTS.value((session.id,)) is None:
-        sql.create(VeriffSessionState, session_id=session.id, status=session.status,
-                   attempt_id=session.attempt_id, person=session.person,
-                   document=session.document, updated_at=now)
-    columns = {("attempt" if k == "attempt_id" else k): v for k, v in changes.items()}
-    VeriffSessionState.update(updated_at=now, **columns).where(
-        VeriffSessionState.session == session.id).execute()
+    state = queries.STATE.one((session.id,))
+    if state is None:
+        state = event.create(VeriffSessionState, session_id=session.id, status=session.status,
+                             attempt_id=session.attempt_id, person=session.person,
+                             document=session.document, updated_at=now,
+                             salt=new_salt() if session.person or session.document else None)
+    event.update(VeriffSessionState, state, updated_at=now, **changes)
     return session._replace(**{k: v for k, v in changes.items() if k in session._fields})
 
 
-def _new_attempt(session, status: str, **values):
-    attempt = sql.create(VeriffAttempt, session_id=session.id, status=status, **values)
-    queries.CLAIM_MEDIA.execute((attempt.id, session.id))
+def _new_attempt(event, session, status: str, **values):
+    """A new attempt, which takes the session's media uploaded while none was in progress."""
+    attempt = event.create(VeriffAttempt, session_id=session.id, status=status, **values)
+    for media in _media(session, 't."attempt_id" IS NULL'):
+        event.update(VeriffMedia, media, attempt_id=attempt.id)
     return attempt
 
 
-def _audit(session, actor: str, action: str, **payload):
-    audit.append(session.org_id, actor=actor, action=action, entity_type="veriff_session",
-                 entity_id=session.id, payload=payload)
+def _media(session, condition: str) -> list:
+    """The session's media that meet ``condition``, as the audit chain covers them (the bytes
+    as their SHA-256, computed by the database: a change hashes the row again without reading
+    them)."""
+    return covered.of(VeriffMedia).select.where('t."session_id" = ?', condition,
+                                                 order='t."id"').all((session.id,))
+
+
+def _audit(event, session, actor: str, action: str, **payload):
+    event.append(actor=actor, action=action, entity_type="veriff_session", entity_id=session.id,
+                 payload=payload)
 
 
 def start(session, actor: str):
@@ -89,10 +101,12 @@ def start(session, actor: str):
     started is left as it is."""
     if session.status not in (codes.CREATED, codes.RESUBMISSION):
         return session
-    attempt = _new_attempt(session, codes.STARTED)
+    event = audit.begin(session.org_id)
+    attempt = _new_attempt(event, session, codes.STARTED)
     previous = session.status
-    session = _set_state(session, status=codes.STARTED, attempt_id=attempt.id)
-    _audit(session, actor, "veriff.session.started", attempt=attempt.id, previous=previous)
+    session = _set_state(event, session, status=codes.STARTED, attempt_id=attempt.id)
+    _audit(event, session, actor, "veriff.session.started", attempt=attempt.id,
+           previous=previous)
     webhooks.send_event(session, attempt, codes.STARTED)
     return session
 
@@ -103,17 +117,16 @@ def submit(session, actor: str, details: dict | None = None):
     that is not open is left as it is (submitting again changes nothing)."""
     if session.status not in codes.OPEN:
         return session
+    event = audit.begin(session.org_id)
     now = utcnow()
     attempt = current_attempt(session) if session.status == codes.STARTED else None
     if attempt is None:
-        attempt = _new_attempt(session, codes.SUBMITTED, submitted_at=now)
+        attempt = _new_attempt(event, session, codes.SUBMITTED, submitted_at=now)
     else:
-        VeriffAttempt.update(status=codes.SUBMITTED, submitted_at=now).where(
-            VeriffAttempt.id == attempt.id).execute()
-        attempt = attempt._replace(status=codes.SUBMITTED, submitted_at=now)
-    session = _set_state(session, status=codes.SUBMITTED, attempt_id=attempt.id)
+        attempt = event.update(VeriffAttempt, attempt, status=codes.SUBMITTED, submitted_at=now)
+    session = _set_state(event, session, status=codes.SUBMITTED, attempt_id=attempt.id)
     details = details or {}
-    _audit(session, actor, "veriff.session.submitted", attempt=attempt.id,
+    _audit(event, session, actor, "veriff.session.submitted", attempt=attempt.id,
            frontState=details.get("frontState"), timestamp=details.get("timestamp"))
     webhooks.send_event(session, attempt, codes.SUBMITTED)
     screening.screen(session, attempt.id, actor)
@@ -131,6 +144,7 @@ def decide(session, status: str, reason_code: int | None, actor: str, via: str):
     reason_code, reason = codes.reason_for(status, reason_code)
     if session.status in codes.FINAL:
         raise SessionStateError(session.status, f"the session is already {session.status}")
+    event = audit.begin(session.org_id)
     now = utcnow()
     code = codes.DECISION_CODES[status]
     attempt = (current_attempt(session)
@@ -138,13 +152,12 @@ def decide(session, status: str, reason_code: int | None, actor: str, via: str):
     decided = {"status": status, "code": code, "reason": reason, "reason_code": reason_code,
                "decided_at": now}
     if attempt is None:
-        attempt = _new_attempt(session, **decided)
+        attempt = _new_attempt(event, session, **decided)
     else:
-        VeriffAttempt.update(**decided).where(VeriffAttempt.id == attempt.id).execute()
-        attempt = attempt._replace(**decided)
+        attempt = event.update(VeriffAttempt, attempt, **decided)
     previous = session.status
-    session = _set_state(session, status=status, attempt_id=attempt.id)
-    _audit(session, actor, "veriff.session.decided", attempt=attempt.id, status=status,
+    session = _set_state(event, session, status=status, attempt_id=attempt.id)
+    _audit(event, session, actor, "veriff.session.decided", attempt=attempt.id, status=status,
            code=code, reasonCode=reason_code, previous=previous, via=via)
     webhooks.send_decision(session, attempt)
     return session
@@ -164,8 +177,11 @@ def delete(session, actor: str):
         session = decide(session, codes.EXPIRED, None, actor, via="deleted")
     elif session.status in (codes.STARTED, codes.RESUBMISSION):
         session = decide(session, codes.ABANDONED, None, actor, via="deleted")
-    session = _set_state(session, deleted_at=utcnow(), person=None, document=None, request=None)
-    queries.ERASE_MEDIA.execute((session.id,))
-    screening.erase(session)
-    _audit(session, actor, "veriff.session.deleted", status=session.status)
+    event = audit.begin(session.org_id)
+    session = _set_state(event, session, deleted_at=utcnow(), person=None, document=None,
+                         request=None, salt=None)
+    for media in _media(session, 't."content" IS NOT NULL'):
+        event.update(VeriffMedia, media, content=None)
+    screening.erase(event, session)
+    _audit(event, session, actor, "veriff.session.deleted", status=session.status)
     return session

@@ -5,7 +5,8 @@ shared secret); these tables point at it. A :class:`VeriffSession` keeps what th
 created with that never changes (vendorData, callback, the token's hash). What changes lives in
 :class:`VeriffSessionState`: the status, the current attempt, the person and document data the
 session was created with (the decision and ``GET /person`` return them; they are cleared when the
-session is deleted and never written to the audit chain), and when it was deleted. A session
+session is deleted, and the audit chain keeps only salted hashes of them, see
+:class:`VeriffSessionState`), and when it was deleted. A session
 without a state row (created before the state existed) is in its original ``status``.
 
 Each pass through the flow is a :class:`VeriffAttempt` (Veriff's ``attemptId``), carrying its
@@ -21,6 +22,8 @@ the API key its webhooks carry in ``X-AUTH-CLIENT``.
 """
 from __future__ import annotations
 
+import secrets
+
 from peewee import (
     AutoField,
     BlobField,
@@ -32,7 +35,8 @@ from peewee import (
     TextField,
 )
 
-from consent.core.schema import Migration, baseline
+from consent.core import covered, sql
+from consent.core.schema import Migration, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -57,6 +61,8 @@ class VeriffSession(BaseModel):
     token_hash = CharField(max_length=64, index=True)
     created_at = DateTimeField(default=utcnow)
     submitted_at = DateTimeField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("integration", "created_at"), False),)
@@ -73,6 +79,8 @@ class VeriffMedia(BaseModel):
     created_at = DateTimeField(default=utcnow)
     content = BlobField(null=True)              # the image; NULL once the session is deleted
     attempt_id = CharField(max_length=36, null=True)   # the attempt it belongs to
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class VeriffConsent(BaseModel):
@@ -85,6 +93,8 @@ class VeriffConsent(BaseModel):
     type = CharField(max_length=16)
     approved = BooleanField()
     created_at = DateTimeField(default=utcnow)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("session", "seq"), False),)
@@ -104,6 +114,8 @@ class VeriffAttempt(BaseModel):
     code = IntegerField(null=True)            # 9001, 9102... once decided
     reason_code = IntegerField(null=True)
     reason = TextField(null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
     class Meta:
         indexes = ((("session", "seq"), False),)
@@ -111,7 +123,9 @@ class VeriffAttempt(BaseModel):
 
 class VeriffSessionState(BaseModel):
     """What changes about a session: one row per session, updated in place (every change is an
-    audit event)."""
+    audit event, which records the row's new hash). ``salt`` is random while the row holds
+    person or document data and cleared with them: the hashes the chain keeps of the row cannot
+    be used to guess the erased data."""
 
     session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
     status = CharField(max_length=32)
@@ -122,12 +136,17 @@ class VeriffSessionState(BaseModel):
     deleted_at = DateTimeField(null=True)
     # The ``verification`` object of POST /v1/sessions as sent (validated): every field kept.
     request = JSONField(null=True)
+    salt = CharField(max_length=32, null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class VeriffScreening(BaseModel):
     """A session's watchlist (PEP and sanctions) screening: one row, replaced by each
-    submission's (``checkType`` initial_result, then updated_result); deleted with the session.
-    ``hits`` keep each hit with its review (matchStatus, riskLevel, isWhitelisted)."""
+    submission's (``checkType`` initial_result, then updated_result). ``hits`` keep each hit
+    with its review (matchStatus, riskLevel, isWhitelisted). When the session is deleted, its
+    search term and hits (personal data) are erased, and so is the ``salt`` of the row's hash
+    (random while it holds them, as for :class:`VeriffSessionState`)."""
 
     session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
     attempt_id = CharField(max_length=36)
@@ -139,6 +158,9 @@ class VeriffScreening(BaseModel):
     hits = JSONField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    salt = CharField(max_length=32, null=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
 
 
 class VeriffIntegration(BaseModel):
@@ -152,6 +174,39 @@ class VeriffIntegration(BaseModel):
     event_url = TextField(null=True)
     decision_url = TextField(null=True)
     updated_at = DateTimeField(default=utcnow)
+
+
+# What the audit chain covers (consent.core.covered): sessions, their state (status, person,
+# document, the request as sent, deletion), attempts and their decisions, media (their bytes as
+# their SHA-256), consent uploads and watchlist screenings. Not covered: integrations' webhook
+# settings (access configuration, like the credentials they extend).
+SESSION_JOIN = 'JOIN "veriff_session" s ON s."id" = t."session_id"'
+covered.cover(VeriffSession)
+for _model in (VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState, VeriffScreening):
+    covered.cover(_model, org='s."org_id"', join=SESSION_JOIN)
+COVERED = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
+           VeriffScreening)
+
+
+def _salts(schema) -> None:
+    """A salt for every state row that still holds person, document or request data, and for
+    every screening that still holds a search term or hits."""
+    schema.add_column("veriff_session_state", "salt", CharField(max_length=32, null=True))
+    schema.add_column("veriff_screening", "salt", CharField(max_length=32, null=True))
+    for table, holding in (
+            ("veriff_session_state",
+             '"person" IS NOT NULL OR "document" IS NOT NULL OR "request" IS NOT NULL'),
+            ("veriff_screening", '"search_name" IS NOT NULL OR "search_year" IS NOT NULL '
+                                 "OR \"hits\" <> '[]'")):
+        rows = schema.execute(f'SELECT "session_id" FROM "{table}" WHERE "salt" IS NULL '
+                              f"AND ({holding})").fetchall()
+        salt = sql.Statement(f'UPDATE "{table}" SET "salt" = ? WHERE "session_id" = ?')
+        for (session_id,) in rows:
+            salt.execute((new_salt(), session_id))
+
+
+def new_salt() -> str:
+    return secrets.token_hex(16)
 
 
 MODELS = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
@@ -170,4 +225,5 @@ register_models(*MODELS, component="veriff", migrations=(
     baseline(*VERSION_1, obsolete_indexes=("veriff_consent_session_id",)),
     Migration(2, "media bytes and attempts (GET /v1/media, /v1/attempts/{id}/media), the "
                  "session's request as sent, watchlist screenings", _media_and_screening),
+    cover_rows(*COVERED, version=3, also=_salts),
 ))

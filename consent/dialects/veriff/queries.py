@@ -37,7 +37,7 @@ SESSION_BY_ID = SESSION.where('s."id" = ?', ACTIVE)
 SESSION_BY_ID_LOCKED = SESSION.where('s."id" = ?', ACTIVE, suffix=LOCK)
 SESSION_BY_TOKEN_HASH = SESSION.where('s."token_hash" = ?', ACTIVE)
 SESSION_BY_TOKEN_HASH_LOCKED = SESSION.where('s."token_hash" = ?', ACTIVE, suffix=LOCK)
-STATE_EXISTS = sql.Statement('SELECT 1 FROM "veriff_session_state" WHERE "session_id" = ?')
+STATE = sql.model_select(VeriffSessionState).where('t."session_id" = ?')
 
 ATTEMPT = sql.model_select(VeriffAttempt)
 ATTEMPT_BY_ID = ATTEMPT.where('t."id" = ?')
@@ -56,10 +56,6 @@ MEDIA_FILE = sql.Select(
     'FROM "veriff_media" m JOIN "veriff_session" s ON s."id" = m."session_id" '
     'LEFT JOIN "veriff_session_state" st ON st."session_id" = s."id"',
 ).where('m."id" = ?', 's."integration_id" = ?', ACTIVE)
-# Media uploaded while no attempt was in progress belong to the next attempt.
-CLAIM_MEDIA = sql.Statement('UPDATE "veriff_media" SET "attempt_id" = ? '
-                            'WHERE "session_id" = ? AND "attempt_id" IS NULL')
-ERASE_MEDIA = sql.Statement('UPDATE "veriff_media" SET "content" = NULL WHERE "session_id" = ?')
 # An attempt of a session of the integration that is not deleted.
 ATTEMPT_OF_INTEGRATION = sql.Select(
     "AttemptOfRow", sql.columns(VeriffAttempt, "t"),

@@ -14,18 +14,20 @@ get the same answer every time (Veriff's test-mode convention, as for decisions)
 
 The screening is made in the transaction that submits the session (the first one is
 ``initial_result``, a later submission's ``updated_result`` replaces it), with an audit event that
-carries the outcome but not the name. The search term (the person's name and year of birth) is
-personal data: it is deleted with the session. Every change is an audit event. No Flask here.
+carries the outcome but not the name. The search term (the person's name and year of birth) and
+the hits are personal data: they are erased with the session. Every change is an audit event,
+which records the row's new hash (the row is covered, ``consent.core.covered``; its hash is
+salted while it holds personal data). No Flask here.
 """
 from __future__ import annotations
 
 import uuid
 
-from consent.core import audit, sql
+from consent.core import audit
 from consent.core.storage import utcnow
 
 from . import queries
-from .models import VeriffScreening
+from .models import VeriffScreening, new_salt
 from .webhooks import veriff_time
 
 INITIAL, UPDATED = "initial_result", "updated_result"
@@ -94,17 +96,18 @@ def screen(session, attempt_id: str, actor: str):
     now = utcnow()
     values = {"attempt_id": attempt_id, "match_status": POSSIBLE_MATCH if hits else NO_MATCH,
               "search_name": name, "search_year": year, "hits": hits, "updated_at": now}
+    event = audit.begin(session.org_id)
     previous = queries.SCREENING.one((session.id,))
     if previous is None:
-        sql.create(VeriffScreening, session_id=session.id, check_type=INITIAL,
-                   monitor_status=ENABLED, created_at=now, **values)
+        row = event.create(VeriffScreening, session_id=session.id, check_type=INITIAL,
+                           monitor_status=ENABLED, created_at=now, salt=new_salt(), **values)
     else:
-        VeriffScreening.update(check_type=UPDATED, created_at=now, **values).where(
-            VeriffScreening.session == session.id).execute()
-    _audit(session, actor, "veriff.screening.created", attempt=attempt_id,
+        row = event.update(VeriffScreening, previous, check_type=UPDATED, created_at=now,
+                           salt=previous.salt or new_salt(), **values)
+    _audit(event, session, actor, "veriff.screening.created", attempt=attempt_id,
            checkType=UPDATED if previous else INITIAL, matchStatus=values["match_status"],
            totalHits=len(hits))
-    return queries.SCREENING.one((session.id,))
+    return row
 
 
 def of(session):
@@ -116,10 +119,11 @@ def disable_monitoring(session, screening, actor: str):
     """``{"monitorStatus": "disabled"}``; AlreadyDisabled when it is."""
     if screening.monitor_status == DISABLED:
         raise AlreadyDisabled()
-    VeriffScreening.update(monitor_status=DISABLED, updated_at=utcnow()).where(
-        VeriffScreening.session == session.id).execute()
-    _audit(session, actor, "veriff.screening.monitoring_disabled")
-    return of(session)
+    event = audit.begin(session.org_id)
+    screening = event.update(VeriffScreening, screening, monitor_status=DISABLED,
+                             updated_at=utcnow())
+    _audit(event, session, actor, "veriff.screening.monitoring_disabled")
+    return screening
 
 
 def review_hit(session, screening, change: dict, actor: str):
@@ -140,21 +144,26 @@ def review_hit(session, screening, change: dict, actor: str):
         hit["riskLevel"] = None
     if "isWhitelisted" in change:
         hit["isWhitelisted"] = change["isWhitelisted"]
-    VeriffScreening.update(hits=hits, updated_at=utcnow()).where(
-        VeriffScreening.session == session.id).execute()
-    _audit(session, actor, "veriff.screening.hit_reviewed", hit=hit["id"],
+    event = audit.begin(session.org_id)
+    screening = event.update(VeriffScreening, screening, hits=hits, updated_at=utcnow())
+    _audit(event, session, actor, "veriff.screening.hit_reviewed", hit=hit["id"],
            matchStatus=hit["matchStatus"], riskLevel=hit["riskLevel"],
            isWhitelisted=hit["isWhitelisted"])
-    return of(session), hit
+    return screening, hit
 
 
-def erase(session) -> None:
-    """Inside the deletion's transaction: the screening (its search term is personal data)."""
-    VeriffScreening.delete().where(VeriffScreening.session == session.id).execute()
+def erase(event, session) -> None:
+    """Inside the deletion's transaction, through its audit event: the screening's search term
+    and hits (personal data) erased, and the salt of its hash. The row stays (covered rows are
+    never deleted): what the screening found is kept, not about whom."""
+    screening = queries.SCREENING.one((session.id,))
+    if screening is not None:
+        event.update(VeriffScreening, screening, search_name=None, search_year=None, hits=[],
+                     salt=None, updated_at=utcnow())
 
 
-def _audit(session, actor: str, action: str, **payload) -> None:
-    audit.append(session.org_id, actor=actor, action=action, entity_type="veriff_session",
+def _audit(event, session, actor: str, action: str, **payload) -> None:
+    event.append(actor=actor, action=action, entity_type="veriff_session",
                  entity_id=session.id, payload=payload)
 
 

@@ -36,12 +36,12 @@ import hashlib
 import hmac
 import re
 
-from consent.core import audit, ledger, sql
+from consent.core import audit, covered, ledger
 from consent.core.storage import new_uuid, transaction
 
 from . import codes, lifecycle, queries, screening, webhooks
 from .lifecycle import SessionStateError
-from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState
+from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState, new_salt
 
 SUBJECT_PREFIX = "veriff-session:"
 PURPOSE_PREFIX = "veriff:"
@@ -109,9 +109,10 @@ def token_of(session, secret_key, actor: str) -> str:
         if token_hash(token) == session.token_hash:
             return token
     token = session_token(secret_key, session.id)
-    VeriffSession.update(token_hash=token_hash(token)).where(
-        VeriffSession.id == session.id).execute()
-    audit.append(session.org_id, actor=actor, action="veriff.session.token_reissued",
+    event = audit.begin(session.org_id)
+    row = covered.of(VeriffSession).select.where('t."id" = ?').one((session.id,))
+    event.update(VeriffSession, row, token_hash=token_hash(token))
+    event.append(actor=actor, action="veriff.session.token_reissued",
                  entity_type="veriff_session", entity_id=session.id, payload={})
     return token
 
@@ -147,14 +148,16 @@ def create_session(cred, verification: dict, secret_key):
     person = _kept(verification.get("person"), PERSON_KEYS)
     document = _kept(verification.get("document"), DOCUMENT_KEYS)
     with transaction():
-        session = sql.create(
+        event = audit.begin(cred.org_id)
+        session = event.create(
             VeriffSession, id=session_id, org_id=cred.org_id, integration_id=cred.id,
             vendor_data=vendor_data, end_user_id=verification.get("endUserId"),
             callback=verification.get("callback"), token_hash=token_hash(token))
-        sql.create(VeriffSessionState, session_id=session.id, status=session.status,
-                   person=person, document=document, updated_at=session.created_at,
-                   request=verification)
-        audit.append(cred.org_id, actor=actor_for(cred), action="veriff.session.created",
+        # the salt of the row's hash: it holds personal data (see models)
+        event.create(VeriffSessionState, session_id=session.id, status=session.status,
+                     person=person, document=document, updated_at=session.created_at,
+                     request=verification, salt=new_salt())
+        event.append(actor=actor_for(cred), action="veriff.session.created",
                      entity_type="veriff_session", entity_id=session.id, payload={
                          "integration": cred.id, "vendorData": vendor_data,
                          "callback": session.callback,
@@ -198,10 +201,11 @@ def add_media(cred, session_id: str, image: dict):
             return None
         # an attempt in progress (the flow page was opened) takes it; else the next attempt
         attempt_id = session.attempt_id if session.status == codes.STARTED else None
-        media = sql.create(VeriffMedia, session_id=session.id, context=image["context"],
-                           timestamp=image.get("timestamp"), size=len(data), sha256=digest,
-                           mimetype=mimetype, content=data, attempt_id=attempt_id)
-        audit.append(cred.org_id, actor=actor_for(cred), action="veriff.media.added",
+        event = audit.begin(cred.org_id)
+        media = event.create(VeriffMedia, session_id=session.id, context=image["context"],
+                             timestamp=image.get("timestamp"), size=len(data), sha256=digest,
+                             mimetype=mimetype, content=data, attempt_id=attempt_id)
+        event.append(actor=actor_for(cred), action="veriff.media.added",
                      entity_type="veriff_media", entity_id=media.id, payload={
                          "session": session.id, "context": media.context, "size": media.size,
                          "sha256": digest, "mimetype": mimetype,
@@ -285,7 +289,15 @@ def record_consent(cred, session_id: str, upload: dict):
         session = _open_session(cred, session_id)
         if session is None:
             return None
-        recorded = ledger.in_transaction_record(cred.org_id, [ledger.Decision(
+        uploads = []
+
+        def upload_row(event, consent):   # recorded by the consent's own audit event
+            uploads.append(event.create(VeriffConsent, session_id=session.id,
+                                        consent_id=consent.id, type=upload["type"],
+                                        approved=upload["approved"],
+                                        created_at=consent.created_at))
+
+        ledger.in_transaction_record(cred.org_id, [ledger.Decision(
             subject=subject_for(session), purpose=PURPOSE_PREFIX + upload["type"],
             purpose_name=PURPOSE_NAMES[upload["type"]],
             status="granted" if upload["approved"] else "denied", source="veriff",
@@ -293,10 +305,8 @@ def record_consent(cred, session_id: str, upload: dict):
             evidence={"veriff_session_id": session.id, "type": upload["type"],
                       "approved": upload["approved"], "text": text,
                       "integration": cred.id, "api_key_prefix": cred.key_prefix},
-        )], actor=actor_for(cred))[0].consent
-        return sql.create(VeriffConsent, session_id=session.id, consent_id=recorded.id,
-                          type=upload["type"], approved=upload["approved"],
-                          created_at=recorded.created_at)
+        )], actor=actor_for(cred), rows=upload_row)
+        return uploads[0]
 
 
 def session_consents(session) -> list:

@@ -1,0 +1,336 @@
+"""Covered tables: the rows besides consents whose content decides what an API answers, and how
+the audit chain covers them.
+
+A consent is checked against the ``record_hash`` its ``consent.recorded`` event recorded
+(:mod:`consent.core.verify`). Every other row that an answer depends on (a consent's terms and
+uses, its events, a dialect's own record of a consent, a session's decision, a link's state...)
+lives in a *covered table*, which its owner declares next to its models with :func:`cover`: the
+core for its own tables, each dialect for its own (the core names no dialect). The declaration
+says which column names a row (its primary key), how to reach the row's organisation (a column,
+or a join), and which columns are bookkeeping no answer depends on (left out of the hash).
+
+For every covered table:
+
+* each row has an ``audit_seq`` column: the seq, in its organisation's chain, of the audit event
+  that last wrote it;
+* that event records the row's hash in its payload, ``"rows": {table: {key: hash}}`` (``key``:
+  the primary key as text; ``hash``: SHA-256 of the canonical JSON of the row's columns, all but
+  ``audit_seq`` and the skipped ones, see :func:`row_hash`; a blob column counts as the SHA-256
+  of its bytes, which verify has the database compute, so a batch never holds the bytes);
+* every write of such a row goes through :class:`consent.core.audit.Pending`
+  (``audit.begin``): under the organisation's write lock the next event's seq is known, so the
+  rows are written first, already pointing at it, and the event appended last carries their
+  hashes. A row that changes (a revocation, a status) is hashed again by the event of each
+  change, and points at that event from then on.
+
+:mod:`consent.core.verify` checks both directions: every row of a covered table against the hash
+the event it points at recorded (an edited, inserted or re-pointed row fails), and every row an
+event recorded against the table (a deleted row, or one set back to an older version, fails).
+Covered rows are never deleted: what ends a row (a revocation, a session's deletion) is a new
+version of it.
+
+Databases written before a table was covered get its ``audit_seq`` column by a migration, which
+then *attests* the rows already there (:func:`attest`): one ``rows.attested`` event per
+organisation and up to :data:`ATTEST_CHUNK` rows records their hashes as they were at the
+upgrade. A migration that later adds a column to a covered table must attest again
+(``attest(tables, again=True)``), since the column changes every row's hash.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+from peewee import (
+    BlobField,
+    BooleanField,
+    CompositeKey,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+)
+
+from . import sql
+from .storage import JSONField, canonical_json, db, is_postgres
+
+POINTER = "audit_seq"
+ATTEST_CHUNK = 500
+ATTEST_ACTION = "rows.attested"
+ATTEST_ACTOR = "system:migration"
+
+
+def _kind(field) -> str:
+    target = field.rel_field if isinstance(field, ForeignKeyField) else field
+    if isinstance(field, JSONField):
+        return "json"
+    if isinstance(target, DateTimeField):
+        return "datetime"
+    if isinstance(target, BooleanField):
+        return "bool"
+    if isinstance(target, IntegerField):
+        return "int"
+    if isinstance(target, BlobField):
+        return "blob"
+    return "text"
+
+
+@dataclass(frozen=True, eq=False)
+class Covered:
+    """One covered table (see the module's docstring)."""
+
+    model: type
+    table: str
+    key: str                                  # the column that names a row (primary key)
+    key_is_int: bool
+    columns: tuple[tuple[str, str, object], ...]   # (column, kind, field), hashed, in order
+    org: str                                  # SQL: the row's organisation (alias t, + join)
+    join: str = ""
+
+    def key_text(self, value) -> str:
+        return str(value)
+
+    def key_value(self, text: str):
+        """A key as the table holds it, from its text (None: no key of this table)."""
+        if not self.key_is_int:
+            return text
+        try:
+            return int(text)
+        except ValueError:
+            return None
+
+    # -- statements (built once per table) ------------------------------------------------------
+    @property
+    def select(self) -> sql.Select:
+        return _select(self.table)
+
+    def walk(self, org_id: str, after, limit: int) -> list:
+        """A batch of the organisation's rows in key order, after the key ``after`` (None: from
+        the first). JSON columns come as stored (canonical text)."""
+        if after is None:
+            return self.select.where(f"{self.org} = ?", order=f't."{self.key}"',
+                                     limit=True).all((org_id, limit))
+        return self.select.where(f"{self.org} = ?", f't."{self.key}" > ?',
+                                 order=f't."{self.key}"', limit=True).all((org_id, after, limit))
+
+    def pointers(self, org_id: str, keys: list) -> dict:
+        """``{key text: audit_seq}`` of those of ``keys`` (texts) the organisation has."""
+        out = {}
+        keys = [k for k in (self.key_value(k) for k in keys) if k is not None]
+        for start in range(0, len(keys), IN_CHUNK):
+            chunk = keys[start:start + IN_CHUNK]
+            statement = _pointers_statement(self.table, padded(len(chunk)))
+            params = [org_id, *chunk, *[chunk[-1]] * (padded(len(chunk)) - len(chunk))]
+            for key, seq in statement.execute(params).fetchall():
+                out[str(key)] = seq
+        return out
+
+
+IN_CHUNK = 256
+
+
+def padded(n: int) -> int:
+    """The IN list's length for ``n`` values: a power of two (few distinct statements)."""
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+# The SHA-256 (hex) of a blob column, computed by the database (SQLite: a function every
+# connection of consent.core.sqlite registers).
+BLOB_DIGEST = {True: "encode(sha256({}), 'hex')", False: "ledger_sha256({})"}
+
+
+def blob_digest(value) -> str | None:
+    """What a blob column's hash covers: the SHA-256 (hex) of its bytes (None stays None)."""
+    return None if value is None else hashlib.sha256(bytes(value)).hexdigest()
+
+
+def _select(table: str) -> sql.Select:
+    return _select_for(table, is_postgres())
+
+
+@lru_cache(maxsize=None)
+def _select_for(table: str, postgres: bool) -> sql.Select:
+    cov = _covered[table]
+    cols = []
+    for name, kind, field in cov.columns:
+        if kind == "json":   # as stored: the canonical text the hash was taken over
+            cols.append(sql.Column(f't."{name}"', name))
+        elif kind == "blob":  # its SHA-256, never the bytes (a batch stays small)
+            cols.append(sql.Column(BLOB_DIGEST[postgres].format(f't."{name}"'), name))
+        else:
+            cols.append(sql.column("t", field))
+    cols.append(sql.Column(f't."{POINTER}"', POINTER))
+    return sql.Select(f"{cov.model.__name__}Covered", cols,
+                      f'FROM "{cov.table}" t {cov.join}'.rstrip())
+
+
+@lru_cache(maxsize=None)
+def _pointers_statement(table: str, n: int) -> sql.Statement:
+    cov = _covered[table]
+    marks = ", ".join("?" * n)
+    return sql.Statement(f'SELECT t."{cov.key}", t."{POINTER}" FROM "{cov.table}" t {cov.join} '
+                         f'WHERE {cov.org} = ? AND t."{cov.key}" IN ({marks})')
+
+
+_covered: dict[str, Covered] = {}
+
+
+def cover(model, *, org: str = 't."org_id"', join: str = "", skip: Iterable[str] = ()) -> Covered:
+    """Declare ``model``'s table covered (see the module's docstring). ``org``: the SQL of a
+    row's organisation over alias ``t`` (and ``join``, which may reach it through another
+    table); ``skip``: columns that are bookkeeping no answer depends on, left out of the hash.
+    The model needs an ``audit_seq`` column (nullable integer)."""
+    meta = model._meta
+    if POINTER not in meta.fields:
+        raise TypeError(f"{model.__name__} needs an {POINTER} column to be covered")
+    if isinstance(meta.primary_key, CompositeKey):
+        raise TypeError(f"{model.__name__}: a covered table needs a single-column key")
+    skip = set(skip)
+    unknown = skip - {f.column_name for f in meta.sorted_fields}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
+    key = meta.primary_key
+    columns = tuple((f.column_name, _kind(f), f) for f in meta.sorted_fields
+                    if f.column_name != POINTER and f.column_name not in skip)
+    entry = Covered(model, meta.table_name, key.column_name, _kind(key) == "int", columns,
+                    org, join)
+    _covered[entry.table] = entry
+    _select_for.cache_clear()
+    _pointers_statement.cache_clear()
+    return entry
+
+
+def tables() -> list[Covered]:
+    """Every covered table, by name (the order verify walks them in)."""
+    return [_covered[name] for name in sorted(_covered)]
+
+
+def get(table: str) -> Covered | None:
+    return _covered.get(table)
+
+
+def of(model) -> Covered:
+    found = _covered.get(model._meta.table_name)
+    if found is None or found.model is not model:
+        raise TypeError(f"{model.__name__} is not a covered table")
+    return found
+
+
+def after(table: str) -> Covered | None:
+    """The covered table verify walks after ``table`` (None: it was the last)."""
+    for entry in tables():
+        if entry.table > table:
+            return entry
+    return None
+
+
+# -- the hash of a row ----------------------------------------------------------------------------
+
+def _value(kind: str, field, value, stored: bool):
+    if value is None:
+        return None
+    if kind == "datetime":
+        if isinstance(value, str):
+            value = field.python_value(value)
+        return value.isoformat(timespec="microseconds") if isinstance(value, dt.datetime) \
+            else str(value)
+    if kind == "bool":
+        return bool(value)
+    if kind == "int":
+        return int(value)
+    if kind == "json":
+        return value if stored else canonical_json(value)
+    if kind == "blob":   # bytes as written; their digest as read (see _select_for)
+        return value if isinstance(value, str) else blob_digest(value)
+    return value
+
+
+def content(cov: Covered, row, stored: bool = False) -> dict:
+    """What a row's hash covers: ``{column: value}`` (``row``: a mapping of column names, or a
+    named row). ``stored``: JSON columns are as the database holds them (text), not values."""
+    get_ = row.get if isinstance(row, dict) else (lambda name: getattr(row, name, None))
+    return {name: _value(kind, field, get_(name), stored) for name, kind, field in cov.columns}
+
+
+def row_hash(cov: Covered, row, stored: bool = False) -> str:
+    """SHA-256 (hex) of the canonical JSON of :func:`content`."""
+    return hashlib.sha256(canonical_json(content(cov, row, stored)).encode()).hexdigest()
+
+
+def recorded(payload) -> dict:
+    """The rows an event's payload records: ``{table: {key: hash}}`` (empty if none)."""
+    rows = payload.get("rows") if isinstance(payload, dict) else None
+    return rows if isinstance(rows, dict) else {}
+
+
+# -- statements a write needs ---------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def update_text(table: str, key: str, names: tuple[str, ...], condition: str,
+                postgres: bool) -> str:
+    mark = "%s" if postgres else "?"
+    sets = ", ".join(f'"{n}" = {mark}' for n in names)
+    text = f'UPDATE "{table}" SET {sets} WHERE "{key}" = {mark}'
+    if condition:
+        text += f" AND ({condition})"
+    return text
+
+
+def update(cov: Covered, key, values: dict, condition: str = "") -> int:
+    """``UPDATE`` one row's columns (values through their fields); returns the rowcount."""
+    fields = sql.fields_by_column(cov.model)
+    names = tuple(values)
+    params = [None if v is None else fields[n].db_value(v) for n, v in values.items()]
+    text = update_text(cov.table, cov.key, names, condition, is_postgres())
+    return db.execute_sql(text, (*params, key)).rowcount
+
+
+# -- attesting rows written before they were covered ----------------------------------------
+
+def attest(entries: Iterable[Covered], *, again: bool = False, note: str = "") -> int:
+    """Record the hashes of rows no event records yet (``audit_seq`` NULL; every row with
+    ``again``) in ``rows.attested`` events of their organisations, up to :data:`ATTEST_CHUNK`
+    rows per event, and point the rows at them. Call inside a transaction (a migration's).
+    Returns how many rows were attested."""
+    from . import audit  # audit builds on this module
+
+    entries = list(entries)
+    done = 0
+    org_ids = [org_id for (org_id,) in db.execute_sql(
+        'SELECT "id" FROM "organisation" ORDER BY "id"').fetchall()]
+    for org_id in org_ids:
+        for cov in entries:
+            last = None
+            while True:
+                conditions = [f"{cov.org} = ?"] + ([] if again else [f't."{POINTER}" IS NULL'])
+                params = [org_id]
+                if last is not None:
+                    conditions.append(f't."{cov.key}" > ?')
+                    params.append(last)
+                rows = cov.select.where(*conditions, order=f't."{cov.key}"', limit=True).all(
+                    (*params, ATTEST_CHUNK))
+                if not rows:
+                    break
+                pending = audit.begin(org_id)
+                keys = []
+                for row in rows:
+                    key = getattr(row, cov.key)
+                    keys.append(key)
+                    pending.record_hash(cov, key, row_hash(cov, row, stored=True))
+                for start in range(0, len(keys), IN_CHUNK):
+                    chunk = keys[start:start + IN_CHUNK]
+                    marks = ", ".join("?" * len(chunk))
+                    sql.Statement(f'UPDATE "{cov.table}" SET "{POINTER}" = ? '
+                                  f'WHERE "{cov.key}" IN ({marks})').execute(
+                        (pending.seq, *chunk))
+                pending.append(actor=ATTEST_ACTOR, action=ATTEST_ACTION, entity_type="table",
+                               entity_id=cov.table, payload={
+                                   "count": len(rows), "note": note or
+                                   "rows as they were when the table became covered"})
+                done += len(rows)
+                last = keys[-1]
+    return done
