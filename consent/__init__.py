@@ -8,7 +8,7 @@ from flask import Flask, request
 from flask.sessions import SessionInterface
 from flask_smorest import Api
 
-from . import settings
+from . import control, settings
 from .core import background, checkpoints, outbound, outbox, storage, verify
 from .dialects import REGISTRY
 from .web import cors, docs, limits, service
@@ -90,6 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_api_blueprint(api, service.blp)
     for name in REGISTRY:
         register(app, api, importlib.import_module(name).DIALECT)
+    control.init_app(app, api)   # CONSENT_CONTROL=1: /_control, and its hooks (a test stub)
     install_error_handlers(app)
     cors.init_app(app, app.extensions["consent.dialects"].dialects)
     docs.init_app(app)

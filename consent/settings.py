@@ -5,6 +5,7 @@ itself when it already starts with ``CONSENT_`` (``CONSENT_DATABASE_URL``), else
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -73,6 +74,13 @@ DEFAULTS = {
     "CONSENT_CHECKPOINT_EVERY_EVENTS": 1000,
     "CONSENT_CHECKPOINT_EVERY_MINUTES": 60.0,
     "CONSENT_CHECKPOINT_POLL_SECONDS": 10.0,
+    # The stub for client test suites (consent.control): the /_control API (reset, clock,
+    # faults, request journal, state), off by default; never on a service holding real records.
+    "CONSENT_CONTROL": False,
+    # Deterministic mode (consent.core.ids): ids, tokens, keys and numbers drawn from this seed.
+    # Refused with a non-loopback bind unless CONSENT_SEED_FORCE is set.
+    "CONSENT_SEED": "",
+    "CONSENT_SEED_FORCE": False,
 }
 
 INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE",
@@ -82,7 +90,7 @@ FLOAT_KEYS = {"CONSENT_WEBHOOK_BACKOFF_BASE", "CONSENT_WEBHOOK_BACKOFF_CAP",
               "CONSENT_CHECKPOINT_EVERY_MINUTES", "CONSENT_CHECKPOINT_POLL_SECONDS"}
 
 
-BOOL_KEYS = {"CONSENT_AUTO_MIGRATE"}
+BOOL_KEYS = {"CONSENT_AUTO_MIGRATE", "CONSENT_CONTROL", "CONSENT_SEED_FORCE"}
 
 
 def env_name(key: str) -> str:
@@ -108,6 +116,11 @@ def load(app, test_config: dict | None = None) -> None:
     owner_only_folder(instance)
     if not app.config["CONSENT_DATABASE_URL"]:
         app.config["CONSENT_DATABASE_URL"] = f"sqlite:///{instance / 'consent.sqlite3'}"
+    seed = str(app.config.get("CONSENT_SEED") or "").strip()
+    if seed and not app.config["CONSENT_SECRET_KEY"]:
+        # deterministic mode: the signing key follows from the seed, so tokens repeat too
+        app.config["CONSENT_SECRET_KEY"] = hashlib.sha256(
+            f"consent-ledger.seed:{seed}".encode()).hexdigest()
     if not app.config["CONSENT_SECRET_KEY"]:
         app.config["CONSENT_SECRET_KEY"] = instance_secret(instance / "secret_key")
     app.config["SECRET_KEY"] = app.config["CONSENT_SECRET_KEY"]

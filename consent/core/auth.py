@@ -9,12 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 
 from peewee import JOIN
 
-from . import audit, queries, sql, tokens
+from . import audit, ids, queries, sql, tokens
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from .storage import (Credential, Membership, Organisation, SessionToken,
                       SessionTokenRevocation, User, transaction, utcnow)
@@ -71,10 +70,10 @@ def create_credential(org, *, kind: str = "api_key", name: str = "",
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         raise Invalid(f"unknown scope(s) {', '.join(sorted(unknown))}; use {', '.join(SCOPES)}")
-    key = KEY_PREFIX[kind] + secrets.token_urlsafe(32)
-    shared_secret = secrets.token_hex(32) if kind == "hmac" else None
+    key = KEY_PREFIX[kind] + ids.token_urlsafe(32)
+    shared_secret = ids.token_hex(32) if kind == "hmac" else None
     if kind == "basic":
-        client_id = client_id or "cl_" + secrets.token_hex(8)
+        client_id = client_id or "cl_" + ids.token_hex(8)
     with transaction():
         cred = sql.create(
             Credential, org_id=org.id, kind=kind, name=name, key_hash=sha256_hex(key),
@@ -191,7 +190,7 @@ def issue_session(secret_key, user: User, lifetime_seconds: int,
     revoked. Returns the row and the token, which is shown once."""
     if not 0 < lifetime_seconds <= max_lifetime:
         raise Invalid(f"lifetime must be between 1 and {max_lifetime} seconds")
-    token_id = secrets.token_hex(16)
+    token_id = ids.token_hex(16)
     token = tokens.dumps(secret_key, tokens.Purpose.SESSION,
                          {"uid": user.id, "tid": token_id, "ttl": lifetime_seconds})
     with transaction():

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from . import audit, background, outbound, sql
+from . import audit, background, clock, outbound, sql
 from .errors import NotFound
 from .storage import WebhookAttempt, WebhookDelivery, db, transaction, utcnow
 
@@ -136,7 +136,7 @@ def enqueue(org_id: str, *, topic: str, url: str, body: str, headers: dict[str, 
     """Queue a webhook in the caller's transaction; it is sent after the commit. ``body`` is the
     exact text sent (UTF-8); ``headers`` the exact headers (signatures computed over ``body``)."""
     row = sql.create(WebhookDelivery, org_id=org_id, topic=topic, reference=reference, url=url,
-                     headers=headers, body=body, next_attempt_at=utcnow())
+                     headers=headers, body=body, next_attempt_at=clock.real_utcnow())
     db.after_commit(SENDER.wake)
     return row.id
 
@@ -355,7 +355,13 @@ class Pool:
         finally:
             with self._lock:
                 self._posts.pop(delivery.id, None)
+        if INTERCEPT is not None:   # control mode's delivery faults (consent.control)
+            answer = INTERCEPT(delivery, answer)
         _record(delivery, attempts, answer, int((time.monotonic() - started) * 1000))
+
+
+# Control mode (consent.control) sets it: (delivery, answer) -> the answer recorded.
+INTERCEPT = None
 
 
 def send_due(limit: int | None = None) -> int:
@@ -458,8 +464,8 @@ def replay(org, delivery_id: int, actor: str = "system"):
     """Send a delivery again (the same request), with a fresh set of attempts."""
     with transaction():
         delivery = _get(org, delivery_id)
-        again = delivery._replace(status="pending", attempts=0, next_attempt_at=utcnow(),
-                                  lease_until=None)
+        again = delivery._replace(status="pending", attempts=0,
+                                  next_attempt_at=clock.real_utcnow(), lease_until=None)
         WebhookDelivery.update(status=again.status, attempts=0,
                                next_attempt_at=again.next_attempt_at, lease_until=None).where(
             WebhookDelivery.id == delivery.id).execute()

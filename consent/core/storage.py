@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import logging
 import os
-import uuid
 
 from peewee import (
     AutoField,
@@ -36,16 +35,19 @@ from playhouse.db_url import parse as parse_url
 # verifier shares, so the two can never drift.
 from auditchain.hashing import canonical_json  # noqa: E402,F401
 
+from . import clock, ids  # noqa: E402
+
 db = DatabaseProxy()
 
 
-def utcnow() -> dt.datetime:
-    """Naive UTC timestamp, the one form every stored datetime takes."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+# Naive UTC timestamp, the one form every stored datetime takes: the service's one clock, which
+# control mode moves per organisation (consent.core.clock).
+utcnow = clock.utcnow
 
 
 def new_uuid() -> str:
-    return str(uuid.uuid4())
+    """A random UUID (seeded under ``CONSENT_SEED``: consent.core.ids)."""
+    return ids.uuid4()
 
 
 class JSONField(TextField):

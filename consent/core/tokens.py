@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from . import clock
 
 __all__ = ["BadSignature", "SignatureExpired", "Purpose", "dumps", "loads"]
 
@@ -26,9 +28,17 @@ def _serializer(secret_key, salt: str) -> URLSafeTimedSerializer:
     return _cached_serializer(tuple(keys), salt)
 
 
+class ClockSigner(TimestampSigner):
+    """itsdangerous' signer on the service's clock (:mod:`consent.core.clock`): a token's
+    timestamp and its ``max_age`` follow an organisation's clock moved in control mode."""
+
+    def get_timestamp(self) -> int:
+        return super().get_timestamp() + int(clock.current_offset())
+
+
 @lru_cache(maxsize=32)
 def _cached_serializer(keys: tuple, salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(keys), salt=salt)
+    return URLSafeTimedSerializer(list(keys), salt=salt, signer=ClockSigner)
 
 
 def dumps(secret_key, salt: str, payload) -> str:

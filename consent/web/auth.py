@@ -77,6 +77,11 @@ class Scheme:
     def check(self) -> Principal:
         raise NotImplementedError
 
+    def identify(self) -> Principal:
+        """Whom the request's credential belongs to, with no side effect (control mode reads it
+        before the view runs: ``consent.control``); raises like :meth:`check`."""
+        return self.check()
+
     def carried(self) -> bool:
         """Does the request carry this kind of credential at all (for :class:`OneOf`)?"""
         return True
@@ -325,6 +330,10 @@ class OneOf(Scheme):
     def check(self) -> Principal:
         chosen = next((s for s in self.schemes if s.carried()), self.schemes[-1])
         return chosen.check()
+
+    def identify(self) -> Principal:
+        chosen = next((s for s in self.schemes if s.carried()), self.schemes[-1])
+        return chosen.identify()
 
     def security_schemes(self) -> dict:
         return {k: v for s in self.schemes for k, v in s.security_schemes().items()}

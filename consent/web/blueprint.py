@@ -60,6 +60,7 @@ class DialectBlueprint(flask_smorest.Blueprint):
                     abort(status, message=message)
                 return func(*args, **kwargs)
 
+            wrapper.auth_scheme = scheme   # control mode identifies the caller before the view
             wrapper._apidoc = deepcopy(getattr(func, "_apidoc", {}))
             wrapper._apidoc["security"] = scheme.security()
             wrapper._apidoc.setdefault("dialect_errors", {}).update(

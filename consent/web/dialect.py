@@ -92,6 +92,9 @@ class Dialect:
     cors: CorsPolicy | tuple | None = None
     # background loops (``consent.core.background.Loop``) each serving process runs for it
     loops: tuple = ()
+    # how it joins the stub of control mode (``consent.control.store.Stub``): the tables a
+    # reset keeps, its sweeps under a moved clock, what it adds to an injected fault
+    stub: object | None = None
 
 
 class Registry:

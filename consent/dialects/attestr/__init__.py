@@ -21,11 +21,12 @@
 """
 from __future__ import annotations
 
+from consent.control.store import Stub
 from consent.web.dialect import Dialect
 
 from . import models  # noqa: F401  (registers the tables)
 from . import consents  # noqa: F401  (subscribes to the ledger's changes)
-from . import clients
+from . import clients, exports, ratelimit
 from .access import AttestrClientAuth
 from .cli import attestr_cli
 from .errors import ERRORS, other_version
@@ -51,4 +52,9 @@ def owns(path: str) -> bool:
 
 DIALECT = Dialect(name="attestr", errors=ERRORS, prefixes=("/api/v3/public/",), owns=owns,
                   unmatched_auth=AttestrClientAuth(), blueprints=(blp,), seed_demo=seed_demo,
-                  cli_commands=(attestr_cli,), loops=(WORKER,))
+                  cli_commands=(attestr_cli,), loops=(WORKER,),
+                  # control mode: a reset keeps its clients and drops their rate-limit
+                  # windows; a moved clock expires the organisation's consents at once
+                  stub=Stub(keep=(models.AttestrClient,), clear=ratelimit.clear_org,
+                            clock_moved=lambda org_id: (consents.expire_due(org_id=org_id),
+                                                        exports.run_due())))

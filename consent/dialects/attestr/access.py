@@ -49,6 +49,9 @@ class AttestrClientAuth(BasicClient):
         g.attestr_client = client
         return principal
 
+    def identify(self) -> Principal:
+        return super().check()   # the credential only: the rate limits count once, in check
+
     def security_schemes(self) -> dict:
         return {"AttestrAuthToken": {
             "type": "http", "scheme": "basic",

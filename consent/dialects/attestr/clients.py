@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import secrets
 from dataclasses import dataclass
 
-from consent.core import audit, auth, outbound, sql
+from consent.core import audit, auth, ids, outbound, sql
 from consent.core.errors import Invalid, NotFound
 from consent.core.storage import transaction
 
@@ -95,7 +94,7 @@ def create_client(org, *, name: str = "attestr client", services=(), actor: str 
                   **settings) -> IssuedClient:
     """A new credential of kind ``basic`` and its Attestr settings, in one transaction."""
     values = _checked({"services": list(services), **settings})
-    token = secrets.token_urlsafe(24) if values.get("webhook_url") else None
+    token = ids.token_urlsafe(24) if values.get("webhook_url") else None
     with transaction():
         issued = auth.create_credential(org, kind="basic", name=name, scopes=("consent",),
                                         actor=actor)
@@ -118,7 +117,7 @@ def update_client(org, credential_id: str, *, actor: str = "system",
             raise NotFound(f"no Attestr client {credential_id}")
         token = None
         if rotate_webhook_token or (values.get("webhook_url") and not client.webhook_token):
-            token = values["webhook_token"] = secrets.token_urlsafe(24)
+            token = values["webhook_token"] = ids.token_urlsafe(24)
         if values:
             AttestrClient.update(**values).where(
                 AttestrClient.credential == credential_id).execute()

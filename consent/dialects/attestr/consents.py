@@ -28,9 +28,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import secrets
 
-from consent.core import audit, hooks, ledger, usage
+from consent.core import audit, hooks, ids, ledger, usage
 from consent.core.errors import Conflict
 from consent.core.storage import canonical_json, transaction
 
@@ -51,13 +50,13 @@ def actor_for(client) -> str:
 
 def new_id(prefix: str = "CX") -> str:
     """A URL-safe random id like Attestr's (``CX3S-m5YMohWXqt7b-``)."""
-    return prefix + secrets.token_urlsafe(12)
+    return prefix + ids.token_urlsafe(12)
 
 
 def new_number() -> str:
     """A human-readable number like ``3991-752664-7914``, unique among consents and jobs."""
     for _ in range(10):
-        digits = str(secrets.randbelow(9 * 10 ** 13) + 10 ** 13)
+        digits = str(ids.randbelow(9 * 10 ** 13) + 10 ** 13)
         number = f"{digits[:4]}-{digits[4:10]}-{digits[10:]}"
         if queries.NUMBER_TAKEN.value((number, number)) is None:
             return number
@@ -204,14 +203,17 @@ usage.register_consent_lookup(_ledger_id)
 
 # -- expiry -----------------------------------------------------------------------------------------
 
-def expire_due(now: dt.datetime | None = None, limit: int = 100) -> int:
+def expire_due(now: dt.datetime | None = None, limit: int = 100,
+               org_id: str | None = None) -> int:
     """Record the expiry of every consent whose ``consentValidTill`` passed (and that was not
     revoked or consumed first): a ``consent.expired`` audit event, an ``expired`` event on the
     ledger consent and, when asked for, the ``consent.expired`` webhook. Each consent is claimed
-    by one process only. Returns how many expired."""
+    by one process only. Returns how many expired. ``org_id``: that organisation's only."""
     now = now or models.now()
     done = 0
-    for due in queries.EXPIRY_DUE.all((now, limit)):
+    due_rows = (queries.EXPIRY_DUE.all((now, limit)) if org_id is None
+                else queries.EXPIRY_DUE_OF_ORG.all((org_id, now, limit)))
+    for due in due_rows:
         with transaction():
             event = audit.begin(due.org_id, at=now)
             row = queries.CONSENT_BY_ID.one((due.id,))   # as it is now, under the lock

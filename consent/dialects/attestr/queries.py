@@ -24,6 +24,9 @@ NUMBER_TAKEN = sql.Statement('SELECT 1 FROM "attestr_consent" WHERE "number" = ?
 # ``sweep_at`` the same way.
 EXPIRY_DUE = CONSENT.where('t."sweep_at" IS NOT NULL', 't."sweep_at" <= ?',
                            order='t."sweep_at"', limit=True)
+# ... of one organisation (control mode: its own clock moved)
+EXPIRY_DUE_OF_ORG = CONSENT.where('t."org_id" = ?', 't."sweep_at" IS NOT NULL',
+                                  't."sweep_at" <= ?', order='t."sweep_at"', limit=True)
 
 ASYNC = sql.model_select(AttestrAsync)
 ASYNC_BY_ID = ASYNC.where('t."id" = ?')

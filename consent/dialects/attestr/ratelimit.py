@@ -56,3 +56,12 @@ def purge(now: dt.datetime | None = None) -> None:
     with transaction():
         queries.PURGE_COUNTERS.execute(("s", math.floor((now - EPOCH).total_seconds()) - 60))
         queries.PURGE_COUNTERS.execute(("d", now.date().toordinal() - 1))
+
+
+def clear_org(org_id: str) -> int:
+    """Drop the rate-limit windows of an organisation's clients (control mode's reset; call
+    inside its transaction). Returns how many went."""
+    clients = models.AttestrClient.select(models.AttestrClient.credential).where(
+        models.AttestrClient.org == org_id)
+    return models.AttestrRateCounter.delete().where(
+        models.AttestrRateCounter.client_id.in_(clients)).execute()

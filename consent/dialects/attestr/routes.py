@@ -6,11 +6,11 @@ allow-list, rate limits per API) before its body is read; errors leave in Attest
 """
 from __future__ import annotations
 
-import uuid
 
 from flask import Response, request
 from flask.views import MethodView
 
+from consent.core import ids
 from consent.web import public_url
 from consent.web.blueprint import DialectBlueprint
 from schemas.attestr import (
@@ -77,7 +77,7 @@ class ConsentDetails(MethodView):
     def get(self, consent_id):
         """Track a consent's lifecycle: its status and the data it was registered with"""
         row = consents.find(current_client(), consent_id)
-        return {**_consent_out(row), "requestId": uuid.uuid4().hex, "data": row.data}
+        return {**_consent_out(row), "requestId": ids.uuid4_hex(), "data": row.data}
 
 
 @blp.route("/consent/<string:consent_id>/revoke")

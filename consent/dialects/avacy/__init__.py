@@ -53,6 +53,7 @@ page text in ``templates/``.
 """
 from __future__ import annotations
 
+from consent.control.store import Stub
 from consent.web.dialect import Dialect
 
 from . import archive
@@ -84,4 +85,5 @@ DIALECT = Dialect(
     pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(avacy_cli,),
+    stub=Stub(keep=(models.AvacyWebspace,)),   # control mode: a reset keeps its webspaces
 )

@@ -27,10 +27,9 @@ person and purpose is their current state. No Flask here.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 
-from consent.core import audit, auth, ledger, sql
+from consent.core import audit, auth, ids, ledger, sql
 from consent.core.storage import canonical_json, new_uuid, transaction, utcnow
 
 from . import queries
@@ -72,7 +71,7 @@ def create_webspace(org, name: str, actor: str = "system"):
         event = audit.begin(org.id)
         number = (queries.LAST_WEBSPACE_NUMBER.value((org.id,)) or 0) + 1
         webspace = event.create(AvacyWebspace, org_id=org.id, number=number,
-                                key=str(uuid.uuid4()), name=name)
+                                key=ids.uuid4(), name=name)
         event.append(actor=actor, action="avacy.webspace.created",
                      entity_type="avacy_webspace", entity_id=webspace.id,
                      payload={"number": number, "key": webspace.key, "name": name})

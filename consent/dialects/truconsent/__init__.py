@@ -138,6 +138,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from consent.control.store import Stub
 from consent.core import auth
 from consent.web import public_url
 from consent.web.cors import CorsPolicy
@@ -210,6 +211,8 @@ DIALECT = Dialect(
     pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(truconsent_cli,),
+    # control mode: a reset keeps its assets and collection points (configuration)
+    stub=Stub(keep=(models.TcAsset, models.TcCollectionPoint)),
     # The API authenticates by header (never a cookie): browsers of CONSENT_CORS_ORIGINS may call
     # it. The collector page is not under these prefixes. The SDK API answers any origin's
     # preflight: which pages it serves is each asset's allowed origins (.origins, 403).

@@ -11,13 +11,12 @@ the event and to a random nonce held in a SameSite cookie, and a request whose `
 from __future__ import annotations
 
 import hmac
-import secrets
 
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter, ValidationError
 
-from consent.core import ledger, tokens
+from consent.core import ids, ledger, tokens
 from consent.web.pages import page
 from consent.web import cross_site_request, looked_up
 from schemas.common import iso
@@ -91,7 +90,7 @@ def _done(link, status: int = 200, **flags):
 
 
 def _form(link, status: int = 200, invalid: bool = False, selected: dict | None = None):
-    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    nonce = request.cookies.get(CSRF_COOKIE) or ids.token_urlsafe(24)
     csrf = tokens.dumps(current_app.config["SECRET_KEY"], tokens.Purpose.CSRF,
                         {"e": link.event.id, "n": nonce})
     response = _page("truconsent/collector.html", status, org=link.org, cp=link.cp,

@@ -99,6 +99,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 
+from consent.control.store import Stub
 from consent.web import public_url
 from consent.web.dialect import Dialect
 
@@ -107,7 +108,7 @@ from . import service
 from .cli import create_integration, veriff_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
-from .routes import CORS, KNOWN_INTEGRATION, admin_blp, blp
+from .routes import CORS, KNOWN_INTEGRATION, admin_blp, blp, sign
 
 SEED_DEMO_OPTIONS = (
     click.Option(["--veriff-event-url"], help="Veriff: where the demo integration's event "
@@ -132,6 +133,10 @@ def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dic
 DIALECT = Dialect(name="veriff", errors=ERRORS, prefixes=("/v1/",),
                   unmatched_auth=KNOWN_INTEGRATION, blueprints=(blp, admin_blp),
                   pages=(pages_bp,), seed_demo=seed_demo, cli_commands=(veriff_cli,),
-                  seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS)
+                  seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS,
+                  # control mode: a reset keeps its integrations; a fault is signed
+                  stub=Stub(keep=(models.VeriffIntegration,),
+                            decorate_fault=lambda response, principal: sign(
+                                response, principal.credential)))
 
 __all__ = ["DIALECT", "create_integration"]

@@ -22,7 +22,6 @@ the API key its webhooks carry in ``X-AUTH-CLIENT``.
 """
 from __future__ import annotations
 
-import secrets
 
 from peewee import (
     AutoField,
@@ -35,7 +34,7 @@ from peewee import (
     TextField,
 )
 
-from consent.core import covered, sql
+from consent.core import covered, ids, sql
 from consent.core.schema import Migration, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
@@ -206,7 +205,7 @@ def _salts(schema) -> None:
 
 
 def new_salt() -> str:
-    return secrets.token_hex(16)
+    return ids.token_hex(16)
 
 
 MODELS = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,

@@ -21,9 +21,8 @@ salted while it holds personal data). No Flask here.
 """
 from __future__ import annotations
 
-import uuid
 
-from consent.core import audit
+from consent.core import audit, ids
 from consent.core.storage import utcnow
 
 from . import queries
@@ -79,7 +78,7 @@ def stand_in_hits(person: dict | None) -> list[dict]:
     listing, source = found
     name, year = search_term(person)
     return [{
-        "id": str(uuid.uuid4()), "matchedName": (name or last).upper(), "countries": [],
+        "id": ids.uuid4(), "matchedName": (name or last).upper(), "countries": [],
         "dateOfBirth": year, "dateOfDeath": None, "matchTypes": ["name_exact"],
         "aka": [], "associates": [],
         "listingsRelatedToMatch": {key: ([{"sourceName": source, "sourceUrl": None,

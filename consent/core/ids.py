@@ -1,0 +1,72 @@
+"""Every random id, token, key and number the service makes, from one place.
+
+By default they come from :mod:`secrets` (the operating system's CSPRNG). In deterministic mode
+(``CONSENT_SEED=<n>``, :func:`seed`) they come from :class:`random.Random` streams seeded with
+``n``: a fresh database then gets the same ids, numbers, tokens and keys on every run for the
+same sequence of requests, so a client project's snapshot tests can pin them. Each thread draws
+from its own stream (seeded with ``n`` and the thread's name), so a background loop that makes
+an id (an expiry's audit event) never shifts the ids the requests get. Never for production:
+keys drawn from a known seed are known to anyone (``consent.settings`` refuses a seed with a
+non-loopback bind unless forced).
+"""
+from __future__ import annotations
+
+import base64
+import random
+import secrets
+import threading
+import uuid as _uuid
+
+_seed: int | None = None
+_streams: dict[str, random.Random] = {}
+_lock = threading.Lock()
+
+
+def seed(value: int | None) -> None:
+    """Deterministic mode with ``value`` as the seed; None: back to the CSPRNG. Every stream
+    starts again."""
+    global _seed
+    with _lock:
+        _seed = None if value is None else int(value)
+        _streams.clear()
+
+
+def seeded() -> int | None:
+    return _seed
+
+
+def _stream() -> random.Random:
+    name = threading.current_thread().name
+    stream = _streams.get(name)
+    if stream is None:
+        with _lock:
+            stream = _streams.setdefault(name, random.Random(f"{_seed}:{name}"))
+    return stream
+
+
+def token_bytes(n: int) -> bytes:
+    if _seed is None:
+        return secrets.token_bytes(n)
+    return _stream().randbytes(n)
+
+
+def token_hex(n: int) -> str:
+    return token_bytes(n).hex()
+
+
+def token_urlsafe(n: int) -> str:
+    return base64.urlsafe_b64encode(token_bytes(n)).rstrip(b"=").decode("ascii")
+
+
+def randbelow(n: int) -> int:
+    if _seed is None:
+        return secrets.randbelow(n)
+    return _stream().randrange(n)
+
+
+def uuid4() -> str:
+    return str(_uuid.UUID(bytes=token_bytes(16), version=4))
+
+
+def uuid4_hex() -> str:
+    return _uuid.UUID(bytes=token_bytes(16), version=4).hex
