@@ -173,8 +173,6 @@ def _fault_response(status: int, dialects, ctx):
     message = f"Injected fault: {status} {phrase}"
     if status == 503:
         exc = domain.Unavailable(message, retry_after=1)
-    elif status == 429:
-        exc = domain.RateLimited(message)
     else:
         try:
             abort(status, message=message)

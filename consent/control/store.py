@@ -262,6 +262,10 @@ def advance_deliveries(org_id: str, seconds: float) -> int:
         for row in pending:
             WebhookDelivery.update(next_attempt_at=row.next_attempt_at - dt.timedelta(
                 seconds=seconds)).where(WebhookDelivery.id == row.id).execute()
+    if pending:
+        from consent.core import outbox
+
+        outbox.SENDER.wake()
     return len(pending)
 
 
