@@ -14,7 +14,7 @@ from consent.core import migrate, storage
 from consent.core.schema import Migration, baseline
 from consent.core.storage import BaseModel
 
-ALL = {"core", "truconsent", "veriff", "avacy", "attestr"}
+ALL = {"core", "control", "truconsent", "veriff", "avacy", "attestr"}
 
 
 def versions() -> dict[str, int]:
