@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from consent.core import auth, ledger, outbox, storage, verify
+from consent.core import auth, clock, ids, ledger, outbox, storage, verify
 from consent.core.errors import DomainError
 from consent.core.storage import User
 from consent.web import public_url
@@ -121,6 +121,15 @@ def seed_demo_data(options: dict | None = None) -> dict:
     return out
 
 
+def seeded_demo_data(options: dict | None = None) -> dict:
+    """:func:`seed_demo_data`; in deterministic mode (``CONSENT_SEED``) at a fixed instant, so
+    two fresh runs print the same credentials, ids and tokens."""
+    if ids.seeded() is None:
+        return seed_demo_data(options)
+    with clock.frozen(clock.SEED_EPOCH):
+        return seed_demo_data(options)
+
+
 @click.command("seed-demo")
 @with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object.")
@@ -132,7 +141,7 @@ def seed_demo(as_json, served_at, **dialect_options):
     """Create the demo organisation (idempotent) and print working credentials."""
     if served_at and not current_app.config["CONSENT_PUBLIC_URL"]:
         current_app.config["CONSENT_PUBLIC_URL"] = served_at.rstrip("/")
-    data = seed_demo_data(dialect_options)
+    data = seeded_demo_data(dialect_options)
     if as_json:
         click.echo(json.dumps(data))
         return

@@ -32,13 +32,13 @@ def main(argv=None) -> int:
     from gunicorn.app.base import BaseApplication
 
     from consent import create_app
-    from consent.cli import seed_demo_data
+    from consent.cli import seeded_demo_data
 
     base_url = f"http://{args.host}:{args.port}"
     os.environ.setdefault("CONSENT_PUBLIC_URL", base_url)
     app = create_app()
     with app.app_context():
-        data = seed_demo_data()
+        data = seeded_demo_data()
     target = Path(args.seed_json)
     tmp = target.with_suffix(".tmp")
     tmp.write_text(json.dumps(data))

@@ -21,6 +21,11 @@ import time
 from contextvars import ContextVar
 
 _offset: ContextVar[float] = ContextVar("consent_clock_offset", default=0.0)
+_frozen: ContextVar[dt.datetime | None] = ContextVar("consent_clock_frozen", default=None)
+
+# Deterministic mode's ``seed-demo`` runs at this instant (consent.core.ids): its timestamps and
+# the tokens it signs are the same on every run. In the future, so what it issues is valid now.
+SEED_EPOCH = dt.datetime(2100, 1, 1)
 
 
 def real_utcnow() -> dt.datetime:
@@ -31,6 +36,9 @@ def real_utcnow() -> dt.datetime:
 def utcnow() -> dt.datetime:
     """Naive UTC timestamp of the current context's clock (the one form every stored datetime
     takes)."""
+    frozen = _frozen.get()
+    if frozen is not None:
+        return frozen
     moved = _offset.get()
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     return now + dt.timedelta(seconds=moved) if moved else now
@@ -38,6 +46,9 @@ def utcnow() -> dt.datetime:
 
 def timestamp() -> float:
     """Epoch seconds of the current context's clock."""
+    frozen = _frozen.get()
+    if frozen is not None:
+        return frozen.replace(tzinfo=dt.timezone.utc).timestamp()
     return time.time() + _offset.get()
 
 
@@ -62,3 +73,17 @@ def offset(seconds: float):
         yield
     finally:
         _offset.reset(token)
+
+
+def frozen_at() -> dt.datetime | None:
+    return _frozen.get()
+
+
+@contextlib.contextmanager
+def frozen(at: dt.datetime):
+    """Run a block with the clock stopped at ``at`` (naive UTC)."""
+    token = _frozen.set(at)
+    try:
+        yield
+    finally:
+        _frozen.reset(token)

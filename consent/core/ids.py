@@ -35,8 +35,17 @@ def seeded() -> int | None:
     return _seed
 
 
-def _stream() -> random.Random:
+def _stream_name() -> str:
+    """Requests share one stream (whichever thread serves them: gunicorn's gthread pool,
+    werkzeug's threads); each background thread (named after its loop) has its own."""
     name = threading.current_thread().name
+    if name == "MainThread" or name.startswith("ThreadPoolExecutor") or "request" in name:
+        return "requests"
+    return name
+
+
+def _stream() -> random.Random:
+    name = _stream_name()
     stream = _streams.get(name)
     if stream is None:
         with _lock:

@@ -33,6 +33,8 @@ class ClockSigner(TimestampSigner):
     timestamp and its ``max_age`` follow an organisation's clock moved in control mode."""
 
     def get_timestamp(self) -> int:
+        if clock.frozen_at() is not None:
+            return int(clock.timestamp())
         return super().get_timestamp() + int(clock.current_offset())
 
 
