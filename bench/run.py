@@ -24,6 +24,9 @@ Parts (``--only`` picks some; all by default):
   largest WAL seen (bounded by ``journal_size_limit``); then ``flask audit verify`` of that
   ledger's real chain (events/s, peak RSS).
 * ``export``: ``flask export`` of the 1M ledger in both formats, wall time and peak RSS.
+* ``stub``: control mode for client test suites (bench/stub.py): the pytest plugin's fixture
+  starting a fresh service until it answers (target well under 3 s), and ``POST /_control/reset``
+  of an organisation holding the small ledger's consents (target well under 1 s).
 * ``webhooks``: one slow receiver delays nobody else (bench/webhooks.py): organisation A's
   receiver hangs with 10 more deliveries pending each round; B's webhook latency to a fast
   receiver, median and every round; target < 2 s.
@@ -48,12 +51,12 @@ from pathlib import Path
 
 from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 
-from . import dialects, peers, webhooks, wrk
+from . import dialects, peers, stub, webhooks, wrk
 from .report import ROOT, machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
 from .wrk import CEILING, FLOOR_PREFIX as PREFIX, Scenario
 
-PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export", "webhooks")
+PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export", "webhooks", "stub")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -103,6 +106,10 @@ def main(argv=None) -> int:
         report["parts"]["webhooks"] = hooks = webhooks.measure(args.rounds, args.workers,
                                                                bench.show)
         ok = ok and hooks["ok"]
+    if "stub" in parts:
+        report["parts"]["stub"] = stubbed = stub.measure(small, args.small, args.rounds,
+                                                         bench.show)
+        ok = ok and stubbed["ok"]
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
     write_markdown(report)
     return 0 if ok else 1
@@ -473,6 +480,17 @@ def row_counts(path) -> dict[str, int]:
 
 def write_markdown(report: dict) -> None:
     s = report["settings"]
+    if "stub" in report["parts"]:
+        r = report["parts"]["stub"]
+        replace_block("<!-- bench:stub -->", "<!-- /bench:stub -->", "\n".join([
+            f"Measured {report['date']} on {report['machine']}.", "",
+            "| stub (control mode) | median | every round | target |", "|---|---:|---|---|",
+            f"| fixture start-up (python -m consent.stub: migrate, seed-demo, serve; until "
+            f"/readyz) | {r['startup_median_s']:.2f} s | "
+            f"{', '.join(f'{t:.2f}' for t in r['startup_s'])} | < 3 s |",
+            f"| POST /_control/reset, {r['records']:,} consents | "
+            f"{r['reset_median_s'] * 1000:.0f} ms | "
+            f"{', '.join(f'{t * 1000:.0f}' for t in r['reset_s'])} ms | < 1 s |"]))
     head = (f"Measured {report['date']} on {report['machine']}. wrk: 1 thread, "
             f"{s['connections']} connections, {s['duration']} s per measurement, "
             f"{s['rounds']} alternating rounds per figure (median, then every round); gunicorn "
