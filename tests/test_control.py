@@ -398,3 +398,50 @@ def test_hostile_query_and_ids(client, org):
 
 def _unused():   # keep imports honest for linters
     return base64, hashlib, hmac, http_build_query, ContractClient
+
+
+def test_veriff_fault_is_in_its_shape_and_signed_then_stops(client, org):
+    from tests.veriff_helpers import CONSENT, Integration, sign
+    integ = Integration(org.org)
+    session_id = integ.create_session(client)
+    control(client, org, "POST", "/faults", json={"method": "POST", "status": 503, "count": 1,
+                                                  "path": "/v1/sessions/*/consents"})
+    r = integ.post(client, f"/v1/sessions/{session_id}/consents", CONSENT)
+    assert r.status_code == 503
+    assert r.json["status"] == "fail" and "Injected fault" in r.json["message"]
+    assert r.headers["x-hmac-signature"] == sign(integ.secret, r.get_data())
+    assert r.headers["x-auth-client"] == integ.key
+    r = integ.post(client, f"/v1/sessions/{session_id}/consents", CONSENT)
+    assert r.status_code == 200 and r.headers["x-hmac-signature"]
+
+
+def test_avacy_fault_shape(client, org):
+    from tests.avacy_helpers import DOCUMENTED, Tenant
+    tenant = Tenant(org.org)
+    control(client, org, "POST", "/faults", json={"path": f"/{org.slug}/domains_groups/*",
+                                                  "status": 503, "count": 1})
+    r = tenant.post_json(client, "domains_groups", DOCUMENTED)
+    assert r.status_code == 503 and r.json["message"].startswith("Injected fault")
+    assert set(r.json) <= {"message", "errors"}
+    assert tenant.post_json(client, "domains_groups", DOCUMENTED).status_code == 201
+    [entry, faulted] = control(client, org, "GET", "/requests?dialect=avacy").json["items"]
+    assert (faulted["injected"], entry["injected"]) == (True, False)
+    assert faulted["headers"]["Authorization"] == "Bearer ***"
+
+
+def test_another_organisations_key_sees_nothing_of_this_one(client, org, other_org):
+    record(client, org)
+    control(client, org, "POST", "/clock", json={"advance_seconds": 86400})
+    control(client, org, "POST", "/faults", json={"path": "/x", "status": 503})
+    cross = {"X-Org-Id": org.slug, "X-API-Key": other_org.admin_key}
+    for method, path in (("GET", "/requests"), ("DELETE", "/requests"), ("GET", "/clock"),
+                         ("DELETE", "/clock"), ("GET", "/state"), ("GET", "/faults"),
+                         ("DELETE", "/faults"), ("POST", "/reset")):
+        assert client.open("/_control" + path, method=method, headers=cross).status_code == 401
+    # its own key acts on its own organisation only
+    assert control(client, other_org, "GET", "/requests").json["items"] == []
+    assert control(client, other_org, "GET", "/faults").json["items"] == []
+    assert control(client, other_org, "GET", "/state").json["records"]["core"]["consent"] == []
+    assert control(client, org, "GET", "/clock").json["moved"] is True
+    assert len(control(client, org, "GET", "/faults").json["items"]) == 1
+    assert len(control(client, org, "GET", "/requests").json["items"]) == 1

@@ -121,3 +121,31 @@ def test_plugin_imports_the_standard_library_only():
             for name in names:
                 assert name.split(".")[0] in stdlib, (path.name, name)
     assert os.path.exists(PLUGIN / "pyproject.toml")
+
+
+def test_a_drop_fault_closes_the_connection_unanswered():
+    """Over a real socket (gunicorn): the client gets no answer at all; the journal keeps the
+    request with status 0 and ``injected``."""
+    import http.client
+
+    sys.path.insert(0, str(PLUGIN / "src"))
+    try:
+        from pytest_consent_ledger.client import Ledger
+        from pytest_consent_ledger.plugin import Started
+    finally:
+        sys.path.remove(str(PLUGIN / "src"))
+    service = Started(ROOT)
+    try:
+        ledger = Ledger(service.url, service.wait())
+        ledger.fault("/ledger/v1/consents", method="POST", drop=True, count=1)
+        admin = {"X-Org-Id": "demo", "X-API-Key": ledger["ledger"]["admin_api_key"]}
+        body = {"subject": "u1", "purpose": "marketing", "status": "granted"}
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError, OSError)):
+            ledger.request("POST", "/ledger/v1/consents", json_body=body, headers=admin)
+        answer = ledger.request("POST", "/ledger/v1/consents", json_body=body, headers=admin)
+        assert answer.status == 201
+        [ok, dropped] = ledger.requests(path="/ledger/v1/consents")
+        assert (dropped["status"], dropped["injected"], ok["status"]) == (0, True, 201)
+        assert len(ledger.state()["records"]["core"]["consent"]) == 1   # nothing written
+    finally:
+        service.stop()

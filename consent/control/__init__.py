@@ -196,14 +196,19 @@ def _fault_response(status: int, dialects, ctx):
 
 
 def _drop():
-    """Close the connection without answering (gunicorn's socket; werkzeug's server's)."""
+    """Close the connection without answering (gunicorn's socket; werkzeug's server's). The
+    empty answer returned is never delivered: the socket is shut first. (Flask's test client
+    has no socket: it gets that empty answer.)"""
     sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
     if sock is not None:
         try:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-    raise ConnectionAbortedError("control mode: connection dropped on purpose")
+    g.control.dropped = True
+    response = current_app.response_class(b"", status=499)
+    response.headers["Connection"] = "close"
+    return response
 
 
 def _masked(name: str, value: str) -> str:
@@ -227,7 +232,8 @@ def _journal_entry(ctx, response) -> dict:
             "query": request.query_string.decode("latin-1"), "dialect": ctx.dialect,
             "headers": {k: _masked(k, v) for k, v in request.headers.items()},
             "body": body, "body_encoding": encoding, "body_truncated": len(raw) > len(cut),
-            "body_size": len(raw), "status": response.status_code, "injected": ctx.injected}
+            "body_size": len(raw), "injected": ctx.injected,
+            "status": 0 if getattr(ctx, "dropped", False) else response.status_code}
 
 
 def _delivery_fault(delivery, answer):

@@ -8,7 +8,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
-    FloatField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     TextField,
@@ -22,7 +22,7 @@ class ControlClock(BaseModel):
     """An organisation's clock, ``offset_seconds`` away from real time (absent: real time)."""
 
     org = ForeignKeyField(Organisation, primary_key=True, on_delete="CASCADE")
-    offset_seconds = FloatField()
+    offset_seconds = DoubleField()
     set_at = DateTimeField()
 
     class Meta:
@@ -43,7 +43,7 @@ class ControlFault(BaseModel):
     status = IntegerField(null=True)
     remaining = IntegerField(null=True)
     count = IntegerField(null=True)
-    percent = FloatField(null=True)
+    percent = DoubleField(null=True)
     latency_ms = IntegerField(default=0)
     drop = BooleanField(default=False)
     fired = IntegerField(default=0)
