@@ -51,7 +51,7 @@ class Credentials:
     _turn: itertools.count = field(default_factory=itertools.count)
 
     def dialect(self, path: str) -> str:
-        if path.startswith("/ledger/"):
+        if path.startswith(("/ledger/", "/_control/")):   # the admin key (control mode)
             return "ledger"
         if path.startswith(("/api/consent/", "/api/v1/external/")):
             return "truconsent"

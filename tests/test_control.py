@@ -445,3 +445,16 @@ def test_another_organisations_key_sees_nothing_of_this_one(client, org, other_o
     assert control(client, org, "GET", "/clock").json["moved"] is True
     assert len(control(client, org, "GET", "/faults").json["items"]) == 1
     assert len(control(client, org, "GET", "/requests").json["items"]) == 1
+
+
+def test_fuzz_every_control_operation(app, runner):
+    """Schemathesis over the control API's operations (tests/fuzz.py): zero 5xx, every answer
+    as documented, whatever the input."""
+    from tests import fuzz
+    seeded = runner.invoke(args=["seed-demo", "--json"])
+    assert seeded.exit_code == 0, seeded.output
+    credentials = fuzz.Credentials(json.loads(seeded.output))
+    schema = fuzz.load_wsgi(app).include(path_regex="^/_control/")
+    outcome = fuzz.run(schema, credentials, examples=6, deadline_s=60)
+    assert outcome.operations == 11
+    assert not outcome.failures, "\n\n".join(outcome.failures)
