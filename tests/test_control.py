@@ -458,3 +458,19 @@ def test_fuzz_every_control_operation(app, runner):
     outcome = fuzz.run(schema, credentials, examples=6, deadline_s=60)
     assert outcome.operations == 11
     assert not outcome.failures, "\n\n".join(outcome.failures)
+
+
+def test_state_masks_webhook_credentials_and_link_tokens(client, org):
+    with Receiver() as rx:
+        c = AttestrClient(org.org, webhook_url=rx.url + "/attestr")
+        r = client.post("/api/v3/public/consent/register", json=attestr_body(webhook=True),
+                        headers=c.headers())
+        assert r.status_code == 200
+        rx.wait_for(1)
+    cpf = make_cp(org.org)
+    link = create_link(client, org, cpf)
+    text = json.dumps(control(client, org, "GET", "/state").json)
+    assert c.issued.webhook_token not in text
+    assert link["consent_link"].split("t=")[-1] not in text
+    deliveries = control(client, org, "GET", "/state").json["records"]["core"]["webhook_delivery"]
+    assert deliveries[0]["headers"]["Authorization"] == "Basic ***"

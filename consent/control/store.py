@@ -197,6 +197,18 @@ def _json_value(value):
     return value
 
 
+def _shown(column: str, value):
+    """A value as the state shows it: credentials in stored webhook headers masked as the
+    outbox's views mask them, a link's signed token (a capability) masked."""
+    from consent.core import outbox
+
+    if column == "headers" and isinstance(value, dict):
+        return outbox.masked_headers(value)
+    if column == "token" and value:
+        return outbox.MASK
+    return _json_value(value)
+
+
 def state(org_id: str) -> dict:
     """The organisation's records, every table a reset empties, as one JSON-able document:
     ``{component: {table: [row, ...]}}``, rows in key order (control's own tables left out)."""
@@ -210,7 +222,7 @@ def state(org_id: str) -> dict:
         query = model.select().where(condition(org_id))
         if pk is not None and not isinstance(pk, type(None)) and hasattr(pk, "asc"):
             query = query.order_by(pk.asc())
-        rows = [{k: _json_value(v) for k, v in row.items()} for row in query.dicts()]
+        rows = [{k: _shown(k, v) for k, v in row.items()} for row in query.dicts()]
         out.setdefault(component_of.get(model, "core"), {})[model._meta.table_name] = rows
     return {"org_id": org_id, "audit_head": {"seq": head[0], "hash": head[1]} if head else None,
             "records": out}
