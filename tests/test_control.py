@@ -474,3 +474,21 @@ def test_state_masks_webhook_credentials_and_link_tokens(client, org):
     assert link["consent_link"].split("t=")[-1] not in text
     deliveries = control(client, org, "GET", "/state").json["records"]["core"]["webhook_delivery"]
     assert deliveries[0]["headers"]["Authorization"] == "Basic ***"
+
+
+def test_percent_and_latency_rules(client, org):
+    # percent 100: every match; a latency-only rule lets the request through, and counts
+    always = control(client, org, "POST", "/faults", json={
+        "path": "/ledger/v1/consents", "method": "GET", "status": 503, "percent": 100}).json["id"]
+    for _ in range(3):
+        assert client.get("/ledger/v1/consents", headers=org.headers()).status_code == 503
+    control(client, org, "DELETE", f"/faults/{always}")
+    control(client, org, "POST", "/faults", json={"path": "/ledger/v1/consents",
+                                                  "method": "POST", "latency_ms": 1,
+                                                  "count": 1})
+    assert record(client, org)["status"] == "granted"
+    [rule] = control(client, org, "GET", "/faults").json["items"]
+    assert (rule["fired"], rule["remaining"], rule["status"]) == (1, 0, None)
+    assert control(client, org, "DELETE", "/faults").json == {"deleted": 1}
+    [entry] = control(client, org, "GET", "/requests?method=POST").json["items"]
+    assert entry["status"] == 201 and entry["injected"] is True

@@ -26,7 +26,7 @@ from consent.web.dialect import Dialect
 
 from . import models  # noqa: F401  (registers the tables)
 from . import consents  # noqa: F401  (subscribes to the ledger's changes)
-from . import clients, exports, ratelimit
+from . import clients, ratelimit
 from .access import AttestrClientAuth
 from .cli import attestr_cli
 from .errors import ERRORS, other_version
@@ -56,5 +56,4 @@ DIALECT = Dialect(name="attestr", errors=ERRORS, prefixes=("/api/v3/public/",), 
                   # control mode: a reset keeps its clients and drops their rate-limit
                   # windows; a moved clock expires the organisation's consents at once
                   stub=Stub(keep=(models.AttestrClient,), clear=ratelimit.clear_org,
-                            clock_moved=lambda org_id: (consents.expire_due(org_id=org_id),
-                                                        exports.run_due())))
+                            clock_moved=lambda org_id: consents.expire_due(org_id=org_id)))
