@@ -111,7 +111,12 @@ def test_every_control_path_is_404_and_undocumented_when_off(database_url, tmp_p
 
 
 def test_documented_when_on(client):
+    from openapi_spec_validator import validate
     spec = client.get("/openapi.json").json
+    validate(spec)
+    reset = spec["paths"]["/_control/reset"]["post"]
+    assert reset["security"] == [{"ApiKey": [], "OrgId": []}]      # the admin API key
+    assert sorted(reset["responses"]) == ["200", "400", "401", "403", "413", "500", "503"]
     assert {p for p in spec["paths"] if p.startswith("/_control")} == {
         "/_control/reset", "/_control/clock", "/_control/faults", "/_control/faults/{fault_id}",
         "/_control/requests", "/_control/state"}
