@@ -4,10 +4,7 @@ test would call them; webhooks reach real receivers on loopback. Runs on SQLite,
 PostgreSQL with CONSENT_TEST_DATABASE_URL."""
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -21,9 +18,7 @@ from consent.dialects.attestr import worker
 from consent.dialects.attestr.models import AttestrConsent
 from tests.attestr_helpers import Client as AttestrClient
 from tests.attestr_helpers import body as attestr_body
-from tests.avacy_helpers import http_build_query
 from tests.conftest import OrgFixture
-from tests.openapi_contract import ContractClient
 from tests.receiver import Receiver
 from tests.truconsent_helpers import bearer, create_link, link_path, make_cp
 
@@ -401,10 +396,6 @@ def test_hostile_query_and_ids(client, org):
     assert client.get("/_control/state").status_code == 400
     assert client.get("/_control/state", headers={"X-Org-Id": org.slug,
                                                   "X-API-Key": "nope"}).status_code == 401
-
-
-def _unused():   # keep imports honest for linters
-    return base64, hashlib, hmac, http_build_query, ContractClient
 
 
 def test_veriff_fault_is_in_its_shape_and_signed_then_stops(client, org):

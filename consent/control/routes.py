@@ -3,8 +3,6 @@ that organisation only. See :mod:`consent.control` and the README's "Using it as
 tests"."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -172,5 +170,3 @@ class State(MethodView):
         """The organisation's records across dialects, as one document"""
         return store.state(current_org().id)
 
-
-__all__ = ["blp", "dt"]

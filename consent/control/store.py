@@ -81,7 +81,7 @@ def stub_of(name: str | None) -> Stub | None:
     return next((s for n, s in _dialect_stubs if n == name), None)
 
 
-# -- which tables hold an organisation's rows -------------------------------------------------------
+# -- which tables hold an organisation's rows ------------------------------------------------------
 
 def _kept() -> set:
     kept = set(CORE_KEEP)
@@ -187,7 +187,7 @@ def reset(org_id: str, actor: str) -> dict:
             "removed": removed}
 
 
-# -- state ------------------------------------------------------------------------------------------
+# -- state -----------------------------------------------------------------------------------------
 
 def _json_value(value):
     if isinstance(value, (dt.datetime, dt.date)):
@@ -228,7 +228,7 @@ def state(org_id: str) -> dict:
             "records": out}
 
 
-# -- the clock --------------------------------------------------------------------------------------
+# -- the clock -------------------------------------------------------------------------------------
 
 def clock_offset(org_id: str) -> float:
     row = ControlClock.get_or_none(ControlClock.org == org_id)
@@ -281,7 +281,7 @@ def advance_deliveries(org_id: str, seconds: float) -> int:
     return len(pending)
 
 
-# -- faults -----------------------------------------------------------------------------------------
+# -- faults ----------------------------------------------------------------------------------------
 
 _chance = random.Random()
 _fault_lock = threading.Lock()
@@ -341,7 +341,7 @@ def take_fault(org_id: str, target: str, method: str | None, path: str):
     return None
 
 
-# -- the journal ------------------------------------------------------------------------------------
+# -- the journal -----------------------------------------------------------------------------------
 
 def record_request(org_id: str, entry: dict) -> None:
     """Add a request to the organisation's journal; keep its newest :data:`JOURNAL_RING`."""
