@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from consent import create_app
-from consent.core import auth, outbox, storage, verify
+from consent.core import outbox, storage, verify
 from consent.core.storage import AuditEvent, Consent, WebhookAttempt
 from consent.dialects.attestr import worker
 from consent.dialects.attestr.models import AttestrConsent
