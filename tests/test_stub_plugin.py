@@ -21,7 +21,12 @@ pytest_plugins = ("pytester",)
 @pytest.fixture
 def client_project(pytester, monkeypatch):
     """A client project: its tests, the plugin on the path, this checkout to start from."""
-    monkeypatch.setenv("PYTHONPATH", str(PLUGIN / "src"))
+    # the plugin's package alone (a copy: no build or egg-info left by a local pip install
+    # can register it a second time through its entry point)
+    shutil.copytree(PLUGIN / "src" / "pytest_consent_ledger",
+                    pytester.path / "_plugin" / "pytest_consent_ledger",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path / "_plugin"))
     monkeypatch.setenv("CONSENT_LEDGER_CHECKOUT", str(ROOT))
     monkeypatch.setenv("CONSENT_LEDGER_PYTHON", sys.executable)
     for name in ("CONSENT_LEDGER_URL", "CONSENT_DATABASE_URL", "CONSENT_TEST_DATABASE_URL",
