@@ -41,8 +41,9 @@ def ledger_record(environ, raw: bytes, match):
     cred = _key(environ)
     data = json.loads(raw)
     with transaction():
-        consent = ledger.in_transaction_record(cred.org, [ledger.Decision(source="ledger", **data)],
-                                               actor=f"credential:{cred.id}")[0].consent
+        consent = ledger.in_transaction_record(
+            cred.org_id, [ledger.Decision(source="ledger", **data)],
+            actor=f"credential:{cred.id}")[0].consent
     return 201, consent._asdict()
 
 

@@ -38,7 +38,7 @@ def prefill(path: Path, records: int) -> None:
     storage.init_database(f"sqlite:///{tmp}")
     storage.create_tables()
     org = ledger.create_org("demo", "Demo Organisation", "demo")
-    purposes = [ledger.ensure_purpose(org, f"purpose-{p}").id for p in range(PURPOSES)]
+    purposes = [ledger.ensure_purpose(org.id, f"purpose-{p}").id for p in range(PURPOSES)]
     subjects = max(1, records // RECORDS_PER_SUBJECT)
     conn = storage.db.connection()
     start = time.time()

@@ -28,7 +28,7 @@ def verify_checkpoints(paths) -> int:
 def audit_checkpoint(slug):
     """Print a signed checkpoint of the organisation's current head (JSON), as
     GET /ledger/v1/audit/checkpoint answers it."""
-    click.echo(json.dumps(checkpoints.issue(org_or_fail(slug), origin="cli").as_dict()))
+    click.echo(json.dumps(checkpoints.issue(org_or_fail(slug).id, origin="cli").as_dict()))
 
 
 @audit_cli.command("checkpoints")
@@ -37,7 +37,7 @@ def audit_checkpoint(slug):
 def audit_checkpoints(slug, limit):
     """List the checkpoints issued, newest first (JSON Lines, with who asked first and whether
     the schedule sent it to the witnesses)."""
-    for row in checkpoints.listing(org_or_fail(slug), limit):
+    for row in checkpoints.listing(org_or_fail(slug).id, limit):
         click.echo(json.dumps(checkpoints.describe(row)))
 
 
@@ -50,11 +50,11 @@ def audit_export(slug, output):
     hash) for the standalone verifier, python -m auditchain."""
     org = org_or_fail(slug)
     if output == "-":
-        for line in checkpoints.export_lines(org):
+        for line in checkpoints.export_lines(org.id):
             sys.stdout.write(line)
         return
     try:
-        count = checkpoints.write_export(org, output)
+        count = checkpoints.write_export(org.id, output)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"{count} events of {org.slug} ({org.id}) written to {output}", err=True)

@@ -104,9 +104,9 @@ class OrgFixture:
 
     def __init__(self, slug: str):
         self.org = ledger.create_org(slug, f"Org {slug}")
-        self.admin_key = auth.create_credential(self.org, name="admin",
+        self.admin_key = auth.create_credential(self.org.id, name="admin",
                                                 scopes=("admin", "consent")).key
-        self.consent_key = auth.create_credential(self.org, name="consent",
+        self.consent_key = auth.create_credential(self.org.id, name="consent",
                                                   scopes=("consent",)).key
 
     @property

@@ -74,4 +74,4 @@ def test_version_1_databases_get_migration_2_and_keep_their_data(app, client, or
     assert r.status_code == 201 and r.json["data"]["versions"] == [
         {"slug": "privacy_policy", "link": None, "date": "2024-05-01"}]
     # the rows version 1 wrote were attested as migration 2 left them: verify passes
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]

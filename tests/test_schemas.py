@@ -27,17 +27,17 @@ def test_iso_writes_what_the_schema_field_writes(value):
 
 
 def test_written_rows_equal_rows_read_back(app, org):
-    plain = ledger.record_one(org.org, ledger.Decision(subject="wire", purpose="mkt",
+    plain = ledger.record_one(org.org.id, ledger.Decision(subject="wire", purpose="mkt",
                                                        status="granted"))
-    full = ledger.record_one(org.org, ledger.Decision(
+    full = ledger.record_one(org.org.id, ledger.Decision(
         subject="wire", purpose="mkt", status="denied", purpose_version="3",
         notice_version="n-7", valid_from=dt.datetime(2026, 1, 1),
         valid_until=dt.datetime(2027, 1, 1, 12, 30), evidence={"ip": "127.0.0.1", "n": [1, 2]}))
-    withdrawn = ledger.withdraw(org.org, ledger.record_one(org.org, ledger.Decision(
+    withdrawn = ledger.withdraw(org.org.id, ledger.record_one(org.org.id, ledger.Decision(
         subject="wire", purpose="sms", status="granted")).id, evidence={"why": "asked"})
     schema = ConsentSchema()
     for consent in (plain, full, withdrawn):
-        read = ledger.get_consent(org.org, consent.id)
+        read = ledger.get_consent(org.org.id, consent.id)
         assert consent == read
         assert schema.dump(consent) == schema.dump(read)
         assert list(schema.dump(consent)) == list(schema.dump(read))  # same key order
@@ -46,14 +46,14 @@ def test_written_rows_equal_rows_read_back(app, org):
 def test_the_compiled_export_dump_equals_the_schema(app, org):
     from consent.dialects.ledger.export import dump
 
-    ledger.record_one(org.org, ledger.Decision(subject="x", purpose="p", status="granted"))
-    full = ledger.record_one(org.org, ledger.Decision(
+    ledger.record_one(org.org.id, ledger.Decision(subject="x", purpose="p", status="granted"))
+    full = ledger.record_one(org.org.id, ledger.Decision(
         subject="y", purpose="q", status="denied", purpose_version="3", notice_version="n-7",
         valid_from=dt.datetime(2026, 1, 1), valid_until=dt.datetime(2027, 1, 1, 12, 30),
         evidence={"ip": "127.0.0.1", "n": [1, 2]}))
-    ledger.withdraw(org.org, ledger.record_one(org.org, ledger.Decision(
+    ledger.withdraw(org.org.id, ledger.record_one(org.org.id, ledger.Decision(
         subject="y", purpose="s", status="granted")).id, evidence={"why": "asked"})
-    rows = list(ledger.export_rows(org.org))
+    rows = list(ledger.export_rows(org.org.id))
     assert len(rows) == 4 and full in rows
     for row in rows:
         assert dump(row) == ConsentSchema().dump(row)

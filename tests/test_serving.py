@@ -69,7 +69,7 @@ class Served:
         self.archive_token = self.archive.split("t=", 1)[1]
         self.outbox_token = self.outbox.split("t=", 1)[1]
         self.user = auth.create_user("op@example.com")
-        auth.add_member(self.org.org, self.user)
+        auth.add_member(self.org.org.id, self.user)
         row, self.bearer = auth.issue_session(app.config["SECRET_KEY"], self.user, 3600,
                                               app.config["CONSENT_SESSION_MAX_AGE"])
         self.bearer_id = row.id
@@ -348,7 +348,7 @@ def test_a_chunked_body_within_the_limit_reaches_the_route_whole(served):
 def test_revocation_and_removal_hold_on_the_next_request_of_every_worker(served):
     s = served
     user = auth.create_user("second@example.com")
-    auth.add_member(s.org.org, user)
+    auth.add_member(s.org.org.id, user)
     _, token = auth.issue_session(s.app.config["SECRET_KEY"], user, 3600,
                                   s.app.config["CONSENT_SESSION_MAX_AGE"])
     _, other = auth.issue_session(s.app.config["SECRET_KEY"], user, 3600,

@@ -508,7 +508,7 @@ def test_other_org_reaching_for_this_orgs_records(world):
 # -- a wrong scope ----------------------------------------------------------------------------------
 
 def _scoped_key(world, scopes, kind="api_key"):
-    return auth.create_credential(world.a.org, kind=kind, name="scoped", scopes=scopes)
+    return auth.create_credential(world.a.org.id, kind=kind, name="scoped", scopes=scopes)
 
 
 def test_credential_without_the_scope_is_rejected(world):
@@ -543,15 +543,15 @@ def test_revoked_credential_is_rejected(world):
     """A credential of A of the route's own kind, issued and then revoked: 401 everywhere."""
     problems = Problems()
     a = world.a.org
-    admin = auth.create_credential(a, name="revoked admin", scopes=("admin", "consent"))
-    consent = auth.create_credential(a, name="revoked consent", scopes=("consent",))
+    admin = auth.create_credential(a.id, name="revoked admin", scopes=("admin", "consent"))
+    consent = auth.create_credential(a.id, name="revoked consent", scopes=("consent",))
     avacy = archive.create_token(a, name="revoked avacy")
     veriff = Integration(a, name="revoked integration")
     attestr = AttestrClient(a)
     for issued in (admin, consent, avacy):
-        auth.revoke_credential(a, issued.credential.id)
-    auth.revoke_credential(a, veriff.id)
-    auth.revoke_credential(a, attestr.id)
+        auth.revoke_credential(a.id, issued.credential.id)
+    auth.revoke_credential(a.id, veriff.id)
+    auth.revoke_credential(a.id, attestr.id)
     for key in _api_routes(*KEYED):
         route = ROUTES[key]
         presented = {ADMIN: admin, TC_ADMIN: admin, AVACY: avacy}.get(route.kind, consent).key

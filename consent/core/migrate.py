@@ -47,7 +47,7 @@ from typing import Callable
 from peewee import AutoField, CharField, DateTimeField, IntegerField
 
 from . import schema as _core_schema  # noqa: F401  (registers the core's component)
-from . import storage
+from . import sql, storage
 from .schema import Schema
 from .storage import BaseModel, db, utcnow
 
@@ -164,9 +164,8 @@ def upgrade() -> list[Applied]:
                 started = time.monotonic()
                 version, description = step()
                 seconds = time.monotonic() - started
-                SchemaMigration.create(component=component.name, version=version,
-                                       description=description,
-                                       duration_ms=int(seconds * 1000))
+                sql.create(SchemaMigration, component=component.name, version=version,
+                           description=description, duration_ms=int(seconds * 1000))
             applied.append(Applied(component.name, version, description, seconds))
             log.info("schema: %s at version %d (%s) in %.2f s", component.name, version,
                      description, seconds)

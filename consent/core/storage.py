@@ -19,6 +19,7 @@ import uuid
 
 from peewee import (
     AutoField,
+    BooleanField,
     CharField,
     DatabaseProxy,
     DateTimeField,
@@ -242,10 +243,19 @@ class Consent(BaseModel):
     ``status`` is ``granted``, ``denied`` or ``withdrawn``. A withdrawal is a new record for the same
     subject and purpose whose ``supersedes`` names the record it withdraws. The newest record per
     (subject, purpose) is the binding one.
+
+    Two keys, and a column pointing at a consent is named after the one it holds:
+
+    * ``seq``, the primary key: the ledger's internal order (keyset pages, the binding rule).
+      Rows this database writes about a consent point at it as ``consent_seq`` (its events, an
+      Avacy decision, a truConsent log).
+    * ``id``, a UUID: the consent's name in every API (``supersedes`` holds one). Rows that keep
+      the id an API answered with point at it as ``consent_id`` (its terms and uses, a Veriff
+      upload, an Attestr consent).
     """
 
-    seq = AutoField()
-    id = CharField(unique=True, max_length=36, default=new_uuid)
+    seq = AutoField()   # the primary key (see above)
+    id = CharField(unique=True, max_length=36, default=new_uuid)   # the API's id (see above)
     # Foreign keys carry no index of their own: every query filters by org first, which the
     # composite indexes below serve, and no referenced row is ever deleted. Each index costs a page
     # written per insert (see the note on OBSOLETE_INDEXES).
@@ -289,7 +299,8 @@ class ConsentEvent(BaseModel):
     also hold a ``recorded`` event per consent.)"""
 
     id = AutoField()
-    consent = ForeignKeyField(Consent, backref="events", on_delete="CASCADE")
+    consent = ForeignKeyField(Consent, backref="events", on_delete="CASCADE",
+                              column_name="consent_seq")
     type = CharField(max_length=16)
     at = DateTimeField(default=utcnow)
     audit_event_id = CharField(max_length=36)
@@ -410,6 +421,68 @@ class Verification(BaseModel):
         indexes = ((("org", "status", "id"), False),)
 
 
+class ConsentTerms(BaseModel):
+    """What a consent allows besides its validity window: the operations it grants (``None``:
+    any operation) and whether its first use consumes it. Written by whoever records the
+    consent, in the same transaction, with an audit event (``consent.core.usage.set_terms``)."""
+
+    consent = ForeignKeyField(Consent, field=Consent.id, primary_key=True, on_delete="CASCADE")
+    operations = JSONField(null=True)
+    single_use = BooleanField(default=False)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "consent_terms"
+
+
+class ConsentUse(BaseModel):
+    """One use of a consent for an operation (``consent.core.usage``). ``single_use_key`` is the
+    consent's id for a single-use consent, else NULL: its unique index lets exactly one use in,
+    whatever the concurrency (NULLs never collide)."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
+    consent = ForeignKeyField(Consent, field=Consent.id, on_delete="CASCADE", index=False)
+    operation = CharField(max_length=64)
+    used_at = DateTimeField()
+    actor = CharField(max_length=100)
+    audit_event_id = CharField(max_length=36)
+    single_use_key = CharField(max_length=36, null=True, unique=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "consent_use"
+        indexes = ((("consent", "id"), False),)
+
+
+class AuditCheckpoint(BaseModel):
+    """A checkpoint the service signed (``consent.core.checkpoints``): the organisation's head at
+    ``at``, with the key's id and the signature (see ``auditchain.checkpoint``). ``origin`` says
+    who asked first (request, cli, schedule); ``witnessed`` that the schedule sent it to the
+    configured witness(es); ``witness_file`` that its line is ``pending`` in, or ``written`` to,
+    the witness file."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, id)
+    seq = IntegerField()
+    head_hash = CharField(max_length=64)
+    at = DateTimeField()
+    key_id = CharField(max_length=16)
+    signature = CharField(max_length=100)
+    origin = CharField(max_length=16)
+    witnessed = BooleanField(default=False)
+    witness_file = CharField(max_length=16, null=True)
+
+    class Meta:
+        table_name = "audit_checkpoint"
+        indexes = ((("org", "seq", "head_hash", "key_id"), True), (("org", "id"), False),
+                   (("witness_file",), False))
+
+
+# ConsentTerms, ConsentUse and AuditCheckpoint are registered by consent.core.schema (they came
+# in later versions of the core's schema).
 CORE_MODELS = [
     Organisation, User, Membership, SessionToken, Credential, Subject, SubjectLink, Purpose,
     PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,

@@ -75,7 +75,7 @@ def test_racing_processes_make_one_key_and_all_read_it(tmp_path):
 
 def test_rotation_keeps_old_checkpoints_verifiable(client, runner, org, tmp_path):
     path = "/ledger/v1/audit/checkpoint"
-    ledger.record_one(org.org, ledger.Decision(subject="a", purpose="p", status="granted"))
+    ledger.record_one(org.org.id, ledger.Decision(subject="a", purpose="p", status="granted"))
     old_cp = client.get(path, headers=org.headers()).json
     old_pem = invoke(runner, "audit", "key", "show").output
 

@@ -41,7 +41,7 @@ def test_concurrent_writers_one_valid_chain(app, org, other_org, database_url):
     for fixture in (org, other_org):
         assert Consent.select().where(Consent.org == fixture.org.id).count() == \
             PER_WRITER * WRITERS // 2
-        result = ledger.verify(fixture.org)
+        result = ledger.verify(fixture.org.id)
         assert result["ok"], result
         seqs = [e.seq for e in AuditEvent.select(AuditEvent.seq)
                 .where(AuditEvent.org == fixture.org.id).order_by(AuditEvent.seq)]

@@ -27,7 +27,7 @@ BIG_TABLES = ("consent", "audit_event", "subject", "consent_event", "truconsent_
 def ledger_with_statistics(app, org):
     """A few thousand consents over many subjects and five purposes, then ANALYZE, so the
     planner chooses as it would on a large ledger."""
-    purposes = [ledger.ensure_purpose(org.org, f"p{i}").id for i in range(5)]
+    purposes = [ledger.ensure_purpose(org.org.id, f"p{i}").id for i in range(5)]
     conn = storage.db.connection()
     now = storage.utcnow().isoformat(sep=" ")
     with storage.transaction():

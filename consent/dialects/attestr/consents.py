@@ -176,7 +176,7 @@ def revoke(client, consent_id: str):
 
 def _on_withdrawn(org_id, consent, withdrawal, actor, at, event, **_):
     row = queries.CONSENT_BY_LEDGER_ID.one((consent.id,))
-    if row is not None and event.update(AttestrConsent, row, condition='"revoked_at" IS NULL',
+    if row is not None and event.update(AttestrConsent, row, condition=queries.NOT_REVOKED,
                                         revoked_at=at, sweep_at=None):
         webhooks.consent_event(row, "consent.revoked", "revoked", at)
 
@@ -185,7 +185,7 @@ def _on_used(org_id, consent, use, single_use, actor, at, event, **_):
     if not single_use:
         return
     row = queries.CONSENT_BY_LEDGER_ID.one((consent.id,))
-    if row is not None and event.update(AttestrConsent, row, condition='"consumed_at" IS NULL',
+    if row is not None and event.update(AttestrConsent, row, condition=queries.NOT_CONSUMED,
                                         consumed_at=at, sweep_at=None):
         webhooks.consent_event(row, "consent.consumed", "consumed", at)
 
@@ -215,7 +215,7 @@ def expire_due(now: dt.datetime | None = None, limit: int = 100) -> int:
         with transaction():
             event = audit.begin(due.org_id, at=now)
             row = queries.CONSENT_BY_ID.one((due.id,))   # as it is now, under the lock
-            if row is None or event.update(AttestrConsent, row, condition='"sweep_at" IS NOT NULL',
+            if row is None or event.update(AttestrConsent, row, condition=queries.STILL_SWEPT,
                                            sweep_at=None, expired_at=now) is None:
                 continue   # revoked, consumed or expired by someone else meanwhile
             usage.record_expiry(row.org_id, ledger.get_consent(row.org_id, row.consent_id),

@@ -10,7 +10,8 @@ in the ledger's ``Consent`` table (one per preference or consent feature).
   proofs byte for byte, the IP address, the v4 body's ``versions`` as sent, and the rest of the
   request. Never updated, except its ``subject_id`` (and ``audit_seq``) once, in the transaction
   that creates it.
-* :class:`AvacyDecision`: which ledger consent each preference of an entry became.
+* :class:`AvacyDecision`: which ledger consent each preference of an entry became
+  (``consent_seq``: the consent's ``seq``; ``consent_id`` before version 4).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from peewee import (
 )
 
 from consent.core import covered
-from consent.core.schema import Migration, baseline, cover_rows
+from consent.core.schema import Migration, baseline, cover_rows, rename_columns
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -79,7 +80,8 @@ class AvacyConsent(BaseModel):
 
 
 class AvacyDecision(BaseModel):
-    consent = ForeignKeyField(Consent, field=Consent.seq, primary_key=True, on_delete="CASCADE")
+    consent = ForeignKeyField(Consent, field=Consent.seq, primary_key=True, on_delete="CASCADE",
+                              column_name="consent_seq")
     entry = ForeignKeyField(AvacyConsent, on_delete="CASCADE", index=False)  # (entry, consent)
     name = CharField(max_length=100)
     accepted = BooleanField()
@@ -99,11 +101,12 @@ def _webspace_number(schema) -> None:
         'WHERE w."id" = "avacy_consent"."webspace_id"'))
 
 
-# What the audit chain covers (consent.core.covered): all three.
+# What the audit chain covers (consent.core.covered): all three. A decision's consent_seq was
+# consent_id before version 4: hashed under that name.
 covered.cover(AvacyWebspace)
 covered.cover(AvacyConsent)
-covered.cover(AvacyDecision, org='e."org_id"',
-              join='JOIN "avacy_consent" e ON e."id" = t."entry_id"')
+covered.cover(AvacyDecision, org=(AvacyDecision.entry, AvacyConsent.org),
+              hashed_as={"consent_seq": "consent_id"})
 
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
 
@@ -117,4 +120,6 @@ register_models(*MODELS, component="avacy", migrations=(
     Migration(2, "avacy_consent.versions: the policy versions a v4 request accepted, as sent",
               _versions),
     cover_rows(*MODELS, version=3),
+    Migration(4, "avacy_decision.consent_id renamed consent_seq (it holds consent.seq)",
+              rename_columns(AvacyDecision, consent_seq="consent_id")),
 ))

@@ -21,7 +21,7 @@ def create_integration(org, name: str = "veriff integration", actor: str = "syst
     """An integration: a credential of kind ``hmac`` (API key + shared secret), its API key kept
     for its webhooks, and its webhook URLs if given. One transaction."""
     with transaction():
-        issued = auth.create_credential(org, kind="hmac", name=name, scopes=("consent",),
+        issued = auth.create_credential(org.id, kind="hmac", name=name, scopes=("consent",),
                                         actor=actor)
         webhooks.remember_key(issued.credential, issued.key)
         if event_url or decision_url:

@@ -180,10 +180,9 @@ class VeriffIntegration(BaseModel):
 # document, the request as sent, deletion), attempts and their decisions, media (their bytes as
 # their SHA-256), consent uploads and watchlist screenings. Not covered: integrations' webhook
 # settings (access configuration, like the credentials they extend).
-SESSION_JOIN = 'JOIN "veriff_session" s ON s."id" = t."session_id"'
 covered.cover(VeriffSession)
 for _model in (VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState, VeriffScreening):
-    covered.cover(_model, org='s."org_id"', join=SESSION_JOIN)
+    covered.cover(_model, org=(_model.session, VeriffSession.org))
 COVERED = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
            VeriffScreening)
 

@@ -36,7 +36,7 @@ import hashlib
 import hmac
 import re
 
-from consent.core import audit, covered, ledger
+from consent.core import audit, ledger
 from consent.core.storage import new_uuid, transaction
 
 from . import codes, lifecycle, queries, screening, webhooks
@@ -110,7 +110,7 @@ def token_of(session, secret_key, actor: str) -> str:
             return token
     token = session_token(secret_key, session.id)
     event = audit.begin(session.org_id)
-    row = covered.of(VeriffSession).select.where('t."id" = ?').one((session.id,))
+    row = queries.covered_session().one((session.id,))
     event.update(VeriffSession, row, token_hash=token_hash(token))
     event.append(actor=actor, action="veriff.session.token_reissued",
                  entity_type="veriff_session", entity_id=session.id, payload={})
@@ -310,8 +310,11 @@ def record_consent(cred, session_id: str, upload: dict):
 
 
 def session_consents(session) -> list:
-    """The session's consent uploads newest first, each with its exact text in ``evidence``."""
-    return queries.UPLOADS_OF_SESSION.all((session.id,))
+    """The session's consent uploads newest first, each with its exact text in ``evidence``
+    (its ledger consent's)."""
+    uploads = queries.UPLOADS_OF_SESSION.all((session.id,))
+    consents = ledger.consents_by_id(session.org_id, [u.consent_id for u in uploads])
+    return [queries.UploadRow(*u, evidence=consents[u.consent_id].evidence) for u in uploads]
 
 
 # -- the flow page, the CLI and the ledger API --------------------------------------------------
