@@ -5,9 +5,11 @@ A consent is checked against the ``record_hash`` its ``consent.recorded`` event 
 (:mod:`consent.core.verify`). Every other row that an answer depends on (a consent's terms and
 uses, its events, a dialect's own record of a consent, a session's decision, a link's state...)
 lives in a *covered table*, which its owner declares next to its models with :func:`cover`: the
-core for its own tables, each dialect for its own (the core names no dialect). The declaration
-says which column names a row (its primary key), how to reach the row's organisation (a column,
-or a join), and which columns are bookkeeping no answer depends on (left out of the hash).
+core for its own tables, each dialect for its own (the core names no dialect), each in its
+schema component's ``covered`` (``consent.core.components``), which installs them. The
+declaration says which column names a row (its primary key), how to reach the row's
+organisation (a column, or a join), and which columns are bookkeeping no answer depends on (left
+out of the hash).
 
 For every covered table:
 
@@ -53,7 +55,8 @@ from peewee import (
 )
 
 from . import sql
-from .storage import JSONField, canonical_json, db, is_postgres
+from .database import db, is_postgres
+from .storage import JSONField, canonical_json
 
 POINTER = "audit_seq"
 ATTEST_CHUNK = 500
@@ -154,7 +157,7 @@ def _select(table: str) -> sql.Select:
 
 @lru_cache(maxsize=None)
 def _select_for(table: str, postgres: bool) -> sql.Select:
-    cov = _covered[table]
+    cov = _declared()[table]
     cols = []
     for name, kind, field in cov.columns:
         if kind == "json":   # as stored: the canonical text the hash was taken over
@@ -170,20 +173,29 @@ def _select_for(table: str, postgres: bool) -> sql.Select:
 
 @lru_cache(maxsize=None)
 def _pointers_statement(table: str, n: int) -> sql.Statement:
-    cov = _covered[table]
+    cov = _declared()[table]
     marks = ", ".join("?" * n)
     return sql.Statement(f'SELECT t."{cov.key}", t."{POINTER}" FROM "{cov.table}" t {cov.join} '
                          f'WHERE {cov.org} = ? AND t."{cov.key}" IN ({marks})')
 
 
-_covered: dict[str, Covered] = {}
+_covered: dict[str, Covered] | None = None
+
+
+def _declared() -> dict[str, Covered]:
+    if _covered is None:
+        from .components import NotDeclared
+
+        raise NotDeclared("covered tables")
+    return _covered
 
 
 def cover(model, *, org: str = 't."org_id"', join: str = "", skip: Iterable[str] = ()) -> Covered:
-    """Declare ``model``'s table covered (see the module's docstring). ``org``: the SQL of a
-    row's organisation over alias ``t`` (and ``join``, which may reach it through another
-    table); ``skip``: columns that are bookkeeping no answer depends on, left out of the hash.
-    The model needs an ``audit_seq`` column (nullable integer)."""
+    """Declare ``model``'s table covered (see the module's docstring); the declaration takes
+    effect once its component is installed. ``org``: the SQL of a row's organisation over alias
+    ``t`` (and ``join``, which may reach it through another table); ``skip``: columns that are
+    bookkeeping no answer depends on, left out of the hash. The model needs an ``audit_seq``
+    column (nullable integer)."""
     meta = model._meta
     if POINTER not in meta.fields:
         raise TypeError(f"{model.__name__} needs an {POINTER} column to be covered")
@@ -196,25 +208,36 @@ def cover(model, *, org: str = 't."org_id"', join: str = "", skip: Iterable[str]
     key = meta.primary_key
     columns = tuple((f.column_name, _kind(f), f) for f in meta.sorted_fields
                     if f.column_name != POINTER and f.column_name not in skip)
-    entry = Covered(model, meta.table_name, key.column_name, _kind(key) == "int", columns,
-                    org, join)
-    _covered[entry.table] = entry
+    return Covered(model, meta.table_name, key.column_name, _kind(key) == "int", columns,
+                   org, join)
+
+
+def install(entries: Iterable[Covered]) -> None:
+    """Make these the covered tables (replacing those installed before); called by
+    ``consent.core.components.install`` with every installed component's."""
+    global _covered
+    declared: dict[str, Covered] = {}
+    for entry in entries:
+        if entry.table in declared:
+            raise ValueError(f"{entry.table} is declared covered twice")
+        declared[entry.table] = entry
+    _covered = declared
     _select_for.cache_clear()
     _pointers_statement.cache_clear()
-    return entry
 
 
 def tables() -> list[Covered]:
     """Every covered table, by name (the order verify walks them in)."""
-    return [_covered[name] for name in sorted(_covered)]
+    declared = _declared()
+    return [declared[name] for name in sorted(declared)]
 
 
 def get(table: str) -> Covered | None:
-    return _covered.get(table)
+    return _declared().get(table)
 
 
 def of(model) -> Covered:
-    found = _covered.get(model._meta.table_name)
+    found = _declared().get(model._meta.table_name)
     if found is None or found.model is not model:
         raise TypeError(f"{model.__name__} is not a covered table")
     return found

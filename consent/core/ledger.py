@@ -337,7 +337,7 @@ def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledg
                 "consent_id": original.seq, "type": "withdrawn", "at": now,
                 "audit_event_id": event.event_id,
                 "data": {"withdrawal_id": withdrawal.id, "source": source}})
-            hooks.emit("consent.withdrawn", org_id=org_id, consent=original,
+            hooks.emit(hooks.WITHDRAWN, org_id=org_id, consent=original,
                        withdrawal=withdrawal, actor=actor, at=now, event=event)
 
         withdrawal = _write_decision(org_id, Decision(

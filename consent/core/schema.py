@@ -1,6 +1,8 @@
 """The pieces a migration is written with (:class:`Migration`, :class:`Schema`), and the core's
-own component of the schema: its tables and the migrations that lead older databases to their
-shape. The mechanism that applies migrations is ``consent.core.migrate``.
+own component of the schema, :data:`CORE`: its tables, the migrations that lead older databases
+to their shape and its covered tables, declared in this one place (installed with the dialects'
+by ``consent.core.components.install``). The mechanism that applies migrations is
+``consent.core.migrate``.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from playhouse.migrate import SchemaMigrator, migrate
 
 from . import covered
 from .checkpoints import AuditCheckpoint
+from .components import Component
+from .database import db
 from .storage import (
     CORE_MODELS,
     ConsentEvent,
@@ -29,8 +33,6 @@ from .storage import (
     PurposeVersion,
     SessionTokenRevocation,
     SubjectLink,
-    db,
-    register_models,
 )
 from .usage import ConsentTerms, ConsentUse
 
@@ -166,26 +168,28 @@ def _operator_sessions(schema: Schema) -> None:
 
 # The core's covered tables (consent.core.covered): what decides an answer besides the consent
 # rows themselves (which verify checks against their record hash).
-covered.cover(ConsentTerms, org='c."org_id"', join='JOIN "consent" c ON c."id" = t."consent_id"')
-covered.cover(ConsentUse)
-covered.cover(ConsentEvent, org='c."org_id"',
-              join='JOIN "consent" c ON c."seq" = t."consent_id"')
-covered.cover(SubjectLink)
-covered.cover(Purpose)
-covered.cover(PurposeVersion, org='p."org_id"',
-              join='JOIN "purpose" p ON p."id" = t."purpose_id"')
-covered.cover(Notice)
-covered.cover(NoticeVersion, org='n."org_id"', join='JOIN "notice" n ON n."id" = t."notice_id"')
-COVERED = (ConsentTerms, ConsentUse, ConsentEvent, SubjectLink, Purpose, PurposeVersion, Notice,
-           NoticeVersion)
+COVERED = (
+    covered.cover(ConsentTerms, org='c."org_id"',
+                  join='JOIN "consent" c ON c."id" = t."consent_id"'),
+    covered.cover(ConsentUse),
+    covered.cover(ConsentEvent, org='c."org_id"',
+                  join='JOIN "consent" c ON c."seq" = t."consent_id"'),
+    covered.cover(SubjectLink),
+    covered.cover(Purpose),
+    covered.cover(PurposeVersion, org='p."org_id"',
+                  join='JOIN "purpose" p ON p."id" = t."purpose_id"'),
+    covered.cover(Notice),
+    covered.cover(NoticeVersion, org='n."org_id"',
+                  join='JOIN "notice" n ON n."id" = t."notice_id"'),
+)
 
 BASELINE = (*CORE_MODELS, ConsentTerms, ConsentUse)
-CORE = (*BASELINE, SessionTokenRevocation, AuditCheckpoint)
-register_models(*CORE, component="core", migrations=(
+CORE = Component("core", models=(*BASELINE, SessionTokenRevocation, AuditCheckpoint),
+                 covered=COVERED, migrations=(
     baseline(*BASELINE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
     Migration(2, "operator sessions: token hints, revocation per organisation",
               _operator_sessions),
     Migration(3, "audit_checkpoint: the signed checkpoints of the audit chain",
               lambda schema: schema.create(AuditCheckpoint)),
-    cover_rows(*COVERED, version=4),
+    cover_rows(*(entry.model for entry in COVERED), version=4),
 ))

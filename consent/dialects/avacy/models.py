@@ -25,6 +25,7 @@ from peewee import (
 )
 
 from consent.core import covered
+from consent.core.components import Component
 from consent.core.schema import Migration, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
@@ -32,7 +33,6 @@ from consent.core.storage import (
     JSONField,
     Organisation,
     Subject,
-    register_models,
     utcnow,
 )
 
@@ -99,12 +99,6 @@ def _webspace_number(schema) -> None:
         'WHERE w."id" = "avacy_consent"."webspace_id"'))
 
 
-# What the audit chain covers (consent.core.covered): all three.
-covered.cover(AvacyWebspace)
-covered.cover(AvacyConsent)
-covered.cover(AvacyDecision, org='e."org_id"',
-              join='JOIN "avacy_consent" e ON e."id" = t."entry_id"')
-
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
 
 
@@ -112,7 +106,14 @@ def _versions(schema) -> None:
     schema.add_column("avacy_consent", "versions", JSONField(null=True))
 
 
-register_models(*MODELS, component="avacy", migrations=(
+# The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
+# covers (consent.core.covered): all three.
+SCHEMA = Component("avacy", models=MODELS, covered=(
+    covered.cover(AvacyWebspace),
+    covered.cover(AvacyConsent),
+    covered.cover(AvacyDecision, org='e."org_id"',
+                  join='JOIN "avacy_consent" e ON e."id" = t."entry_id"'),
+), migrations=(
     baseline(*MODELS, also=_webspace_number),
     Migration(2, "avacy_consent.versions: the policy versions a v4 request accepted, as sent",
               _versions),

@@ -11,6 +11,7 @@ import datetime as dt
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from consent.core import covered
+from consent.core.components import Component
 from consent.core.schema import Migration, Schema, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
@@ -18,7 +19,6 @@ from consent.core.storage import (
     JSONField,
     Organisation,
     new_uuid,
-    register_models,
     utcnow,
 )
 
@@ -171,15 +171,15 @@ def _banners(schema: Schema) -> None:
     schema.create(TcSuppression)
 
 
-# What the audit chain covers (consent.core.covered): every table of the dialect. A request and
-# its links change (regenerated, superseded, completed): each change is hashed again.
-for _model in (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog, TcSuppression):
-    covered.cover(_model)
-
 # The tables of version 1 (the baseline creates those, in their version-1 shape or newer).
 BASELINE_MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
 MODELS = (*BASELINE_MODELS, TcSuppression)
-register_models(*MODELS, component="truconsent", migrations=(
+
+# The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
+# covers (consent.core.covered): every table of the dialect. A request and its links change
+# (regenerated, superseded, completed): each change is hashed again.
+SCHEMA = Component("truconsent", models=MODELS,
+                   covered=tuple(covered.cover(model) for model in MODELS), migrations=(
     baseline(*BASELINE_MODELS),
     Migration(2, "banners: asset origins, banner settings, SDK values, suppressions", _banners),
     cover_rows(*MODELS, version=3),

@@ -102,8 +102,7 @@ from flask import current_app
 from consent.web import public_url
 from consent.web.dialect import Dialect
 
-from . import models  # noqa: F401  (registers the tables)
-from . import service
+from . import models, service
 from .cli import create_integration, veriff_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
@@ -132,6 +131,6 @@ def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dic
 DIALECT = Dialect(name="veriff", errors=ERRORS, prefixes=("/v1/",),
                   unmatched_auth=KNOWN_INTEGRATION, blueprints=(blp, admin_blp),
                   pages=(pages_bp,), seed_demo=seed_demo, cli_commands=(veriff_cli,),
-                  seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS)
+                  seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS, schema=models.SCHEMA)
 
 __all__ = ["DIALECT", "create_integration"]
