@@ -10,9 +10,16 @@ from __future__ import annotations
 import pytest
 
 from bench import crash
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 
-needs_pg = pytest.mark.skipif(not PG_URL, reason="CONSENT_TEST_DATABASE_URL is not set")
+_skip_without_pg = pytest.mark.skipif(not PG_URL, reason="CONSENT_TEST_DATABASE_URL is not set")
+
+
+def needs_pg(test):
+    return pytest.mark.postgres(_skip_without_pg(test))
+
+
+pytestmark = pytest.mark.crash
 # the SQLite cases run in the SQLite suite; the PostgreSQL suite runs the PostgreSQL cases only
 sqlite_suite = pytest.mark.skipif(bool(PG_URL), reason="run in the SQLite suite")
 

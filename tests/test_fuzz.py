@@ -21,6 +21,8 @@ import pytest
 
 from tests import fuzz
 
+pytestmark = pytest.mark.fuzz
+
 LIVE = os.environ.get("FUZZ_LIVE") == "1"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300" if LIVE else "6"))
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from consent.core import covered, ledger, migrate, storage
 from consent.dialects.avacy import archive
 from tests.avacy_helpers import DOCUMENTED, Tenant
 from tests.veriff_helpers import FAIL_NOT_FOUND, JPEG, Integration
+
+pytestmark = pytest.mark.upgrade
 
 
 def back_to_version_1() -> None:

@@ -24,7 +24,7 @@ from consent.dialects.avacy.pages import archive_token
 from consent.dialects.truconsent.pages import outbox_token
 from tests.attestr_helpers import Client as AttestrClient, register
 from tests.avacy_helpers import DOCUMENTED, Tenant
-from tests.conftest import OrgFixture
+from tests.helpers import OrgFixture
 from tests.truconsent_helpers import bearer, create_link, link_path, make_cp
 from tests.veriff_helpers import Integration, dumps, sign
 
@@ -356,12 +356,12 @@ def world(tmp_path_factory):
 
     from consent import create_app
     from consent.core import storage
-    from tests import conftest
+    from tests import helpers
     from tests.openapi_contract import ContractClient
 
     pg_name = None
-    if conftest.PG_URL:
-        url, pg_name = conftest._fresh_pg_url()
+    if helpers.PG_URL:
+        url, pg_name = helpers.fresh_pg_database()
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('isolation') / 'consent.sqlite3'}"
     app = create_app({"TESTING": True, "CONSENT_DATABASE_URL": url,
@@ -376,7 +376,7 @@ def world(tmp_path_factory):
         if storage.db.obj is not None and not storage.db.is_closed():
             storage.db.close()
     if pg_name:
-        conftest._drop_pg(pg_name)
+        helpers.drop_pg_database(pg_name)
 
 
 class Problems(list):
