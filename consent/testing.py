@@ -12,7 +12,7 @@ no dialect:
 * ``bench/dialects.py`` and ``bench/floor.py``: its hot writes with their bodies
   (:class:`Scenario`), its reads, and each write's floor (the same write through the product's
   own functions, without the framework);
-* ``bench/crash.py``: its crash kinds (:class:`CrashKind`: a write with a unique marker, the rows
+* ``bench/crash/``: its crash kinds (:class:`CrashKind`: a write with a unique marker, the rows
   that make it whole, how it reads back);
 * ``tests/core/test_query_plans.py``: its read statements and the index each must use
   (:class:`Plan`).
@@ -138,7 +138,7 @@ class Sent:
 
 
 class CrashKind:
-    """A dialect's write under the crash test (bench/crash.py): how to make a request with a
+    """A dialect's write under the crash test (bench/crash/): how to make a request with a
     unique marker, which ids its answer holds, the database counts that tell whether it is there
     (all zero: absent; the calibrated tuple: wholly there; counted with the models through
     ``db.count(query)``, a plain connection of the crash driver's), and how it reads back through

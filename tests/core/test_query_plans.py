@@ -1,7 +1,9 @@
 """Every read behind a read endpoint keeps its cost flat as the ledger grows: SQLite's query plan
 (EXPLAIN QUERY PLAN, on a ledger with statistics) searches an index that starts with the query's
 filter and, for a list, ends with its order. A future index change that brings back a walk over
-the organisation's rows, or a sort of all of them, fails here."""
+the organisation's rows, or a sort of all of them, fails here. The core's reads are below; each
+dialect declares its own with the index each must use (``plans`` in its package's
+``testing.py``, ``consent.testing.Plan``)."""
 from __future__ import annotations
 
 import os
@@ -9,18 +11,17 @@ import os
 import pytest
 
 from consent.core import ledger, queries, storage
-from consent.dialects.attestr import queries as at
-from consent.dialects.truconsent import queries as tc
-from consent.dialects.veriff import queries as vf
+from consent.testing import declarations
+
+DECLARED = [d for d in declarations() if d.plans is not None]
 
 pytestmark = [pytest.mark.skipif(bool(os.environ.get("CONSENT_TEST_DATABASE_URL")),
                                  reason="SQLite's query planner"),
               pytest.mark.tampered]   # rows written directly, with placeholder hashes
 
 ROWS = 3000
-BIG_TABLES = ("consent", "audit_event", "subject", "consent_event", "truconsent_log",
-              "truconsent_request", "veriff_consent", "veriff_session", "veriff_attempt",
-              "veriff_media", "attestr_consent", "attestr_async")
+BIG_TABLES = ("consent", "audit_event", "subject", "consent_event",
+              *(table for d in declarations() for table in d.big_tables))
 
 
 @pytest.fixture
@@ -123,51 +124,10 @@ def test_audit_ranges(ledger_with_statistics):
                 sorted_in_memory=True)
 
 
-def test_truconsent_reads(ledger_with_statistics):
-    org = ledger_with_statistics.org.id
-    history = tc.LOG.where('c."org_id" = ?', tc.LOG_FILTERS["subject_id"], order='c."seq" DESC',
-                           limit=True, suffix="OFFSET ?")
-    assert_flat("history by dp_id", plan(history, (org, 10_001, 50, 0)),
-                "consent_subject_id_seq")
-    assert_flat("history", plan(tc.LOG.where('c."org_id" = ?', order='c."seq" DESC', limit=True,
-                                             suffix="OFFSET ?"), (org, 50, 0)),
-                "consent_org_id_seq")
-    status = tc.LOG.where('c."org_id" = ?', 'c."subject_id" = ?', order='c."seq" DESC')
-    assert_flat("user-status", plan(status, (org, 10_001)), "consent_subject_id_seq")
-    assert_flat("link history", plan(tc.LINKS_OF_ORG, (org, 50, 0)),
-                "truconsent_request_org_id_created_at", sorted_in_memory=True)
-
-
-def test_veriff_reads(ledger_with_statistics):
-    assert_flat("session consents", plan(vf.UPLOADS_OF_SESSION, ("s",)),
-                "veriff_consent_session_id_seq")
-    assert_flat("session", plan(vf.SESSION_OF_INTEGRATION, ("s", "i")), "sqlite_autoindex")
-
-
-def test_veriff_session_reads(ledger_with_statistics):
-    """The decision, person, attempts and media of a session: by the session's key."""
-    for name, statement, params, index in [
-        ("session by id", vf.SESSION_BY_ID, ("s",), "sqlite_autoindex_veriff_session"),
-        ("session of org", vf.SESSION_OF_ORG, ("s", 1), "sqlite_autoindex_veriff_session"),
-        ("session by token", vf.SESSION_BY_TOKEN_HASH, ("h",), "veriff_session_token_hash"),
-        ("attempts", vf.ATTEMPTS_OF_SESSION, ("s",), "veriff_attempt_session_id"),
-    ]:
-        assert_flat(name, plan(statement, params), index)
-    # A session's few media, sorted after the search.
-    assert_flat("media", plan(vf.MEDIA_OF_SESSION, ("s",)), "veriff_media_session_id",
-                sorted_in_memory=True)
-
-
-def test_attestr_reads(ledger_with_statistics):
-    """A consent by its id, reference, ledger consent or number; an async job; the sweeps."""
-    for name, statement, params, index in [
-        ("consent of org", at.CONSENT_OF_ORG, (1, "x"), "sqlite_autoindex_attestr_consent"),
-        ("consent by reference", at.CONSENT_BY_REFERENCE, (1, "r"),
-         "attestr_consent_client_id_reference_id"),
-        ("consent by ledger id", at.CONSENT_BY_LEDGER_ID, ("c",), "attestr_consent_consent_id"),
-        ("number taken", at.NUMBER_TAKEN, ("n", "n"), "attestr_consent_number"),
-        ("async of org", at.ASYNC_OF_ORG, (1, "x"), "sqlite_autoindex_attestr_async"),
-        ("expiry due", at.EXPIRY_DUE, ("2026-01-01", 10), "attestr_consent_sweep_at"),
-        ("client", at.CLIENT, (1,), "sqlite_autoindex_attestr_client"),
-    ]:
-        assert_flat(name, plan(statement, params), index)
+@pytest.mark.parametrize("declared", DECLARED, ids=[d.name for d in DECLARED])
+def test_the_dialects_reads(ledger_with_statistics, declared):
+    plans = declared.plans(ledger_with_statistics.org.id)
+    assert plans
+    for p in plans:
+        assert_flat(f"{declared.name}: {p.name}", plan(p.statement, p.params), p.index,
+                    sorted_in_memory=p.sorted_in_memory)

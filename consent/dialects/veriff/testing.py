@@ -288,7 +288,7 @@ class VeriffConsentUpload(CrashKind):
                    .join(AuditEvent, JOIN.INNER, on=((AuditEvent.org == Consent.org)
                                                      & (AuditEvent.seq == Consent.audit_seq)))
                    .where(Consent.notice_version == notice))
-        uploads = (VeriffConsent.select(fn.COUNT(VeriffConsent.id))
+        uploads = (VeriffConsent.select(fn.COUNT(VeriffConsent.seq))
                    .join(Consent, on=(Consent.id == VeriffConsent.consent))
                    .where(Consent.notice_version == notice))
         return db.count(consents), db.count(audited), db.count(uploads)
