@@ -33,8 +33,10 @@ def prefill(path: Path, records: int) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(tmp) + suffix).unlink(missing_ok=True)
     sys.path.insert(0, str(ROOT))
+    from consent import dialects
     from consent.core import ledger, storage
 
+    dialects.declare()   # every table and hook, as the app declares them
     storage.init_database(f"sqlite:///{tmp}")
     storage.create_tables()
     org = ledger.create_org("demo", "Demo Organisation", "demo")

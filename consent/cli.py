@@ -432,8 +432,10 @@ def gate_commands(command, check_schema: bool = True) -> None:
 
 
 def init_app(app):
-    from . import checkpoint_cli  # noqa: F401  (audit checkpoint, checkpoints, export, key)
+    from .checkpoint_cli import AUDIT_COMMANDS   # audit checkpoint, checkpoints, export, key
 
+    for command in AUDIT_COMMANDS:
+        audit_cli.add_command(command)
     for command in (migrate_command, init_db, seed_demo_command(registry(app).dialects), org_cli, user_cli,
                     member_cli, token_cli, key_cli, audit_cli, webhooks_cli):
         app.cli.add_command(command)

@@ -272,9 +272,9 @@ def test_export_then_standalone_verify_catches_the_rewrite(runner, org, history,
 
 def test_a_database_at_core_version_1_gets_the_checkpoint_table(app, client, org):
     """Core migration 2 creates ``audit_checkpoint`` on a database from before checkpoints."""
-    from consent.core import migrate, storage
+    from consent.core import components, migrate, storage
 
-    core = next(c for c in storage.components() if c.name == "core")
+    core = components.get("core")
     mine = next(m.version for m in core.migrations if m.description.startswith("audit_checkpoint"))
     storage.db.execute_sql('DROP TABLE "audit_checkpoint"')
     migrate.SchemaMigration.update(version=mine - 1).where(

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from consent.core import auth
-from tests.conftest import OrgFixture
+from tests.helpers import OrgFixture
 
 ROOT = Path(__file__).resolve().parent.parent
 # gunicorn's default access log format, and every atom that could carry a credential.
@@ -171,12 +171,12 @@ def _headers(head: bytes) -> dict:
 def served(tmp_path_factory):
     from consent import create_app
     from consent.core import storage
-    from tests import conftest
+    from tests import helpers
 
     tmp = tmp_path_factory.mktemp("served")
     pg_name = None
-    if conftest.PG_URL:
-        url, pg_name = conftest._fresh_pg_url()
+    if helpers.PG_URL:
+        url, pg_name = helpers.fresh_pg_database()
     else:
         url = f"sqlite:///{tmp / 'consent.sqlite3'}"
     app = create_app({"TESTING": True, "CONSENT_DATABASE_URL": url,
@@ -194,7 +194,7 @@ def served(tmp_path_factory):
             if storage.db.obj is not None and not storage.db.is_closed():
                 storage.db.close()
     if pg_name:
-        conftest._drop_pg(pg_name)
+        helpers.drop_pg_database(pg_name)
 
 
 # -- the access log ----------------------------------------------------------------------------------

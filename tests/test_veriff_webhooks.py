@@ -12,7 +12,7 @@ import pytest
 
 from consent.core import audit, auth, outbox
 from consent.core.storage import WebhookAttempt, WebhookDelivery
-from consent.dialects.veriff import create_integration
+from consent.dialects.veriff.service import create_integration
 from tests.receiver import Receiver
 from tests.veriff_helpers import Integration, sign
 

@@ -5,11 +5,12 @@ A consent is checked against the ``record_hash`` its ``consent.recorded`` event 
 (:mod:`consent.core.verify`). Every other row that an answer depends on (a consent's terms and
 uses, its events, a dialect's own record of a consent, a session's decision, a link's state...)
 lives in a *covered table*, which its owner declares next to its models with :func:`cover`: the
-core for its own tables, each dialect for its own (the core names no dialect). The declaration
-says which column names a row (its primary key), how to reach the row's organisation (its
-``org`` foreign key, or a path of foreign keys to a table that has one), which columns are
-bookkeeping no answer depends on (left out of the hash), and the names columns renamed since the
-table was covered are hashed under (``hashed_as``: their names when the hashes already recorded
+core for its own tables, each dialect for its own (the core names no dialect), each in its
+schema component's ``covered`` (``consent.core.components``), which installs them. The
+declaration says which column names a row (its primary key), how to reach the row's
+organisation (its ``org`` foreign key, or a path of foreign keys to a table that has one), which
+columns are bookkeeping no answer depends on (left out of the hash), and the names columns
+renamed since the table was covered are hashed under (``hashed_as``: their names when the hashes already recorded
 were taken, so those stay true after the rename; the statements use the new names).
 
 For every covered table:
@@ -59,7 +60,8 @@ from peewee import (
 )
 
 from . import queries, sql
-from .storage import JSONField, canonical_json, is_postgres
+from .database import is_postgres
+from .storage import JSONField, canonical_json
 
 POINTER = "audit_seq"
 ATTEST_CHUNK = 500
@@ -154,7 +156,15 @@ def blob_digest(value) -> str | None:
     return None if value is None else hashlib.sha256(bytes(value)).hexdigest()
 
 
-_covered: dict[str, Covered] = {}
+_covered: dict[str, Covered] | None = None
+
+
+def _declared() -> dict[str, Covered]:
+    if _covered is None:
+        from .components import NotDeclared
+
+        raise NotDeclared("covered tables")
+    return _covered
 
 
 def cover(model, *, org: tuple = (), skip: Iterable[str] = (),
@@ -164,7 +174,8 @@ def cover(model, *, org: tuple = (), skip: Iterable[str] = (),
     the ``org`` field of the model reached (default: ``model``'s own ``org``); ``skip``: columns
     that are bookkeeping no answer depends on, left out of the hash; ``hashed_as``: ``{column:
     name}`` for a column renamed since hashes of it were recorded, hashed under that name. The
-    model needs an ``audit_seq`` column (nullable integer)."""
+    model needs an ``audit_seq`` column (nullable integer). The declaration takes effect once
+    its component is installed."""
     meta = model._meta
     if POINTER not in meta.fields:
         raise TypeError(f"{model.__name__} needs an {POINTER} column to be covered")
@@ -186,23 +197,34 @@ def cover(model, *, org: tuple = (), skip: Iterable[str] = (),
     key = meta.primary_key
     columns = tuple((f.column_name, _kind(f), f) for f in meta.sorted_fields
                     if f.column_name != POINTER and f.column_name not in skip)
-    entry = Covered(model, meta.table_name, key.column_name, key, _kind(key) == "int", columns,
-                    org_path, hashed_as)
-    _covered[entry.table] = entry
-    return entry
+    return Covered(model, meta.table_name, key.column_name, key, _kind(key) == "int", columns,
+                   org_path, hashed_as)
+
+
+def install(entries: Iterable[Covered]) -> None:
+    """Make these the covered tables (replacing those installed before); called by
+    ``consent.core.components.install`` with every installed component's."""
+    global _covered
+    declared: dict[str, Covered] = {}
+    for entry in entries:
+        if entry.table in declared:
+            raise ValueError(f"{entry.table} is declared covered twice")
+        declared[entry.table] = entry
+    _covered = declared
 
 
 def tables() -> list[Covered]:
     """Every covered table, by name (the order verify walks them in)."""
-    return [_covered[name] for name in sorted(_covered)]
+    declared = _declared()
+    return [declared[name] for name in sorted(declared)]
 
 
 def get(table: str) -> Covered | None:
-    return _covered.get(table)
+    return _declared().get(table)
 
 
 def of(model) -> Covered:
-    found = _covered.get(model._meta.table_name)
+    found = _declared().get(model._meta.table_name)
     if found is None or found.model is not model:
         raise TypeError(f"{model.__name__} is not a covered table")
     return found

@@ -346,7 +346,7 @@ def withdraw(org_id: str, consent_id: str, *, actor: str = "system", source: str
                 "consent_seq": original.seq, "type": "withdrawn", "at": now,
                 "audit_event_id": event.event_id,
                 "data": {"withdrawal_id": withdrawal.id, "source": source}})
-            hooks.emit("consent.withdrawn", org_id=org_id, consent=original,
+            hooks.emit(hooks.WITHDRAWN, org_id=org_id, consent=original,
                        withdrawal=withdrawal, actor=actor, at=now, event=event)
 
         withdrawal = _write_decision(org_id, Decision(
@@ -472,11 +472,8 @@ def list_consents(org_id: str, flt: ConsentFilter, *, limit: int = 50,
         if purpose is None:
             return [], None
         given["purpose_id"] = purpose.id
-    names = [name for name in queries.CONSENT_FILTERS if given.get(name) not in (None, "")]
-    statement = queries.CONSENT.where(queries.CONSENT_BY_ORG,
-                                      *(queries.CONSENT_FILTERS[n] for n in names),
-                                      order=queries.CONSENT_NEWEST_FIRST, limit=True)
-    rows = statement.all((org_id, *(given[n] for n in names), limit + 1))
+    names = tuple(n for n in queries.CONSENT_FILTERS if given.get(n) not in (None, ""))
+    rows = queries.consent_page(names).all((org_id, *(given[n] for n in names), limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].seq if more and rows else None)
@@ -614,12 +611,8 @@ def audit_events(org_id: str, *, event_id: str | None = None, from_seq: int | No
     own order but where two writers' events fall within the same moment)."""
     given = {"event_id": event_id, "from_seq": from_seq, "to_seq": to_seq, "since": since,
              "until": until}
-    names = [n for n in queries.AUDIT_FILTERS if given[n] is not None]
-    by_time = bool(names) and set(names) <= {"since", "until"}
-    statement = queries.AUDIT_EVENT.where(
-        queries.AUDIT_BY_ORG, *(queries.AUDIT_FILTERS[n] for n in names),
-        order=queries.AUDIT_IN_TIME_ORDER if by_time else queries.AUDIT_IN_SEQ_ORDER, limit=True)
-    return statement.all((org_id, *(given[n] for n in names), limit))
+    names = tuple(n for n in queries.AUDIT_FILTERS if given[n] is not None)
+    return queries.audit_page(names).all((org_id, *(given[n] for n in names), limit))
 
 
 def verify(org_id: str) -> dict:

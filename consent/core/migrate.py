@@ -1,8 +1,9 @@
 """Versioned schema migrations.
 
-The schema belongs to *components*: the core and each dialect (``storage.register_models(...,
-component=NAME, migrations=...)``). Each component has an ordered list of :class:`Migration`\\ s
-numbered 1, 2, 3... (the core's are in ``consent.core.schema``); the database records the migrations applied to it in ``schema_migration``
+The schema belongs to *components* (``consent.core.components``): the core
+(``consent.core.schema.CORE``) and each dialect (the ``schema`` of its ``Dialect`` entry), the
+ones the process installed. Each component has an ordered list of :class:`Migration`\\ s
+numbered 1, 2, 3...; the database records the migrations applied to it in ``schema_migration``
 (component, version, description, when, how long), and a component's version is the highest
 recorded.
 
@@ -46,10 +47,10 @@ from typing import Callable
 
 from peewee import AutoField, CharField, DateTimeField, IntegerField
 
-from . import schema as _core_schema  # noqa: F401  (registers the core's component)
-from . import sql, storage
+from . import components, sql
+from .database import db, is_postgres
 from .schema import Schema
-from .storage import BaseModel, db, utcnow
+from .storage import BaseModel, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def status() -> list[ComponentStatus]:
     recorded = _recorded()
     tables = set(db.get_tables())
     out = []
-    for component in storage.components():
+    for component in components.installed():
         current = recorded.get(component.name)
         legacy = current is None and any(m._meta.table_name in tables for m in component.models)
         out.append(ComponentStatus(component.name, 0 if legacy else current,
@@ -141,7 +142,7 @@ class _Locked:
     def __enter__(self):
         self._tx = db.atomic()          # SQLite: writer lock + BEGIN IMMEDIATE
         self._tx.__enter__()
-        if storage.is_postgres():
+        if is_postgres():
             db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
         return self
 
@@ -153,9 +154,10 @@ def upgrade() -> list[Applied]:
     """Bring every component to its latest version (see the module's docstring). Safe to run
     again, and from several processes at once. Returns what was applied."""
     applied: list[Applied] = []
+    parts = components.installed()   # refuses before anything is written when none are
     with _Locked():
         db.create_tables([SchemaMigration], safe=True)
-    for component in storage.components():
+    for component in parts:
         while True:
             with _Locked():
                 step = _next_step(component)

@@ -314,6 +314,14 @@ CONSENT_NEWEST_FIRST = f"{_c.seq} DESC"
 CONSENT_OLDEST_FIRST = _c.seq
 
 
+@lru_cache(maxsize=None)
+def consent_page(names: tuple[str, ...]) -> sql.Select:
+    """A page of the consent list, newest first, filtered by these of :data:`CONSENT_FILTERS`
+    (params: org id, the filters' values, limit)."""
+    return CONSENT.where(CONSENT_BY_ORG, *(CONSENT_FILTERS[n] for n in names),
+                         order=CONSENT_NEWEST_FIRST, limit=True)
+
+
 def consent_with(name: str, link, columns: list, joins: tuple = ()) -> sql.Select:
     """Consents (:data:`ConsentRecord`'s columns), each with what a dialect's table adds to it:
     ``link``, a foreign key of the dialect's table to :class:`Consent` (LEFT JOIN: NULLs where a
@@ -435,6 +443,16 @@ AUDIT_FILTERS = {
     "since": f"{_ae.at} >= ?",
     "until": f"{_ae.at} < ?",
 }
+
+
+@lru_cache(maxsize=None)
+def audit_page(names: tuple[str, ...]) -> sql.Select:
+    """A page of the audit log filtered by these of :data:`AUDIT_FILTERS` (params: org id, the
+    filters' values, limit): in time order when filtered by time alone, else in seq order."""
+    by_time = bool(names) and set(names) <= {"since", "until"}
+    return AUDIT_EVENT.where(AUDIT_BY_ORG, *(AUDIT_FILTERS[n] for n in names),
+                             order=AUDIT_IN_TIME_ORDER if by_time else AUDIT_IN_SEQ_ORDER,
+                             limit=True)
 # What verify needs of the events covered rows point at.
 EVENT_REF = sql.Select("EventRef", [sql.column("t", AuditEvent.seq),
                                     sql.column("t", AuditEvent.event_id),

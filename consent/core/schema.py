@@ -1,6 +1,8 @@
 """The pieces a migration is written with (:class:`Migration`, :class:`Schema`), and the core's
-own component of the schema: its tables and the migrations that lead older databases to their
-shape. The mechanism that applies migrations is ``consent.core.migrate``.
+own component of the schema, :data:`CORE`: its tables, the migrations that lead older databases
+to their shape and its covered tables, declared in this one place (installed with the dialects'
+by ``consent.core.components.install``). The mechanism that applies migrations is
+``consent.core.migrate``.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from . import covered
+from .components import Component
+from .database import db
 from .storage import (
     CORE_MODELS,
     AuditCheckpoint,
@@ -32,8 +36,6 @@ from .storage import (
     PurposeVersion,
     SessionTokenRevocation,
     SubjectLink,
-    db,
-    register_models,
 )
 
 
@@ -213,28 +215,28 @@ def _operator_sessions(schema: Schema) -> None:
 
 # The core's covered tables (consent.core.covered): what decides an answer besides the consent
 # rows themselves (which verify checks against their record hash).
-covered.cover(ConsentTerms, org=(ConsentTerms.consent, Consent.org))
-covered.cover(ConsentUse)
-# consent_event.consent_seq was consent_id before version 5: hashed under that name.
-covered.cover(ConsentEvent, org=(ConsentEvent.consent, Consent.org),
-              hashed_as={"consent_seq": "consent_id"})
-covered.cover(SubjectLink)
-covered.cover(Purpose)
-covered.cover(PurposeVersion, org=(PurposeVersion.purpose, Purpose.org))
-covered.cover(Notice)
-covered.cover(NoticeVersion, org=(NoticeVersion.notice, Notice.org))
-COVERED = (ConsentTerms, ConsentUse, ConsentEvent, SubjectLink, Purpose, PurposeVersion, Notice,
-           NoticeVersion)
+COVERED = (
+    covered.cover(ConsentTerms, org=(ConsentTerms.consent, Consent.org)),
+    covered.cover(ConsentUse),
+    # consent_event.consent_seq was consent_id before version 5: hashed under that name.
+    covered.cover(ConsentEvent, org=(ConsentEvent.consent, Consent.org),
+                  hashed_as={"consent_seq": "consent_id"}),
+    covered.cover(SubjectLink),
+    covered.cover(Purpose),
+    covered.cover(PurposeVersion, org=(PurposeVersion.purpose, Purpose.org)),
+    covered.cover(Notice),
+    covered.cover(NoticeVersion, org=(NoticeVersion.notice, Notice.org)),
+)
 
 BASELINE = (*CORE_MODELS, ConsentTerms, ConsentUse)
-CORE = (*BASELINE, SessionTokenRevocation, AuditCheckpoint)
-register_models(*CORE, component="core", migrations=(
+CORE = Component("core", models=(*BASELINE, SessionTokenRevocation, AuditCheckpoint),
+                 covered=COVERED, migrations=(
     baseline(*BASELINE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
     Migration(2, "operator sessions: token hints, revocation per organisation",
               _operator_sessions),
     Migration(3, "audit_checkpoint: the signed checkpoints of the audit chain",
               lambda schema: schema.create(AuditCheckpoint)),
-    cover_rows(*COVERED, version=4),
+    cover_rows(*(entry.model for entry in COVERED), version=4),
     Migration(5, "consent_event.consent_id renamed consent_seq (it holds consent.seq)",
               rename_columns(ConsentEvent, consent_seq="consent_id")),
 ))

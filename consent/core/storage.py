@@ -1,43 +1,47 @@
-"""Database connection handling and the ledger's own tables.
+"""The ledger's own tables, and the value conventions every table follows (naive UTC datetimes,
+UUID text keys, JSON as canonical text).
 
-One ``DatabaseProxy`` is initialised by the app factory (or the CLI, or a test) with
-:func:`init_database`. On SQLite every ``db.atomic()`` starts with ``BEGIN IMMEDIATE`` (set through
-``lock_type``), the journal is WAL and a busy timeout applies. A worker keeps one connection for its
-lifetime and reconnects after a fork.
-
-Dialects keep their own tables in their own packages; they point at these rows and register their
-models with :func:`register_models`, as a component of the schema with its own versioned
-migrations (``consent.core.migrate``). The core's own migrations are in ``consent.core.schema``.
+Models are bound to the process's one database proxy (``consent.core.database``). Dialects keep
+their own tables in their own packages, pointing at these rows. Which tables the process serves,
+and the migrations that lead older databases to them, is declared, not registered here: the
+core's component in ``consent.core.schema`` (``CORE``), each dialect's in its ``Dialect`` entry
+(``consent.core.components``).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import os
 import uuid
 
 from peewee import (
     AutoField,
     BooleanField,
     CharField,
-    DatabaseProxy,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
-    PostgresqlDatabase,
-    SqliteDatabase,
     TextField,
 )
-from playhouse.db_url import parse as parse_url
 
 # Sorted keys, no spaces, UTF-8 as is: the form every stored hash is computed over. Defined with
 # the chain's other hashing rules in the dependency-free auditchain package, which the standalone
 # verifier shares, so the two can never drift.
 from auditchain.hashing import canonical_json  # noqa: E402,F401
 
-db = DatabaseProxy()
+# The database handle the models are bound to (consent.core.database). Its other names stay
+# importable from here, where most callers import them from; new code imports them from
+# consent.core.database.
+from .database import (  # noqa: F401  (re-exported)
+    create_tables,
+    db,
+    init_database,
+    is_postgres,
+    is_sqlite,
+    make_database,
+    release_broken_connection,
+    transaction,
+)
 
 
 def utcnow() -> dt.datetime:
@@ -57,8 +61,6 @@ class JSONField(TextField):
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
-
-
 
 
 class BaseModel(Model):
@@ -488,129 +490,3 @@ CORE_MODELS = [
     PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,
     OutboxMessage, WebhookDelivery, WebhookAttempt, Verification,
 ]
-
-
-class Component:
-    """A part of the schema with versions of its own: the core, or a dialect. Its models
-    describe its latest shape; ``migrations`` (``consent.core.migrate.Migration``, versions
-    1..n) lead an existing database there."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.models: list = []
-        self.migrations: list = []
-
-    @property
-    def latest(self) -> int:
-        return len(self.migrations)
-
-    def __repr__(self) -> str:
-        return f"Component({self.name!r}, version {self.latest})"
-
-
-_components: dict[str, Component] = {}
-
-
-def register_models(*models, component: str = "core", migrations: tuple = ()) -> Component:
-    """Add tables (and the migrations that lead older databases to their shape) to a component
-    of the schema. The core registers its own; each dialect registers its own under its name."""
-    entry = _components.setdefault(component, Component(component))
-    for model in models:
-        if model not in entry.models:
-            entry.models.append(model)
-    for migration in migrations:
-        if migration.version != len(entry.migrations) + 1:
-            raise ValueError(f"{component}: migration {migration.version} out of order")
-        entry.migrations.append(migration)
-    return entry
-
-
-def components() -> list[Component]:
-    """Every component, the core first."""
-    return sorted(_components.values(), key=lambda c: (c.name != "core", c.name))
-
-
-def all_models() -> list:
-    return [model for component in components() for model in component.models]
-
-
-# -- connection handling ---------------------------------------------------------------------------
-
-def make_database(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000,
-                  writer_lock: str = "flock", checkpoints: str = "background"):
-    """Build (not open) the database a URL names: ``sqlite:///path`` or ``postgresql://...``."""
-    if url.startswith("sqlite"):
-        from .sqlite import LedgerSqliteDatabase
-
-        options = parse_url(url)
-        return LedgerSqliteDatabase(options.pop("database"), synchronous=synchronous,
-                                    busy_timeout_ms=busy_timeout_ms, writer_lock=writer_lock,
-                                    checkpoints=checkpoints, **options)
-    if url.startswith(("postgres://", "postgresql://")):
-        from .postgres import LedgerPostgresqlDatabase
-
-        options = parse_url(url)
-        return LedgerPostgresqlDatabase(options.pop("database"), autoconnect=True, **options)
-    raise ValueError(f"unsupported database URL: {url!r} (use sqlite:/// or postgresql://)")
-
-
-def init_database(url: str, **kwargs):
-    """Point the proxy at the database a URL names. Returns the database object."""
-    current = db.obj
-    if current is not None:
-        if not current.is_closed():
-            current.close()
-        current.retire()
-    database = make_database(url, **kwargs)
-    db.initialize(database)
-    from .outage import OUTAGE
-
-    OUTAGE.reset()   # an outage of the database replaced is not this one's
-    return database
-
-
-def release_broken_connection() -> None:
-    """After a failed request: roll back what is open, and drop the connection if it can no
-    longer be used (a PostgreSQL server that went away), so the next request opens a new one."""
-    database = db.obj
-    if database is None or database.is_closed():
-        return
-    try:
-        if database.in_transaction():
-            database.rollback()
-    except Exception:  # the connection itself is gone
-        logging.getLogger(__name__).warning("rollback failed; dropping the connection")
-    if database.in_transaction() or not database.is_connection_usable():
-        database.dispose()
-
-
-def _after_fork_in_child() -> None:
-    # A connection inherited from the parent must never be used by the child: forget it without
-    # closing (closing would tell a PostgreSQL server the parent's session is over).
-    database = db.obj
-    if database is not None:
-        database.dispose()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def is_postgres() -> bool:
-    return isinstance(db.obj, PostgresqlDatabase)
-
-
-def is_sqlite() -> bool:
-    return isinstance(db.obj, SqliteDatabase)
-
-
-def create_tables() -> None:
-    """Bring the schema to this version (see ``consent.core.migrate``). Safe to run again."""
-    from .migrate import upgrade
-
-    upgrade()
-
-
-def transaction():
-    """One write transaction (BEGIN IMMEDIATE on SQLite)."""
-    return db.atomic()
-

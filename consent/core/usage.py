@@ -13,9 +13,9 @@ Otherwise it is allowed. Asked by subject and purpose, the binding (newest) reco
 ``no_consent`` when there is none.
 
 A consent is named by the ledger's id, or by an id a dialect handed out for it (Attestr's
-``_id``...): each dialect that hands out ids of its own registers a lookup
-(:func:`register_consent_lookup`) from such an id to the ledger consent's, within one
-organisation; the core names no dialect.
+``_id``...): each dialect that hands out ids of its own declares a lookup in its entry
+(``Dialect.consent_lookup``, installed by :func:`install_consent_lookups`) from such an id to the
+ledger consent's, within one organisation; the core names no dialect.
 
 Terms (:class:`ConsentTerms`) are written by whoever records the consent, in
 the same transaction (:func:`set_terms`, with an audit event): the operations granted and the
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from peewee import IntegrityError
 
@@ -125,13 +125,22 @@ def _refusal(org_id: str, consent, operation: str, now: dt.datetime, terms: Term
 
 # Lookups from an id a dialect handed out to the ledger consent's id: ``lookup(org_id, id)``
 # returns the ledger consent id, or None when the id is none of the dialect's in that organisation.
-_lookups: list[Callable[[str, str], str | None]] = []
+# Declared in the dialects' entries (``Dialect.consent_lookup``), installed by the app factory.
+_lookups: tuple[Callable[[str, str], str | None], ...] | None = None
 
 
-def register_consent_lookup(lookup: Callable[[str, str], str | None]) -> None:
-    """Let :func:`check` (and :func:`find_consent`) accept the ids a dialect hands out."""
-    if lookup not in _lookups:
-        _lookups.append(lookup)
+def consent_lookup(fn: Callable[[str, str], str | None]) -> Callable[[str, str], str | None]:
+    """Mark a function as a dialect's consent lookup (registers nothing: its dialect's entry
+    declares it, ``Dialect.consent_lookup``)."""
+    fn.is_consent_lookup = True
+    return fn
+
+
+def install_consent_lookups(lookups: Iterable[Callable[[str, str], str | None]]) -> None:
+    """Let :func:`check` (and :func:`find_consent`) accept the ids these dialects hand out
+    (replacing the lookups installed before)."""
+    global _lookups
+    _lookups = tuple(dict.fromkeys(lookups))
 
 
 def find_consent(org_id: str, consent_id: str) -> ConsentRecord:
@@ -140,6 +149,10 @@ def find_consent(org_id: str, consent_id: str) -> ConsentRecord:
     try:
         return ledger.get_consent(org_id, consent_id)
     except NotFound:
+        if _lookups is None:
+            from .components import NotDeclared
+
+            raise NotDeclared("consent lookups") from None
         for lookup in _lookups:
             found = lookup(org_id, consent_id)
             if found is not None:
@@ -194,7 +207,7 @@ def _use(org_id: str, answer: Answer, actor: str, now: dt.datetime):
     event.insert(ConsentEvent, {"consent_seq": consent.seq, "type": "used", "at": now,
                                 "audit_event_id": event.event_id,
                                 "data": {"operation": answer.operation, "use_id": row.id}})
-    hooks.emit("consent.used", org_id=org_id, consent=consent, use=row,
+    hooks.emit(hooks.USED, org_id=org_id, consent=consent, use=row,
                single_use=terms.single_use, actor=actor, at=now, event=event)
     event.append(actor=actor, action="consent.used", entity_type="consent",
                  entity_id=consent.id, payload={

@@ -1,6 +1,15 @@
-"""The API dialects this service speaks. Adding one means one package here, one schemas module,
-and one entry in ``REGISTRY``."""
+"""The API dialects this service speaks. Adding one means one package here (``flask --app app
+dialect new NAME`` writes it), one schemas module, and one line in ``REGISTRY``.
+
+Each package's ``DIALECT`` (``consent.web.dialect.Dialect``) says everything it brings;
+:func:`declare` installs the core parts of every entry (their tables, migrations, covered tables,
+hook subscriptions, consent lookups) and ``create_app`` registers their blueprints, pages, CLI and
+loops. A script that uses the database without an app calls :func:`declare` first.
+"""
 from __future__ import annotations
+
+import importlib
+import os
 
 REGISTRY = (
     "consent.dialects.ledger",
@@ -9,3 +18,28 @@ REGISTRY = (
     "consent.dialects.avacy",
     "consent.dialects.attestr",
 )
+
+# Module names of dialects to serve besides REGISTRY's (spaces or commas): a test of a dialect
+# package that is not in the registry (tests/test_scaffold.py), never needed otherwise.
+EXTRA_ENV = "CONSENT_EXTRA_DIALECTS"
+
+
+def names() -> tuple[str, ...]:
+    """The registry's module names, then those of ``CONSENT_EXTRA_DIALECTS``."""
+    extra = os.environ.get(EXTRA_ENV, "").replace(",", " ").split()
+    return REGISTRY + tuple(name for name in extra if name not in REGISTRY)
+
+
+def entries() -> tuple:
+    """Every registered dialect's entry (``Dialect``), in registry order."""
+    return tuple(importlib.import_module(name).DIALECT for name in names())
+
+
+def declare() -> tuple:
+    """Install the core parts of every registered dialect for this process (see the module's
+    docstring); returns the entries."""
+    from consent.web.dialect import install
+
+    dialects = entries()
+    install(dialects)
+    return dialects

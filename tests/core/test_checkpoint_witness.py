@@ -17,7 +17,7 @@ from consent.core import checkpoints, ledger, outbox, storage
 from consent.core.storage import utcnow
 from tests.checkpoint_helpers import rewrite_consent, signature_holds
 from tests.concurrency import together
-from tests.conftest import OrgFixture
+from tests.helpers import OrgFixture
 from tests.receiver import Receiver
 
 

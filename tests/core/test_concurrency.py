@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from consent import dialects
 from consent.core import ledger, storage
 from consent.core.storage import AuditEvent, Consent
 
@@ -12,7 +13,8 @@ WRITERS, PER_WRITER = 4, 25
 
 def _writer(url: str, org_id: str, n: int, worker: int, out):
     try:
-        storage.init_database(url)  # like a fresh worker: its own connection
+        dialects.declare()          # like a fresh worker: the schema it serves,
+        storage.init_database(url)  # and its own connection
         for i in range(n):
             ledger.record_one(org_id, ledger.Decision(subject=f"w{worker}-{i}", purpose="p",
                                                       status="granted"))

@@ -155,6 +155,7 @@ print(settings.instance_secret(Path(sys.argv[1])), flush=True)
 """
 
 
+@pytest.mark.slow
 def test_secret_key_created_by_racing_processes_is_never_read_partial(tmp_path):
     """Eight processes starting together on a new instance folder all read the same whole key
     (written to a temporary file, then linked into place). Each is a fresh interpreter that

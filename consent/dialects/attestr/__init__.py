@@ -23,9 +23,7 @@ from __future__ import annotations
 
 from consent.web.dialect import Dialect
 
-from . import models  # noqa: F401  (registers the tables)
-from . import consents  # noqa: F401  (subscribes to the ledger's changes)
-from . import clients
+from . import clients, consents, models
 from .access import AttestrClientAuth
 from .cli import attestr_cli
 from .errors import ERRORS, other_version
@@ -51,4 +49,5 @@ def owns(path: str) -> bool:
 
 DIALECT = Dialect(name="attestr", errors=ERRORS, prefixes=("/api/v3/public/",), owns=owns,
                   unmatched_auth=AttestrClientAuth(), blueprints=(blp,), seed_demo=seed_demo,
-                  cli_commands=(attestr_cli,), loops=(WORKER,))
+                  cli_commands=(attestr_cli,), loops=(WORKER,), schema=models.SCHEMA,
+                  subscriptions=consents.SUBSCRIPTIONS, consent_lookup=consents.ledger_id)

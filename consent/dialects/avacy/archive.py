@@ -250,11 +250,8 @@ def page(org, *, identifier=None, webspace_number=None, channel=None, date_from=
     """Entries newest first, filtered (AND), keyset-paginated. Returns (page, next cursor)."""
     given = {"identifier": identifier, "webspace_number": webspace_number, "channel": channel,
              "date_from": date_from, "date_to": date_to, "before_id": before_id}
-    names = [n for n in queries.ENTRY_FILTERS if given.get(n) not in (None, "")]
-    statement = queries.ENTRY.where(queries.ENTRY_BY_ORG,
-                                    *(queries.ENTRY_FILTERS[n] for n in names),
-                                    order=queries.ENTRY_NEWEST_FIRST, limit=True)
-    rows = statement.all((org.id, *(given[n] for n in names), limit + 1))
+    names = tuple(n for n in queries.ENTRY_FILTERS if given.get(n) not in (None, ""))
+    rows = queries.entry_page(names).all((org.id, *(given[n] for n in names), limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return _with_decisions(org, rows), (rows[-1].id if more and rows else None)

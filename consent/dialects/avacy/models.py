@@ -26,6 +26,7 @@ from peewee import (
 )
 
 from consent.core import covered
+from consent.core.components import Component
 from consent.core.schema import Migration, baseline, cover_rows, rename_columns
 from consent.core.storage import (
     BaseModel,
@@ -33,7 +34,6 @@ from consent.core.storage import (
     JSONField,
     Organisation,
     Subject,
-    register_models,
     utcnow,
 )
 
@@ -101,13 +101,6 @@ def _webspace_number(schema) -> None:
         'WHERE w."id" = "avacy_consent"."webspace_id"'))
 
 
-# What the audit chain covers (consent.core.covered): all three. A decision's consent_seq was
-# consent_id before version 4: hashed under that name.
-covered.cover(AvacyWebspace)
-covered.cover(AvacyConsent)
-covered.cover(AvacyDecision, org=(AvacyDecision.entry, AvacyConsent.org),
-              hashed_as={"consent_seq": "consent_id"})
-
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
 
 
@@ -115,7 +108,15 @@ def _versions(schema) -> None:
     schema.add_column("avacy_consent", "versions", JSONField(null=True))
 
 
-register_models(*MODELS, component="avacy", migrations=(
+# The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
+# covers (consent.core.covered): all three. A decision's consent_seq was consent_id before version
+# 4: hashed under that name.
+SCHEMA = Component("avacy", models=MODELS, covered=(
+    covered.cover(AvacyWebspace),
+    covered.cover(AvacyConsent),
+    covered.cover(AvacyDecision, org=(AvacyDecision.entry, AvacyConsent.org),
+                  hashed_as={"consent_seq": "consent_id"}),
+), migrations=(
     baseline(*MODELS, also=_webspace_number),
     Migration(2, "avacy_consent.versions: the policy versions a v4 request accepted, as sent",
               _versions),

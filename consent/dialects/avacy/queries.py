@@ -34,6 +34,14 @@ ENTRY_FILTERS = {
     "before_id": f"{_a.id} < ?",
 }
 
+
+@lru_cache(maxsize=None)
+def entry_page(names: tuple[str, ...]) -> sql.Select:
+    """A page of the archive, newest first, filtered by these of :data:`ENTRY_FILTERS` (params:
+    org id, the filters' values, limit)."""
+    return ENTRY.where(ENTRY_BY_ORG, *(ENTRY_FILTERS[n] for n in names),
+                       order=ENTRY_NEWEST_FIRST, limit=True)
+
 # The decisions of some entries, in recorded order (their ledger consents:
 # ledger.consents_by_seq and ledger.binding).
 _d = Table(AvacyDecision, "d")

@@ -143,8 +143,7 @@ from consent.web import public_url
 from consent.web.cors import CorsPolicy
 from consent.web.dialect import Dialect
 
-from . import models  # noqa: F401  (registers the tables)
-from . import points
+from . import models, points
 from .cli import truconsent_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
@@ -220,4 +219,5 @@ DIALECT = Dialect(
                      allow_headers=("Content-Type", "Authorization", "X-API-Key", "X-Org-Id",
                                     "X-User-Id"),
                      methods=("GET", "POST"), origins="*")),
+    schema=models.SCHEMA,
 )

@@ -177,12 +177,10 @@ def page(org, *, dp_id=None, action=None, source=None, cp_ref=None, date_from=No
         if cp is None:
             return 0, []
         given["cp_id"] = cp.id
-    names = [n for n in queries.LOG_FILTERS if given.get(n) not in (None, "")]
-    conditions = (queries.LOG_BY_ORG, *(queries.LOG_FILTERS[n] for n in names))
+    names = tuple(n for n in queries.LOG_FILTERS if given.get(n) not in (None, ""))
     params = (org.id, *(given[n] for n in names))
-    total = queries.LOG.count(*conditions).value(params)
-    rows = queries.LOG.where(*conditions, order=queries.LOG_NEWEST_FIRST, limit=True,
-                             suffix="OFFSET ?").all((*params, limit, offset))
+    total = queries.log_count(names).value(params)
+    rows = queries.log_page(names).all((*params, limit, offset))
     maps = _mappings(org, rows)
     return total, [Log(r, maps.get(r.seq, [])) for r in rows]
 

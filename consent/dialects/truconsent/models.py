@@ -13,6 +13,7 @@ import datetime as dt
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from consent.core import covered
+from consent.core.components import Component
 from consent.core.schema import Migration, Schema, baseline, cover_rows, rename_columns
 from consent.core.storage import (
     BaseModel,
@@ -20,7 +21,6 @@ from consent.core.storage import (
     JSONField,
     Organisation,
     new_uuid,
-    register_models,
     utcnow,
 )
 
@@ -174,17 +174,18 @@ def _banners(schema: Schema) -> None:
     schema.create(TcSuppression)
 
 
-# What the audit chain covers (consent.core.covered): every table of the dialect. A request and
-# its links change (regenerated, superseded, completed): each change is hashed again. A log's
-# consent_seq was consent_id before version 4: hashed under that name.
-for _model in (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcSuppression):
-    covered.cover(_model)
-covered.cover(TcLog, hashed_as={"consent_seq": "consent_id"})
-
 # The tables of version 1 (the baseline creates those, in their version-1 shape or newer).
 BASELINE_MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
 MODELS = (*BASELINE_MODELS, TcSuppression)
-register_models(*MODELS, component="truconsent", migrations=(
+
+# The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
+# covers (consent.core.covered): every table of the dialect. A request and its links change
+# (regenerated, superseded, completed): each change is hashed again. A log's consent_seq was
+# consent_id before version 4: hashed under that name.
+SCHEMA = Component("truconsent", models=MODELS, covered=(
+    *(covered.cover(model) for model in MODELS if model is not TcLog),
+    covered.cover(TcLog, hashed_as={"consent_seq": "consent_id"}),
+), migrations=(
     baseline(*BASELINE_MODELS),
     Migration(2, "banners: asset origins, banner settings, SDK values, suppressions", _banners),
     cover_rows(*MODELS, version=3),

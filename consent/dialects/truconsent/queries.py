@@ -4,6 +4,8 @@ from the models. Ledger consents with a truConsent log beside each are read thro
 fields)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from consent.core import queries as core
 from consent.core import sql
 from consent.core.sql import Table, eq
@@ -92,6 +94,22 @@ LOG_FILTERS = {
 }
 LOG_PURPOSE_CODE = core.PURPOSE_CODE_FILTER
 LOG_NEWEST_FIRST = core.CONSENT_NEWEST_FIRST
+
+
+
+@lru_cache(maxsize=None)
+def log_page(names: tuple[str, ...]) -> sql.Select:
+    """A page of the history, newest first, filtered by these of :data:`LOG_FILTERS` (params:
+    org id, the filters' values, limit, offset)."""
+    return LOG.where(LOG_BY_ORG, *(LOG_FILTERS[n] for n in names), order=LOG_NEWEST_FIRST,
+                     limit=True, suffix="OFFSET ?")
+
+
+@lru_cache(maxsize=None)
+def log_count(names: tuple[str, ...]) -> sql.Statement:
+    """How many logs :func:`log_page` pages through (params: org id, the filters' values)."""
+    return LOG.count(LOG_BY_ORG, *(LOG_FILTERS[n] for n in names))
+
 
 # The subject's logs, newest first (the binding decision per purpose is the first of each).
 LOGS_OF_SUBJECT = LOG.where(LOG_BY_ORG, LOG_FILTERS["subject_id"], order=LOG_NEWEST_FIRST)

@@ -36,7 +36,7 @@ import hashlib
 import hmac
 import re
 
-from consent.core import audit, ledger
+from consent.core import audit, auth, ledger
 from consent.core.storage import new_uuid, transaction
 
 from . import codes, lifecycle, queries, screening, webhooks
@@ -137,6 +137,20 @@ def _kept(given: dict | None, keys: tuple[str, ...]) -> dict | None:
         return None
     kept = {k: given[k] for k in keys if isinstance(given.get(k), str)}
     return kept or None
+
+
+def create_integration(org, name: str = "veriff integration", actor: str = "system",
+                       event_url: str | None = None, decision_url: str | None = None):
+    """An integration: a credential of kind ``hmac`` (API key + shared secret), its API key kept
+    for its webhooks, and its webhook URLs if given. One transaction."""
+    with transaction():
+        issued = auth.create_credential(org.id, kind="hmac", name=name, scopes=("consent",),
+                                        actor=actor)
+        webhooks.remember_key(issued.credential, issued.key)
+        if event_url or decision_url:
+            webhooks.configure(org, issued.credential.id, event_url=event_url,
+                               decision_url=decision_url, actor=actor)
+    return issued
 
 
 def create_session(cred, verification: dict, secret_key):
