@@ -45,33 +45,16 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from peewee import AutoField, CharField, DateTimeField, IntegerField
-
-from . import components, sql
+from . import components, queries, sql
 from .database import db, is_postgres
 from .schema import Schema
-from .storage import BaseModel, utcnow
+from .storage import SchemaMigration
 
 log = logging.getLogger(__name__)
 
 COMMAND = "flask --app app migrate"
 # pg_advisory_xact_lock key: any constant that no other program on the server uses ("consent!")
 PG_LOCK_KEY = 0x636F6E73656E7421
-
-
-class SchemaMigration(BaseModel):
-    """One migration applied to this database (or a component created at a version)."""
-
-    id = AutoField()
-    component = CharField(max_length=64)
-    version = IntegerField()
-    description = CharField(max_length=200)
-    applied_at = DateTimeField(default=utcnow)
-    duration_ms = IntegerField(default=0)
-
-    class Meta:
-        table_name = "schema_migration"
-        indexes = ((("component", "version"), True),)
 
 
 @dataclass(frozen=True)
@@ -93,8 +76,7 @@ class ComponentStatus:
 def _recorded() -> dict[str, int]:
     if SchemaMigration._meta.table_name not in db.get_tables():
         return {}
-    return {component: version for component, version in db.execute_sql(
-        'SELECT "component", MAX("version") FROM "schema_migration" GROUP BY "component"')}
+    return dict(queries.MIGRATED_VERSIONS.execute().fetchall())
 
 
 def status() -> list[ComponentStatus]:
@@ -143,7 +125,7 @@ class _Locked:
         self._tx = db.atomic()          # SQLite: writer lock + BEGIN IMMEDIATE
         self._tx.__enter__()
         if is_postgres():
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
+            queries.MIGRATION_LOCK.execute((PG_LOCK_KEY,))
         return self
 
     def __exit__(self, *exc):

@@ -27,6 +27,7 @@ from .storage import (
     OutboxMessage,
     Purpose,
     PurposeVersion,
+    SchemaMigration,
     SessionToken,
     SessionTokenRevocation,
     Subject,
@@ -58,6 +59,16 @@ ORG_IDS = sql.Statement(f"SELECT {T_ORG.id} FROM {T_ORG} ORDER BY {T_ORG.id}")
 # organisation takes KEY SHARE on it, which FOR UPDATE would deadlock against.
 LOCK_ORG = sql.Statement(f"SELECT {T_ORG.id} FROM {T_ORG} WHERE {T_ORG.id} = ? "
                          "FOR NO KEY UPDATE")
+
+
+# -- migrations (consent.core.migrate) ----------------------------------------------------------------
+
+_sm = Table(SchemaMigration)
+# Each component's version: the highest recorded.
+MIGRATED_VERSIONS = sql.Statement(f"SELECT {_sm.component}, MAX({_sm.version}) FROM {_sm} "
+                                  f"GROUP BY {_sm.component}")
+# Migrating processes queue on one advisory lock (PostgreSQL; params: the lock's key).
+MIGRATION_LOCK = sql.Statement("SELECT pg_advisory_xact_lock(?)")
 
 
 # -- credentials --------------------------------------------------------------------------------------

@@ -483,6 +483,22 @@ class AuditCheckpoint(BaseModel):
                    (("witness_file",), False))
 
 
+class SchemaMigration(BaseModel):
+    """One migration applied to this database (or a component created at a version): the
+    bookkeeping of ``consent.core.migrate``, which creates the table (no component has it)."""
+
+    id = AutoField()
+    component = CharField(max_length=64)
+    version = IntegerField()
+    description = CharField(max_length=200)
+    applied_at = DateTimeField(default=utcnow)
+    duration_ms = IntegerField(default=0)
+
+    class Meta:
+        table_name = "schema_migration"
+        indexes = ((("component", "version"), True),)
+
+
 # ConsentTerms, ConsentUse and AuditCheckpoint are registered by consent.core.schema (they came
 # in later versions of the core's schema).
 CORE_MODELS = [
