@@ -192,7 +192,7 @@ def issue_session(secret_key, user: User, lifetime_seconds: int,
     if not 0 < lifetime_seconds <= max_lifetime:
         raise Invalid(f"lifetime must be between 1 and {max_lifetime} seconds")
     token_id = secrets.token_hex(16)
-    token = tokens.dumps(secret_key, tokens.Purpose.SESSION,
+    token = tokens.dumps(secret_key, tokens.Salt.SESSION,
                          {"uid": user.id, "tid": token_id, "ttl": lifetime_seconds})
     with transaction():
         row = SessionToken.create(
@@ -210,7 +210,7 @@ def session_for_token(secret_key, token: str, max_lifetime: int) -> SessionToken
     """The stored session a bearer token is (``.user`` loaded). Raises Unauthorized when it is
     expired, tampered with or revoked everywhere."""
     try:
-        payload = tokens.loads(secret_key, tokens.Purpose.SESSION, token, max_age=max_lifetime)
+        payload = tokens.loads(secret_key, tokens.Salt.SESSION, token, max_age=max_lifetime)
     except tokens.SignatureExpired:
         raise Unauthorized("expired") from None
     except tokens.BadSignature:

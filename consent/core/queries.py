@@ -23,7 +23,6 @@ from .storage import (
 
 ORG = sql.model_select(Organisation)
 ORG_BY_REF = ORG.where('(t."slug" = ? OR t."id" = ?)')
-ORG_BY_SLUG = ORG.where('t."slug" = ?')
 ORG_BY_SUBDOMAIN = ORG.where('t."subdomain" = ?')
 # Writers of one organisation queue on its row (PostgreSQL; SQLite's BEGIN IMMEDIATE already
 # serialises every writer). FOR NO KEY UPDATE, not FOR UPDATE: inserting rows that reference the

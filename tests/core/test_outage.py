@@ -115,7 +115,7 @@ def assert_unavailable_everywhere(app) -> int:
         count += 1
     with app.app_context():   # a link that passes its signature check: the database is next
         archive = "/avacy/archive?t=" + tokens.dumps(
-            app.config["SECRET_KEY"], tokens.Purpose.ARCHIVE_PAGE,
+            app.config["SECRET_KEY"], tokens.Salt.ARCHIVE_PAGE,
             {"org": str(uuid.uuid4()), "page": "avacy.archive"})
     for path in [*PAGES, archive]:
         response = client.get(path)

@@ -118,11 +118,11 @@ def test_membership_required(app, operator, other_org, org):
 
 def test_tokens_need_max_age():
     from consent.core import tokens
-    signed = tokens.dumps("k", tokens.Purpose.CONSENT_LINK, {"a": 1})
+    signed = tokens.dumps("k", tokens.Salt.CONSENT_LINK, {"a": 1})
     with pytest.raises(ValueError):
-        tokens.loads("k", tokens.Purpose.CONSENT_LINK, signed, max_age=None)
+        tokens.loads("k", tokens.Salt.CONSENT_LINK, signed, max_age=None)
     with pytest.raises(tokens.BadSignature):  # a token for one purpose is no good for another
-        tokens.loads("k", tokens.Purpose.SESSION, signed, max_age=60)
+        tokens.loads("k", tokens.Salt.SESSION, signed, max_age=60)
 
 
 def test_credentials_stored_hashed(org):
