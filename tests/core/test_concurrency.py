@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from consent import dialects
 from consent.core import ledger, storage
 from consent.core.storage import AuditEvent, Consent
 
@@ -12,6 +13,7 @@ WRITERS, PER_WRITER = 4, 25
 
 def _writer(url: str, org_id: str, n: int, worker: int, out):
     try:
+        dialects.declare()  # a process without an app declares the registry's parts itself
         storage.init_database(url)  # like a fresh worker: its own connection
         for i in range(n):
             ledger.record_one(org_id, ledger.Decision(subject=f"w{worker}-{i}", purpose="p",
