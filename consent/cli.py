@@ -444,3 +444,6 @@ def init_app(app):
             app.cli.add_command(command)
     for name, command in app.cli.commands.items():
         gate_commands(command, check_schema=name not in SCHEMA_COMMANDS)
+    from .scaffold import dialect_cli   # writes files; never needs the database
+
+    app.cli.add_command(dialect_cli)

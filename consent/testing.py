@@ -352,3 +352,41 @@ def check_operator_page(world, monkeypatch, path: str, make_token) -> None:
     response = world.client.get(f"{path}?t={token_b}")
     assert response.status_code == 410
     assert "zz-marker-a" not in response.get_data(as_text=True)
+
+
+class ApiKeyKind(CredentialKind):
+    """A dialect's ``X-Org-Id`` + ``X-API-Key`` credential of ``scopes`` (its own error
+    ``shape``): another organisation's key for A, a key without the scope, a revoked key."""
+
+    def __init__(self, name: str, shape, scopes=("consent",)):
+        self.name, self.shape, self.scopes = name, frozenset(shape), tuple(scopes)
+
+    def other_org(self, world):
+        return [Attempt({**world.b.headers(world.b.consent_key), "X-Org-Id": world.a.slug})]
+
+    def reaching(self, world):
+        return Attempt(world.b.headers(world.b.consent_key))
+
+    def lacking_scope(self, world):
+        from consent.core import auth
+
+        issued = auth.create_credential(world.a.org.id, name="scoped", scopes=())
+        return [Attempt(world.a.headers(issued.key), frozenset({403}))]
+
+    def revoked(self, world):
+        from consent.core import auth
+
+        issued = auth.create_credential(world.a.org.id, name="revoked", scopes=self.scopes)
+        auth.revoke_credential(world.a.org.id, issued.credential.id)
+        return [Attempt(world.a.headers(issued.key))]
+
+
+def api_key_credential(environ, kind: str = "api_key"):
+    """A floor's credential check (bench/floor.py): the views' lookup, by hash, of
+    ``X-API-Key`` for the organisation ``X-Org-Id`` names; PermissionError when it fails."""
+    from consent.core import auth
+
+    cred = auth.find_credential(environ.get("HTTP_X_API_KEY"), kind=kind)
+    if cred is None or environ.get("HTTP_X_ORG_ID") not in (cred.org_slug, cred.org_id):
+        raise PermissionError()
+    return cred

@@ -12,7 +12,8 @@ __all__ = ["BadSignature", "SignatureExpired", "Salt", "dumps", "loads"]
 
 
 class Salt:
-    """The salt of each purpose a token is signed for (a token of one never loads as another)."""
+    """The salt of each kind of signed token (never a consent purpose: ``storage.Purpose``).
+    Changing one invalidates every token of its kind in circulation."""
 
     SESSION = "consent-ledger.session-token.v1"
     CONSENT_LINK = "consent-ledger.consent-link.v1"

@@ -9,7 +9,6 @@ loops. A script that uses the database without an app calls :func:`declare` firs
 from __future__ import annotations
 
 import importlib
-import os
 
 REGISTRY = (
     "consent.dialects.ledger",
@@ -19,15 +18,10 @@ REGISTRY = (
     "consent.dialects.attestr",
 )
 
-# Module names of dialects to serve besides REGISTRY's (spaces or commas): a test of a dialect
-# package that is not in the registry (tests/test_scaffold.py), never needed otherwise.
-EXTRA_ENV = "CONSENT_EXTRA_DIALECTS"
-
 
 def names() -> tuple[str, ...]:
-    """The registry's module names, then those of ``CONSENT_EXTRA_DIALECTS``."""
-    extra = os.environ.get(EXTRA_ENV, "").replace(",", " ").split()
-    return REGISTRY + tuple(name for name in extra if name not in REGISTRY)
+    """The registered dialects' module names, in order."""
+    return REGISTRY
 
 
 def entries() -> tuple:

@@ -13,8 +13,8 @@ WRITERS, PER_WRITER = 4, 25
 
 def _writer(url: str, org_id: str, n: int, worker: int, out):
     try:
-        dialects.declare()          # like a fresh worker: the schema it serves,
-        storage.init_database(url)  # and its own connection
+        dialects.declare()  # a process without an app declares the registry's parts itself
+        storage.init_database(url)  # like a fresh worker: its own connection
         for i in range(n):
             ledger.record_one(org_id, ledger.Decision(subject=f"w{worker}-{i}", purpose="p",
                                                       status="granted"))

@@ -39,7 +39,7 @@ def url_options(command):
 def integration_create(org_slug, name, event_url, decision_url):
     """Create an integration; prints its id, API key and shared secret (shown once)."""
     issued = service.create_integration(org_or_fail(org_slug), name=name, actor="cli",
-                                event_url=event_url, decision_url=decision_url)
+                                        event_url=event_url, decision_url=decision_url)
     click.echo(json.dumps({"id": issued.credential.id, "api_key": issued.key,
                            "shared_secret": issued.shared_secret,
                            "event_webhook_url": event_url or None,
