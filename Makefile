@@ -8,7 +8,7 @@ PORT   ?= 5000
 WORKERS ?= 2
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench fuzz crashtest install migrate init-db seed clean
+.PHONY: run test test-fast bench fuzz crashtest install migrate init-db seed clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ run: seed
 
 test: install
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The quick part alone: no browser, crash, fuzz, upgrade or other slow test (make test runs all).
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 # A long schemathesis run over HTTP against a real gunicorn (FUZZ_EXAMPLES per operation).
 FUZZ_EXAMPLES ?= 300

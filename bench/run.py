@@ -239,9 +239,8 @@ class Bench:
         for workers in sorted({self.args.workers, 4}):
             with Server(fresh_copy(source, "sqlite-a"), workers, env=a_env) as a, \
                     Server(fresh_copy(source, "sqlite-b"), workers, env=b_env) as b:
-                for build in (dialects.ledger_record,
-                              lambda seed: dialects.truconsent(seed["truconsent"])[1]):
-                    sa, sb = build(a.seed), build(b.seed)
+                for sa, sb in zip(dialects.mechanisms(a.seed),
+                                  dialects.mechanisms(b.seed)):
                     wrk.check_once(a.port, sa)
                     wrk.check_once(b.port, sb)
                     rounds = []
@@ -278,8 +277,8 @@ class Bench:
                 Server(big, args.workers) as s_big:
             pairs = []
             for server, records in ((s_small, args.small), (s_big, args.big)):
-                if server.seed.get("veriff"):  # the session's consent list holds an upload
-                    wrk.check_once(server.port, dialects.veriff_consent(server.seed["veriff"]))
+                for write in dialects.prepare_reads(server.seed):  # lists hold something
+                    wrk.check_once(server.port, write)
                 pairs.append(dialects.reads(server.seed, records,
                                             records // RECORDS_PER_SUBJECT, PURPOSES))
             for sc_small, sc_big in zip(*pairs):

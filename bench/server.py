@@ -33,12 +33,14 @@ def prefill(path: Path, records: int) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(tmp) + suffix).unlink(missing_ok=True)
     sys.path.insert(0, str(ROOT))
+    from consent import dialects
     from consent.core import ledger, storage
 
+    dialects.declare()   # every table and hook, as the app declares them
     storage.init_database(f"sqlite:///{tmp}")
     storage.create_tables()
     org = ledger.create_org("demo", "Demo Organisation", "demo")
-    purposes = [ledger.ensure_purpose(org, f"purpose-{p}").id for p in range(PURPOSES)]
+    purposes = [ledger.ensure_purpose(org.id, f"purpose-{p}").id for p in range(PURPOSES)]
     subjects = max(1, records // RECORDS_PER_SUBJECT)
     conn = storage.db.connection()
     start = time.time()

@@ -16,7 +16,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .dialects import veriff_signed
+from consent.dialects.veriff.testing import veriff_signed
 from .report import median
 from .server import OUT, Server
 

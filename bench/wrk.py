@@ -11,18 +11,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-
-@dataclass
-class Scenario:
-    name: str
-    method: str = "GET"
-    path: str = "/healthz"
-    headers: dict = field(default_factory=dict)
-    body: str | None = None
-    lua: str = ""            # extra Lua for per-request variation (overrides method/path/body)
-    expect_status: int = 200
+# What a dialect declares (consent.testing): one request, sent over and over.
+from consent.testing import Scenario, counter_body, lua_string  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -58,10 +50,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def lua_string(value: str) -> str:
-    return "[==[" + value + "]==]"
-
-
 def lua_script(s: Scenario) -> str:
     lines = [f'wrk.method = "{s.method}"', f"wrk.path = {json.dumps(s.path)}"]
     for key, value in s.headers.items():
@@ -70,14 +58,6 @@ def lua_script(s: Scenario) -> str:
         lines.append(f"wrk.body = {lua_string(s.body)}")
     lines.append(s.lua)
     return "\n".join(lines) + "\n"
-
-
-def counter_body(template: str) -> str:
-    """Lua that sends ``template`` with ``{n}`` replaced by a per-request counter."""
-    head, _, tail = template.partition("{n}")
-    return ("counter = 0\nrequest = function()\n  counter = counter + 1\n"
-            f"  local body = {lua_string(head)} .. counter .. {lua_string(tail)}\n"
-            "  return wrk.format(nil, nil, nil, body)\nend\n")
 
 
 def run(wrk: str, port: int, s: Scenario, duration: int, connections: int) -> Result:

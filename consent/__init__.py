@@ -1,16 +1,14 @@
 """Consent ledger service: one ledger, the APIs of several consent providers."""
 from __future__ import annotations
 
-import importlib
 import logging
 
 from flask import Flask, request
 from flask.sessions import SessionInterface
 from flask_smorest import Api
 
-from . import control, settings
-from .core import background, checkpoints, outbound, outbox, storage, verify
-from .dialects import REGISTRY
+from . import control, dialects, settings
+from .core import background, checkpoints, database, outbound, outbox, verify
 from .web import cors, docs, limits, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
 from .web.jsonio import StrictJSONProvider
@@ -35,7 +33,8 @@ class NoSessions(SessionInterface):
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """config -> database -> API -> dialects (REGISTRY) -> error handlers -> CORS -> docs -> CLI."""
+    """config -> the dialects' entries declared (tables, hooks, lookups) -> database -> API ->
+    dialects (blueprints, pages, loops) -> error handlers -> CORS -> docs -> CLI."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     settings.load(app, test_config)
     checkpoints.init_app(app)   # the signing key's place, the witnesses (refused before use)
@@ -51,15 +50,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     config = app.config
+    # Everything the dialects bring is declared in their entries (consent.dialects.REGISTRY):
+    # their tables, migrations and covered tables, hook subscriptions and consent lookups are
+    # installed for the process before anything touches the database.
+    entries = dialects.declare()
     background.stop_active()  # a previous app's loops never touch the database this one opens
-    storage.init_database(
+    database.init_database(
         config["CONSENT_DATABASE_URL"],
         synchronous=config["CONSENT_SQLITE_SYNCHRONOUS"],
         busy_timeout_ms=int(config["CONSENT_SQLITE_BUSY_TIMEOUT_MS"]),
         writer_lock=config["CONSENT_SQLITE_WRITER_LOCK"],
         checkpoints=config["CONSENT_SQLITE_CHECKPOINTS"],
     )
-    app.teardown_request(lambda exc: storage.release_broken_connection())
+    app.teardown_request(lambda exc: database.release_broken_connection())
     outbox.configure(max_attempts=config["CONSENT_WEBHOOK_MAX_ATTEMPTS"],
                      backoff_base=config["CONSENT_WEBHOOK_BACKOFF_BASE"],
                      backoff_cap=config["CONSENT_WEBHOOK_BACKOFF_CAP"],
@@ -88,8 +91,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         + limits.OPENAPI_NOTE)}})
     app.extensions["consent.dialects"] = Registry()
     register_api_blueprint(api, service.blp)
-    for name in REGISTRY:
-        register(app, api, importlib.import_module(name).DIALECT)
+    for dialect in entries:
+        register(app, api, dialect)
     control.init_app(app, api)   # CONSENT_CONTROL=1: /_control, and its hooks (a test stub)
     install_error_handlers(app)
     cors.init_app(app, app.extensions["consent.dialects"].dialects)

@@ -10,7 +10,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from consent.cli import audit_cli, fail, org_or_fail
+from consent.cli import fail, org_or_fail
 from consent.core import checkpoints
 
 
@@ -23,25 +23,25 @@ def verify_checkpoints(paths) -> int:
     return failed
 
 
-@audit_cli.command("checkpoint")
+@click.command("checkpoint")
 @click.option("--org", "slug", required=True)
 def audit_checkpoint(slug):
     """Print a signed checkpoint of the organisation's current head (JSON), as
     GET /ledger/v1/audit/checkpoint answers it."""
-    click.echo(json.dumps(checkpoints.issue(org_or_fail(slug), origin="cli").as_dict()))
+    click.echo(json.dumps(checkpoints.issue(org_or_fail(slug).id, origin="cli").as_dict()))
 
 
-@audit_cli.command("checkpoints")
+@click.command("checkpoints")
 @click.option("--org", "slug", required=True)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
 def audit_checkpoints(slug, limit):
     """List the checkpoints issued, newest first (JSON Lines, with who asked first and whether
     the schedule sent it to the witnesses)."""
-    for row in checkpoints.listing(org_or_fail(slug), limit):
+    for row in checkpoints.listing(org_or_fail(slug).id, limit):
         click.echo(json.dumps(checkpoints.describe(row)))
 
 
-@audit_cli.command("export")
+@click.command("export")
 @click.option("--org", "slug", required=True)
 @click.option("--output", "-o", "output", default="-", metavar="FILE",
               help="Written whole, owner-only (0600); - for standard output.")
@@ -50,18 +50,17 @@ def audit_export(slug, output):
     hash) for the standalone verifier, python -m auditchain."""
     org = org_or_fail(slug)
     if output == "-":
-        for line in checkpoints.export_lines(org):
+        for line in checkpoints.export_lines(org.id):
             sys.stdout.write(line)
         return
     try:
-        count = checkpoints.write_export(org, output)
+        count = checkpoints.write_export(org.id, output)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"{count} events of {org.slug} ({org.id}) written to {output}", err=True)
 
 
 key_cli = AppGroup("key", help="The key that signs checkpoints (Ed25519).")
-audit_cli.add_command(key_cli)
 
 
 @key_cli.command("show")
@@ -92,3 +91,7 @@ def key_rotate():
     old, new = checkpoints.store().rotate()
     click.echo(f"checkpoints are signed with key {new} now"
                + (f"; key {old} is retired" if old else ""))
+
+
+# The commands this module adds to ``flask --app app audit`` (consent.cli.init_app adds them).
+AUDIT_COMMANDS = (audit_checkpoint, audit_checkpoints, audit_export, key_cli)

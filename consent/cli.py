@@ -11,7 +11,6 @@ from flask.cli import AppGroup, with_appcontext
 
 from consent.core import auth, clock, ids, ledger, outbox, storage, verify
 from consent.core.errors import DomainError
-from consent.core.storage import User
 from consent.web import public_url
 from consent.web.dialect import registry
 from schemas.ledger import VerdictSchema
@@ -32,8 +31,8 @@ def org_or_fail(slug: str):
     return org
 
 
-def user_or_fail(email: str) -> User:
-    user = User.get_or_none(User.email == email.strip().lower())
+def user_or_fail(email: str):
+    user = auth.user_by_email(email)
     if user is None:
         fail(f"no user {email!r}")
     return user
@@ -105,9 +104,9 @@ def seed_demo_data(options: dict | None = None) -> dict:
     options = options or {}
     storage.create_tables()
     org = ledger.get_org(DEMO_SLUG) or ledger.create_org(DEMO_SLUG, "Demo Organisation", "demo")
-    user = User.get_or_none(User.email == DEMO_USER) or auth.create_user(DEMO_USER, "Demo Operator")
-    auth.add_member(org, user)
-    admin = auth.create_credential(org, name="demo ledger admin", scopes=("admin", "consent"),
+    user = auth.user_by_email(DEMO_USER) or auth.create_user(DEMO_USER, "Demo Operator")
+    auth.add_member(org.id, user)
+    admin = auth.create_credential(org.id, name="demo ledger admin", scopes=("admin", "consent"),
                                    actor="cli:seed-demo")
     out = {
         "base_url": public_url(),
@@ -201,7 +200,7 @@ member_cli = AppGroup("member", help="Organisation memberships.")
 @domain_errors
 def member_add(slug, email, role):
     """Make an operator a member of an organisation."""
-    auth.add_member(org_or_fail(slug), user_or_fail(email), role, actor="cli")
+    auth.add_member(org_or_fail(slug).id, user_or_fail(email), role, actor="cli")
     click.echo(f"{email} is a {role} of {slug}")
 
 
@@ -213,7 +212,7 @@ def member_remove(slug, email):
     """Remove an operator from an organisation: from their next request on, none of their tokens
     works for it (their tokens still working are revoked for it)."""
     org, user = org_or_fail(slug), user_or_fail(email)
-    removed = auth.remove_member(org, user.id, actor="cli")
+    removed = auth.remove_member(org.id, user.id, actor="cli")
     click.echo(f"{user.email} removed from {org.slug}; "
                f"{removed['tokens_revoked']} token(s) revoked for it")
 
@@ -222,7 +221,7 @@ def member_remove(slug, email):
 @click.option("--org", "slug", required=True)
 def member_list(slug):
     """List an organisation's members (JSON lines)."""
-    for m in auth.members(org_or_fail(slug)):
+    for m in auth.members(org_or_fail(slug).id):
         click.echo(json.dumps({"user_id": m["user_id"], "email": m["email"], "role": m["role"],
                                "created_at": m["created_at"].isoformat()}))
 
@@ -295,7 +294,7 @@ key_cli = AppGroup("key", help="API keys, HMAC integrations and Basic-auth clien
 @domain_errors
 def key_create(slug, kind, scopes, name):
     """Create a credential. Its secrets are printed once and never again."""
-    issued = auth.create_credential(org_or_fail(slug), kind=kind, name=name,
+    issued = auth.create_credential(org_or_fail(slug).id, kind=kind, name=name,
                                     scopes=scopes or ("consent",), actor="cli")
     click.echo(json.dumps(issued.as_dict()))
 
@@ -306,7 +305,7 @@ def key_create(slug, kind, scopes, name):
 @domain_errors
 def key_revoke(slug, credential_id):
     """Revoke a credential."""
-    auth.revoke_credential(org_or_fail(slug), credential_id, actor="cli")
+    auth.revoke_credential(org_or_fail(slug).id, credential_id, actor="cli")
     click.echo(f"revoked {credential_id}")
 
 
@@ -349,7 +348,7 @@ webhooks_cli = AppGroup("webhooks", help="Webhook deliveries (the durable outbox
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 def webhooks_list(slug, status, limit):
     """List deliveries, newest first (JSON lines)."""
-    for d in outbox.deliveries(org_or_fail(slug), status=status, limit=limit):
+    for d in outbox.deliveries(org_or_fail(slug).id, status=status, limit=limit):
         click.echo(json.dumps({"id": d.id, "topic": d.topic, "reference": d.reference,
                                "url": d.url, "status": d.status, "attempts": d.attempts,
                                "last_status_code": d.last_status_code,
@@ -362,7 +361,7 @@ def webhooks_list(slug, status, limit):
 @domain_errors
 def webhooks_show(slug, delivery_id):
     """One delivery: the request and every attempt."""
-    delivery = outbox.get(org_or_fail(slug), delivery_id)
+    delivery = outbox.get(org_or_fail(slug).id, delivery_id)
     click.echo(f"#{delivery.id} {delivery.topic} -> {delivery.url}: {delivery.status}, "
                f"{delivery.attempts} attempt(s)")
     for name, value in delivery.headers.items():
@@ -379,7 +378,7 @@ def webhooks_show(slug, delivery_id):
 @domain_errors
 def webhooks_replay(slug, delivery_id):
     """Send a delivery again, with a fresh set of attempts."""
-    outbox.replay(org_or_fail(slug), delivery_id, actor="cli")
+    outbox.replay(org_or_fail(slug).id, delivery_id, actor="cli")
     sent = outbox.send_due()
     click.echo(f"replayed {delivery_id}; {sent} due delivery(ies) attempted now")
 
@@ -442,8 +441,10 @@ def gate_commands(command, check_schema: bool = True) -> None:
 
 
 def init_app(app):
-    from . import checkpoint_cli  # noqa: F401  (audit checkpoint, checkpoints, export, key)
+    from .checkpoint_cli import AUDIT_COMMANDS   # audit checkpoint, checkpoints, export, key
 
+    for command in AUDIT_COMMANDS:
+        audit_cli.add_command(command)
     for command in (migrate_command, init_db, seed_demo_command(registry(app).dialects), org_cli, user_cli,
                     member_cli, token_cli, key_cli, audit_cli, webhooks_cli):
         app.cli.add_command(command)
@@ -452,3 +453,6 @@ def init_app(app):
             app.cli.add_command(command)
     for name, command in app.cli.commands.items():
         gate_commands(command, check_schema=name not in SCHEMA_COMMANDS)
+    from .scaffold import dialect_cli   # writes files; never needs the database
+
+    app.cli.add_command(dialect_cli)

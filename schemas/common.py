@@ -132,14 +132,40 @@ def _getter(path: str):
     return get_one or get
 
 
+DUMP_HOOKS = ("pre_dump", "post_dump")
+
+
+def refuse_dump_hooks(schema: Schema, path: str = "") -> None:
+    """A compiled dump runs no ``@pre_dump`` / ``@post_dump`` hook, so a schema that has one
+    (itself or any schema nested in it) is refused, loudly, when its route is declared: the
+    compiled dump would silently answer another body than marshmallow's. Such a schema is
+    dumped by marshmallow (``blp.response(..., fast=False)``), or its hook becomes a field
+    (``fields.Method``) or the view's work."""
+    where = path or type(schema).__name__
+    for tag in DUMP_HOOKS:
+        if schema._hooks.get(tag):
+            names = ", ".join(hook[0] for hook in schema._hooks[tag])
+            raise TypeError(f"{where} has @{tag} ({names}): the compiled dump "
+                            "(schemas.common.fast_dump) does not run dump hooks; dump it with "
+                            "marshmallow (blp.response(..., fast=False)) or make the hook a field")
+    for name, field in schema.dump_fields.items():
+        nested = field.inner if isinstance(field, fields.List) else field
+        if isinstance(nested, fields.Nested) and not isinstance(nested, fields.Pluck):
+            refuse_dump_hooks(nested.schema, f"{where}.{name}")
+
+
 def _compile_field(field):
     """How to serialize one field's value: nested schemas compiled too, any other field by its
-    own ``_serialize`` (the documented place a field's formatting lives)."""
+    own ``_serialize`` (the documented place a field's formatting lives; a ``Pluck`` too, which
+    dumps its nested schema and takes one field of it)."""
+    if isinstance(field, fields.Pluck):
+        return field._serialize
     if isinstance(field, fields.Nested):
         nested = compile_dump(field.schema)
         many = field.many or field.schema.many
         return lambda value, name, obj: None if value is None else nested(value, many=many)
-    if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+    if isinstance(field, fields.List) and isinstance(field.inner, fields.Nested) \
+            and not isinstance(field.inner, fields.Pluck):
         inner = compile_dump(field.inner.schema)
         return lambda value, name, obj: None if value is None else [inner(v) for v in value]
     return field._serialize
@@ -150,7 +176,8 @@ def compile_dump(schema: Schema):
     keys, attributes, defaults and formatting), without marshmallow's per-field machinery, which
     is most of a response's serialising cost. The schema stays the one definition of the wire
     shape; the test suite runs every response through both and compares them
-    (``CONSENT_CHECK_FAST_DUMP``)."""
+    (``CONSENT_CHECK_FAST_DUMP``). A schema with dump hooks is refused (:func:`refuse_dump_hooks`)."""
+    refuse_dump_hooks(schema)
     steps = []
     for name, field in schema.dump_fields.items():
         path = field.attribute or name

@@ -10,54 +10,34 @@ import pytest
 # Every response dumped by a compiled schema is also dumped by marshmallow and compared.
 os.environ.setdefault("CONSENT_CHECK_FAST_DUMP", "1")
 
-from consent import create_app
-from consent.core import auth, ledger, storage, verify
+from consent import create_app, dialects
+from consent.core import ledger, storage, verify
+from tests.helpers import PG_URL, OrgFixture, drop_pg_database, fresh_pg_database
 from tests.openapi_contract import ContractClient
 
-PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL", "")
-
-
-def _fresh_pg_url() -> str:
-    """A new empty database on the test PostgreSQL server."""
-    import psycopg2
-    from urllib.parse import urlsplit, urlunsplit
-
-    name = "t_" + uuid.uuid4().hex[:16]
-    conn = psycopg2.connect(PG_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    parts = urlsplit(PG_URL)
-    return urlunsplit(parts._replace(path="/" + name)), name
-
-
-def _drop_pg(name: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(PG_URL)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
-
+# What the registry's dialects declare, for tests parametrized over it when they are collected
+# (every app a test creates declares it again).
+dialects.declare()
 
 @pytest.fixture
 def database_url(tmp_path):
     if PG_URL:
-        url, name = _fresh_pg_url()
+        url, name = fresh_pg_database()
         yield url
         if storage.db.obj is not None:
             storage.db.close()
-        _drop_pg(name)
+        drop_pg_database(name)
     else:
         yield f"sqlite:///{tmp_path / 'consent.sqlite3'}"
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "tampered: the test writes the database behind the service's back "
-                   "(tampering, or rows made by hand): no verify after it")
+SLOW_KINDS = ("browser", "crash", "fuzz", "upgrade")   # each is slow too (pytest.ini's markers)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -97,24 +77,6 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
-
-
-class OrgFixture:
-    """An organisation with an admin key and a consent-only key, and header helpers."""
-
-    def __init__(self, slug: str):
-        self.org = ledger.create_org(slug, f"Org {slug}")
-        self.admin_key = auth.create_credential(self.org, name="admin",
-                                                scopes=("admin", "consent")).key
-        self.consent_key = auth.create_credential(self.org, name="consent",
-                                                  scopes=("consent",)).key
-
-    @property
-    def slug(self):
-        return self.org.slug
-
-    def headers(self, key=None, **extra):
-        return {"X-API-Key": key or self.admin_key, "X-Org-Id": self.org.slug, **extra}
 
 
 @pytest.fixture

@@ -7,16 +7,14 @@ per operation, in ``make test``) and over HTTP against a live gunicorn (``make f
 examples, ``FUZZ_EXAMPLES=N``). Generation is derandomized (the same inputs every run for a given
 document and example count), so a failure found once is found again.
 
-Credentials, as each dialect's clients send them (see bench/dialects.py):
-ledger and operator APIs ``X-Org-Id`` + admin ``X-API-Key``; truConsent ``X-Org-Id`` + its API
-key (or its operator's bearer token on the consent-link routes, every other example); Veriff
-``X-AUTH-CLIENT`` + ``X-HMAC-SIGNATURE``, the lowercase hex HMAC-SHA256 with the integration's
-shared secret of the exact body bytes sent (GET and DELETE: of the session id in the path);
-Avacy ``Authorization: Bearer``; Attestr ``Authorization: Basic``.
+Credentials, as each dialect's clients send them: each dialect declares, in its package's
+``testing.py`` (``consent.testing.Fuzz``), how to authenticate (sign) the operations of its
+blueprints from ``seed-demo --json``, and the ids of a few records it makes first (path
+parameters that reach real data). Operations are told apart by their blueprint (the OpenAPI tag
+flask-smorest gives each); the service's own (``/healthz``...) take no credential.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -35,79 +33,50 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.veriff_helpers import sign
-
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
 
 @dataclass
 class Credentials:
-    """Headers and known path parameters per operation, from ``seed-demo --json`` plus the ids of
-    a few records created before fuzzing (``known``)."""
+    """Headers and known path parameters per operation, from ``seed-demo --json`` and each
+    dialect's declaration (``known``: per dialect, the values of its records made first)."""
 
     seed: dict
     known: dict = field(default_factory=dict)
-    _turn: itertools.count = field(default_factory=itertools.count)
 
-    def dialect(self, path: str) -> str:
-        if path.startswith(("/ledger/", "/_control/")):   # the admin key (control mode)
-            return "ledger"
-        if path.startswith(("/api/consent/", "/api/v1/external/")):
-            return "truconsent"
-        if path.startswith("/api/v1/internal/"):
-            return "truconsent"
-        if path.startswith("/banners/"):
-            return "truconsent"
-        if path.startswith("/v1/"):
-            return "veriff"
-        if path.startswith("/api/v3/public/"):
-            return "attestr"
-        if path.startswith(("/{tenant}/", "/wp/")):
-            return "avacy"
-        return "service"
+    def __post_init__(self):
+        from consent import dialects
+        from consent.testing import declarations
+
+        self.declared = {d.name: d for d in declarations()}
+        self.owner = {blp.name: entry.name for entry in dialects.entries()
+                      for blp in entry.blueprints}
+        self.owner["control"] = "ledger"   # control mode's API takes the admin key
+
+    def blueprint(self, operation) -> str:
+        tags = operation.definition.raw.get("tags") or ["service"]
+        return tags[0]
+
+    def dialect(self, operation) -> str | None:
+        return self.owner.get(self.blueprint(operation))
 
     def headers(self, case, body: bytes | None) -> dict:
-        s, path = self.seed, case.operation.path
-        dialect = self.dialect(path)
-        if dialect == "ledger":
-            return {"X-Org-Id": s["org"]["slug"], "X-API-Key": s["ledger"]["admin_api_key"]}
-        if dialect == "truconsent":
-            t = s["truconsent"]
-            if path.startswith("/api/consent/") and next(self._turn) % 2:
-                return {"X-Org-Id": t["org_id"], "Authorization": f"Bearer {t['bearer_token']}"}
-            return {"X-Org-Id": t["org_id"], "X-API-Key": t["api_key"]}
-        if dialect == "veriff":
-            v = s["veriff"]
-            if case.method.upper() in ("GET", "DELETE"):
-                signed = str((case.path_parameters or {}).get("session_id", "")).encode()
-                for name in ("media_id", "attempt_id"):   # GET /v1/media, /v1/attempts
-                    if name in (case.path_parameters or {}):
-                        signed = str(case.path_parameters[name]).encode()
-            else:
-                signed = body or b""
-            return {"X-AUTH-CLIENT": v["api_key"], "X-HMAC-SIGNATURE": sign(v["shared_secret"],
-                                                                           signed)}
-        if dialect == "attestr":
-            return {"Authorization": s["attestr"]["authorization"]}
-        if dialect == "avacy" and path.startswith("/{tenant}/"):
-            return {"Authorization": f"Bearer {s['avacy']['token']}", "Accept": "application/json"}
-        return {}
+        name = self.dialect(case.operation)
+        fuzz = self.declared[name].fuzz if name else None
+        if fuzz is None or fuzz.headers is None:
+            return {}
+        return fuzz.headers(self.seed, case, body, self.blueprint(case.operation))
+
+    def learn(self, requests) -> None:
+        """Each dialect's records, made through ``requests`` before fuzzing."""
+        for name, declared in self.declared.items():
+            if declared.fuzz.known is not None:
+                self.known[name] = declared.fuzz.known(requests, self.seed)
 
     def path_parameters(self, operation) -> dict:
         """Known values of the operation's path parameters (a real session, tenant, ...)."""
-        s, path = self.seed, operation.path
-        dialect = self.dialect(path)
-        values = {
-            "session_id": s["veriff"]["session_id"],
-            "integration_id": s["veriff"]["integration_id"],
-            "tenant": s["avacy"]["tenant"],
-            "group_id": s["avacy"]["domains_group_id"],
-            "webspace_id": s["avacy"]["webspace_id"],
-            "webspace_key": s["avacy"]["webspace_key"],
-            "token": s["avacy"]["token"],
-        }
-        values.update(self.known.get(dialect, {}))
+        values = self.known.get(self.dialect(operation), {})
         names = [p.name for p in operation.path_parameters]
         return {n: values[n] for n in names if n in values}
 

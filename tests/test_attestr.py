@@ -48,7 +48,7 @@ def test_register_the_documented_sample(client, org, attestr):
     assert re.fullmatch(r"CX[A-Za-z0-9_-]{16}", r.json["_id"])
     assert re.fullmatch(r"\d{4}-\d{6}-\d{4}", r.json["number"])
     row = AttestrConsent.get_by_id(r.json["_id"])
-    consent = ledger.get_consent(org.org, row.consent_id)
+    consent = ledger.get_consent(org.org.id, row.consent_id)
     assert consent.subject == "USER#1234" and consent.status == "granted"
     assert consent.purpose == f"attestr:kyc_verification:{row.id}"
     assert consent.source == "attestr"
@@ -83,7 +83,7 @@ def test_timestamps_as_documented_and_the_usual_iso_variants(client, attestr, st
 def test_principal_is_optional(client, org, attestr):
     r = register(client, attestr, consentPrincipalUserId=None)
     row = AttestrConsent.get_by_id(r.json["_id"])
-    assert ledger.get_consent(org.org, row.consent_id).subject == f"attestr-consent:{row.id}"
+    assert ledger.get_consent(org.org.id, row.consent_id).subject == f"attestr-consent:{row.id}"
 
 
 INVALID = [
@@ -261,13 +261,13 @@ def test_a_wrong_secret_or_a_revoked_client_is_401(client, org, attestr):
     swapped = base64.b64encode(f"{key}:{other.issued.client_secret}".encode()).decode()
     assert client.post(REGISTER, json=body(), headers={"Authorization": f"Basic {swapped}"}
                        ).status_code == 401
-    auth.revoke_credential(org.org, attestr.id)
+    auth.revoke_credential(org.org.id, attestr.id)
     r = register(client, attestr)
     assert r.status_code == 401 and r.json == INVALID_CLIENT
 
 
 def test_a_basic_credential_without_attestr_settings_is_403_4031(client, org):
-    issued = auth.create_credential(org.org, kind="basic")
+    issued = auth.create_credential(org.org.id, kind="basic")
     token = clients.auth_token(issued.credential.client_id, issued.key)
     r = client.post(REGISTER, json=body(), headers={"Authorization": f"Basic {token}"})
     assert r.status_code == 403 and r.json == error(403, 4031, "Unauthorized access")
@@ -395,7 +395,7 @@ def test_revoke_withdraws_in_the_ledger_with_an_audit_event(client, org, attestr
     assert r.status_code == 200
     assert r.json == {"_id": consent_id, "number": row.number, "status": "revoked"}
     assert get(client, attestr, consent_id).json["status"] == "revoked"
-    latest = ledger.latest_consent(org.org, "USER#1234", f"attestr:kyc_verification:{row.id}")
+    latest = ledger.latest_consent(org.org.id, "USER#1234", f"attestr:kyc_verification:{row.id}")
     assert latest.status == "withdrawn" and latest.supersedes == row.consent_id
     assert latest.source == "attestr"
     recorded = AuditEvent.get(AuditEvent.entity_id == latest.id)

@@ -37,11 +37,11 @@ def test_the_service_hashes_with_the_verifiers_functions():
 def exported(client, runner, org, other_org, tmp_path):
     """An export of acme's chain, a checkpoint of its head, and the public key."""
     for subject in ("alice", "bob", "carol"):
-        ledger.record_one(org.org, ledger.Decision(subject=subject, purpose="p",
+        ledger.record_one(org.org.id, ledger.Decision(subject=subject, purpose="p",
                                                    status="granted", evidence={"n": 1.5}))
     cp = client.get("/ledger/v1/audit/checkpoint", headers=org.headers()).json
     export = tmp_path / "export.jsonl"
-    assert checkpoints.write_export(org.org, str(export)) == cp["seq"]
+    assert checkpoints.write_export(org.org.id, str(export)) == cp["seq"]
     key = tmp_path / "key.pem"
     key.write_text(runner.invoke(args=["audit", "key", "show"]).output)
     other_cp = client.get("/ledger/v1/audit/checkpoint", headers=other_org.headers()).json

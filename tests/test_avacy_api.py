@@ -49,7 +49,7 @@ def test_documented_request_answers_the_documented_resource(client, tenant):
     data = r.json["data"]
     assert TIMESTAMP.match(data["created_at"]) and data["updated_at"] == data["created_at"]
     entry = AvacyConsent.get()
-    subject = ledger.find_subject(tenant.org, "test@email.it")
+    subject = ledger.find_subject(tenant.org.id, "test@email.it")
     assert r.json == {"data": {
         "id": entry.id,
         "subject_id": subject.id,
@@ -178,7 +178,7 @@ def test_token_as_x_api_key_is_not_avacys_401(client, tenant):
 
 def test_revoked_token_is_401(client, tenant):
     cred = auth.find_credential(tenant.token)
-    auth.revoke_credential(tenant.org, cred.id)
+    auth.revoke_credential(tenant.org.id, cred.id)
     r = tenant.post_json(client, "domains_groups", DOCUMENTED)
     assert r.status_code == 401 and r.json == UNAUTHENTICATED
 
@@ -191,7 +191,7 @@ def test_token_of_another_tenant_is_401(client, tenant, other_org):
 
 
 def test_a_key_without_the_consent_scope_is_403(client, tenant):
-    admin_only = auth.create_credential(tenant.org, scopes=("admin",)).key
+    admin_only = auth.create_credential(tenant.org.id, scopes=("admin",)).key
     r = tenant.post_json(client, "domains_groups", DOCUMENTED, token=admin_only)
     assert r.status_code == 403 and r.json == {"message": "This action is unauthorized."}
 
@@ -446,7 +446,7 @@ def test_v2_takes_the_sites_own_fields_as_subject(client, org, tenant):
     assert r.status_code == 201, r.json
     data = r.json["data"]
     assert data == {
-        "id": data["id"], "subject_id": ledger.find_subject(org.org, "mario@example.it").id,
+        "id": data["id"], "subject_id": ledger.find_subject(org.org.id, "mario@example.it").id,
         "webspace_id": 1, "ip_address": "12.64.193.89", "proofs": "<html></html>",
         "legal_notices": [{"name": "privacy_policy"}, {"name": "cookie_policy"}],
         "created_at": data["created_at"], "updated_at": data["created_at"],
@@ -492,7 +492,7 @@ def test_v4_json_answers_its_resource(client, org, tenant):
     data = r.json["data"]
     assert TIMESTAMP.match(data["created_at"])
     assert data == {"id": data["id"], "webspace_id": 1,
-                    "subject_id": ledger.find_subject(org.org, "mario@example.it").id,
+                    "subject_id": ledger.find_subject(org.org.id, "mario@example.it").id,
                     **V4, "created_at": data["created_at"], "updated_at": data["created_at"]}
     assert state(client, org, "mario@example.it") == {"cookie_policy": "granted",
                                                       "privacy_policy": "granted"}

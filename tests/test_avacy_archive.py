@@ -253,7 +253,7 @@ def test_archive_page_link_is_signed_and_expires(app, client, org, monkeypatch):
     assert client.get("/avacy/archive?t=forged").status_code == 403
     with app.app_context():
         # another page's signed link (another salt) does not open the archive
-        other = tokens.dumps(app.config["SECRET_KEY"], tokens.Purpose.OPERATOR,
+        other = tokens.dumps(app.config["SECRET_KEY"], tokens.Salt.OPERATOR,
                              {"org": org.org.id, "page": "avacy.archive"})
         token = archive_token(org.org)
     assert client.get(f"/avacy/archive?t={other}").status_code == 403

@@ -93,7 +93,7 @@ def test_v4_form_body_from_the_plugin(client, org, tenant):
     assert r.status_code == 201, r.json
     data = r.json["data"]
     assert data == {"id": data["id"], "webspace_id": 1,
-                    "subject_id": ledger.find_subject(org.org,
+                    "subject_id": ledger.find_subject(org.org.id,
                                                       "mario.rossi+cf7@example.it").id,
                     **V4_PAYLOAD, "created_at": data["created_at"],
                     "updated_at": data["created_at"]}
@@ -262,9 +262,9 @@ def test_token_check_errors(client, tenant, other_org):
     r = client.get(f"{base}/ck_{'A' * 43}")
     assert r.status_code == 401 and r.json == expired
     assert client.get(f"{base}/{other.token}").json == expired
-    admin_only = auth.create_credential(tenant.org, scopes=("admin",)).key
+    admin_only = auth.create_credential(tenant.org.id, scopes=("admin",)).key
     assert client.get(f"{base}/{admin_only}").json == expired
-    auth.revoke_credential(tenant.org, auth.find_credential(tenant.token).id)
+    auth.revoke_credential(tenant.org.id, auth.find_credential(tenant.token).id)
     r = client.get(f"{base}/{tenant.token}")
     assert r.status_code == 401 and r.json == expired
     r = client.get(f"/wp/validate/nobody/{tenant.webspace.key}/{tenant.token}")

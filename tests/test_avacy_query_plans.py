@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from consent.core import queries as core
 from consent.core import storage
 from consent.dialects.avacy import archive, queries
 from tests.avacy_helpers import Tenant
@@ -48,21 +49,25 @@ def assert_searches(text: str, alias: str, index: str) -> None:
 ])
 def test_archive_pages_search_an_index_in_order(filled, names, index):
     values = {"identifier": "p3@example.it", "before_id": 40}
-    statement = queries.ENTRY.where('a."org_id" = ?', *(queries.ENTRY_FILTERS[n] for n in names),
-                                    order='a."id" DESC', limit=True)
+    statement = queries.entry_page(names)   # the statement archive.page runs
     assert_searches(plan(statement, (filled.org.id, *(values[n] for n in names), 51)), "a",
                     index)
 
 
 def test_entry_decisions_and_webspaces_are_searched(filled):
-    text = plan(queries.decisions_of(3), (1, 2, 3))
+    text = plan(queries.decisions_of(4), (1, 2, 3, 3))
     assert "SEARCH d USING" in text and "SCAN d" not in text, text
     text = plan(queries.ENTRY_BY_ID, (filled.org.id, 5))
     assert "SEARCH a USING" in text and "SCAN a" not in text, text
-    assert "SEARCH e USING INDEX" in text, text  # the audit event, by its unique event_id
+    # a page's audit events (audit.events_by_id), each by its unique event_id
+    text = plan(core.events_by_id(2), (filled.org.id, "e1", "e2"))
+    assert "SEARCH t USING INDEX" in text and "SCAN t" not in text, text
     for statement, params in ((queries.WEBSPACE_BY_KEY, (filled.org.id, "k")),
                               (queries.WEBSPACE_BY_NUMBER, (filled.org.id, 1))):
         text = plan(statement, params)
         assert "SEARCH t USING" in text and "SCAN t" not in text, text
-    text = plan(queries.NEWER_EXISTS, (filled.org.id, 1, 1, 5))
-    assert "SEARCH consent USING" in text and "SCAN consent" not in text, text
+    # whether each decision's consent still binds (ledger.binding): the consent by its seq, the
+    # newer one by the (subject, purpose, seq) index
+    text = plan(core.binding_of(2), (filled.org.id, 1, 5))
+    assert "SEARCH c USING" in text and "SCAN c" not in text, text
+    assert "SEARCH n USING" in text and "SCAN n" not in text, text

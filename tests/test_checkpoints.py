@@ -35,7 +35,7 @@ def head(org):
 
 
 def record(org, subject, status="granted", purpose="marketing"):
-    return ledger.record_one(org.org, ledger.Decision(subject=subject, purpose=purpose,
+    return ledger.record_one(org.org.id, ledger.Decision(subject=subject, purpose=purpose,
                                                       status=status))
 
 
@@ -76,7 +76,7 @@ def test_the_same_head_answers_the_same_checkpoint_and_a_new_head_a_new_one(clie
     # Issuing is bookkeeping: the chain did not move.
     assert client.get(PATH, headers=org.headers()).json == second
     assert head(org)[0] == second["seq"]
-    assert [r.seq for r in checkpoints.listing(org.org)] == [second["seq"], first["seq"]]
+    assert [r.seq for r in checkpoints.listing(org.org.id)] == [second["seq"], first["seq"]]
 
 
 def test_a_checkpoint_edited_in_the_database_is_never_handed_out(client, org):
@@ -133,7 +133,7 @@ def history(client, org, tmp_path):
     grant = record(org, "alice")                        # events: org.created, recorded
     before = write_json(tmp_path / "before.json", client.get(PATH, headers=org.headers()).json)
     record(org, "bob", purpose="analytics")
-    ledger.withdraw(org.org, grant.id)
+    ledger.withdraw(org.org.id, grant.id)
     middle = write_json(tmp_path / "middle.json", client.get(PATH, headers=org.headers()).json)
     target = record(org, "carol")                      # the consent the attack changes
     record(org, "dave")
@@ -272,9 +272,9 @@ def test_export_then_standalone_verify_catches_the_rewrite(runner, org, history,
 
 def test_a_database_at_core_version_1_gets_the_checkpoint_table(app, client, org):
     """Core migration 2 creates ``audit_checkpoint`` on a database from before checkpoints."""
-    from consent.core import migrate, storage
+    from consent.core import components, migrate, storage
 
-    core = next(c for c in storage.components() if c.name == "core")
+    core = components.get("core")
     mine = next(m.version for m in core.migrations if m.description.startswith("audit_checkpoint"))
     storage.db.execute_sql('DROP TABLE "audit_checkpoint"')
     migrate.SchemaMigration.update(version=mine - 1).where(

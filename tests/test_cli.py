@@ -100,7 +100,7 @@ def test_key_create_hmac_and_basic(runner):
 
 @pytest.mark.tampered
 def test_audit_verify_exit_codes(runner, org):
-    c = ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p", status="granted"))
+    c = ledger.record_one(org.org.id, ledger.Decision(subject="s", purpose="p", status="granted"))
     ok = invoke(runner, "audit", "verify", "--org", "acme")
     assert ok.exit_code == 0
     verdict = json.loads(ok.output)
@@ -119,7 +119,7 @@ def test_audit_verify_exit_codes(runner, org):
 
 
 def test_export(runner, org, tmp_path):
-    ledger.record(org.org, [ledger.Decision(subject=f"s{i}", purpose="p", status="granted")
+    ledger.record(org.org.id, [ledger.Decision(subject=f"s{i}", purpose="p", status="granted")
                             for i in range(3)])
     out = tmp_path / "out.jsonl"
     assert invoke(runner, "export", "--org", "acme", "-o", str(out)).exit_code == 0
@@ -132,8 +132,8 @@ def test_export(runner, org, tmp_path):
 
 @pytest.mark.tampered
 def test_audit_verify_without_org_checks_every_organisation(runner, org, other_org):
-    ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p", status="granted"))
-    bad = ledger.record_one(other_org.org, ledger.Decision(subject="s", purpose="p",
+    ledger.record_one(org.org.id, ledger.Decision(subject="s", purpose="p", status="granted"))
+    bad = ledger.record_one(other_org.org.id, ledger.Decision(subject="s", purpose="p",
                                                            status="granted"))
     ok = invoke(runner, "audit", "verify")
     assert ok.exit_code == 0

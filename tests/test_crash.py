@@ -1,4 +1,4 @@
-"""Short versions of ``make crashtest`` (bench/crash.py), through real gunicorn processes over
+"""Short versions of ``make crashtest`` (bench/crash/), through real gunicorn processes over
 HTTP: SIGKILL of the whole process group under load on every dialect's writes, restart, and every
 acknowledged write present exactly once, idempotent retries not duplicating, nothing half-written,
 ``audit verify`` passing; and concurrent writers (4 workers x 32 connections on one SQLite file;
@@ -10,9 +10,16 @@ from __future__ import annotations
 import pytest
 
 from bench import crash
-from tests.conftest import PG_URL
+from tests.helpers import PG_URL
 
-needs_pg = pytest.mark.skipif(not PG_URL, reason="CONSENT_TEST_DATABASE_URL is not set")
+_skip_without_pg = pytest.mark.skipif(not PG_URL, reason="CONSENT_TEST_DATABASE_URL is not set")
+
+
+def needs_pg(test):
+    return pytest.mark.postgres(_skip_without_pg(test))
+
+
+pytestmark = pytest.mark.crash
 # the SQLite cases run in the SQLite suite; the PostgreSQL suite runs the PostgreSQL cases only
 sqlite_suite = pytest.mark.skipif(bool(PG_URL), reason="run in the SQLite suite")
 
@@ -29,15 +36,15 @@ def test_crash_sqlite(tmp_path):
     report = test.run()
     _passed(report)
     assert report.cycles == 3 and report.verified == 4
-    assert report.acknowledged > len(crash.KINDS) and report.retries > 0
-    assert set(report.by_kind) == {k.name for k in crash.KINDS}
+    assert report.acknowledged > len(crash.kinds()) and report.retries > 0
+    assert set(report.by_kind) == {k.name for k in crash.kinds()}
 
     # the row counts do see a half-written write: a truConsent consent without its log row
     sent = next(s for s in test.acked if s.kind == "truconsent-record")
     kind = test.by_name[sent.kind]
     with crash.Database(url) as db:
         assert kind.counts(db, sent) == test.expected[kind.name]
-        db.rows("DELETE FROM truconsent_log WHERE consent_id = "
+        db.rows("DELETE FROM truconsent_log WHERE consent_seq = "
                 "(SELECT seq FROM consent WHERE id = ?)", (sent.ids[0],))
         assert kind.counts(db, sent) != test.expected[kind.name]
 

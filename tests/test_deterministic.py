@@ -49,7 +49,7 @@ def _requests_once(database_url: str, tmp_path: Path, seed: str) -> list:
             storage.create_tables()
             from consent.core import auth, ledger
             org = ledger.create_org("acme", "Acme")
-            key = auth.create_credential(org, name="admin", scopes=("admin", "consent")).key
+            key = auth.create_credential(org.id, name="admin", scopes=("admin", "consent")).key
         client = app.test_client()
         headers = {"X-Org-Id": "acme", "X-API-Key": key}
         made = [client.post("/ledger/v1/consents", json={**GRANT, "subject": f"u{i}"},

@@ -44,7 +44,7 @@ def test_the_services_own_instance_folder_is_0700(app):
 
 
 def _record(org, n=3):
-    ledger.record(org.org, [ledger.Decision(subject=f"s{i}", purpose="p", status="granted")
+    ledger.record(org.org.id, [ledger.Decision(subject=f"s{i}", purpose="p", status="granted")
                             for i in range(n)])
 
 

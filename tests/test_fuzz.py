@@ -21,69 +21,11 @@ import pytest
 
 from tests import fuzz
 
+pytestmark = pytest.mark.fuzz
+
 LIVE = os.environ.get("FUZZ_LIVE") == "1"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300" if LIVE else "6"))
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _known_records(client, seed) -> dict:
-    """A record of each kind, so operations on one id reach real data (not only 404s)."""
-    ledger_h = {"X-Org-Id": seed["org"]["slug"], "X-API-Key": seed["ledger"]["admin_api_key"]}
-    out = {}
-    r = client.post("/ledger/v1/consents", headers=ledger_h,
-                    json={"subject": "fuzz-subject", "purpose": "marketing",
-                          "status": "granted"})
-    assert r.status_code == 201, r.text
-    out["ledger"] = {"consent_id": r.json()["id"], "subject": "fuzz-subject",
-                     "integration_id": seed["veriff"]["integration_id"],
-                     "session_id": seed["veriff"]["session_id"]}
-    t = seed["truconsent"]
-    r = client.post("/api/consent/consent-links",
-                    headers={"X-Org-Id": t["org_id"], "X-API-Key": t["api_key"]},
-                    json={"collection_point_id": t["collection_point_display_id"],
-                          "asset_id": t["asset_id"], "phone": "+919876543210",
-                          "expiry_hours": 24})
-    assert r.status_code == 200, r.text
-    out["truconsent"] = {"request_id": r.json()["request_id"]}
-    out["truconsent"].update(asset_id=t["asset_id"], banner_id=t["banner_id"], user_id="fuzz")
-    out["ledger"].update(asset_id=t["asset_id"], cp_id=t["collection_point_id"])
-    a = seed["attestr"]
-    r = client.post("/api/v3/public/consent/register",
-                    headers={"Authorization": a["authorization"]},
-                    json={"consentPurpose": "kyc_verification",
-                          "services": [{"service": a["services"][0]}],
-                          "consentTimestamp": "2026-05-22T00:00:00+0000",
-                          "consentMode": "email_otp", "consentType": "multi_use",
-                          "consentValidFrom": "2026-05-22T00:00:00+0000",
-                          "consentValidTill": "2099-01-01T00:00:00+0000",
-                          "consentReferenceId": "fuzz-ref", "consentPrincipalUserId": "fuzz",
-                          "clientDeclaration": True, "consentOperations": ["VERIFY"],
-                          "consentDataCategories": [{"category": "financial",
-                                                     "values": ["ifsc"]}]})
-    assert r.status_code == 200, r.text
-    out["attestr"] = {"consent_id": r.json()["_id"]}
-    # Veriff: a session of its own with a file and a submitted attempt (the seed's stays open)
-    v = seed["veriff"]
-    r = client.post("/v1/sessions", headers={"X-AUTH-CLIENT": v["api_key"]},
-                    json={"verification": {"vendorData": "fuzz"}})
-    assert r.status_code == 201, r.text
-    sid = r.json()["verification"]["id"]
-    signed = {"X-AUTH-CLIENT": v["api_key"], "Content-Type": "application/json"}
-    media = json.dumps({"image": {"context": "face", "content": "/9j/4AAQSkZJRg=="}}).encode()
-    r = client.send("POST", f"/v1/sessions/{sid}/media", data=media, headers={
-        **signed, "X-HMAC-SIGNATURE": fuzz.sign(v["shared_secret"], media)})
-    assert r.status_code == 200, r.text
-    media_id = r.json()["image"]["id"]
-    submit = json.dumps({"verification": {"status": "submitted"}}).encode()
-    r = client.send("PATCH", f"/v1/sessions/{sid}", data=submit, headers={
-        **signed, "X-HMAC-SIGNATURE": fuzz.sign(v["shared_secret"], submit)})
-    assert r.status_code == 200, r.text
-    attempt = client.send("GET", f"/v1/sessions/{sid}/attempts", headers={
-        "X-AUTH-CLIENT": v["api_key"], "X-HMAC-SIGNATURE": fuzz.sign(v["shared_secret"],
-                                                                    sid.encode())})
-    out["veriff"] = {"media_id": media_id,
-                     "attempt_id": attempt.json()["verifications"][0]["id"]}
-    return out
 
 
 class _Requests:
@@ -131,7 +73,7 @@ def test_fuzz_every_operation_in_process(app, runner):
     assert seeded.exit_code == 0, seeded.output
     seed = json.loads(seeded.output)
     credentials = fuzz.Credentials(seed)
-    credentials.known = _known_records(_Requests(flask_client=app.test_client()), seed)
+    credentials.learn(_Requests(flask_client=app.test_client()))
     schema = fuzz.load_wsgi(app)
     outcome = fuzz.run(schema, credentials, examples=EXAMPLES, deadline_s=60)
     print(_report(outcome))
@@ -181,7 +123,7 @@ def test_fuzz_every_operation_live_gunicorn(tmp_path):
                     raise RuntimeError("gunicorn did not become ready") from None
                 time.sleep(0.2)
         credentials = fuzz.Credentials(seed)
-        credentials.known = _known_records(_Requests(base_url=base_url), seed)
+        credentials.learn(_Requests(base_url=base_url))
         schema = fuzz.load_url(base_url)
         outcome = fuzz.run(schema, credentials, examples=EXAMPLES, shrink=True,
                            base_url=base_url, timeout=30)

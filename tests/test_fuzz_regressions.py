@@ -89,7 +89,7 @@ def test_nul_characters_on_postgresql_get_the_dialects_own_validation_status(cli
     that only PostgreSQL refuses."""
     import json
 
-    from consent.dialects.veriff import create_integration
+    from consent.dialects.veriff.service import create_integration
     from tests.veriff_helpers import sign
 
     integration = create_integration(org.org)

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from consent.core.storage import AuditEvent, Consent
-from consent.dialects.veriff import create_integration
+from consent.dialects.veriff.service import create_integration
 from tests.truconsent_helpers import make_cp
 
 DEEP = b'{"subject": ' + b"[" * 10000 + b"]" * 10000 + b"}"

@@ -52,9 +52,9 @@ def test_key_of_another_org_is_refused(client, org, other_org):
 
 
 def test_revoked_key_is_refused(client, org):
-    issued = auth.create_credential(org.org, scopes=("admin",))
+    issued = auth.create_credential(org.org.id, scopes=("admin",))
     assert client.get("/ledger/v1/consents", headers=org.headers(issued.key)).status_code == 200
-    auth.revoke_credential(org.org, issued.credential.id)
+    auth.revoke_credential(org.org.id, issued.credential.id)
     assert client.get("/ledger/v1/consents", headers=org.headers(issued.key)).status_code == 401
 
 
@@ -357,7 +357,7 @@ def test_export_jsonl_and_csv(client, org):
 def test_export_many_rows_in_batches(client, org):
     from consent.core import ledger
 
-    ledger.record(org.org, [ledger.Decision(subject=f"s{i}", purpose="p", status="granted")
+    ledger.record(org.org.id, [ledger.Decision(subject=f"s{i}", purpose="p", status="granted")
                             for i in range(2500)])
     r = client.get("/ledger/v1/export", headers=org.headers())
     assert len(r.data.decode().splitlines()) == 2500

@@ -163,7 +163,7 @@ USERS = 8
 
 
 def test_concurrent_uses_exactly_one_wins(app, org):
-    consent = ledger.record_one(org.org, ledger.Decision(subject="u", purpose="p",
+    consent = ledger.record_one(org.org.id, ledger.Decision(subject="u", purpose="p",
                                                          status="granted"))
     with storage.transaction():
         usage.set_terms(org.org.id, consent.id, single_use=True)
@@ -187,12 +187,12 @@ def test_concurrent_uses_exactly_one_wins(app, org):
     assert sorted(a["allowed"] for a in answers) == [False] * (USERS - 1) + [True]
     assert {a["reason"] for a in answers if not a["allowed"]} == {"already_used"}
     assert ConsentUse.select().where(ConsentUse.consent == consent.id).count() == 1
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]
 
 
 def test_concurrent_uses_in_threads_directly(app, org):
     """The same race below HTTP: threads, each with its own database connection."""
-    consent = ledger.record_one(org.org, ledger.Decision(
+    consent = ledger.record_one(org.org.id, ledger.Decision(
         subject="u2", purpose="p", status="granted",
         valid_until=storage.utcnow() + dt.timedelta(days=1)))
     with storage.transaction():

@@ -21,7 +21,7 @@ class Operator:
         self.app = app
         self.user = auth.create_user(email)
         for org in orgs:
-            auth.add_member(org.org, self.user)
+            auth.add_member(org.org.id, self.user)
         self.token_id, self.token = self.issue(lifetime)
 
     def issue(self, lifetime=3600):
@@ -211,7 +211,7 @@ def test_remove_member_stops_their_tokens_here_on_the_next_request(client, org, 
     assert sorted(event.payload["tokens_revoked"]) == sorted([shared.token_id, second_id])
     verified(client, org)
     # added again, the old tokens stay refused here; a new one works
-    auth.add_member(org.org, shared.user)
+    auth.add_member(org.org.id, shared.user)
     assert probe(client, shared.token, org).status_code == 401
     _, fresh = shared.issue()
     assert probe(client, fresh, org).status_code == 200

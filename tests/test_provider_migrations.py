@@ -1,16 +1,21 @@
 """The providers' migration 2, from a database at version 1: Veriff (media bytes and attempts, the
 session's request, watchlist screenings) and Avacy (the v4 ``versions``), then migration 3, which
-covers their rows (``consent.core.covered``: attested in the shape migration 2 gave them). What
+covers their rows (``consent.core.covered``: attested in the shape migration 2 gave them), and
+Avacy's 4 (a decision's ``consent_id`` renamed ``consent_seq``, hashed under its old name). What
 version 1 wrote is kept and keeps working; what it could not know answers as documented (a file
 from before is not downloadable)."""
 from __future__ import annotations
 
 import base64
 
+import pytest
+
 from consent.core import covered, ledger, migrate, storage
 from consent.dialects.avacy import archive
 from tests.avacy_helpers import DOCUMENTED, Tenant
 from tests.veriff_helpers import FAIL_NOT_FOUND, JPEG, Integration
+
+pytestmark = pytest.mark.upgrade
 
 
 def back_to_version_1() -> None:
@@ -25,6 +30,8 @@ def back_to_version_1() -> None:
         if cov.table.startswith(("veriff_", "avacy_")) and cov.table != "veriff_screening":
             sql(f'ALTER TABLE "{cov.table}" DROP COLUMN "{covered.POINTER}"')
     sql('ALTER TABLE "veriff_session_state" DROP COLUMN "salt"')
+    # and a decision's consent_seq had its old name (migration 4)
+    sql('ALTER TABLE "avacy_decision" RENAME COLUMN "consent_seq" TO "consent_id"')
     sql('UPDATE "schema_migration" SET "version" = 1 WHERE "component" IN (?, ?)'.replace(
         "?", "%s" if storage.is_postgres() else "?"), ("veriff", "avacy"))
 
@@ -42,12 +49,13 @@ def test_version_1_databases_get_migration_2_and_keep_their_data(app, client, or
     back_to_version_1()
     states = {s.name: s for s in migrate.status()}
     assert states["veriff"].current == 1 and states["avacy"].current == 1
-    assert states["veriff"].latest == 3 and states["avacy"].latest == 3
+    assert states["veriff"].latest == 3 and states["avacy"].latest == 4
     assert "older than this code" in migrate.problem()
     applied = migrate.upgrade()
     assert {(a.component, a.version) for a in applied} == {
-        ("veriff", 2), ("avacy", 2), ("veriff", 3), ("avacy", 3)}
+        ("veriff", 2), ("avacy", 2), ("veriff", 3), ("avacy", 3), ("avacy", 4)}
     assert migrate.problem() is None
+    assert {"consent_seq"} == columns("avacy_decision") & {"consent_id", "consent_seq"}
     assert {"content", "attempt_id"} <= columns("veriff_media")
     assert "request" in columns("veriff_session_state")
     assert "versions" in columns("avacy_consent")
@@ -74,4 +82,4 @@ def test_version_1_databases_get_migration_2_and_keep_their_data(app, client, or
     assert r.status_code == 201 and r.json["data"]["versions"] == [
         {"slug": "privacy_policy", "link": None, "date": "2024-05-01"}]
     # the rows version 1 wrote were attested as migration 2 left them: verify passes
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]

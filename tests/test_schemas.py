@@ -27,17 +27,17 @@ def test_iso_writes_what_the_schema_field_writes(value):
 
 
 def test_written_rows_equal_rows_read_back(app, org):
-    plain = ledger.record_one(org.org, ledger.Decision(subject="wire", purpose="mkt",
+    plain = ledger.record_one(org.org.id, ledger.Decision(subject="wire", purpose="mkt",
                                                        status="granted"))
-    full = ledger.record_one(org.org, ledger.Decision(
+    full = ledger.record_one(org.org.id, ledger.Decision(
         subject="wire", purpose="mkt", status="denied", purpose_version="3",
         notice_version="n-7", valid_from=dt.datetime(2026, 1, 1),
         valid_until=dt.datetime(2027, 1, 1, 12, 30), evidence={"ip": "127.0.0.1", "n": [1, 2]}))
-    withdrawn = ledger.withdraw(org.org, ledger.record_one(org.org, ledger.Decision(
+    withdrawn = ledger.withdraw(org.org.id, ledger.record_one(org.org.id, ledger.Decision(
         subject="wire", purpose="sms", status="granted")).id, evidence={"why": "asked"})
     schema = ConsentSchema()
     for consent in (plain, full, withdrawn):
-        read = ledger.get_consent(org.org, consent.id)
+        read = ledger.get_consent(org.org.id, consent.id)
         assert consent == read
         assert schema.dump(consent) == schema.dump(read)
         assert list(schema.dump(consent)) == list(schema.dump(read))  # same key order
@@ -46,14 +46,14 @@ def test_written_rows_equal_rows_read_back(app, org):
 def test_the_compiled_export_dump_equals_the_schema(app, org):
     from consent.dialects.ledger.export import dump
 
-    ledger.record_one(org.org, ledger.Decision(subject="x", purpose="p", status="granted"))
-    full = ledger.record_one(org.org, ledger.Decision(
+    ledger.record_one(org.org.id, ledger.Decision(subject="x", purpose="p", status="granted"))
+    full = ledger.record_one(org.org.id, ledger.Decision(
         subject="y", purpose="q", status="denied", purpose_version="3", notice_version="n-7",
         valid_from=dt.datetime(2026, 1, 1), valid_until=dt.datetime(2027, 1, 1, 12, 30),
         evidence={"ip": "127.0.0.1", "n": [1, 2]}))
-    ledger.withdraw(org.org, ledger.record_one(org.org, ledger.Decision(
+    ledger.withdraw(org.org.id, ledger.record_one(org.org.id, ledger.Decision(
         subject="y", purpose="s", status="granted")).id, evidence={"why": "asked"})
-    rows = list(ledger.export_rows(org.org))
+    rows = list(ledger.export_rows(org.org.id))
     assert len(rows) == 4 and full in rows
     for row in rows:
         assert dump(row) == ConsentSchema().dump(row)
@@ -100,3 +100,84 @@ def test_canonical_json_is_sorted_compact_and_utf8():
     assert canonical_json(value) == json.dumps(value, sort_keys=True, separators=(",", ":"),
                                                ensure_ascii=False, default=str)
     assert canonical_json(value) == '{"a":{"z":"2026-01-01 00:00:00"},"b":[1,"é",null],"c":true}'
+
+
+# -- dump hooks: the compiled dump refuses them where the route is declared -------------------
+
+def _hooked_schemas():
+    from marshmallow import Schema, fields, post_dump, pre_dump
+
+    class Shouting(Schema):
+        name = fields.String()
+
+        @post_dump
+        def shout(self, data, **kwargs):
+            return {k: v.upper() for k, v in data.items()}
+
+    class Prepared(Schema):
+        name = fields.String()
+
+        @pre_dump
+        def prepare(self, obj, **kwargs):
+            return {"name": obj["name"] + "!"}
+
+    class Outer(Schema):
+        inner = fields.List(fields.Nested(Shouting))
+
+    return Shouting, Prepared, Outer
+
+
+def _blueprint():
+    from consent.web.blueprint import DialectBlueprint
+    from consent.web.dialect import SERVICE_ERRORS
+
+    return DialectBlueprint("hooks_test", __name__, errors=SERVICE_ERRORS)
+
+
+@pytest.mark.parametrize("which,message", [
+    (0, "Shouting has @post_dump (shout)"),
+    (1, "Prepared has @pre_dump (prepare)"),
+    (2, "Outer.inner has @post_dump (shout)"),
+])
+def test_a_schema_with_dump_hooks_is_refused_where_its_route_is_declared(which, message):
+    schema = _hooked_schemas()[which]
+    with pytest.raises(TypeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _blueprint().response(200, schema)
+
+
+def test_a_hooked_schema_dumped_by_marshmallow_answers_with_its_hooks():
+    """``fast=False``: the route answers what marshmallow dumps, hooks and all."""
+    from flask import Flask
+    from flask.views import MethodView
+    from flask_smorest import Api
+
+    Shouting, _, _ = _hooked_schemas()
+    blp = _blueprint()
+
+    @blp.route("/shout")
+    class Shout(MethodView):
+        @blp.response(200, Shouting, fast=False)
+        def get(self):
+            return {"name": "quiet"}
+
+    app = Flask(__name__)
+    app.config.update(API_TITLE="t", API_VERSION="1", OPENAPI_VERSION="3.0.3")
+    Api(app).register_blueprint(blp)
+    response = app.test_client().get("/shout")
+    assert response.status_code == 200 and response.json == {"name": "QUIET"}
+
+
+def test_a_pluck_field_is_dumped_as_marshmallow_dumps_it():
+    from marshmallow import Schema, fields
+
+    from schemas.common import compile_dump
+
+    class Person(Schema):
+        name = fields.String()
+
+    class Team(Schema):
+        lead = fields.Pluck(Person, "name")
+        members = fields.Pluck(Person, "name", many=True)
+
+    team = {"lead": {"name": "a"}, "members": [{"name": "b"}, {"name": "c"}]}
+    assert compile_dump(Team())(team) == Team().dump(team) == {"lead": "a", "members": ["b", "c"]}

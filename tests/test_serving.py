@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from consent.core import auth
-from tests.conftest import OrgFixture
+from tests.helpers import OrgFixture
 
 ROOT = Path(__file__).resolve().parent.parent
 # gunicorn's default access log format, and every atom that could carry a credential.
@@ -69,7 +69,7 @@ class Served:
         self.archive_token = self.archive.split("t=", 1)[1]
         self.outbox_token = self.outbox.split("t=", 1)[1]
         self.user = auth.create_user("op@example.com")
-        auth.add_member(self.org.org, self.user)
+        auth.add_member(self.org.org.id, self.user)
         row, self.bearer = auth.issue_session(app.config["SECRET_KEY"], self.user, 3600,
                                               app.config["CONSENT_SESSION_MAX_AGE"])
         self.bearer_id = row.id
@@ -171,12 +171,12 @@ def _headers(head: bytes) -> dict:
 def served(tmp_path_factory):
     from consent import create_app
     from consent.core import storage
-    from tests import conftest
+    from tests import helpers
 
     tmp = tmp_path_factory.mktemp("served")
     pg_name = None
-    if conftest.PG_URL:
-        url, pg_name = conftest._fresh_pg_url()
+    if helpers.PG_URL:
+        url, pg_name = helpers.fresh_pg_database()
     else:
         url = f"sqlite:///{tmp / 'consent.sqlite3'}"
     app = create_app({"TESTING": True, "CONSENT_DATABASE_URL": url,
@@ -194,7 +194,7 @@ def served(tmp_path_factory):
             if storage.db.obj is not None and not storage.db.is_closed():
                 storage.db.close()
     if pg_name:
-        conftest._drop_pg(pg_name)
+        helpers.drop_pg_database(pg_name)
 
 
 # -- the access log ----------------------------------------------------------------------------------
@@ -348,7 +348,7 @@ def test_a_chunked_body_within_the_limit_reaches_the_route_whole(served):
 def test_revocation_and_removal_hold_on_the_next_request_of_every_worker(served):
     s = served
     user = auth.create_user("second@example.com")
-    auth.add_member(s.org.org, user)
+    auth.add_member(s.org.org.id, user)
     _, token = auth.issue_session(s.app.config["SECRET_KEY"], user, 3600,
                                   s.app.config["CONSENT_SESSION_MAX_AGE"])
     _, other = auth.issue_session(s.app.config["SECRET_KEY"], user, 3600,

@@ -316,13 +316,17 @@ def test_a_version_1_database_migrates_to_banners(client, org):
     for table in ("truconsent_asset", "truconsent_collection_point", "truconsent_request",
                   "truconsent_link_event", "truconsent_log"):   # not covered yet (migration 3)
         db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "audit_seq"')
+    # and a log's consent_seq had its old name (migration 4)
+    db.execute_sql('ALTER TABLE "truconsent_log" RENAME COLUMN "consent_seq" TO "consent_id"')
     db.execute_sql('DELETE FROM "schema_migration" WHERE "component" = ?'.replace(
         "?", "%s" if storage.is_postgres() else "?"), ("truconsent",))
     migrate.SchemaMigration.create(component="truconsent", version=1, description="baseline")
-    assert "truconsent 1 < 3" in migrate.problem()
+    assert "truconsent 1 < 4" in migrate.problem()
     applied = migrate.upgrade()
-    assert [(a.component, a.version) for a in applied] == [("truconsent", 2), ("truconsent", 3)]
+    assert [(a.component, a.version) for a in applied] == [
+        ("truconsent", 2), ("truconsent", 3), ("truconsent", 4)]
     assert migrate.problem() is None
+    assert "consent_seq" in {c.name for c in db.get_columns("truconsent_log")}
     for table, columns in NEW_COLUMNS.items():
         assert set(columns) <= {c.name for c in db.get_columns(table)}
     assert "truconsent_suppression" in db.get_tables()

@@ -70,7 +70,7 @@ def test_accept_all_records_one_log_per_purpose(client, org, cpf, link):
         assert c.subject.identifier == "+919876543210"
     assert TcLog.select().where(TcLog.event_id == link["event_id"]).count() == 2
     assert "truconsent.link.completed" in [e.action for e in AuditEvent.select()]
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]
     status = client.get(f"/api/consent/consent-links/status/{link['request_id']}",
                         headers=org.headers()).get_json()
     assert (status["status"], status["consent_action"], status["reference"]) == (

@@ -51,7 +51,7 @@ def test_record_approved(client, org, cpf):
         "collection_point_id": cpf.cp.id, "collection_point_display_id": "CP001",
         "source": "api", "event_id": None, "request_id": "r-1",
         "metadata": {"screen": "signup"}, "mappings": [], "created_at": first["created_at"]}
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]
 
 
 def test_record_refuses_purposes_not_on_the_collection_point(client, org, cpf):
@@ -120,7 +120,7 @@ def test_record_errors(client, org, other_org, cpf):
     assert (resp.status_code, resp.get_json()) == (400, {"detail": "Tenant context not found"})
     resp = record(client, org, body, key="ck_bogus")
     assert (resp.status_code, resp.get_json()) == (401, {"detail": "Invalid or inactive API key"})
-    nokey = auth.create_credential(org.org, scopes=()).key
+    nokey = auth.create_credential(org.org.id, scopes=()).key
     resp = record(client, org, body, key=nokey)
     assert (resp.status_code, resp.get_json()) == (
         403, {"detail": "API key does not have the 'consent' scope"})
@@ -243,7 +243,7 @@ def test_map_user(client, org, cpf):
     assert (again.status_code, again.get_json()) == (200, {
         "success": True, "mapped_count": 0, "anonymous_id": "sess_a",
         "authenticated_user_id": "usr_1", "message": "Successfully mapped 0 consent logs"})
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]
 
 
 def test_map_user_errors(client, org, other_org):

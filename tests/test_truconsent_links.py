@@ -46,7 +46,7 @@ def test_create_with_api_key(client, org, cpf):
                                                                                     seconds=5)
     actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)]
     assert actions[-1] == "truconsent.link.created"
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]
 
 
 def test_create_with_bearer_and_display_id_and_ten_digits(app, client, org, cpf):
@@ -154,7 +154,7 @@ def test_401_revoked_api_key(client, org, cpf):
     from consent.core import auth
 
     cred = auth.find_credential(org.consent_key)
-    auth.revoke_credential(org.org, cred.id)
+    auth.revoke_credential(org.org.id, cred.id)
     resp = post(client, link_body(cpf), org.headers(org.consent_key))
     assert (resp.status_code, resp.get_json()) == (401, {"detail": "Invalid or inactive API key"})
 
@@ -162,7 +162,7 @@ def test_401_revoked_api_key(client, org, cpf):
 def test_403_key_without_consent_scope(client, org, cpf):
     from consent.core import auth
 
-    key = auth.create_credential(org.org, kind="api_key", scopes=()).key
+    key = auth.create_credential(org.org.id, kind="api_key", scopes=()).key
     resp = post(client, link_body(cpf), org.headers(key))
     assert (resp.status_code, resp.get_json()) == (
         403, {"detail": "API key does not have the 'consent' scope"})

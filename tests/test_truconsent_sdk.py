@@ -145,7 +145,7 @@ def test_react_native_stops_on_401_and_403(banner, client, org):
             (req.rn_headers(org.slug), 401, "Authorization token required"),
             (req.rn_headers("", api_key=banner.key), 400, "Tenant context not found"),
             (req.rn_headers(org.slug, api_key=auth.create_credential(
-                org.org, name="no scope", scopes=()).key), 403,
+                org.org.id, name="no scope", scopes=()).key), 403,
              "API key does not have the 'consent' scope"),
             ({**banner.rn(), "Origin": "https://evil.example"}, 403, "Origin not authorized")):
         responses = req.rn_fetch_banner(client, headers, urls)
@@ -229,7 +229,7 @@ def test_react_native_accept_all(banner, client, org):
         "is_mandatory": True}
     assert banner.values("u1") == {"kyc": "accepted", "fraud": "shown", "offers": "accepted"}
     assert banner.get_banner("u1")["shown_to_principal"] is True
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]
 
 
 def test_react_native_reject_all_then_suppression(banner, client, org):

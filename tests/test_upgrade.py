@@ -33,10 +33,12 @@ import pytest
 from consent import create_app
 from consent.core import migrate, storage
 from consent.dialects.truconsent import models as tc_models
-from tests.conftest import PG_URL, _drop_pg, _fresh_pg_url
+from tests.helpers import PG_URL, drop_pg_database, fresh_pg_database
 from tests.openapi_contract import ContractClient
 from tests.route_helpers import NO_DATABASE, every_route
 from tests.veriff_helpers import dumps, sign
+
+pytestmark = pytest.mark.upgrade
 
 ROOT = Path(__file__).parent.parent
 HERE = Path(__file__).parent / "upgrade"
@@ -62,7 +64,7 @@ def restore(fixture: dict, tmp_path: Path) -> tuple[str, str | None]:
         path.write_bytes(load(info["database"]))
         path.chmod(0o600)
         return f"sqlite:///{path}", None
-    url, name = _fresh_pg_url()
+    url, name = fresh_pg_database()
     subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url],
                    input=load(info["database"]), check=True, capture_output=True)
     return url, name
@@ -89,7 +91,7 @@ class Upgraded:
         if storage.db.obj is not None and not storage.db.is_closed():
             storage.db.close()
         if self.pg_name:
-            _drop_pg(self.pg_name)
+            drop_pg_database(self.pg_name)
 
     def cli(self, *args):
         return self.runner.invoke(args=list(args))
@@ -121,7 +123,7 @@ def fresh_schema(tmp_path_factory):
     if BACKEND == "sqlite":
         url, name = f"sqlite:///{tmp_path_factory.mktemp('fresh') / 'fresh.sqlite3'}", None
     else:
-        url, name = _fresh_pg_url()
+        url, name = fresh_pg_database()
     app = create_app({"TESTING": True, "CONSENT_DATABASE_URL": url, "CONSENT_SECRET_KEY": "k"})
     try:
         migrate.upgrade()
@@ -130,7 +132,7 @@ def fresh_schema(tmp_path_factory):
         app.extensions["consent.background"].stop()
         storage.db.close()
         if name:
-            _drop_pg(name)
+            drop_pg_database(name)
 
 
 @pytest.fixture(params=list(FIXTURES))
@@ -595,7 +597,7 @@ def test_two_processes_migrating_one_database_at_once_apply_each_migration_once(
         applied_once(url)
     finally:
         if pg_name:
-            _drop_pg(pg_name)
+            drop_pg_database(pg_name)
 
 
 def _free_port() -> int:
@@ -668,7 +670,7 @@ def test_two_instances_started_with_auto_migrate_migrate_once_and_serve(tmp_path
             _, errors = server.communicate(timeout=30)
             assert "Traceback" not in errors, errors
         if pg_name:
-            _drop_pg(pg_name)
+            drop_pg_database(pg_name)
 
 
 def _alive(port: int) -> bool:

@@ -61,7 +61,7 @@ def test_consent_upload_signed_with_python_hmac(client, org, integ, session_id):
     assert consent.evidence["text"] == CONSENT["text"]
     assert consent.evidence["veriff_session_id"] == session_id
     assert consent.notice_version == hashlib.sha256(CONSENT["text"].encode()).hexdigest()
-    assert ledger.verify(org.org)["ok"] is True
+    assert ledger.verify(org.org.id)["ok"] is True
 
 
 def test_response_signature_covers_exact_bytes(client, integ, session_id):
@@ -102,7 +102,7 @@ def test_session_without_vendor_data_uses_session_subject(client, org, integ):
     sid = integ.create_session(client, {"person": {"firstName": "Ana"}})
     response = integ.upload(client, sid)
     assert response.status_code == 200
-    state = ledger.subject_state(org.org, f"veriff-session:{sid}")
+    state = ledger.subject_state(org.org.id, f"veriff-session:{sid}")
     assert [(s.purpose, s.status) for s in state] == [("veriff:ine", "granted")]
 
 
@@ -114,11 +114,11 @@ def test_latest_consent_is_binding_and_history_kept(client, org, integ, session_
     assert first.status_code == second.status_code == 200
     assert first.json["id"] != second.json["id"]
 
-    state = ledger.subject_state(org.org, "user-42")
+    state = ledger.subject_state(org.org.id, "user-42")
     assert len(state) == 1
     assert state[0].purpose == "veriff:bipa"
     assert state[0].status == "granted" and state[0].consent.id == second.json["id"]
-    rows, _ = ledger.list_consents(org.org, ledger.ConsentFilter(subject="user-42"))
+    rows, _ = ledger.list_consents(org.org.id, ledger.ConsentFilter(subject="user-42"))
     assert [c.id for c in rows] == [second.json["id"], first.json["id"]]
 
     listing = integ.get(client, f"/v1/sessions/{session_id}/consents", session_id)
@@ -474,8 +474,8 @@ def test_core_api_demo_flow(client, org, integ):
     assert end.status_code == 200 and end.json["verification"]["status"] == "submitted"
     got = call("GET", f"/sessions/{vid}/media", signed_over=vid)
     assert got.status_code == 200 and [i["context"] for i in got.json["images"]] == ["face"]
-    assert ledger.subject_state(org.org, f"veriff-session:{vid}")[0].status == "granted"
-    assert ledger.verify(org.org)["ok"] is True
+    assert ledger.subject_state(org.org.id, f"veriff-session:{vid}")[0].status == "granted"
+    assert ledger.verify(org.org.id)["ok"] is True
 
 
 # -- seed-demo ------------------------------------------------------------------------------------

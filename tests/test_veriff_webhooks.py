@@ -12,7 +12,7 @@ import pytest
 
 from consent.core import audit, auth, outbox
 from consent.core.storage import WebhookAttempt, WebhookDelivery
-from consent.dialects.veriff import create_integration
+from consent.dialects.veriff.service import create_integration
 from tests.receiver import Receiver
 from tests.veriff_helpers import Integration, sign
 
@@ -248,7 +248,7 @@ def audit_events(org):
 
 
 def test_an_integration_made_elsewhere_needs_its_key_once(client, org, runner):
-    issued = auth.create_credential(org.org, kind="hmac", name="plain hmac")
+    issued = auth.create_credential(org.org.id, kind="hmac", name="plain hmac")
     path = f"/ledger/v1/veriff/integrations/{issued.credential.id}"
     assert client.get(path, headers=org.headers()).json["api_key_known"] is False
     refused = client.patch(path, headers=org.headers(),

@@ -18,7 +18,7 @@ from consent.core.storage import AuditEvent
 from consent.dialects.attestr import clients
 from consent.dialects.attestr.models import AttestrClient
 from consent.dialects.veriff.models import VeriffIntegration
-from tests.conftest import OrgFixture
+from tests.helpers import OrgFixture
 from tests.openapi_contract import ContractClient
 from tests.veriff_helpers import Integration
 

@@ -37,7 +37,7 @@ def make_cp(org, title="Sign-up", purposes=PURPOSES, notice_version="3") -> CPFi
 def bearer(app, org, email="op@example.com", member=True) -> str:
     user = auth.create_user(email)
     if member:
-        auth.add_member(org, user)
+        auth.add_member(org.id, user)
     return auth.issue_session_token(app.config["SECRET_KEY"], user, 3600,
                                     app.config["CONSENT_SESSION_MAX_AGE"])
 

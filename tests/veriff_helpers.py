@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 
-from consent.dialects.veriff import create_integration
+from consent.dialects.veriff.service import create_integration
 
 FAIL_MISSING_KEY = {"status": "fail", "code": "1101", "message":
                     "Mandatory X-AUTH-CLIENT header containing the API key is missing from the "

@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from consent.core import background, clock, errors as domain, ids, outbound, outbox
 from consent.core.storage import Organisation
 
-from . import models, store  # noqa: F401 - the tables are registered whether or not it is on
+from . import store
 
 log = logging.getLogger(__name__)
 

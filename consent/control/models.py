@@ -15,7 +15,8 @@ from peewee import (
 )
 
 from consent.core.schema import baseline
-from consent.core.storage import BaseModel, JSONField, Organisation, register_models, utcnow
+from consent.core.components import Component
+from consent.core.storage import BaseModel, JSONField, Organisation, utcnow
 
 
 class ControlClock(BaseModel):
@@ -80,4 +81,6 @@ class ControlRequest(BaseModel):
 
 MODELS = (ControlClock, ControlFault, ControlRequest)
 
-register_models(*MODELS, component="control", migrations=(baseline(*MODELS),))
+# Its part of the schema: always installed (consent.web.dialect.install), control mode on or off,
+# so a database keeps one shape whichever way a process starts.
+SCHEMA = Component("control", MODELS, migrations=(baseline(*MODELS),))

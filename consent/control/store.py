@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from peewee import ForeignKeyField
 
-from consent.core import audit, clock, covered, queries, sql, storage
+from consent.core import audit, clock, components, covered, queries, sql, storage
 from consent.core.storage import (
     Credential,
     Membership,
@@ -118,7 +118,7 @@ def _org_paths(models) -> dict:
 def plan() -> list[tuple]:
     """The tables a reset empties for an organisation, in order (children first), each with
     its condition."""
-    models = storage.all_models()
+    models = components.all_models()
     paths = _org_paths(models)
     kept = _kept()
     cleared = [m for m in models if m in paths and m not in kept]
@@ -166,17 +166,19 @@ def reset(org_id: str, actor: str) -> dict:
         for cov in covered.tables():
             if cov.model not in kept:
                 continue
-            found = cov.select.where(f"{cov.org} = ?", order=f't."{cov.key}"').all((org_id,))
-            keys = []
-            for row in found:
-                key = getattr(row, cov.key)
-                keys.append(key)
-                event.record_hash(cov, key, covered.row_hash(cov, row, stored=True))
-            for start in range(0, len(keys), covered.IN_CHUNK):
-                chunk = keys[start:start + covered.IN_CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                sql.Statement(f'UPDATE "{cov.table}" SET "{covered.POINTER}" = ? '
-                              f'WHERE "{cov.key}" IN ({marks})').execute((event.seq, *chunk))
+            keys, last = [], None
+            while True:
+                found = cov.walk(org_id, last, covered.IN_CHUNK)
+                if not found:
+                    break
+                batch = []
+                for row in found:
+                    key = getattr(row, cov.key)
+                    batch.append(key)
+                    event.record_hash(cov, key, covered.row_hash(cov, row, stored=True))
+                cov.point(batch, event.seq)
+                keys += batch
+                last = batch[-1]
             rows += len(keys)
         previous = {"seq": head[0], "hash": head[1]} if head else None
         appended = event.append(actor=actor, action=RESET_ACTION, entity_type="organisation",
@@ -212,7 +214,7 @@ def _shown(column: str, value):
 def state(org_id: str) -> dict:
     """The organisation's records, every table a reset empties, as one JSON-able document:
     ``{component: {table: [row, ...]}}``, rows in key order (control's own tables left out)."""
-    component_of = {m: c.name for c in storage.components() for m in c.models}
+    component_of = {m: c.name for c in components.installed() for m in c.models}
     out: dict = {}
     head = queries.AUDIT_HEAD.execute((org_id,)).fetchone()
     for model, condition in plan():

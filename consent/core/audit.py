@@ -117,8 +117,8 @@ class Pending:
     def update(self, model, row, condition: str = "", **changes):
         """UPDATE a covered row (``row``: the model's named row as it is now, every hashed
         column in it or in ``changes``) with ``changes``, pointing it at this event, and record
-        its new hash. ``condition``: an SQL condition the
-        row must also meet; when it does not, nothing changes and None is returned. Returns
+        its new hash. ``condition``: an SQL condition the row must also meet (a fragment of
+        the owner's queries); when it does not, nothing changes and None is returned. Returns
         the row as it now is."""
         cov = covered.of(model)
         key = getattr(row, cov.key)
@@ -126,7 +126,7 @@ class Pending:
         missing = [name for name, _, _ in cov.columns if name not in values]
         if missing:   # its hash would take them as NULL
             raise TypeError(f"{cov.table}: the row lacks {', '.join(missing)}")
-        if covered.update(cov, key, {**changes, covered.POINTER: self.seq}, condition) != 1:
+        if cov.update(key, {**changes, covered.POINTER: self.seq}, condition) != 1:
             return None
         self.record_hash(cov, key, covered.row_hash(cov, values))
         return row._replace(**{k: v for k, v in values.items() if k in row._fields})
@@ -176,6 +176,17 @@ def append(org_id: str, *, actor: str, action: str, entity_type: str, entity_id:
     elif event.org_id != org_id:
         raise ValueError("an event begun for another organisation")
     return event._append(actor, action, entity_type, entity_id, payload)
+
+
+def events_by_id(org_id: str, event_ids) -> dict:
+    """The organisation's audit events (named rows) of these event ids, by event id (ids of
+    another organisation, or of no event, are left out)."""
+    ids = sorted(set(filter(None, event_ids)))
+    out = {}
+    for chunk in sql.chunks(ids):
+        for event in queries.events_by_id(sql.padded(len(chunk))).all((org_id, *sql.pad(chunk))):
+            out[event.event_id] = event
+    return out
 
 
 @dataclass

@@ -11,12 +11,10 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from peewee import JOIN
-
 from . import audit, ids, queries, sql, tokens
 from .errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
-from .storage import (Credential, Membership, Organisation, SessionToken,
-                      SessionTokenRevocation, User, transaction, utcnow)
+from .storage import (Credential, Membership, SessionToken, SessionTokenRevocation, User,
+                      transaction, utcnow)
 
 SCOPES = ("consent", "admin")
 KINDS = ("api_key", "hmac", "basic")
@@ -62,7 +60,7 @@ class IssuedCredential:
         return out
 
 
-def create_credential(org, *, kind: str = "api_key", name: str = "",
+def create_credential(org_id: str, *, kind: str = "api_key", name: str = "",
                       scopes=("consent",), actor: str = "system",
                       client_id: str | None = None) -> IssuedCredential:
     if kind not in KINDS:
@@ -76,10 +74,10 @@ def create_credential(org, *, kind: str = "api_key", name: str = "",
         client_id = client_id or "cl_" + ids.token_hex(8)
     with transaction():
         cred = sql.create(
-            Credential, org_id=org.id, kind=kind, name=name, key_hash=sha256_hex(key),
+            Credential, org_id=org_id, kind=kind, name=name, key_hash=sha256_hex(key),
             key_prefix=key[:10], client_id=client_id, scopes=",".join(sorted(set(scopes))),
             shared_secret=shared_secret)
-        audit.append(org.id, actor=actor, action="credential.created", entity_type="credential",
+        audit.append(org_id, actor=actor, action="credential.created", entity_type="credential",
                      entity_id=cred.id, payload={"kind": kind, "name": name,
                                                  "scopes": sorted(set(scopes)),
                                                  "key_prefix": cred.key_prefix,
@@ -87,18 +85,24 @@ def create_credential(org, *, kind: str = "api_key", name: str = "",
     return IssuedCredential(cred, key, shared_secret)
 
 
-def revoke_credential(org, credential_id: str, actor: str = "system") -> Credential:
+def revoke_credential(org_id: str, credential_id: str, actor: str = "system"):
+    """Revoke one of the organisation's credentials (NotFound for another's); returns its row."""
     with transaction():
-        cred = Credential.get_or_none((Credential.id == credential_id)
-                                      & (Credential.org == org.id))
+        cred = queries.CREDENTIAL_OF_ORG.one((credential_id, org_id))
         if cred is None:
             raise NotFound("credential not found")
         if cred.revoked_at is None:
-            cred.revoked_at = utcnow()
-            cred.save()
-            audit.append(org.id, actor=actor, action="credential.revoked",
+            cred = cred._replace(revoked_at=utcnow())
+            sql.update(Credential, cred.id, {"revoked_at": cred.revoked_at})
+            audit.append(org_id, actor=actor, action="credential.revoked",
                          entity_type="credential", entity_id=cred.id, payload={})
     return cred
+
+
+def credential(credential_id: str):
+    """The credential with this id (a row with ``.scope_set`` and ``.active``; revoked ones
+    too), or None. Callers check its organisation and kind."""
+    return queries.CREDENTIAL_BY_ID.one((credential_id,))
 
 
 def find_credential(key: str | None, kind: str | None = None):
@@ -133,121 +137,128 @@ TOKEN_HINT_CHARS = 6
 TOKEN_STATUSES = ("active", "expired", "revoked")
 
 
-def create_user(email: str, name: str = "") -> User:
+def create_user(email: str, name: str = ""):
+    """A new operator (their row); Conflict if the email is taken."""
     email = email.strip().lower()
     if "@" not in email:
         raise Invalid("a user needs an email address")
     with transaction():
-        if User.get_or_none(User.email == email):
+        if queries.USER_BY_EMAIL.one((email,)):
             raise Conflict(f"user {email} already exists")
-        return User.create(email=email, name=name)
+        return sql.create(User, email=email, name=name)
 
 
-def add_member(org, user: User, role: str = "admin", actor: str = "system"):
+def user_by_email(email: str):
+    """The operator with this email (a row), or None."""
+    return queries.USER_BY_EMAIL.one((email.strip().lower(),))
+
+
+def add_member(org_id: str, user, role: str = "admin", actor: str = "system"):
+    """Make a user a member of the organisation (their membership's row; the existing one if
+    they are)."""
     with transaction():
-        existing = Membership.get_or_none((Membership.org == org.id)
-                                          & (Membership.user == user.id))
+        existing = queries.MEMBERSHIP.one((org_id, user.id))
         if existing:
             return existing
-        member = Membership.create(org=org.id, user=user.id, role=role)
-        audit.append(org.id, actor=actor, action="member.added", entity_type="user",
+        member = sql.create(Membership, org_id=org_id, user_id=user.id, role=role)
+        audit.append(org_id, actor=actor, action="member.added", entity_type="user",
                      entity_id=user.id, payload={"email": user.email, "role": role})
         return member
 
 
-def members(org, email: str | None = None) -> list[dict]:
+def _member_view(row) -> dict:
+    return {"user_id": row.user_id, "email": row.email, "name": row.name, "role": row.role,
+            "created_at": row.created_at}
+
+
+def members(org_id: str, email: str | None = None) -> list[dict]:
     """The organisation's members, oldest first."""
-    query = (Membership.select(Membership.user.alias("user_id"), User.email, User.name,
-                               Membership.role, Membership.created_at)
-             .join(User).where(Membership.org == org.id))
-    if email is not None:
-        query = query.where(User.email == email.strip().lower())
-    return list(query.order_by(Membership.created_at, Membership.id).dicts())
+    if email is None:
+        rows = queries.MEMBERS.all((org_id,))
+    else:
+        rows = queries.MEMBERS_BY_EMAIL.all((org_id, email.strip().lower()))
+    return [_member_view(row) for row in rows]
 
 
-def remove_member(org, user_id: str, actor: str = "system") -> dict:
+def remove_member(org_id: str, user_id: str, actor: str = "system") -> dict:
     """Remove a user from the organisation: they lose it on their next request, and every token
     of theirs is revoked for it (adding them again does not bring an old token back). One
     transaction with its ``member.removed`` event."""
     with transaction():
-        audit.lock_org(org.id)
-        row = (Membership.select(Membership, User).join(User)
-               .where((Membership.org == org.id) & (Membership.user == user_id)).first())
+        audit.lock_org(org_id)
+        row = queries.MEMBER_OF_ORG.one((org_id, user_id))
         if row is None:
             raise NotFound("No such member of this organisation")
-        revoked = _revoke_for_org(org, _live_token_ids(user_id, org), actor)
-        Membership.delete().where(Membership.id == row.id).execute()
-        audit.append(org.id, actor=actor, action="member.removed", entity_type="user",
-                     entity_id=user_id, payload={"email": row.user.email, "role": row.role,
+        revoked = _revoke_for_org(org_id, _live_token_ids(user_id, org_id), actor)
+        queries.DELETE_MEMBERSHIP.execute((row.membership_id,))
+        audit.append(org_id, actor=actor, action="member.removed", entity_type="user",
+                     entity_id=user_id, payload={"email": row.email, "role": row.role,
                                                  "tokens_revoked": revoked})
-    return {"user_id": user_id, "email": row.user.email, "role": row.role,
+    return {"user_id": user_id, "email": row.email, "role": row.role,
             "tokens_revoked": len(revoked)}
 
 
-def issue_session(secret_key, user: User, lifetime_seconds: int,
-                  max_lifetime: int) -> tuple[SessionToken, str]:
+def issue_session(secret_key, user, lifetime_seconds: int,
+                  max_lifetime: int) -> tuple[object, str]:
     """Sign a bearer token naming the user; only its hash (and a hint) is stored, so it can be
     revoked. Returns the row and the token, which is shown once."""
     if not 0 < lifetime_seconds <= max_lifetime:
         raise Invalid(f"lifetime must be between 1 and {max_lifetime} seconds")
     token_id = ids.token_hex(16)
-    token = tokens.dumps(secret_key, tokens.Purpose.SESSION,
+    token = tokens.dumps(secret_key, tokens.Salt.SESSION,
                          {"uid": user.id, "tid": token_id, "ttl": lifetime_seconds})
     with transaction():
-        row = SessionToken.create(
-            id=token_id, user=user, token_hash=sha256_hex(token),
+        row = sql.create(
+            SessionToken, id=token_id, user_id=user.id, token_hash=sha256_hex(token),
             hint=token[-TOKEN_HINT_CHARS:],
             expires_at=utcnow() + dt.timedelta(seconds=lifetime_seconds))
     return row, token
 
 
-def issue_session_token(secret_key, user: User, lifetime_seconds: int, max_lifetime: int) -> str:
+def issue_session_token(secret_key, user, lifetime_seconds: int, max_lifetime: int) -> str:
     return issue_session(secret_key, user, lifetime_seconds, max_lifetime)[1]
 
 
-def session_for_token(secret_key, token: str, max_lifetime: int) -> SessionToken:
-    """The stored session a bearer token is (``.user`` loaded). Raises Unauthorized when it is
-    expired, tampered with or revoked everywhere."""
+def session_for_token(secret_key, token: str, max_lifetime: int):
+    """The stored session a bearer token is (a row with ``.user``). Raises Unauthorized when it
+    is expired, tampered with or revoked everywhere."""
     try:
-        payload = tokens.loads(secret_key, tokens.Purpose.SESSION, token, max_age=max_lifetime)
+        payload = tokens.loads(secret_key, tokens.Salt.SESSION, token, max_age=max_lifetime)
     except tokens.SignatureExpired:
         raise Unauthorized("expired") from None
     except tokens.BadSignature:
         raise Unauthorized("invalid") from None
-    row = (SessionToken.select(SessionToken, User).join(User)
-           .where(SessionToken.token_hash == sha256_hex(token)).first())
+    row = queries.SESSION_BY_TOKEN_HASH.one((sha256_hex(token),))
     if (row is None or row.revoked_at is not None or row.expires_at <= utcnow()
             or not isinstance(payload, dict) or row.user_id != payload.get("uid")):
         raise Unauthorized("expired or revoked")
     return row
 
 
-def user_for_session_token(secret_key, token: str, max_lifetime: int) -> User:
+def user_for_session_token(secret_key, token: str, max_lifetime: int):
     """The user a bearer token names. Raises Unauthorized when expired, tampered or revoked."""
     return session_for_token(secret_key, token, max_lifetime).user
 
 
-def require_membership(user: User, org) -> Membership:
-    member = Membership.get_or_none((Membership.org == org.id) & (Membership.user == user.id))
+def require_membership(user, org_id: str):
+    """The user's membership of the organisation (its row); Forbidden if they are none."""
+    member = queries.MEMBERSHIP.one((org_id, user.id))
     if member is None:
         raise Forbidden("user is not a member of this organisation")
     return member
 
 
-def require_session_access(session: SessionToken, org) -> str:
-    """The session's user may act for ``org`` now: a member (else Forbidden) and the token not
-    revoked for it (else Unauthorized). One query, on every request. Returns the role."""
-    row = (Membership.select(Membership.role, SessionTokenRevocation.id.alias("revocation"))
-           .join(SessionTokenRevocation, JOIN.LEFT_OUTER,
-                 on=((SessionTokenRevocation.org == Membership.org)
-                     & (SessionTokenRevocation.token == session.id)))
-           .where((Membership.org == org.id) & (Membership.user == session.user_id))
-           .dicts().first())
+def require_session_access(session, org_id: str) -> str:
+    """The session's user may act for the organisation now: a member (else Forbidden) and the
+    token not revoked for it (else Unauthorized). One query, on every request. Returns the
+    role."""
+    row = queries.SESSION_ACCESS.execute((session.id, org_id, session.user_id)).fetchone()
     if row is None:
         raise Forbidden("user is not a member of this organisation")
-    if row["revocation"] is not None:
+    role, revocation = row
+    if revocation is not None:
         raise Unauthorized("revoked for this organisation")
-    return row["role"]
+    return role
 
 
 def _status(revoked_at, expires_at, now) -> str:
@@ -256,135 +267,118 @@ def _status(revoked_at, expires_at, now) -> str:
     return "expired" if expires_at <= now else "active"
 
 
-def _live_token_ids(user_id: str, org) -> list[str]:
-    """The user's tokens that still work somewhere and are not yet revoked for ``org``."""
-    revoked_here = SessionTokenRevocation.select(SessionTokenRevocation.token).where(
-        SessionTokenRevocation.org == org.id)
-    return [t.id for t in SessionToken.select(SessionToken.id).where(
-        (SessionToken.user == user_id) & SessionToken.revoked_at.is_null()
-        & (SessionToken.expires_at > utcnow()) & SessionToken.id.not_in(revoked_here))
-        .order_by(SessionToken.created_at, SessionToken.id)]
+def _live_token_ids(user_id: str, org_id: str) -> list[str]:
+    """The user's tokens that still work somewhere and are not yet revoked for the
+    organisation."""
+    return [token_id for (token_id,) in queries.LIVE_TOKEN_IDS.execute(
+        (user_id, utcnow(), org_id)).fetchall()]
 
 
-def _revoke_for_org(org, token_ids: list[str], actor: str) -> list[str]:
-    """Revocation rows for ``org`` (inside the caller's transaction, its org locked)."""
-    if token_ids:
-        now = utcnow()
-        SessionTokenRevocation.insert_many(
-            [{"token": t, "org": org.id, "revoked_at": now, "actor": actor} for t in token_ids]
-        ).execute()
+def _revoke_for_org(org_id: str, token_ids: list[str], actor: str) -> list[str]:
+    """Revocation rows for the organisation (inside the caller's transaction, its org
+    locked)."""
+    now = utcnow()
+    for token_id in token_ids:
+        sql.insert(SessionTokenRevocation, {"token_id": token_id, "org_id": org_id,
+                                            "revoked_at": now, "actor": actor})
     return token_ids
 
 
-def _member_token_query(org):
-    """Session tokens of the organisation's members, with their revocation for it."""
-    return (SessionToken.select(SessionToken.id, SessionToken.user.alias("user_id"), User.email,
-                                SessionToken.hint, SessionToken.created_at,
-                                SessionToken.expires_at, SessionToken.revoked_at,
-                                SessionTokenRevocation.revoked_at.alias("revoked_here"))
-            .join(User).switch(SessionToken)
-            .join(Membership, on=((Membership.user == SessionToken.user)
-                                  & (Membership.org == org.id)))
-            .switch(SessionToken)
-            .join(SessionTokenRevocation, JOIN.LEFT_OUTER,
-                  on=((SessionTokenRevocation.token == SessionToken.id)
-                      & (SessionTokenRevocation.org == org.id))))
-
-
-def _org_view(row: dict, now) -> dict:
+def _org_view(row, now) -> dict:
     """A token as its organisation sees it: revoked if revoked everywhere or for it."""
-    times = [t for t in (row["revoked_at"], row["revoked_here"]) if t is not None]
+    times = [t for t in (row.revoked_at, row.revoked_here) if t is not None]
     revoked_at = min(times) if times else None
-    return {"id": row["id"], "user_id": row["user_id"], "email": row["email"],
-            "hint": row["hint"], "created_at": row["created_at"],
-            "expires_at": row["expires_at"], "revoked_at": revoked_at,
-            "status": _status(revoked_at, row["expires_at"], now)}
+    return {"id": row.id, "user_id": row.user_id, "email": row.email, "hint": row.hint,
+            "created_at": row.created_at, "expires_at": row.expires_at,
+            "revoked_at": revoked_at, "status": _status(revoked_at, row.expires_at, now)}
 
 
-def member_tokens(org, *, user_id: str | None = None, email: str | None = None,
+def _member_tokens(org_id: str, given: dict, limit: int) -> list:
+    """Tokens of the organisation's members, newest first, filtered by
+    ``queries.MEMBER_TOKEN_FILTERS`` (``{name: param}``; a None param: a filter without one)."""
+    names = [n for n in queries.MEMBER_TOKEN_FILTERS if n in given]
+    statement = queries.MEMBER_TOKEN.where(
+        *(queries.MEMBER_TOKEN_FILTERS[n] for n in names), order=queries.MEMBER_TOKEN_ORDER,
+        limit=True)
+    params = [given[n] for n in names if given[n] is not None]
+    return statement.all((org_id, org_id, *params, limit))
+
+
+def member_tokens(org_id: str, *, user_id: str | None = None, email: str | None = None,
                   status: str | None = None, limit: int = 100) -> list[dict]:
     """Session tokens of the organisation's members, newest first, as the organisation sees
     them. Never the token: its id and hint."""
     now = utcnow()
-    query = _member_token_query(org)
+    given = {}
     if user_id is not None:
-        query = query.where(SessionToken.user == user_id)
+        given["user_id"] = user_id
     if email is not None:
-        query = query.where(User.email == email.strip().lower())
-    revoked = (SessionToken.revoked_at.is_null(False)
-               | SessionTokenRevocation.revoked_at.is_null(False))
-    if status == "revoked":
-        query = query.where(revoked)
-    elif status == "expired":
-        query = query.where(~revoked & (SessionToken.expires_at <= now))
-    elif status == "active":
-        query = query.where(~revoked & (SessionToken.expires_at > now))
-    rows = query.order_by(SessionToken.created_at.desc(), SessionToken.id).limit(limit).dicts()
-    return [_org_view(row, now) for row in rows]
+        given["email"] = email.strip().lower()
+    if status in TOKEN_STATUSES:
+        given[status] = None if status == "revoked" else now
+    return [_org_view(row, now) for row in _member_tokens(org_id, given, limit)]
 
 
-def member_token(org, token_id: str) -> dict | None:
+def member_token(org_id: str, token_id: str) -> dict | None:
     """One token of a member of the organisation, as :func:`member_tokens` shows it, or None."""
-    row = _member_token_query(org).where(SessionToken.id == token_id).dicts().first()
-    return None if row is None else _org_view(row, utcnow())
+    rows = _member_tokens(org_id, {"id": token_id}, 1)
+    return _org_view(rows[0], utcnow()) if rows else None
 
 
-def revoke_token_for_org(org, token_id: str, actor: str = "system") -> dict:
+def revoke_token_for_org(org_id: str, token_id: str, actor: str = "system") -> dict:
     """Revoke a member's token for this organisation only (its user's other organisations
     decide for themselves). Not found unless the token's user is a member. Revoking a revoked
     token changes nothing. One transaction with its ``session_token.revoked`` event."""
     with transaction():
-        audit.lock_org(org.id)
-        found = member_token(org, token_id)
+        audit.lock_org(org_id)
+        found = member_token(org_id, token_id)
         if found is None:
             raise NotFound("No such token of this organisation's members")
         if found["revoked_at"] is None:
-            _revoke_for_org(org, [token_id], actor)
-            audit.append(org.id, actor=actor, action="session_token.revoked",
+            _revoke_for_org(org_id, [token_id], actor)
+            audit.append(org_id, actor=actor, action="session_token.revoked",
                          entity_type="session_token", entity_id=token_id,
                          payload={"user_id": found["user_id"], "email": found["email"],
                                   "scope": "organisation"})
-            found = member_token(org, token_id)
+            found = member_token(org_id, token_id)
     return found
 
 
 # -- the instance's operator (CLI): a user's tokens everywhere ------------------------------------
 
-def user_tokens(user: User) -> list[dict]:
+def user_tokens(user) -> list[dict]:
     """Every session token of a user, newest first, with the organisations (slugs) it is revoked
     for. Never the token: its id and hint."""
     now = utcnow()
     revoked_in: dict[str, list[str]] = {}
-    for rev in (SessionTokenRevocation.select(SessionTokenRevocation.token, Organisation.slug)
-                .join(SessionToken).switch(SessionTokenRevocation).join(Organisation)
-                .where(SessionToken.user == user.id).order_by(Organisation.slug).dicts()):
-        revoked_in.setdefault(rev["token"], []).append(rev["slug"])
+    for token_id, slug in queries.REVOKED_IN.execute((user.id,)).fetchall():
+        revoked_in.setdefault(token_id, []).append(slug)
     return [{"id": t.id, "hint": t.hint, "created_at": t.created_at,
              "expires_at": t.expires_at, "revoked_at": t.revoked_at,
              "status": _status(t.revoked_at, t.expires_at, now),
              "revoked_in": revoked_in.get(t.id, [])}
-            for t in SessionToken.select().where(SessionToken.user == user.id)
-            .order_by(SessionToken.created_at.desc(), SessionToken.id)]
+            for t in queries.TOKENS_OF_USER.all((user.id,))]
 
 
-def revoke_tokens(user: User, token_id: str | None = None, actor: str = "system") -> list[str]:
+def revoke_tokens(user, token_id: str | None = None, actor: str = "system") -> list[str]:
     """Revoke, everywhere, one of the user's tokens (``token_id``) or all that are not revoked
     yet. One transaction, with a ``session_token.revoked`` event per token in the chain of every
     organisation the user is a member of (a user of none has no chain to record it in).
     Returns the ids revoked (none when already revoked)."""
     with transaction():
-        orgs = sorted(m.org_id for m in Membership.select(Membership.org)
-                      .where(Membership.user == user.id))
+        orgs = [org_id for (org_id,) in queries.MEMBER_ORG_IDS.execute((user.id,)).fetchall()]
         for org_id in orgs:
             audit.lock_org(org_id)
-        query = SessionToken.select(SessionToken.id).where(
-            (SessionToken.user == user.id) & SessionToken.revoked_at.is_null())
-        if token_id is not None:
-            query = query.where(SessionToken.id == token_id)
-        ids = [t.id for t in query.order_by(SessionToken.created_at, SessionToken.id)]
+        if token_id is None:
+            found = queries.UNREVOKED_TOKEN_IDS.execute((user.id,))
+        else:
+            found = queries.UNREVOKED_TOKEN_ID.execute((user.id, token_id))
+        ids = [t for (t,) in found.fetchall()]
         if not ids:
             return []
-        SessionToken.update(revoked_at=utcnow()).where(SessionToken.id.in_(ids)).execute()
+        at = utcnow()
+        for chunk in sql.chunks(ids):
+            queries.revoke_tokens(sql.padded(len(chunk))).execute((at, *sql.pad(chunk)))
         for org_id in orgs:
             for revoked in ids:
                 audit.append(org_id, actor=actor, action="session_token.revoked",
@@ -393,13 +387,13 @@ def revoke_tokens(user: User, token_id: str | None = None, actor: str = "system"
     return ids
 
 
-def token_owner(token_id: str) -> User | None:
-    row = (SessionToken.select(SessionToken, User).join(User)
-           .where(SessionToken.id == token_id).first())
+def token_owner(token_id: str):
+    """The user whose session token this is (their row), or None."""
+    row = queries.SESSION_BY_ID.one((token_id,))
     return None if row is None else row.user
 
 
 def revoke_session_token(token: str, actor: str = "system") -> bool:
     """Revoke a token everywhere, given the token itself."""
-    row = SessionToken.get_or_none(SessionToken.token_hash == sha256_hex(token))
+    row = queries.SESSION_BY_TOKEN_HASH.one((sha256_hex(token),))
     return bool(row and revoke_tokens(row.user, row.id, actor=actor))

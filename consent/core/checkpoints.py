@@ -48,41 +48,17 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from peewee import AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField
-
 from auditchain import checkpoint as rules
 from auditchain.hashing import CONTENT_FIELDS, GENESIS, canonical_json
 
-from . import audit, background, outbox, queries
+from . import audit, background, ledger, outbox, queries, sql
 from .signing import KeyStore
-from .storage import BaseModel, Organisation, transaction, utcnow
+# The table of checkpoints is the core's (storage); named here too, where it is written.
+from .storage import AuditCheckpoint, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
 TOPIC = "audit.checkpoint"
-
-
-class AuditCheckpoint(BaseModel):
-    """A checkpoint the service signed: the organisation's head at ``at``, with the key's id and
-    the signature (see ``auditchain.checkpoint``). ``origin`` says who asked first (request, cli,
-    schedule); ``witnessed`` that the schedule sent it to the configured witness(es);
-    ``witness_file`` that its line is ``pending`` in, or ``written`` to, the witness file."""
-
-    id = AutoField()
-    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, id)
-    seq = IntegerField()
-    head_hash = CharField(max_length=64)
-    at = DateTimeField()
-    key_id = CharField(max_length=16)
-    signature = CharField(max_length=100)
-    origin = CharField(max_length=16)
-    witnessed = BooleanField(default=False)
-    witness_file = CharField(max_length=16, null=True)
-
-    class Meta:
-        table_name = "audit_checkpoint"
-        indexes = ((("org", "seq", "head_hash", "key_id"), True), (("org", "id"), False),
-                   (("witness_file",), False))
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -162,10 +138,7 @@ def as_checkpoint(row) -> rules.Checkpoint:
 
 
 def _kept(org_id: str, seq: int, head_hash: str, key_id: str):
-    return (AuditCheckpoint.select()
-            .where(AuditCheckpoint.org == org_id, AuditCheckpoint.seq == seq,
-                   AuditCheckpoint.head_hash == head_hash, AuditCheckpoint.key_id == key_id)
-            .first())
+    return queries.CHECKPOINT_KEPT.one((org_id, seq, head_hash, key_id, 1))
 
 
 def _good(row, key) -> bool:
@@ -187,29 +160,27 @@ def _issue_locked(org_id: str, origin: str, key_id: str, key):
     if row is not None:  # kept, but its signature no longer holds: someone edited it
         log.warning("checkpoint %s of organisation %s was altered in the database; signed anew",
                     row.id, org_id)
-        AuditCheckpoint.update(at=at, signature=cp.signature).where(
-            AuditCheckpoint.id == row.id).execute()
-        return AuditCheckpoint.get_by_id(row.id)
-    return AuditCheckpoint.create(org=org_id, seq=seq, head_hash=head_hash, at=at,
-                                  key_id=cp.key_id, signature=cp.signature, origin=origin)
+        sql.update(AuditCheckpoint, row.id, {"at": at, "signature": cp.signature})
+        return queries.CHECKPOINT_BY_ID.one((row.id,))
+    return sql.create(AuditCheckpoint, org_id=org_id, seq=seq, head_hash=head_hash, at=at,
+                      key_id=cp.key_id, signature=cp.signature, origin=origin)
 
 
-def issue(org, origin: str = "request") -> rules.Checkpoint:
+def issue(org_id: str, origin: str = "request") -> rules.Checkpoint:
     """The signed checkpoint of the organisation's current head (kept, or signed now)."""
     key_id, key = store().current()
-    seq, head_hash = head(org.id)
-    row = _kept(org.id, seq, head_hash, key_id)
+    seq, head_hash = head(org_id)
+    row = _kept(org_id, seq, head_hash, key_id)
     if not _good(row, key):
         with transaction():
-            audit.lock_org(org.id)
-            row = _issue_locked(org.id, origin, key_id, key)
+            audit.lock_org(org_id)
+            row = _issue_locked(org_id, origin, key_id, key)
     return as_checkpoint(row)
 
 
-def listing(org, limit: int = 50) -> list:
+def listing(org_id: str, limit: int = 50) -> list:
     """The organisation's kept checkpoints, newest first."""
-    return list(AuditCheckpoint.select().where(AuditCheckpoint.org == org.id)
-                .order_by(AuditCheckpoint.id.desc()).limit(limit))
+    return queries.CHECKPOINTS_OF_ORG.all((org_id, limit))
 
 
 def describe(row) -> dict:
@@ -220,9 +191,7 @@ def describe(row) -> dict:
 # -- the schedule and the witnesses ------------------------------------------------------------------
 
 def _last_witnessed(org_id: str):
-    return (AuditCheckpoint.select()
-            .where(AuditCheckpoint.org == org_id, AuditCheckpoint.witnessed == True)  # noqa: E712
-            .order_by(AuditCheckpoint.id.desc()).first())
+    return queries.LAST_WITNESSED.one((org_id, True, 1))
 
 
 def _due(org_id: str, now: dt.datetime) -> bool:
@@ -244,7 +213,7 @@ def witness_due(now: dt.datetime | None = None) -> int:
     now = now or utcnow()
     sent = 0
     keys = None
-    for (org_id,) in Organisation.select(Organisation.id).tuples():
+    for org_id in ledger.all_org_ids():
         if not _due(org_id, now):
             continue
         keys = keys or store()
@@ -258,7 +227,7 @@ def witness_due(now: dt.datetime | None = None) -> int:
             changes = {"witnessed": True}
             if CONFIG.witness_file:
                 changes["witness_file"] = "pending"
-            AuditCheckpoint.update(**changes).where(AuditCheckpoint.id == row.id).execute()
+            sql.update(AuditCheckpoint, row.id, changes)
             if CONFIG.witness_url:
                 outbox.enqueue(org_id, topic=TOPIC, url=CONFIG.witness_url,
                                body=json.dumps(cp.as_dict()),
@@ -273,22 +242,19 @@ def write_witness_file(limit: int = 500) -> int:
     path = CONFIG.witness_file
     if path is None:
         return 0
-    pending = AuditCheckpoint.select(AuditCheckpoint.id).where(
-        AuditCheckpoint.witness_file == "pending")
-    if not pending.exists():
+    if not queries.WITNESS_PENDING.all((1,)):
         return 0
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # one process appends at a time
-        rows = list(AuditCheckpoint.select().where(AuditCheckpoint.witness_file == "pending")
-                    .order_by(AuditCheckpoint.id).limit(limit))
+        rows = queries.WITNESS_PENDING.all((limit,))
         for row in rows:
             os.write(fd, (json.dumps(as_checkpoint(row).as_dict()) + "\n").encode())
         os.fsync(fd)
         if rows:
             with transaction():
-                AuditCheckpoint.update(witness_file="written").where(
-                    AuditCheckpoint.id.in_([r.id for r in rows])).execute()
+                for chunk in sql.chunks([r.id for r in rows]):
+                    queries.witness_written(sql.padded(len(chunk))).execute(sql.pad(chunk))
     finally:
         os.close(fd)   # and with it the lock
     return len(rows)
@@ -306,7 +272,6 @@ WITNESS = background.Loop("audit-checkpoints", run_witness, lambda: CONFIG.poll_
 
 # -- verifying ----------------------------------------------------------------------------------
 
-HASH_AT = queries.AUDIT_EVENT.where('t."org_id" = ?', 't."seq" = ?', limit=True)
 
 
 def verify_files(paths) -> list[tuple[bool, str]]:
@@ -325,7 +290,7 @@ def verify_files(paths) -> list[tuple[bool, str]]:
             out.append((False, f"REFUSED: checkpoint {where} ({cp.describe()}): {refused}"))
             continue
         if cp.org not in chains:
-            org = Organisation.get_or_none(Organisation.id == cp.org)
+            org = ledger.org_by_id(cp.org)
             chains[cp.org] = (org, audit.verify_chain(cp.org) if org else None)
         org, chain = chains[cp.org]
         label = f"{where} (org {org.slug if org else cp.org} seq {cp.seq} at {cp.at}, " \
@@ -345,17 +310,17 @@ def verify_files(paths) -> list[tuple[bool, str]]:
 
 
 def _hash_at(org_id: str, seq: int) -> str | None:
-    row = HASH_AT.one((org_id, seq, 1))
+    row = queries.AUDIT_EVENT_AT.one((org_id, seq))
     return row.hash if row else None
 
 
 # -- export ---------------------------------------------------------------------------------------
 
-def export_lines(org, batch: int = 2000):
+def export_lines(org_id: str, batch: int = 2000):
     """The organisation's events as JSON Lines (every field the hash covers, and the hash)."""
     last_seq = 0
     while True:
-        rows = queries.AUDIT_AFTER.all((org.id, last_seq, batch))
+        rows = queries.AUDIT_AFTER.all((org_id, last_seq, batch))
         for e in rows:
             record = audit.event_content(e)
             record["hash"] = e.hash
@@ -365,7 +330,7 @@ def export_lines(org, batch: int = 2000):
             return
 
 
-def write_export(org, path: str) -> int:
+def write_export(org_id: str, path: str) -> int:
     """Write the export to ``path`` whole (a temporary file, mode 0600, renamed into place);
     returns the number of events."""
     target = Path(path)
@@ -373,7 +338,7 @@ def write_export(org, path: str) -> int:
     count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for line in export_lines(org):
+            for line in export_lines(org_id):
                 fh.write(line)
                 count += 1
             fh.flush()

@@ -5,9 +5,13 @@ A consent is checked against the ``record_hash`` its ``consent.recorded`` event 
 (:mod:`consent.core.verify`). Every other row that an answer depends on (a consent's terms and
 uses, its events, a dialect's own record of a consent, a session's decision, a link's state...)
 lives in a *covered table*, which its owner declares next to its models with :func:`cover`: the
-core for its own tables, each dialect for its own (the core names no dialect). The declaration
-says which column names a row (its primary key), how to reach the row's organisation (a column,
-or a join), and which columns are bookkeeping no answer depends on (left out of the hash).
+core for its own tables, each dialect for its own (the core names no dialect), each in its
+schema component's ``covered`` (``consent.core.components``), which installs them. The
+declaration says which column names a row (its primary key), how to reach the row's
+organisation (its ``org`` foreign key, or a path of foreign keys to a table that has one), which
+columns are bookkeeping no answer depends on (left out of the hash), and the names columns
+renamed since the table was covered are hashed under (``hashed_as``: their names when the hashes already recorded
+were taken, so those stay true after the rename; the statements use the new names).
 
 For every covered table:
 
@@ -15,8 +19,9 @@ For every covered table:
   that last wrote it;
 * that event records the row's hash in its payload, ``"rows": {table: {key: hash}}`` (``key``:
   the primary key as text; ``hash``: SHA-256 of the canonical JSON of the row's columns, all but
-  ``audit_seq`` and the skipped ones, see :func:`row_hash`; a blob column counts as the SHA-256
-  of its bytes, which verify has the database compute, so a batch never holds the bytes);
+  ``audit_seq`` and the skipped ones, each under its column name or its ``hashed_as`` name, see
+  :func:`row_hash`; a blob column counts as the SHA-256 of its bytes, which verify has the
+  database compute, so a batch never holds the bytes);
 * every write of such a row goes through :class:`consent.core.audit.Pending`
   (``audit.begin``): under the organisation's write lock the next event's seq is known, so the
   rows are written first, already pointing at it, and the event appended last carries their
@@ -33,14 +38,16 @@ Databases written before a table was covered get its ``audit_seq`` column by a m
 then *attests* the rows already there (:func:`attest`): one ``rows.attested`` event per
 organisation and up to :data:`ATTEST_CHUNK` rows records their hashes as they were at the
 upgrade. A migration that later adds a column to a covered table must attest again
-(``attest(tables, again=True)``), since the column changes every row's hash.
+(``attest(tables, again=True)``), since the column changes every row's hash; a migration that
+renames a column of a covered table declares the old name (``cover(..., hashed_as={new: old})``)
+instead, which changes no hash. The statements this module runs are built, once per table, in
+``consent.core.queries``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Iterable
 
 from peewee import (
@@ -52,8 +59,9 @@ from peewee import (
     IntegerField,
 )
 
-from . import sql
-from .storage import JSONField, canonical_json, db, is_postgres
+from . import queries, sql
+from .database import is_postgres
+from .storage import JSONField, canonical_json
 
 POINTER = "audit_seq"
 ATTEST_CHUNK = 500
@@ -83,10 +91,12 @@ class Covered:
     model: type
     table: str
     key: str                                  # the column that names a row (primary key)
+    key_field: object
     key_is_int: bool
     columns: tuple[tuple[str, str, object], ...]   # (column, kind, field), hashed, in order
-    org: str                                  # SQL: the row's organisation (alias t, + join)
-    join: str = ""
+    org_path: tuple                           # foreign keys to follow, then the org's column
+    hashed_as: dict                           # {column: the name it is hashed under}
+    pointer: str = POINTER
 
     def key_text(self, value) -> str:
         return str(value)
@@ -100,47 +110,45 @@ class Covered:
         except ValueError:
             return None
 
-    # -- statements (built once per table) ------------------------------------------------------
+    # -- statements (built once per table, in consent.core.queries) ----------------------------
     @property
     def select(self) -> sql.Select:
-        return _select(self.table)
+        """Every hashed column of the rows (JSON as stored, a blob as its SHA-256) and
+        ``audit_seq``, from alias ``t``."""
+        return queries.covered_select(self, is_postgres())
 
-    def walk(self, org_id: str, after, limit: int) -> list:
+    def walk(self, org_id: str, after, limit: int, *, unattested: bool = False) -> list:
         """A batch of the organisation's rows in key order, after the key ``after`` (None: from
-        the first). JSON columns come as stored (canonical text)."""
-        if after is None:
-            return self.select.where(f"{self.org} = ?", order=f't."{self.key}"',
-                                     limit=True).all((org_id, limit))
-        return self.select.where(f"{self.org} = ?", f't."{self.key}" > ?',
-                                 order=f't."{self.key}"', limit=True).all((org_id, after, limit))
+        the first); ``unattested``: only rows no event records yet. JSON columns come as stored
+        (canonical text)."""
+        statement = queries.covered_rows(self, is_postgres(), after=after is not None,
+                                         unattested=unattested)
+        params = (org_id, limit) if after is None else (org_id, after, limit)
+        return statement.all(params)
 
     def pointers(self, org_id: str, keys: list) -> dict:
         """``{key text: audit_seq}`` of those of ``keys`` (texts) the organisation has."""
         out = {}
         keys = [k for k in (self.key_value(k) for k in keys) if k is not None]
-        for start in range(0, len(keys), IN_CHUNK):
-            chunk = keys[start:start + IN_CHUNK]
-            statement = _pointers_statement(self.table, padded(len(chunk)))
-            params = [org_id, *chunk, *[chunk[-1]] * (padded(len(chunk)) - len(chunk))]
-            for key, seq in statement.execute(params).fetchall():
+        for chunk in sql.chunks(keys, IN_CHUNK):
+            statement = queries.covered_pointers(self, sql.padded(len(chunk)))
+            for key, seq in statement.execute([org_id, *sql.pad(chunk)]).fetchall():
                 out[str(key)] = seq
         return out
 
+    def point(self, keys: list, seq: int) -> None:
+        """Point rows (by key) at the event ``seq``."""
+        for chunk in sql.chunks(keys, IN_CHUNK):
+            queries.point_at(self, sql.padded(len(chunk))).execute((seq, *sql.pad(chunk)))
+
+    def update(self, key, values: dict, condition: str = "") -> int:
+        """UPDATE one row's columns (values through their fields); ``condition``: an SQL
+        fragment of the owner's queries the row must also meet. Returns the rowcount."""
+        return sql.update(self.model, key, values, condition)
+
 
 IN_CHUNK = 256
-
-
-def padded(n: int) -> int:
-    """The IN list's length for ``n`` values: a power of two (few distinct statements)."""
-    size = 1
-    while size < n:
-        size *= 2
-    return size
-
-
-# The SHA-256 (hex) of a blob column, computed by the database (SQLite: a function every
-# connection of consent.core.sqlite registers).
-BLOB_DIGEST = {True: "encode(sha256({}), 'hex')", False: "ledger_sha256({})"}
+padded = sql.padded
 
 
 def blob_digest(value) -> str | None:
@@ -148,73 +156,75 @@ def blob_digest(value) -> str | None:
     return None if value is None else hashlib.sha256(bytes(value)).hexdigest()
 
 
-def _select(table: str) -> sql.Select:
-    return _select_for(table, is_postgres())
+_covered: dict[str, Covered] | None = None
 
 
-@lru_cache(maxsize=None)
-def _select_for(table: str, postgres: bool) -> sql.Select:
-    cov = _covered[table]
-    cols = []
-    for name, kind, field in cov.columns:
-        if kind == "json":   # as stored: the canonical text the hash was taken over
-            cols.append(sql.Column(f't."{name}"', name))
-        elif kind == "blob":  # its SHA-256, never the bytes (a batch stays small)
-            cols.append(sql.Column(BLOB_DIGEST[postgres].format(f't."{name}"'), name))
-        else:
-            cols.append(sql.column("t", field))
-    cols.append(sql.Column(f't."{POINTER}"', POINTER))
-    return sql.Select(f"{cov.model.__name__}Covered", cols,
-                      f'FROM "{cov.table}" t {cov.join}'.rstrip())
+def _declared() -> dict[str, Covered]:
+    if _covered is None:
+        from .components import NotDeclared
+
+        raise NotDeclared("covered tables")
+    return _covered
 
 
-@lru_cache(maxsize=None)
-def _pointers_statement(table: str, n: int) -> sql.Statement:
-    cov = _covered[table]
-    marks = ", ".join("?" * n)
-    return sql.Statement(f'SELECT t."{cov.key}", t."{POINTER}" FROM "{cov.table}" t {cov.join} '
-                         f'WHERE {cov.org} = ? AND t."{cov.key}" IN ({marks})')
-
-
-_covered: dict[str, Covered] = {}
-
-
-def cover(model, *, org: str = 't."org_id"', join: str = "", skip: Iterable[str] = ()) -> Covered:
-    """Declare ``model``'s table covered (see the module's docstring). ``org``: the SQL of a
-    row's organisation over alias ``t`` (and ``join``, which may reach it through another
-    table); ``skip``: columns that are bookkeeping no answer depends on, left out of the hash.
-    The model needs an ``audit_seq`` column (nullable integer)."""
+def cover(model, *, org: tuple = (), skip: Iterable[str] = (),
+          hashed_as: dict[str, str] | None = None) -> Covered:
+    """Declare ``model``'s table covered (see the module's docstring). ``org``: how a row
+    reaches its organisation, a path of fields: the foreign keys to follow from ``model``, then
+    the ``org`` field of the model reached (default: ``model``'s own ``org``); ``skip``: columns
+    that are bookkeeping no answer depends on, left out of the hash; ``hashed_as``: ``{column:
+    name}`` for a column renamed since hashes of it were recorded, hashed under that name. The
+    model needs an ``audit_seq`` column (nullable integer). The declaration takes effect once
+    its component is installed."""
     meta = model._meta
     if POINTER not in meta.fields:
         raise TypeError(f"{model.__name__} needs an {POINTER} column to be covered")
     if isinstance(meta.primary_key, CompositeKey):
         raise TypeError(f"{model.__name__}: a covered table needs a single-column key")
-    skip = set(skip)
-    unknown = skip - {f.column_name for f in meta.sorted_fields}
+    skip, hashed_as = set(skip), dict(hashed_as or {})
+    known = {f.column_name for f in meta.sorted_fields}
+    unknown = (skip | set(hashed_as)) - known
     if unknown:
         raise TypeError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
+    org_path = tuple(org) or (meta.fields["org"],)
+    reached = model
+    for fk in org_path[:-1]:
+        if not isinstance(fk, ForeignKeyField) or fk.model is not reached:
+            raise TypeError(f"{model.__name__}: org path {org_path} is no chain of foreign keys")
+        reached = fk.rel_model
+    if org_path[-1].model is not reached:
+        raise TypeError(f"{model.__name__}: org path ends outside {reached.__name__}")
     key = meta.primary_key
     columns = tuple((f.column_name, _kind(f), f) for f in meta.sorted_fields
                     if f.column_name != POINTER and f.column_name not in skip)
-    entry = Covered(model, meta.table_name, key.column_name, _kind(key) == "int", columns,
-                    org, join)
-    _covered[entry.table] = entry
-    _select_for.cache_clear()
-    _pointers_statement.cache_clear()
-    return entry
+    return Covered(model, meta.table_name, key.column_name, key, _kind(key) == "int", columns,
+                   org_path, hashed_as)
+
+
+def install(entries: Iterable[Covered]) -> None:
+    """Make these the covered tables (replacing those installed before); called by
+    ``consent.core.components.install`` with every installed component's."""
+    global _covered
+    declared: dict[str, Covered] = {}
+    for entry in entries:
+        if entry.table in declared:
+            raise ValueError(f"{entry.table} is declared covered twice")
+        declared[entry.table] = entry
+    _covered = declared
 
 
 def tables() -> list[Covered]:
     """Every covered table, by name (the order verify walks them in)."""
-    return [_covered[name] for name in sorted(_covered)]
+    declared = _declared()
+    return [declared[name] for name in sorted(declared)]
 
 
 def get(table: str) -> Covered | None:
-    return _covered.get(table)
+    return _declared().get(table)
 
 
 def of(model) -> Covered:
-    found = _covered.get(model._meta.table_name)
+    found = _declared().get(model._meta.table_name)
     if found is None or found.model is not model:
         raise TypeError(f"{model.__name__} is not a covered table")
     return found
@@ -244,16 +254,19 @@ def _value(kind: str, field, value, stored: bool):
         return int(value)
     if kind == "json":
         return value if stored else canonical_json(value)
-    if kind == "blob":   # bytes as written; their digest as read (see _select_for)
+    if kind == "blob":   # bytes as written; their digest as read (see consent.core.queries.covered_select)
         return value if isinstance(value, str) else blob_digest(value)
     return value
 
 
 def content(cov: Covered, row, stored: bool = False) -> dict:
-    """What a row's hash covers: ``{column: value}`` (``row``: a mapping of column names, or a
-    named row). ``stored``: JSON columns are as the database holds them (text), not values."""
+    """What a row's hash covers: ``{column (or its hashed_as name): value}`` (``row``: a mapping
+    of column names, or a named row). ``stored``: JSON columns are as the database holds them
+    (text), not values."""
     get_ = row.get if isinstance(row, dict) else (lambda name: getattr(row, name, None))
-    return {name: _value(kind, field, get_(name), stored) for name, kind, field in cov.columns}
+    names = cov.hashed_as
+    return {names.get(name, name): _value(kind, field, get_(name), stored)
+            for name, kind, field in cov.columns}
 
 
 def row_hash(cov: Covered, row, stored: bool = False) -> str:
@@ -267,28 +280,6 @@ def recorded(payload) -> dict:
     return rows if isinstance(rows, dict) else {}
 
 
-# -- statements a write needs ---------------------------------------------------------------
-
-@lru_cache(maxsize=256)
-def update_text(table: str, key: str, names: tuple[str, ...], condition: str,
-                postgres: bool) -> str:
-    mark = "%s" if postgres else "?"
-    sets = ", ".join(f'"{n}" = {mark}' for n in names)
-    text = f'UPDATE "{table}" SET {sets} WHERE "{key}" = {mark}'
-    if condition:
-        text += f" AND ({condition})"
-    return text
-
-
-def update(cov: Covered, key, values: dict, condition: str = "") -> int:
-    """``UPDATE`` one row's columns (values through their fields); returns the rowcount."""
-    fields = sql.fields_by_column(cov.model)
-    names = tuple(values)
-    params = [None if v is None else fields[n].db_value(v) for n, v in values.items()]
-    text = update_text(cov.table, cov.key, names, condition, is_postgres())
-    return db.execute_sql(text, (*params, key)).rowcount
-
-
 # -- attesting rows written before they were covered ----------------------------------------
 
 def attest(entries: Iterable[Covered], *, again: bool = False, note: str = "") -> int:
@@ -300,19 +291,11 @@ def attest(entries: Iterable[Covered], *, again: bool = False, note: str = "") -
 
     entries = list(entries)
     done = 0
-    org_ids = [org_id for (org_id,) in db.execute_sql(
-        'SELECT "id" FROM "organisation" ORDER BY "id"').fetchall()]
-    for org_id in org_ids:
+    for (org_id,) in queries.ORG_IDS.execute().fetchall():
         for cov in entries:
             last = None
             while True:
-                conditions = [f"{cov.org} = ?"] + ([] if again else [f't."{POINTER}" IS NULL'])
-                params = [org_id]
-                if last is not None:
-                    conditions.append(f't."{cov.key}" > ?')
-                    params.append(last)
-                rows = cov.select.where(*conditions, order=f't."{cov.key}"', limit=True).all(
-                    (*params, ATTEST_CHUNK))
+                rows = cov.walk(org_id, last, ATTEST_CHUNK, unattested=not again)
                 if not rows:
                     break
                 pending = audit.begin(org_id)
@@ -321,12 +304,7 @@ def attest(entries: Iterable[Covered], *, again: bool = False, note: str = "") -
                     key = getattr(row, cov.key)
                     keys.append(key)
                     pending.record_hash(cov, key, row_hash(cov, row, stored=True))
-                for start in range(0, len(keys), IN_CHUNK):
-                    chunk = keys[start:start + IN_CHUNK]
-                    marks = ", ".join("?" * len(chunk))
-                    sql.Statement(f'UPDATE "{cov.table}" SET "{POINTER}" = ? '
-                                  f'WHERE "{cov.key}" IN ({marks})').execute(
-                        (pending.seq, *chunk))
+                cov.point(keys, pending.seq)
                 pending.append(actor=ATTEST_ACTOR, action=ATTEST_ACTION, entity_type="table",
                                entity_id=cov.table, payload={
                                    "count": len(rows), "note": note or

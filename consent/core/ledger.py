@@ -3,6 +3,9 @@ current state, identity mapping, idempotency, verification and export.
 
 Every function that writes runs one transaction that also appends the audit event(s) describing
 the write, so a caller that got a return value knows both are committed.
+
+Every function takes the organisation as ``org_id``, its id (a string), and returns named rows
+(``consent.core.sql``); the statements are in ``consent.core.queries``.
 """
 from __future__ import annotations
 
@@ -46,8 +49,7 @@ def create_org(slug: str, name: str, subdomain: str | None = None, actor: str = 
         if not SLUG_RE.match(value or ""):
             raise Invalid(f"{label} must be lowercase letters, digits and hyphens (1-64)")
     with transaction():
-        if Organisation.select().where((Organisation.slug == slug)
-                                       | (Organisation.subdomain == subdomain)).exists():
+        if queries.ORG_TAKEN.value((slug, subdomain)):
             raise Conflict(f"an organisation with slug {slug!r} or subdomain {subdomain!r} exists")
         org = sql.create(Organisation, slug=slug, name=name, subdomain=subdomain)
         audit.append(org.id, actor=actor, action="org.created", entity_type="org",
@@ -67,8 +69,17 @@ def org_by_subdomain(subdomain: str):
     return queries.ORG_BY_SUBDOMAIN.one((subdomain,))
 
 
+def org_by_id(org_id: str):
+    """The organisation with this id (a named row), or None."""
+    return queries.ORG_BY_ID.one((org_id,))
+
+
 def all_orgs() -> list:
-    return queries.ORG.where(order='t."slug"').all()
+    return queries.ORGS.all()
+
+
+def all_org_ids() -> list[str]:
+    return [org_id for (org_id,) in queries.ORG_IDS.execute().fetchall()]
 
 
 # -- subjects, purposes, notices -------------------------------------------------------------------
@@ -86,8 +97,9 @@ def _subject(org_id: str, identifier: str, create: bool = True):
     return sql.create(Subject, org_id=org_id, identifier=identifier)
 
 
-def find_subject(org, identifier: str):
-    return _subject(_org_id(org), identifier, create=False)
+def find_subject(org_id: str, identifier: str):
+    """The subject row with this identifier, or None."""
+    return _subject(org_id, identifier, create=False)
 
 
 def _code(code: str | None, what: str) -> str:
@@ -97,12 +109,12 @@ def _code(code: str | None, what: str) -> str:
     return code
 
 
-def ensure_purpose(org, code: str, name: str | None = None, version: str | None = None,
+def ensure_purpose(org_id: str, code: str, name: str | None = None, version: str | None = None,
                    description: str = "", actor: str = "system"):
     """The purpose with this code (a named row), created (with an audit event) on first use, and
     given ``version`` as a new current version if it lacks it. Call inside a transaction when
     part of a larger write."""
-    org_id, code = _org_id(org), _code(code, "purpose")
+    code = _code(code, "purpose")
     purpose = queries.PURPOSE_BY_CODE.one((org_id, code))
     if purpose is None:
         event = audit.begin(org_id)
@@ -124,14 +136,14 @@ def ensure_purpose(org, code: str, name: str | None = None, version: str | None 
     return purpose
 
 
-def ensure_notice(org, code: str, title: str | None = None, actor: str = "system",
+def ensure_notice(org_id: str, code: str, title: str | None = None, actor: str = "system",
                   version: str | None = None):
     """The notice with this code (a named row), created on first use (version ``version``, or
     "1") with an audit event: a notice a client names without publishing its text. Given a
     ``version`` it lacks, that version is added (empty text) and becomes the current one, with a
     ``notice.published`` audit event. Call inside a transaction when part of a larger write;
     :func:`publish_notice` adds versions with their text."""
-    org_id, code = _org_id(org), _code(code, "notice")
+    code = _code(code, "notice")
     version = (version or "").strip() or None
     if version is not None and len(version) > 32:
         raise Invalid("a notice version has at most 32 characters")
@@ -145,8 +157,8 @@ def ensure_notice(org, code: str, title: str | None = None, actor: str = "system
                      entity_id=str(notice.id), payload={
                          "code": code, "version": notice.current_version, "title": notice.title,
                          "text_sha256": hashlib.sha256(b"").hexdigest()})
-    elif version and version != notice.current_version and not NoticeVersion.select().where(
-            (NoticeVersion.notice == notice.id) & (NoticeVersion.version == version)).exists():
+    elif version and version != notice.current_version and \
+            queries.NOTICE_VERSION.one((notice.id, version)) is None:
         event = audit.begin(org_id)
         event.create(NoticeVersion, notice_id=notice.id, version=version, text="")
         notice = event.update(Notice, notice, current_version=version)
@@ -157,10 +169,9 @@ def ensure_notice(org, code: str, title: str | None = None, actor: str = "system
     return notice
 
 
-def publish_notice(org, code: str, title: str, text: str, version: str,
+def publish_notice(org_id: str, code: str, title: str, text: str, version: str,
                    actor: str = "system"):
     """Create a notice or add a version to it. Returns the new version (a named row)."""
-    org_id = _org_id(org)
     with transaction():
         event = audit.begin(org_id)
         notice = queries.NOTICE_BY_CODE.one((org_id, code))
@@ -284,27 +295,27 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     return Recorded(consent, event.event_id)
 
 
-def record(org, decisions: Iterable[Decision], actor: str = "system") -> list[ConsentRecord]:
+def record(org_id: str, decisions: Iterable[Decision],
+           actor: str = "system") -> list[ConsentRecord]:
     """Record decisions in one transaction, one audit event each."""
     decisions = list(decisions)
     if not decisions:
         raise Invalid("nothing to record")
     with transaction():
-        return [r.consent for r in in_transaction_record(org, decisions, actor)]
+        return [r.consent for r in in_transaction_record(org_id, decisions, actor)]
 
 
-def record_one(org, decision: Decision, actor: str = "system") -> ConsentRecord:
-    return record(org, [decision], actor)[0]
+def record_one(org_id: str, decision: Decision, actor: str = "system") -> ConsentRecord:
+    return record(org_id, [decision], actor)[0]
 
 
-def in_transaction_record(org, decisions: Iterable[Decision], actor: str = "system",
+def in_transaction_record(org_id: str, decisions: Iterable[Decision], actor: str = "system",
                           now: dt.datetime | None = None,
                           rows: RowsHook | None = None) -> list[Recorded]:
     """Like :func:`record`, for callers that already hold a transaction (dialects that write their
     own rows in the same commit); also returns each decision's audit event. ``rows(event,
     consent)`` writes a dialect's covered rows of each decision through its event (see
     :func:`_write_decision`)."""
-    org_id = _org_id(org)
     now = now or utcnow()
     audit.lock_org(org_id)
     subjects: dict = {}
@@ -312,20 +323,18 @@ def in_transaction_record(org, decisions: Iterable[Decision], actor: str = "syst
             for d in decisions]
 
 
-def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledger",
+def withdraw(org_id: str, consent_id: str, *, actor: str = "system", source: str = "ledger",
              evidence: dict | None = None) -> ConsentRecord:
     """Withdraw a binding grant: a new ``withdrawn`` record that supersedes it, plus a
     ``withdrawn`` event on the original, both recorded by the withdrawal's audit event (and so
     is what the ``consent.withdrawn`` listeners change). Returns the withdrawal record."""
-    org_id = _org_id(org)
     with transaction():
         audit.lock_org(org_id)
         original = get_consent(org_id, consent_id)
         if original.status != "granted":
             raise Conflict(f"consent {consent_id} is {original.status}; only a grant can be "
                            "withdrawn")
-        newer = queries.NEWER_CONSENT.one((org_id, original.subject_id, original.purpose_id,
-                                           original.seq, 1))
+        newer = newer_consent(original)
         if newer is not None:
             if newer.status == "withdrawn" and newer.supersedes == original.id:
                 raise Conflict(f"consent {consent_id} is already withdrawn")
@@ -334,10 +343,10 @@ def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledg
 
         def rows(event, withdrawal):
             event.insert(ConsentEvent, {
-                "consent_id": original.seq, "type": "withdrawn", "at": now,
+                "consent_seq": original.seq, "type": "withdrawn", "at": now,
                 "audit_event_id": event.event_id,
                 "data": {"withdrawal_id": withdrawal.id, "source": source}})
-            hooks.emit("consent.withdrawn", org_id=org_id, consent=original,
+            hooks.emit(hooks.WITHDRAWN, org_id=org_id, consent=original,
                        withdrawal=withdrawal, actor=actor, at=now, event=event)
 
         withdrawal = _write_decision(org_id, Decision(
@@ -348,16 +357,59 @@ def withdraw(org, consent_id: str, *, actor: str = "system", source: str = "ledg
     return withdrawal.consent
 
 
-def get_consent(org, consent_id: str) -> ConsentRecord:
-    consent = queries.CONSENT_BY_ID.one((_org_id(org), consent_id))
+def get_consent(org_id: str, consent_id: str) -> ConsentRecord:
+    consent = queries.CONSENT_BY_ID.one((org_id, consent_id))
     if consent is None:
         raise NotFound(f"consent {consent_id} not found")
     return consent
 
 
-def latest_consent(org, subject: str, purpose: str) -> ConsentRecord | None:
+def consents_by_id(org_id: str, consent_ids) -> dict[str, ConsentRecord]:
+    """The organisation's consents of these ids, by id (another organisation's are left out)."""
+    ids = sorted(set(consent_ids))
+    out = {}
+    for chunk in sql.chunks(ids):
+        statement = queries.consents_by_id(sql.padded(len(chunk)))
+        out.update((c.id, c) for c in statement.all((org_id, *sql.pad(chunk))))
+    return out
+
+
+def consents_by_seq(org_id: str, seqs) -> dict[int, ConsentRecord]:
+    """The organisation's consents of these seqs, by seq (another organisation's are left
+    out)."""
+    seqs = sorted(set(seqs))
+    out = {}
+    for chunk in sql.chunks(seqs):
+        statement = queries.consents_by_seq(sql.padded(len(chunk)))
+        out.update((c.seq, c) for c in statement.all((org_id, *sql.pad(chunk))))
+    return out
+
+
+# -- the binding rule ---------------------------------------------------------------------------
+# The newest record (highest seq) of a holder and purpose is the binding one; every older record
+# of the same holder and purpose is superseded. Written once: NEWER_CONSENT and SUPERSEDED in
+# consent.core.queries.
+
+def newer_consent(consent) -> ConsentRecord | None:
+    """The newest record of ``consent``'s holder and purpose after it (None: it binds)."""
+    return queries.NEWER_CONSENT.one((consent.org_id, consent.subject_id, consent.purpose_id,
+                                      consent.seq, 1))
+
+
+def binding(org_id: str, seqs) -> dict[int, bool]:
+    """Whether each of these consents (seqs of the organisation) still binds, by seq (another
+    organisation's are left out): one query per few hundred consents, whatever their number."""
+    seqs = sorted(set(seqs))
+    out = {}
+    for chunk in sql.chunks(seqs):
+        statement = queries.binding_of(sql.padded(len(chunk)))
+        out.update((seq, bool(binds)) for seq, binds in
+                   statement.execute((org_id, *sql.pad(chunk))).fetchall())
+    return out
+
+
+def latest_consent(org_id: str, subject: str, purpose: str) -> ConsentRecord | None:
     """The binding (newest) record of a subject and purpose, by their identifiers, or None."""
-    org_id = _org_id(org)
     found = _subject(org_id, subject, create=False)
     purpose_row = queries.PURPOSE_BY_CODE.one((org_id, purpose)) if found else None
     if purpose_row is None:
@@ -381,6 +433,20 @@ def consent_events(consent) -> list:
     return trail
 
 
+def events_of_consents(org_id: str, seqs, *, mapped_only: bool = False) -> list:
+    """The events on these consents of the organisation (by seq), oldest first: withdrawn,
+    mapped, used, expired (not a legacy ``recorded`` one); ``mapped_only``: their identity
+    mappings only. Named rows of ``ConsentEvent`` (``consent_seq``, ``type``, ``at``,
+    ``data``...)."""
+    seqs = sorted(set(seqs))
+    out = []
+    for chunk in sql.chunks(seqs):
+        statement = queries.events_of_consents(sql.padded(len(chunk)), mapped_only)
+        out += statement.all((org_id, *sql.pad(chunk)))
+    out.sort(key=lambda e: e.id)
+    return out
+
+
 @dataclass
 class ConsentFilter:
     subject: str | None = None
@@ -391,10 +457,9 @@ class ConsentFilter:
     date_to: dt.datetime | None = None
 
 
-def list_consents(org, flt: ConsentFilter, *, limit: int = 50,
+def list_consents(org_id: str, flt: ConsentFilter, *, limit: int = 50,
                   before_seq: int | None = None) -> tuple[list[ConsentRecord], int | None]:
     """Newest first, keyset-paginated on the internal sequence. Returns (page, next cursor)."""
-    org_id = _org_id(org)
     given = {"status": flt.status, "source": flt.source, "date_from": flt.date_from,
              "date_to": flt.date_to, "before_seq": before_seq}
     if flt.subject is not None:
@@ -407,11 +472,8 @@ def list_consents(org, flt: ConsentFilter, *, limit: int = 50,
         if purpose is None:
             return [], None
         given["purpose_id"] = purpose.id
-    names = [name for name in queries.CONSENT_FILTERS if given.get(name) not in (None, "")]
-    statement = queries.CONSENT.where('c."org_id" = ?',
-                                      *(queries.CONSENT_FILTERS[n] for n in names),
-                                      order='c."seq" DESC', limit=True)
-    rows = statement.all((org_id, *(given[n] for n in names), limit + 1))
+    names = tuple(n for n in queries.CONSENT_FILTERS if given.get(n) not in (None, ""))
+    rows = queries.consent_page(names).all((org_id, *(given[n] for n in names), limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].seq if more and rows else None)
@@ -437,12 +499,11 @@ def effective_status(c, now: dt.datetime) -> str:
     return c.status
 
 
-def subject_state(org, identifier: str, now: dt.datetime | None = None) -> list[PurposeState]:
+def subject_state(org_id: str, identifier: str, now: dt.datetime | None = None) -> list[PurposeState]:
     """The binding (newest) decision per purpose for a subject, with its validity now.
 
     One indexed read of the subject's own rows (index org, subject, purpose, seq), so its cost does
     not grow with the size of the ledger."""
-    org_id = _org_id(org)
     subject = _subject(org_id, identifier, create=False)
     if subject is None:
         return []
@@ -460,29 +521,30 @@ def subject_state(org, identifier: str, now: dt.datetime | None = None) -> list[
 
 # -- identity mapping -----------------------------------------------------------------------------
 
-def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = "system",
+def map_identity(org_id: str, anonymous_id: str, authenticated_id: str, *, actor: str = "system",
                  metadata: dict | None = None, source: str = "ledger") -> tuple[int, object]:
     """Move every consent held by the anonymous subject to the authenticated one: one transaction,
     one audit event, one ``mapped`` ConsentEvent per moved record. Returns (moved count, the
     link's named row)."""
-    org_id = _org_id(org)
     if anonymous_id == authenticated_id:
         raise Invalid("anonymousId and authenticatedUserId must differ")
     with transaction():
         audit.lock_org(org_id)
         anonymous = _subject(org_id, anonymous_id)
         authenticated = _subject(org_id, authenticated_id)
-        moving = [row.seq for row in Consent.select(Consent.seq).where(
-            (Consent.org == org_id) & (Consent.subject == anonymous.id))]
+        moving = [seq for (seq,) in queries.CONSENT_SEQS_OF_SUBJECT.execute(
+            (org_id, anonymous.id)).fetchall()]
         event = audit.begin(org_id)
         link = event.create(SubjectLink, id=new_uuid(), org_id=org_id,
                             anonymous_id=anonymous.id, authenticated_id=authenticated.id,
                             moved_count=len(moving), metadata=metadata)
         if moving:
-            Consent.update(subject=authenticated.id).where(Consent.seq.in_(moving)).execute()
+            for chunk in sql.chunks(moving):
+                queries.move_consents(sql.padded(len(chunk))).execute(
+                    (authenticated.id, *sql.pad(chunk)))
             for seq in moving:
                 event.insert(ConsentEvent, {
-                    "consent_id": seq, "type": "mapped", "at": event.at,
+                    "consent_seq": seq, "type": "mapped", "at": event.at,
                     "audit_event_id": event.event_id,
                     "data": {"from": anonymous.identifier, "to": authenticated.identifier,
                              "to_subject": authenticated.id, "metadata": metadata}})
@@ -498,7 +560,7 @@ def map_identity(org, anonymous_id: str, authenticated_id: str, *, actor: str = 
 
 IDEMPOTENCY_KEY_MAX = 255
 
-def idempotent(org, scope: str, key: str | None, request: dict,
+def idempotent(org_id: str, scope: str, key: str | None, request: dict,
                produce: Callable[[], tuple[int, dict]]) -> tuple[int, dict, bool]:
     """Run ``produce`` once per (org, scope, key) and store its (status, body) in the same
     transaction. A repeat returns the stored result and writes nothing. A repeat with a different
@@ -509,13 +571,10 @@ def idempotent(org, scope: str, key: str | None, request: dict,
         return status, body, False
     if len(key) > IDEMPOTENCY_KEY_MAX:  # the column's width (PostgreSQL enforces it: a 500)
         raise Invalid(f"an idempotency key is at most {IDEMPOTENCY_KEY_MAX} characters")
-    org_id = _org_id(org)
     request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
 
     def stored():
-        row = IdempotencyRecord.get_or_none((IdempotencyRecord.org == org_id)
-                                            & (IdempotencyRecord.scope == scope)
-                                            & (IdempotencyRecord.key == key))
+        row = queries.IDEMPOTENCY.one((org_id, scope, key))
         if row is None:
             return None
         if row.request_hash != request_hash:
@@ -532,8 +591,8 @@ def idempotent(org, scope: str, key: str | None, request: dict,
             if previous:
                 return previous
             status, body = produce()
-            IdempotencyRecord.create(org=org_id, scope=scope, key=key, request_hash=request_hash,
-                                     status=status, body=body)
+            sql.create(IdempotencyRecord, org_id=org_id, scope=scope, key=key,
+                       request_hash=request_hash, status=status, body=body)
         return status, body, False
     except IntegrityError:  # a concurrent request with the same key committed first
         previous = stored()
@@ -544,7 +603,7 @@ def idempotent(org, scope: str, key: str | None, request: dict,
 
 # -- audit queries and verification ---------------------------------------------------------------
 
-def audit_events(org, *, event_id: str | None = None, from_seq: int | None = None,
+def audit_events(org_id: str, *, event_id: str | None = None, from_seq: int | None = None,
                  to_seq: int | None = None, since: dt.datetime | None = None,
                  until: dt.datetime | None = None, limit: int = 100) -> list:
     """Audit events in sequence order: one by id, or a range by sequence number and/or time.
@@ -552,27 +611,22 @@ def audit_events(org, *, event_id: str | None = None, from_seq: int | None = Non
     own order but where two writers' events fall within the same moment)."""
     given = {"event_id": event_id, "from_seq": from_seq, "to_seq": to_seq, "since": since,
              "until": until}
-    names = [n for n in queries.AUDIT_FILTERS if given[n] is not None]
-    by_time = bool(names) and set(names) <= {"since", "until"}
-    statement = queries.AUDIT_EVENT.where(
-        't."org_id" = ?', *(queries.AUDIT_FILTERS[n] for n in names),
-        order='t."at", t."seq"' if by_time else 't."seq"', limit=True)
-    return statement.all((_org_id(org), *(given[n] for n in names), limit))
+    names = tuple(n for n in queries.AUDIT_FILTERS if given[n] is not None)
+    return queries.audit_page(names).all((org_id, *(given[n] for n in names), limit))
 
 
-def verify(org) -> dict:
+def verify(org_id: str) -> dict:
     """Verify the organisation's audit chain and every consent against it, in full, in constant
     memory (see :mod:`consent.core.verify` for what is checked, and for verifications in slices)."""
     from .verify import full  # verify builds on this module
 
-    return full(_org_id(org))
+    return full(org_id)
 
 
 # -- export -------------------------------------------------------------------------------------
 
-def export_rows(org, batch: int = 1000) -> Iterator[ConsentRecord]:
+def export_rows(org_id: str, batch: int = 1000) -> Iterator[ConsentRecord]:
     """Every consent of the organisation, oldest first, in keyset batches (constant memory)."""
-    org_id = _org_id(org)
     last = 0
     while True:
         rows = queries.CONSENTS_AFTER.all((org_id, last, batch))
@@ -582,10 +636,6 @@ def export_rows(org, batch: int = 1000) -> Iterator[ConsentRecord]:
         last = rows[-1].seq
 
 
-def count_consents(org) -> int:
-    return queries.COUNT_CONSENTS.value((_org_id(org),))
-
-
-def _org_id(org) -> str:
-    return org if isinstance(org, str) else org.id
+def count_consents(org_id: str) -> int:
+    return queries.COUNT_CONSENTS.value((org_id,))
 

@@ -1,8 +1,9 @@
 """Versioned schema migrations.
 
-The schema belongs to *components*: the core and each dialect (``storage.register_models(...,
-component=NAME, migrations=...)``). Each component has an ordered list of :class:`Migration`\\ s
-numbered 1, 2, 3... (the core's are in ``consent.core.schema``); the database records the migrations applied to it in ``schema_migration``
+The schema belongs to *components* (``consent.core.components``): the core
+(``consent.core.schema.CORE``) and each dialect (the ``schema`` of its ``Dialect`` entry), the
+ones the process installed. Each component has an ordered list of :class:`Migration`\\ s
+numbered 1, 2, 3...; the database records the migrations applied to it in ``schema_migration``
 (component, version, description, when, how long), and a component's version is the highest
 recorded.
 
@@ -44,33 +45,16 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from peewee import AutoField, CharField, DateTimeField, IntegerField
-
-from . import schema as _core_schema  # noqa: F401  (registers the core's component)
-from . import storage
+from . import components, queries, sql
+from .database import db, is_postgres
 from .schema import Schema
-from .storage import BaseModel, db, utcnow
+from .storage import SchemaMigration
 
 log = logging.getLogger(__name__)
 
 COMMAND = "flask --app app migrate"
 # pg_advisory_xact_lock key: any constant that no other program on the server uses ("consent!")
 PG_LOCK_KEY = 0x636F6E73656E7421
-
-
-class SchemaMigration(BaseModel):
-    """One migration applied to this database (or a component created at a version)."""
-
-    id = AutoField()
-    component = CharField(max_length=64)
-    version = IntegerField()
-    description = CharField(max_length=200)
-    applied_at = DateTimeField(default=utcnow)
-    duration_ms = IntegerField(default=0)
-
-    class Meta:
-        table_name = "schema_migration"
-        indexes = ((("component", "version"), True),)
 
 
 @dataclass(frozen=True)
@@ -92,8 +76,7 @@ class ComponentStatus:
 def _recorded() -> dict[str, int]:
     if SchemaMigration._meta.table_name not in db.get_tables():
         return {}
-    return {component: version for component, version in db.execute_sql(
-        'SELECT "component", MAX("version") FROM "schema_migration" GROUP BY "component"')}
+    return dict(queries.MIGRATED_VERSIONS.execute().fetchall())
 
 
 def status() -> list[ComponentStatus]:
@@ -101,7 +84,7 @@ def status() -> list[ComponentStatus]:
     recorded = _recorded()
     tables = set(db.get_tables())
     out = []
-    for component in storage.components():
+    for component in components.installed():
         current = recorded.get(component.name)
         legacy = current is None and any(m._meta.table_name in tables for m in component.models)
         out.append(ComponentStatus(component.name, 0 if legacy else current,
@@ -141,8 +124,8 @@ class _Locked:
     def __enter__(self):
         self._tx = db.atomic()          # SQLite: writer lock + BEGIN IMMEDIATE
         self._tx.__enter__()
-        if storage.is_postgres():
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (PG_LOCK_KEY,))
+        if is_postgres():
+            queries.MIGRATION_LOCK.execute((PG_LOCK_KEY,))
         return self
 
     def __exit__(self, *exc):
@@ -153,9 +136,10 @@ def upgrade() -> list[Applied]:
     """Bring every component to its latest version (see the module's docstring). Safe to run
     again, and from several processes at once. Returns what was applied."""
     applied: list[Applied] = []
+    parts = components.installed()   # refuses before anything is written when none are
     with _Locked():
         db.create_tables([SchemaMigration], safe=True)
-    for component in storage.components():
+    for component in parts:
         while True:
             with _Locked():
                 step = _next_step(component)
@@ -164,9 +148,8 @@ def upgrade() -> list[Applied]:
                 started = time.monotonic()
                 version, description = step()
                 seconds = time.monotonic() - started
-                SchemaMigration.create(component=component.name, version=version,
-                                       description=description,
-                                       duration_ms=int(seconds * 1000))
+                sql.create(SchemaMigration, component=component.name, version=version,
+                           description=description, duration_ms=int(seconds * 1000))
             applied.append(Applied(component.name, version, description, seconds))
             log.info("schema: %s at version %d (%s) in %.2f s", component.name, version,
                      description, seconds)

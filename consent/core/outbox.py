@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from . import audit, background, clock, outbound, sql
+from . import audit, background, clock, outbound, queries, sql
 from .errors import NotFound
 from .storage import WebhookAttempt, WebhookDelivery, db, transaction, utcnow
 
@@ -61,20 +61,6 @@ class Policy:
 
 
 POLICY = Policy()
-
-DELIVERY = sql.model_select(WebhookDelivery)
-DUE = DELIVERY.where('t."status" = ?', 't."next_attempt_at" <= ?',
-                     '(t."lease_until" IS NULL OR t."lease_until" < ?)',
-                     order='t."next_attempt_at"', limit=True)
-DELIVERY_OF_ORG = DELIVERY.where('t."org_id" = ?', 't."id" = ?')
-CLAIM = sql.Statement(
-    'UPDATE "webhook_delivery" SET "lease_until" = ?, "attempts" = "attempts" + 1 '
-    'WHERE "id" = ? AND "status" = \'pending\' AND "next_attempt_at" <= ? '
-    'AND ("lease_until" IS NULL OR "lease_until" < ?)')
-RELEASE = sql.Statement(
-    'UPDATE "webhook_delivery" SET "lease_until" = NULL, "attempts" = "attempts" - 1 '
-    'WHERE "id" = ? AND "status" = \'pending\' AND "lease_until" IS NOT NULL')
-ATTEMPTS_OF = sql.model_select(WebhookAttempt).where('t."delivery_id" = ?', order='t."id"')
 
 # -- secrets in what the operator sees ---------------------------------------------------------------
 
@@ -157,14 +143,14 @@ def _claim(delivery) -> bool:
     """Lease a due delivery (and count the attempt); False if another sender has it."""
     now = utcnow()
     with transaction():
-        return CLAIM.execute((now + dt.timedelta(seconds=POLICY.lease), delivery.id, now,
-                              now)).rowcount == 1
+        return queries.CLAIM_DELIVERY.execute(
+            (now + dt.timedelta(seconds=POLICY.lease), delivery.id, now, now)).rowcount == 1
 
 
 def _release(delivery_id: int) -> None:
     """Give back a claim never attempted (its sender stopped first)."""
     with transaction():
-        RELEASE.execute((delivery_id,))
+        queries.RELEASE_DELIVERY.execute((delivery_id,))
 
 
 def _record(delivery, attempts: int, answer: outbound.Answer, elapsed: int) -> None:
@@ -182,7 +168,7 @@ def _record(delivery, attempts: int, answer: outbound.Answer, elapsed: int) -> N
             changes.update(status="failed")
         else:
             changes.update(next_attempt_at=at + dt.timedelta(seconds=POLICY.delay(attempts)))
-        WebhookDelivery.update(**changes).where(WebhookDelivery.id == delivery.id).execute()
+        sql.update(WebhookDelivery, delivery.id, changes)
     if not ok:
         log.info("webhook %s to %s: attempt %d failed (%s)", delivery.id,
                  redact_url(delivery.url), attempts, error)
@@ -230,16 +216,10 @@ class Pool:
                 room = self.workers - self._in_flight
             if self._stopped or room <= 0 or (limit is not None and handed >= limit):
                 break
-            query = WebhookDelivery.select().where(
-                WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now,
-                WebhookDelivery.lease_until.is_null() | (WebhookDelivery.lease_until < now),
-                (WebhookDelivery.next_attempt_at > after[0])
-                | ((WebhookDelivery.next_attempt_at == after[0])
-                   & (WebhookDelivery.id > after[1])))
-            if skip_urls:   # destinations full: their other deliveries wait
-                query = query.where(WebhookDelivery.url.not_in(sorted(skip_urls)))
-            rows = list(query.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                        .limit(self.PAGE))
+            # destinations full: their other deliveries wait
+            skipped = sql.pad(sorted(skip_urls)) if skip_urls else []
+            rows = queries.due_deliveries(len(skipped)).all(
+                (now, now, after[0], after[0], after[1], *skipped, self.PAGE))
             for delivery in rows:
                 if limit is not None and handed >= limit:
                     break
@@ -418,28 +398,20 @@ SENDER = background.Loop("webhook-sender", _step, lambda: POLICY.poll_interval, 
 # Every view masks the secrets a delivery carries (masked_headers, redact_url): a webhook token or
 # API key is shown once, when it is made, and never again here.
 
-def deliveries(org, *, status: str | None = None, topic: str | None = None,
+def deliveries(org_id: str, *, status: str | None = None, topic: str | None = None,
                reference: str | None = None, limit: int = 50,
                before_id: int | None = None) -> list:
-    """The organisation's deliveries, newest first (URLs redacted)."""
-    query = WebhookDelivery.select().where(WebhookDelivery.org == org.id)
-    if status:
-        query = query.where(WebhookDelivery.status == status)
-    if topic:
-        query = query.where(WebhookDelivery.topic == topic)
-    if reference:
-        query = query.where(WebhookDelivery.reference == reference)
-    if before_id:
-        query = query.where(WebhookDelivery.id < before_id)
-    rows = list(query.order_by(WebhookDelivery.id.desc()).limit(limit))
-    for row in rows:   # a view: never saved
-        row.url = redact_url(row.url)
-        row.headers = masked_headers(row.headers)
-    return rows
+    """The organisation's deliveries, newest first, as the operator sees them (:func:`shown`)."""
+    given = {"status": status, "topic": topic, "reference": reference, "before_id": before_id}
+    names = [n for n in queries.DELIVERY_FILTERS if given[n]]
+    statement = queries.DELIVERY.where(
+        queries.DELIVERY_BY_ORG, *(queries.DELIVERY_FILTERS[n] for n in names),
+        order=queries.DELIVERY_NEWEST_FIRST, limit=True)
+    return [shown(row) for row in statement.all((org_id, *(given[n] for n in names), limit))]
 
 
-def _get(org, delivery_id: int):
-    delivery = DELIVERY_OF_ORG.one((org.id, delivery_id))
+def _get(org_id: str, delivery_id: int):
+    delivery = queries.DELIVERY_OF_ORG.one((org_id, delivery_id))
     if delivery is None:
         raise NotFound(f"webhook delivery {delivery_id} not found")
     return delivery
@@ -451,25 +423,25 @@ def shown(delivery):
                              headers=masked_headers(delivery.headers))
 
 
-def get(org, delivery_id: int):
+def get(org_id: str, delivery_id: int):
     """One delivery of the organisation, as the operator sees it (:func:`shown`)."""
-    return shown(_get(org, delivery_id))
+    return shown(_get(org_id, delivery_id))
 
 
 def attempts(delivery) -> list:
-    return ATTEMPTS_OF.all((delivery.id,))
+    return queries.ATTEMPTS_OF.all((delivery.id,))
 
 
-def replay(org, delivery_id: int, actor: str = "system"):
+def replay(org_id: str, delivery_id: int, actor: str = "system"):
     """Send a delivery again (the same request), with a fresh set of attempts."""
     with transaction():
-        delivery = _get(org, delivery_id)
+        delivery = _get(org_id, delivery_id)
         again = delivery._replace(status="pending", attempts=0,
                                   next_attempt_at=clock.real_utcnow(), lease_until=None)
-        WebhookDelivery.update(status=again.status, attempts=0,
-                               next_attempt_at=again.next_attempt_at, lease_until=None).where(
-            WebhookDelivery.id == delivery.id).execute()
-        audit.append(org.id, actor=actor, action="webhook.replayed", entity_type="webhook",
+        sql.update(WebhookDelivery, delivery.id, {
+            "status": again.status, "attempts": 0, "next_attempt_at": again.next_attempt_at,
+            "lease_until": None})
+        audit.append(org_id, actor=actor, action="webhook.replayed", entity_type="webhook",
                      entity_id=str(delivery.id), payload={
                          "topic": delivery.topic, "url": redact_url(delivery.url),
                          "previous_status": delivery.status, "attempts": delivery.attempts})

@@ -1,6 +1,8 @@
 """The pieces a migration is written with (:class:`Migration`, :class:`Schema`), and the core's
-own component of the schema: its tables and the migrations that lead older databases to their
-shape. The mechanism that applies migrations is ``consent.core.migrate``.
+own component of the schema, :data:`CORE`: its tables, the migrations that lead older databases
+to their shape and its covered tables, declared in this one place (installed with the dialects'
+by ``consent.core.components.install``). The mechanism that applies migrations is
+``consent.core.migrate``.
 """
 from __future__ import annotations
 
@@ -19,20 +21,22 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from . import covered
-from .checkpoints import AuditCheckpoint
+from .components import Component
+from .database import db
 from .storage import (
     CORE_MODELS,
+    AuditCheckpoint,
+    Consent,
     ConsentEvent,
+    ConsentTerms,
+    ConsentUse,
     Notice,
     NoticeVersion,
     Purpose,
     PurposeVersion,
     SessionTokenRevocation,
     SubjectLink,
-    db,
-    register_models,
 )
-from .usage import ConsentTerms, ConsentUse
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,55 @@ class Schema:
     def execute(self, sql: str, params=()):
         return self.db.execute_sql(sql, params)
 
+    def rename_column(self, model, old: str, new: str) -> bool:
+        """Rename a column of ``model``'s table that still has its old name (True if it did),
+        and give the indexes on it the names the model gives them (an index keeps its name when
+        its column is renamed: it is dropped and made again)."""
+        table = model._meta.table_name
+        if old not in self.columns(table):
+            return False
+        migrate(self.migrator.rename_column(table, old, new))
+        expected = {index._name for index in model._meta.fields_to_index()}
+        for index in self.db.get_indexes(table):
+            if new in index.columns and index.name not in expected \
+                    and not index.name.startswith("sqlite_") and not index.name.endswith("_pkey"):
+                self.drop_index(index.name)
+        self.create(model)
+        return True
+
+
+# Columns renamed by a migration: {model: {new name: old name}}. The migrations that work from
+# today's models (a baseline creating their indexes, cover_rows attesting their rows) rename them
+# first, since they name and index today's columns; the renaming migration then finds it done.
+RENAMED: dict = {}
+
+
+def rename_columns(model, **renamed: str) -> Callable[[Schema], None]:
+    """A migration's ``up`` that renames columns of ``model``'s table (``new=old``), and records
+    the rename for the migrations before it (:data:`RENAMED`)."""
+    RENAMED.setdefault(model, {}).update(renamed)
+
+    def up(schema: Schema) -> None:
+        for new, old in renamed.items():
+            schema.rename_column(model, old, new)
+    return up
+
+
+def today_names(schema: Schema, models) -> None:
+    """Rename the columns of ``models`` that a later migration renames (:data:`RENAMED`)."""
+    for model in models:
+        for new, old in RENAMED.get(model, {}).items():
+            schema.rename_column(model, old, new)
 
 
 def cover_rows(*models, version: int, also=None) -> Migration:
     """A migration that makes tables covered (``consent.core.covered``): adds their
     ``audit_seq`` column, runs ``also(schema)`` for what else they gain, then attests the rows
-    already there in ``rows.attested`` events (their content as it is at the upgrade)."""
+    already there in ``rows.attested`` events (their content as it is at the upgrade). Attesting
+    reads the columns the models name today, so a column renamed by a later migration is
+    renamed here already (that migration then finds it done)."""
     def up(schema: Schema) -> None:
+        today_names(schema, models)
         for model in models:
             schema.add_column(model._meta.table_name, covered.POINTER,
                               IntegerField(null=True))
@@ -120,8 +166,10 @@ def cover_rows(*models, version: int, also=None) -> Migration:
 def baseline(*models, obsolete_indexes: tuple[str, ...] = (), also=None) -> Migration:
     """A component's migration 1 from the versions before migrations: its tables and indexes
     created where missing, the indexes it no longer has dropped, then ``also(schema)`` for what
-    else those versions lack."""
+    else those versions lack. (Its indexes are today's, on today's columns: a column a later
+    migration renames is renamed first.)"""
     def up(schema: Schema) -> None:
+        today_names(schema, models)
         schema.create(*models)
         if also is not None:
             also(schema)
@@ -148,12 +196,13 @@ OBSOLETE_INDEXES = (
 
 def _audit_seq(schema: Schema) -> None:
     """``consent.audit_seq``, filled in from the ``recorded`` consent events that held it
-    before."""
+    before. (SQL of the schema of these versions, names and all; the baseline has renamed
+    ``consent_event.consent_id`` ``consent_seq`` by now, see :func:`today_names`.)"""
     if schema.add_column("consent", "audit_seq", IntegerField(null=True)):
         schema.execute(
             'UPDATE "consent" SET "audit_seq" = (SELECT a."seq" FROM "consent_event" e '
             'JOIN "audit_event" a ON a."event_id" = e."audit_event_id" '
-            "WHERE e.\"consent_id\" = \"consent\".\"seq\" AND e.\"type\" = 'recorded') "
+            "WHERE e.\"consent_seq\" = \"consent\".\"seq\" AND e.\"type\" = 'recorded') "
             'WHERE "audit_seq" IS NULL')
 
 
@@ -166,26 +215,28 @@ def _operator_sessions(schema: Schema) -> None:
 
 # The core's covered tables (consent.core.covered): what decides an answer besides the consent
 # rows themselves (which verify checks against their record hash).
-covered.cover(ConsentTerms, org='c."org_id"', join='JOIN "consent" c ON c."id" = t."consent_id"')
-covered.cover(ConsentUse)
-covered.cover(ConsentEvent, org='c."org_id"',
-              join='JOIN "consent" c ON c."seq" = t."consent_id"')
-covered.cover(SubjectLink)
-covered.cover(Purpose)
-covered.cover(PurposeVersion, org='p."org_id"',
-              join='JOIN "purpose" p ON p."id" = t."purpose_id"')
-covered.cover(Notice)
-covered.cover(NoticeVersion, org='n."org_id"', join='JOIN "notice" n ON n."id" = t."notice_id"')
-COVERED = (ConsentTerms, ConsentUse, ConsentEvent, SubjectLink, Purpose, PurposeVersion, Notice,
-           NoticeVersion)
+COVERED = (
+    covered.cover(ConsentTerms, org=(ConsentTerms.consent, Consent.org)),
+    covered.cover(ConsentUse),
+    # consent_event.consent_seq was consent_id before version 5: hashed under that name.
+    covered.cover(ConsentEvent, org=(ConsentEvent.consent, Consent.org),
+                  hashed_as={"consent_seq": "consent_id"}),
+    covered.cover(SubjectLink),
+    covered.cover(Purpose),
+    covered.cover(PurposeVersion, org=(PurposeVersion.purpose, Purpose.org)),
+    covered.cover(Notice),
+    covered.cover(NoticeVersion, org=(NoticeVersion.notice, Notice.org)),
+)
 
 BASELINE = (*CORE_MODELS, ConsentTerms, ConsentUse)
-CORE = (*BASELINE, SessionTokenRevocation, AuditCheckpoint)
-register_models(*CORE, component="core", migrations=(
+CORE = Component("core", models=(*BASELINE, SessionTokenRevocation, AuditCheckpoint),
+                 covered=COVERED, migrations=(
     baseline(*BASELINE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
     Migration(2, "operator sessions: token hints, revocation per organisation",
               _operator_sessions),
     Migration(3, "audit_checkpoint: the signed checkpoints of the audit chain",
               lambda schema: schema.create(AuditCheckpoint)),
-    cover_rows(*COVERED, version=4),
+    cover_rows(*(entry.model for entry in COVERED), version=4),
+    Migration(5, "consent_event.consent_id renamed consent_seq (it holds consent.seq)",
+              rename_columns(ConsentEvent, consent_seq="consent_id")),
 ))

@@ -1,21 +1,29 @@
 """Hand-written SQL: the one mechanism every owner's statements go through.
 
 Peewee builds a query's SQL anew on every call; for a joined query that costs more than running it
-(measured: about 1 ms to build the consent query, 0.05 ms to run it). Statements on hot paths are
-therefore written once, here-style, and cached. They live with their owner, one module each:
-``consent/core/queries.py`` for the ledger's tables, ``consent/dialects/<name>/queries.py`` for a
-dialect's own. Everything else stays on the ORM.
+(measured: about 1 ms to build the consent query, 0.05 ms to run it). Every statement is therefore
+written once and cached, and lives with its owner, one module each: ``consent/core/queries.py``
+for the core's tables, ``consent/dialects/<name>/queries.py`` for a dialect's own (a dialect
+reaches the core's tables only through core functions). The models declare the tables (and
+create them); they build no queries.
+
+Statements never spell a table or column name: :class:`Table` gives the references from the
+models' fields (``c = Table(Consent, "c")``; ``f"{c.org} = ?"`` is ``c."org_id" = ?``), so a
+column is named, and renamed, in one place: its model.
 
 Rows come back as named tuples whose names are the column names (``org_id``, ``created_at``), the
 same names peewee gives a model instance's attributes, and whose values went through the model
-field's own ``python_value``. Column lists are taken from the models, so a column is added in one
-place: its model.
+field's own ``python_value``: the one row type every data-access function returns. Column lists
+are taken from the models, so a column is added in one place: its model.
 
+* :class:`Table`: a model's table under an alias; its attributes are column references.
 * :class:`Select`: a SELECT over named :class:`Column` s; ``.where(...)`` returns a cached
   :class:`Statement` per combination of WHERE fragments.
 * :func:`model_select`: a :class:`Select` over every column of one model.
-* :func:`create`: INSERT one model row with the field defaults filled in; returns its named row.
+* :func:`create` / :func:`insert`: INSERT one model row; :func:`update`: UPDATE one row by its
+  key (both built once per table and set of columns).
 * :class:`Statement`: any other statement (``?`` placeholders, converted for PostgreSQL).
+* :func:`marks` / :func:`padded`: ``IN (?, ...)`` lists of a few distinct lengths.
 
 Statements run through ``Database.execute_sql``, so driver errors arrive as peewee's
 (``IntegrityError``...) and a lost PostgreSQL connection is reconnected like any other query.
@@ -54,6 +62,69 @@ def column(alias: str, field: Field, name: str | None = None) -> Column:
 def columns(model, alias: str) -> list[Column]:
     """Every column of ``model``, in its declared order, named after the columns."""
     return [column(alias, f) for f in model._meta.sorted_fields]
+
+
+class Table:
+    """A model's table in a statement, under an alias; its attributes are the references of
+    the model's columns, taken from its fields (a foreign key by its field's name)::
+
+        c = Table(Consent, "c")
+        f"FROM {c} WHERE {c.org} = ?"    # 'FROM "consent" c WHERE c."org_id" = ?'
+
+    Without an alias (the target of an UPDATE or DELETE) references are bare quoted names."""
+
+    __slots__ = ("_model", "_alias", "_refs")
+
+    def __init__(self, model, alias: str = ""):
+        self._model, self._alias = model, alias
+        prefix = f"{alias}." if alias else ""
+        self._refs = {name: f'{prefix}"{f.column_name}"'
+                      for name, f in model._meta.fields.items()}
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._refs[name]
+        except KeyError:
+            raise AttributeError(f"{self._model.__name__} has no field {name!r}") from None
+
+    def __str__(self) -> str:
+        table = f'"{self._model._meta.table_name}"'
+        return f"{table} {self._alias}" if self._alias else table
+
+
+def name(field) -> str:
+    """A field's column name, quoted (for a statement over one unaliased table)."""
+    return f'"{field.column_name}"'
+
+
+def eq(*refs: str) -> tuple[str, ...]:
+    """``ref = ?`` for each column reference (WHERE fragments joined by AND)."""
+    return tuple(f"{ref} = ?" for ref in refs)
+
+
+def padded(n: int) -> int:
+    """The length of an ``IN`` list for ``n`` values: a power of two, so few distinct
+    statements are built (see :func:`pad`)."""
+    size = 1
+    while size < n:
+        size *= 2
+    return size
+
+
+def marks(n: int) -> str:
+    """``?, ?, ...``: ``n`` placeholders."""
+    return ", ".join("?" * n)
+
+
+def pad(values: list) -> list:
+    """``values`` repeated at the end to the :func:`padded` length (an ``IN`` list's params)."""
+    return [*values, *[values[-1]] * (padded(len(values)) - len(values))]
+
+
+def chunks(values: list, size: int = 256):
+    """``values`` in slices of at most ``size`` (an ``IN`` list's bound)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 class Statement:
@@ -227,3 +298,27 @@ def create(model, **values):
 @lru_cache(maxsize=None)
 def fields_by_column(model) -> dict:
     return {f.column_name: f for f in model._meta.sorted_fields}
+
+
+@lru_cache(maxsize=256)
+def _update_text(model, names: tuple[str, ...], condition: str, postgres: bool) -> str:
+    mark = "%s" if postgres else "?"
+    sets = ", ".join(f'"{n}" = {mark}' for n in names)
+    key = model._meta.primary_key.column_name
+    text = f'UPDATE "{model._meta.table_name}" SET {sets} WHERE "{key}" = {mark}'
+    if condition:
+        text += f" AND ({condition})"
+    return text
+
+
+def update(model, key, values: dict, condition: str = "") -> int:
+    """UPDATE one row of ``model`` by its primary key: ``values`` (``{column name: Python
+    value}``, through the fields' ``db_value``); ``condition``: an SQL condition the row must
+    also meet (a fragment of the owner's queries). Returns the rowcount."""
+    fields = fields_by_column(model)
+    try:
+        params = [None if v is None else fields[n].db_value(v) for n, v in values.items()]
+    except KeyError as exc:
+        raise TypeError(f"{model.__name__} has no column {exc.args[0]}") from None
+    text = _update_text(model, tuple(values), condition, is_postgres())
+    return db.execute_sql(text, (*params, key)).rowcount

@@ -1,34 +1,27 @@
-"""Database connection handling and the ledger's own tables.
+"""The ledger's own tables, and the value conventions every table follows (naive UTC datetimes,
+UUID text keys, JSON as canonical text).
 
-One ``DatabaseProxy`` is initialised by the app factory (or the CLI, or a test) with
-:func:`init_database`. On SQLite every ``db.atomic()`` starts with ``BEGIN IMMEDIATE`` (set through
-``lock_type``), the journal is WAL and a busy timeout applies. A worker keeps one connection for its
-lifetime and reconnects after a fork.
-
-Dialects keep their own tables in their own packages; they point at these rows and register their
-models with :func:`register_models`, as a component of the schema with its own versioned
-migrations (``consent.core.migrate``). The core's own migrations are in ``consent.core.schema``.
+Models are bound to the process's one database proxy (``consent.core.database``). Dialects keep
+their own tables in their own packages, pointing at these rows. Which tables the process serves,
+and the migrations that lead older databases to them, is declared, not registered here: the
+core's component in ``consent.core.schema`` (``CORE``), each dialect's in its ``Dialect`` entry
+(``consent.core.components``).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import os
 
 from peewee import (
     AutoField,
+    BooleanField,
     CharField,
-    DatabaseProxy,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
-    PostgresqlDatabase,
-    SqliteDatabase,
     TextField,
 )
-from playhouse.db_url import parse as parse_url
 
 # Sorted keys, no spaces, UTF-8 as is: the form every stored hash is computed over. Defined with
 # the chain's other hashing rules in the dependency-free auditchain package, which the standalone
@@ -37,7 +30,19 @@ from auditchain.hashing import canonical_json  # noqa: E402,F401
 
 from . import clock, ids  # noqa: E402
 
-db = DatabaseProxy()
+# The database handle the models are bound to (consent.core.database). Its other names stay
+# importable from here, where most callers import them from; new code imports them from
+# consent.core.database.
+from .database import (  # noqa: F401,E402  (re-exported)
+    create_tables,
+    db,
+    init_database,
+    is_postgres,
+    is_sqlite,
+    make_database,
+    release_broken_connection,
+    transaction,
+)
 
 
 # Naive UTC timestamp, the one form every stored datetime takes: the service's one clock, which
@@ -58,8 +63,6 @@ class JSONField(TextField):
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
-
-
 
 
 class BaseModel(Model):
@@ -244,10 +247,19 @@ class Consent(BaseModel):
     ``status`` is ``granted``, ``denied`` or ``withdrawn``. A withdrawal is a new record for the same
     subject and purpose whose ``supersedes`` names the record it withdraws. The newest record per
     (subject, purpose) is the binding one.
+
+    Two keys, and a column pointing at a consent is named after the one it holds:
+
+    * ``seq``, the primary key: the ledger's internal order (keyset pages, the binding rule).
+      Rows this database writes about a consent point at it as ``consent_seq`` (its events, an
+      Avacy decision, a truConsent log).
+    * ``id``, a UUID: the consent's name in every API (``supersedes`` holds one). Rows that keep
+      the id an API answered with point at it as ``consent_id`` (its terms and uses, a Veriff
+      upload, an Attestr consent).
     """
 
-    seq = AutoField()
-    id = CharField(unique=True, max_length=36, default=new_uuid)
+    seq = AutoField()   # the primary key (see above)
+    id = CharField(unique=True, max_length=36, default=new_uuid)   # the API's id (see above)
     # Foreign keys carry no index of their own: every query filters by org first, which the
     # composite indexes below serve, and no referenced row is ever deleted. Each index costs a page
     # written per insert (see the note on OBSOLETE_INDEXES).
@@ -291,7 +303,8 @@ class ConsentEvent(BaseModel):
     also hold a ``recorded`` event per consent.)"""
 
     id = AutoField()
-    consent = ForeignKeyField(Consent, backref="events", on_delete="CASCADE")
+    consent = ForeignKeyField(Consent, backref="events", on_delete="CASCADE",
+                              column_name="consent_seq")
     type = CharField(max_length=16)
     at = DateTimeField(default=utcnow)
     audit_event_id = CharField(max_length=36)
@@ -412,134 +425,86 @@ class Verification(BaseModel):
         indexes = ((("org", "status", "id"), False),)
 
 
+class ConsentTerms(BaseModel):
+    """What a consent allows besides its validity window: the operations it grants (``None``:
+    any operation) and whether its first use consumes it. Written by whoever records the
+    consent, in the same transaction, with an audit event (``consent.core.usage.set_terms``)."""
+
+    consent = ForeignKeyField(Consent, field=Consent.id, primary_key=True, on_delete="CASCADE")
+    operations = JSONField(null=True)
+    single_use = BooleanField(default=False)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "consent_terms"
+
+
+class ConsentUse(BaseModel):
+    """One use of a consent for an operation (``consent.core.usage``). ``single_use_key`` is the
+    consent's id for a single-use consent, else NULL: its unique index lets exactly one use in,
+    whatever the concurrency (NULLs never collide)."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
+    consent = ForeignKeyField(Consent, field=Consent.id, on_delete="CASCADE", index=False)
+    operation = CharField(max_length=64)
+    used_at = DateTimeField()
+    actor = CharField(max_length=100)
+    audit_event_id = CharField(max_length=36)
+    single_use_key = CharField(max_length=36, null=True, unique=True)
+    # The audit event that last wrote this row, which records its hash (consent.core.covered).
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "consent_use"
+        indexes = ((("consent", "id"), False),)
+
+
+class AuditCheckpoint(BaseModel):
+    """A checkpoint the service signed (``consent.core.checkpoints``): the organisation's head at
+    ``at``, with the key's id and the signature (see ``auditchain.checkpoint``). ``origin`` says
+    who asked first (request, cli, schedule); ``witnessed`` that the schedule sent it to the
+    configured witness(es); ``witness_file`` that its line is ``pending`` in, or ``written`` to,
+    the witness file."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, id)
+    seq = IntegerField()
+    head_hash = CharField(max_length=64)
+    at = DateTimeField()
+    key_id = CharField(max_length=16)
+    signature = CharField(max_length=100)
+    origin = CharField(max_length=16)
+    witnessed = BooleanField(default=False)
+    witness_file = CharField(max_length=16, null=True)
+
+    class Meta:
+        table_name = "audit_checkpoint"
+        indexes = ((("org", "seq", "head_hash", "key_id"), True), (("org", "id"), False),
+                   (("witness_file",), False))
+
+
+class SchemaMigration(BaseModel):
+    """One migration applied to this database (or a component created at a version): the
+    bookkeeping of ``consent.core.migrate``, which creates the table (no component has it)."""
+
+    id = AutoField()
+    component = CharField(max_length=64)
+    version = IntegerField()
+    description = CharField(max_length=200)
+    applied_at = DateTimeField(default=utcnow)
+    duration_ms = IntegerField(default=0)
+
+    class Meta:
+        table_name = "schema_migration"
+        indexes = ((("component", "version"), True),)
+
+
+# ConsentTerms, ConsentUse and AuditCheckpoint are registered by consent.core.schema (they came
+# in later versions of the core's schema).
 CORE_MODELS = [
     Organisation, User, Membership, SessionToken, Credential, Subject, SubjectLink, Purpose,
     PurposeVersion, Notice, NoticeVersion, Consent, ConsentEvent, AuditEvent, IdempotencyRecord,
     OutboxMessage, WebhookDelivery, WebhookAttempt, Verification,
 ]
-
-
-class Component:
-    """A part of the schema with versions of its own: the core, or a dialect. Its models
-    describe its latest shape; ``migrations`` (``consent.core.migrate.Migration``, versions
-    1..n) lead an existing database there."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.models: list = []
-        self.migrations: list = []
-
-    @property
-    def latest(self) -> int:
-        return len(self.migrations)
-
-    def __repr__(self) -> str:
-        return f"Component({self.name!r}, version {self.latest})"
-
-
-_components: dict[str, Component] = {}
-
-
-def register_models(*models, component: str = "core", migrations: tuple = ()) -> Component:
-    """Add tables (and the migrations that lead older databases to their shape) to a component
-    of the schema. The core registers its own; each dialect registers its own under its name."""
-    entry = _components.setdefault(component, Component(component))
-    for model in models:
-        if model not in entry.models:
-            entry.models.append(model)
-    for migration in migrations:
-        if migration.version != len(entry.migrations) + 1:
-            raise ValueError(f"{component}: migration {migration.version} out of order")
-        entry.migrations.append(migration)
-    return entry
-
-
-def components() -> list[Component]:
-    """Every component, the core first."""
-    return sorted(_components.values(), key=lambda c: (c.name != "core", c.name))
-
-
-def all_models() -> list:
-    return [model for component in components() for model in component.models]
-
-
-# -- connection handling ---------------------------------------------------------------------------
-
-def make_database(url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000,
-                  writer_lock: str = "flock", checkpoints: str = "background"):
-    """Build (not open) the database a URL names: ``sqlite:///path`` or ``postgresql://...``."""
-    if url.startswith("sqlite"):
-        from .sqlite import LedgerSqliteDatabase
-
-        options = parse_url(url)
-        return LedgerSqliteDatabase(options.pop("database"), synchronous=synchronous,
-                                    busy_timeout_ms=busy_timeout_ms, writer_lock=writer_lock,
-                                    checkpoints=checkpoints, **options)
-    if url.startswith(("postgres://", "postgresql://")):
-        from .postgres import LedgerPostgresqlDatabase
-
-        options = parse_url(url)
-        return LedgerPostgresqlDatabase(options.pop("database"), autoconnect=True, **options)
-    raise ValueError(f"unsupported database URL: {url!r} (use sqlite:/// or postgresql://)")
-
-
-def init_database(url: str, **kwargs):
-    """Point the proxy at the database a URL names. Returns the database object."""
-    current = db.obj
-    if current is not None:
-        if not current.is_closed():
-            current.close()
-        current.retire()
-    database = make_database(url, **kwargs)
-    db.initialize(database)
-    from .outage import OUTAGE
-
-    OUTAGE.reset()   # an outage of the database replaced is not this one's
-    return database
-
-
-def release_broken_connection() -> None:
-    """After a failed request: roll back what is open, and drop the connection if it can no
-    longer be used (a PostgreSQL server that went away), so the next request opens a new one."""
-    database = db.obj
-    if database is None or database.is_closed():
-        return
-    try:
-        if database.in_transaction():
-            database.rollback()
-    except Exception:  # the connection itself is gone
-        logging.getLogger(__name__).warning("rollback failed; dropping the connection")
-    if database.in_transaction() or not database.is_connection_usable():
-        database.dispose()
-
-
-def _after_fork_in_child() -> None:
-    # A connection inherited from the parent must never be used by the child: forget it without
-    # closing (closing would tell a PostgreSQL server the parent's session is over).
-    database = db.obj
-    if database is not None:
-        database.dispose()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def is_postgres() -> bool:
-    return isinstance(db.obj, PostgresqlDatabase)
-
-
-def is_sqlite() -> bool:
-    return isinstance(db.obj, SqliteDatabase)
-
-
-def create_tables() -> None:
-    """Bring the schema to this version (see ``consent.core.migrate``). Safe to run again."""
-    from .migrate import upgrade
-
-    upgrade()
-
-
-def transaction():
-    """One write transaction (BEGIN IMMEDIATE on SQLite)."""
-    return db.atomic()
-

@@ -10,10 +10,13 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 
 from . import clock
 
-__all__ = ["BadSignature", "SignatureExpired", "Purpose", "dumps", "loads"]
+__all__ = ["BadSignature", "SignatureExpired", "Salt", "dumps", "loads"]
 
 
-class Purpose:
+class Salt:
+    """The salt of each kind of signed token (never a consent purpose: ``storage.Purpose``).
+    Changing one invalidates every token of its kind in circulation."""
+
     SESSION = "consent-ledger.session-token.v1"
     CONSENT_LINK = "consent-ledger.consent-link.v1"
     CSRF = "consent-ledger.collector-form.v1"

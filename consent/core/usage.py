@@ -13,9 +13,9 @@ Otherwise it is allowed. Asked by subject and purpose, the binding (newest) reco
 ``no_consent`` when there is none.
 
 A consent is named by the ledger's id, or by an id a dialect handed out for it (Attestr's
-``_id``...): each dialect that hands out ids of its own registers a lookup
-(:func:`register_consent_lookup`) from such an id to the ledger consent's, within one
-organisation; the core names no dialect.
+``_id``...): each dialect that hands out ids of its own declares a lookup in its entry
+(``Dialect.consent_lookup``, installed by :func:`install_consent_lookups`) from such an id to the
+ledger consent's, within one organisation; the core names no dialect.
 
 Terms (:class:`ConsentTerms`) are written by whoever records the consent, in
 the same transaction (:func:`set_terms`, with an audit event): the operations granted and the
@@ -32,75 +32,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
-from peewee import (
-    AutoField,
-    BooleanField,
-    CharField,
-    DateTimeField,
-    ForeignKeyField,
-    IntegerField,
-    IntegrityError,
-)
+from peewee import IntegrityError
 
-from . import audit, hooks, ledger, queries, sql
+from . import audit, hooks, ledger, queries
 from .errors import Invalid, NotFound
 from .queries import ConsentRecord
-from .storage import (
-    BaseModel,
-    Consent,
-    ConsentEvent,
-    JSONField,
-    Organisation,
-    db,
-    transaction,
-    utcnow,
-)
-
-
-class ConsentTerms(BaseModel):
-    """What a consent allows besides its validity window: the operations it grants (``None``:
-    any operation) and whether its first use consumes it. Written by whoever records the
-    consent, in the same transaction, with an audit event (:func:`set_terms`)."""
-
-    consent = ForeignKeyField(Consent, field=Consent.id, primary_key=True, on_delete="CASCADE")
-    operations = JSONField(null=True)
-    single_use = BooleanField(default=False)
-    # The audit event that last wrote this row, which records its hash (consent.core.covered).
-    audit_seq = IntegerField(null=True)
-
-    class Meta:
-        table_name = "consent_terms"
-
-
-class ConsentUse(BaseModel):
-    """One use of a consent for an operation. ``single_use_key`` is the consent's id for a
-    single-use consent, else NULL: its unique index lets exactly one use in, whatever the
-    concurrency (NULLs never collide)."""
-
-    id = AutoField()
-    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
-    consent = ForeignKeyField(Consent, field=Consent.id, on_delete="CASCADE", index=False)
-    operation = CharField(max_length=64)
-    used_at = DateTimeField()
-    actor = CharField(max_length=100)
-    audit_event_id = CharField(max_length=36)
-    single_use_key = CharField(max_length=36, null=True, unique=True)
-    # The audit event that last wrote this row, which records its hash (consent.core.covered).
-    audit_seq = IntegerField(null=True)
-
-    class Meta:
-        table_name = "consent_use"
-        indexes = ((("consent", "id"), False),)
-
-
-# Core tables of their own module: registered with the core's (``consent.core.schema``).
-
-TERMS_OF = sql.model_select(ConsentTerms).where('t."consent_id" = ?')
-USES_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"')
-FIRST_USE_OF = sql.model_select(ConsentUse).where('t."consent_id" = ?', order='t."id"',
-                                                  suffix="LIMIT 1")
+# The tables of terms and uses are the core's (storage); named here too, where they are written.
+from .storage import ConsentEvent, ConsentTerms, ConsentUse, db, transaction, utcnow  # noqa: F401
 
 REASONS = ("no_consent", "denied", "withdrawn", "superseded", "not_yet_valid", "expired",
            "operation_not_granted", "already_used")
@@ -159,7 +99,7 @@ def set_terms(org_id: str, consent_id: str, *, operations: list[str] | None = No
 
 
 def terms_of(consent_id: str) -> Terms:
-    row = TERMS_OF.one((consent_id,))
+    row = queries.TERMS_OF.one((consent_id,))
     return NO_TERMS if row is None else Terms(row.operations, bool(row.single_use))
 
 
@@ -167,8 +107,7 @@ def _refusal(org_id: str, consent, operation: str, now: dt.datetime, terms: Term
     """Why ``consent`` does not allow ``operation`` at ``now`` (None: it does)."""
     if consent.status in ("denied", "withdrawn"):
         return consent.status
-    newer = queries.NEWER_CONSENT.one((org_id, consent.subject_id, consent.purpose_id,
-                                       consent.seq, 1))
+    newer = ledger.newer_consent(consent)
     if newer is not None:
         if newer.status == "withdrawn" and newer.supersedes == consent.id:
             return "withdrawn"
@@ -179,20 +118,29 @@ def _refusal(org_id: str, consent, operation: str, now: dt.datetime, terms: Term
         return "expired"
     if terms.operations is not None and operation not in terms.operations:
         return "operation_not_granted"
-    if terms.single_use and FIRST_USE_OF.one((consent.id,)) is not None:
+    if terms.single_use and queries.FIRST_USE_OF.one((consent.id,)) is not None:
         return "already_used"
     return None
 
 
 # Lookups from an id a dialect handed out to the ledger consent's id: ``lookup(org_id, id)``
 # returns the ledger consent id, or None when the id is none of the dialect's in that organisation.
-_lookups: list[Callable[[str, str], str | None]] = []
+# Declared in the dialects' entries (``Dialect.consent_lookup``), installed by the app factory.
+_lookups: tuple[Callable[[str, str], str | None], ...] | None = None
 
 
-def register_consent_lookup(lookup: Callable[[str, str], str | None]) -> None:
-    """Let :func:`check` (and :func:`find_consent`) accept the ids a dialect hands out."""
-    if lookup not in _lookups:
-        _lookups.append(lookup)
+def consent_lookup(fn: Callable[[str, str], str | None]) -> Callable[[str, str], str | None]:
+    """Mark a function as a dialect's consent lookup (registers nothing: its dialect's entry
+    declares it, ``Dialect.consent_lookup``)."""
+    fn.is_consent_lookup = True
+    return fn
+
+
+def install_consent_lookups(lookups: Iterable[Callable[[str, str], str | None]]) -> None:
+    """Let :func:`check` (and :func:`find_consent`) accept the ids these dialects hand out
+    (replacing the lookups installed before)."""
+    global _lookups
+    _lookups = tuple(dict.fromkeys(lookups))
 
 
 def find_consent(org_id: str, consent_id: str) -> ConsentRecord:
@@ -201,6 +149,10 @@ def find_consent(org_id: str, consent_id: str) -> ConsentRecord:
     try:
         return ledger.get_consent(org_id, consent_id)
     except NotFound:
+        if _lookups is None:
+            from .components import NotDeclared
+
+            raise NotDeclared("consent lookups") from None
         for lookup in _lookups:
             found = lookup(org_id, consent_id)
             if found is not None:
@@ -216,12 +168,11 @@ def _target(org_id: str, consent_id: str | None, subject: str | None, purpose: s
     return ledger.latest_consent(org_id, subject, purpose)
 
 
-def check(org, operation: str, *, consent_id: str | None = None, subject: str | None = None,
+def check(org_id: str, operation: str, *, consent_id: str | None = None, subject: str | None = None,
           purpose: str | None = None, use: bool = False, actor: str = "system",
           now: dt.datetime | None = None) -> Answer:
     """May ``operation`` be performed under this consent now? With ``use``, an allowed answer
     also records the use (and consumes a single-use consent), in one transaction."""
-    org_id = org if isinstance(org, str) else org.id
     if not use:
         now = now or utcnow()
         return _answer(org_id, operation, _target(org_id, consent_id, subject, purpose), now)
@@ -253,10 +204,10 @@ def _use(org_id: str, answer: Answer, actor: str, now: dt.datetime):
                        operation=answer.operation, used_at=now, actor=actor,
                        audit_event_id=event.event_id,
                        single_use_key=consent.id if terms.single_use else None)
-    event.insert(ConsentEvent, {"consent_id": consent.seq, "type": "used", "at": now,
+    event.insert(ConsentEvent, {"consent_seq": consent.seq, "type": "used", "at": now,
                                 "audit_event_id": event.event_id,
                                 "data": {"operation": answer.operation, "use_id": row.id}})
-    hooks.emit("consent.used", org_id=org_id, consent=consent, use=row,
+    hooks.emit(hooks.USED, org_id=org_id, consent=consent, use=row,
                single_use=terms.single_use, actor=actor, at=now, event=event)
     event.append(actor=actor, action="consent.used", entity_type="consent",
                  entity_id=consent.id, payload={
@@ -265,7 +216,7 @@ def _use(org_id: str, answer: Answer, actor: str, now: dt.datetime):
 
 
 def uses(consent_id: str) -> list:
-    return USES_OF.all((consent_id,))
+    return queries.USES_OF.all((consent_id,))
 
 
 def record_expiry(org_id: str, consent, *, at: dt.datetime, actor: str = "system",
@@ -275,7 +226,7 @@ def record_expiry(org_id: str, consent, *, at: dt.datetime, actor: str = "system
     ``event``: that event, begun by a caller that writes covered rows of its own through it
     first."""
     event = event or audit.begin(org_id, at=at)
-    event.insert(ConsentEvent, {"consent_id": consent.seq, "type": "expired", "at": at,
+    event.insert(ConsentEvent, {"consent_seq": consent.seq, "type": "expired", "at": at,
                                 "audit_event_id": event.event_id, "data": data})
     event.append(actor=actor, action="consent.expired", entity_type="consent",
                  entity_id=consent.id, payload={

@@ -53,7 +53,7 @@ from dataclasses import asdict, dataclass, fields
 from . import audit, background, covered, queries, sql
 from .errors import NotFound
 from .ledger import consent_hash
-from .storage import AuditEvent, Verification, transaction, utcnow
+from .storage import Verification, transaction, utcnow
 
 BATCH = 2000
 ROW_CHECKS = 2000   # rows recorded by events, checked against their tables at a time
@@ -245,23 +245,10 @@ def _events_of(org_id: str, rows: list) -> dict:
     """The events (seq, event_id, payload) the rows point at, by seq."""
     seqs = sorted({r.audit_seq for r in rows if r.audit_seq is not None})
     out = {}
-    for start in range(0, len(seqs), covered.IN_CHUNK):
-        chunk = seqs[start:start + covered.IN_CHUNK]
-        size = covered.padded(len(chunk))
-        for event in _events_statement(size).all(
-                (org_id, *chunk, *[chunk[-1]] * (size - len(chunk)))):
+    for chunk in sql.chunks(seqs, covered.IN_CHUNK):
+        for event in queries.events_at(sql.padded(len(chunk))).all((org_id, *sql.pad(chunk))):
             out[event.seq] = event
     return out
-
-
-EVENT_REF = sql.Select("EventRef", [sql.column("t", AuditEvent.seq),
-                                    sql.column("t", AuditEvent.event_id),
-                                    sql.column("t", AuditEvent.payload)],
-                       'FROM "audit_event" t')
-
-
-def _events_statement(size: int) -> sql.Statement:
-    return EVENT_REF.where('t."org_id" = ?', f't."seq" IN ({", ".join("?" * size)})')
 
 
 def row_fault(cov, row, events: dict):
@@ -313,23 +300,12 @@ def full(org_id: str) -> dict:
 
 # -- verifications kept in the database -------------------------------------------------------------
 
-CURRENT_PASS = sql.model_select(Verification).where(
-    't."org_id" = ?', 't."kind" = \'pass\'', 't."status" = \'running\'', order='t."id" DESC',
-    limit=True)
-OF_ORG = sql.model_select(Verification).where('t."org_id" = ?', 't."id" = ?')
-DUE_FULL = sql.model_select(Verification).where(
-    't."kind" = \'background\'', 't."status" = \'running\'',
-    '(t."lease_until" IS NULL OR t."lease_until" < ?)', order='t."id"', limit=True)
-CLAIM = sql.Statement('UPDATE "verification" SET "lease_until" = ? WHERE "id" = ? AND '
-                      '"status" = \'running\' AND ("lease_until" IS NULL OR "lease_until" < ?)')
-
-
 def _save(row_id: int, progress: Progress, result: dict | None, lease_until=None) -> None:
     status = "running" if result is None else ("done" if result["ok"] else "broken")
     with transaction():
-        Verification.update(progress=asdict(progress), result=result, status=status,
-                            updated_at=utcnow(), lease_until=lease_until).where(
-            Verification.id == row_id).execute()
+        sql.update(Verification, row_id, {"progress": asdict(progress), "result": result,
+                                          "status": status, "updated_at": utcnow(),
+                                          "lease_until": lease_until})
 
 
 def _create(org_id: str, kind: str, progress: Progress):
@@ -338,26 +314,26 @@ def _create(org_id: str, kind: str, progress: Progress):
                           progress=asdict(progress))
 
 
-def step(org, budget_seconds: float = 10.0) -> dict:
+def step(org_id: str, budget_seconds: float = 10.0) -> dict:
     """Work on the organisation's current verification pass (a new one if none is running) for
     at most about ``budget_seconds``; the result says whether the pass is ``complete``."""
-    row = CURRENT_PASS.one((org.id, 1)) or _create(org.id, "pass", Progress())
+    row = queries.CURRENT_PASS.one((org_id, 1)) or _create(org_id, "pass", Progress())
     progress = Progress.load(row.progress)
-    result = advance(org.id, progress, time.monotonic() + budget_seconds)
+    result = advance(org_id, progress, time.monotonic() + budget_seconds)
     _save(row.id, progress, result)
     return _describe(row.id, row.kind, result, progress)
 
 
-def start_full(org):
+def start_full(org_id: str):
     """Queue a full verification (run by a background loop); returns its row. Verification rows
     are bookkeeping, like webhook attempts: they add nothing to the audit chain they check."""
-    row = _create(org.id, "background", Progress())
+    row = _create(org_id, "background", Progress())
     RUNNER.wake()
     return row
 
 
-def get(org, verification_id: int) -> dict:
-    row = OF_ORG.one((org.id, verification_id))
+def get(org_id: str, verification_id: int) -> dict:
+    row = queries.VERIFICATION_OF_ORG.one((org_id, verification_id))
     if row is None:
         raise NotFound(f"verification {verification_id} not found")
     return _describe(row.id, row.kind, row.result, Progress.load(row.progress), row)
@@ -376,11 +352,11 @@ def _describe(row_id, kind, result, progress: Progress, row=None) -> dict:
 def run_due() -> bool:
     """One slice of the oldest full verification no process holds; True if it did work."""
     now = utcnow()
-    row = DUE_FULL.one((now, 1))
+    row = queries.DUE_FULL.one((now, 1))
     if row is None:
         return False
     with transaction():
-        if CLAIM.execute((now + LEASE, row.id, now)).rowcount != 1:
+        if queries.CLAIM_VERIFICATION.execute((now + LEASE, row.id, now)).rowcount != 1:
             return True  # another process took it; look again
     progress = Progress.load(row.progress)
     result = advance(row.org_id, progress, time.monotonic() + SLICE_SECONDS)

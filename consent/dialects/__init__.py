@@ -1,6 +1,14 @@
-"""The API dialects this service speaks. Adding one means one package here, one schemas module,
-and one entry in ``REGISTRY``."""
+"""The API dialects this service speaks. Adding one means one package here (``flask --app app
+dialect new NAME`` writes it), one schemas module, and one line in ``REGISTRY``.
+
+Each package's ``DIALECT`` (``consent.web.dialect.Dialect``) says everything it brings;
+:func:`declare` installs the core parts of every entry (their tables, migrations, covered tables,
+hook subscriptions, consent lookups) and ``create_app`` registers their blueprints, pages, CLI and
+loops. A script that uses the database without an app calls :func:`declare` first.
+"""
 from __future__ import annotations
+
+import importlib
 
 REGISTRY = (
     "consent.dialects.ledger",
@@ -9,3 +17,23 @@ REGISTRY = (
     "consent.dialects.avacy",
     "consent.dialects.attestr",
 )
+
+
+def names() -> tuple[str, ...]:
+    """The registered dialects' module names, in order."""
+    return REGISTRY
+
+
+def entries() -> tuple:
+    """Every registered dialect's entry (``Dialect``), in registry order."""
+    return tuple(importlib.import_module(name).DIALECT for name in names())
+
+
+def declare() -> tuple:
+    """Install the core parts of every registered dialect for this process (see the module's
+    docstring); returns the entries."""
+    from consent.web.dialect import install
+
+    dialects = entries()
+    install(dialects)
+    return dialects

@@ -68,7 +68,7 @@ def idempotent_response(org, scope: str, key: str | None, request_data: dict, st
     def run():
         return status, schema.dump(produce())
 
-    code, body, replayed = ledger.idempotent(org, scope, key, request_data, run)
+    code, body, replayed = ledger.idempotent(org.id, scope, key, request_data, run)
     response = jsonify(body)
     response.status_code = code
     if replayed:

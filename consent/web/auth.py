@@ -202,7 +202,7 @@ class BearerSession(Scheme):
         # Checked against the database on every request (nothing cached): a revocation or a
         # removal from the organisation holds from the next request on.
         try:
-            auth.require_session_access(session, org)
+            auth.require_session_access(session, org.id)
         except Forbidden:
             raise AuthFailed("not_member") from None
         except Unauthorized:

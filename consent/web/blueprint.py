@@ -36,11 +36,13 @@ class DialectBlueprint(flask_smorest.Blueprint):
         self.security_schemes: dict = {}
         self._prepare_doc_cbks.append(self._prepare_dialect_doc)
 
-    def response(self, status_code, schema=None, **kwargs):
+    def response(self, status_code, schema=None, *, fast: bool = True, **kwargs):
         """flask-smorest's, with the response schema's dump compiled once
         (``schemas.common.fast_dump``): the same output without marshmallow's per-field
-        machinery on every response."""
-        if schema is not None and not isinstance(schema, (str, dict)):
+        machinery on every response. A schema with ``@pre_dump``/``@post_dump`` hooks is refused
+        here, when the route is declared (the compiled dump runs no hook); ``fast=False`` dumps
+        it with marshmallow instead."""
+        if fast and schema is not None and not isinstance(schema, (str, dict)):
             schema = fast_dump(schema() if isinstance(schema, type) else schema)
         return super().response(status_code, schema, **kwargs)
 

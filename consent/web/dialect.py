@@ -1,9 +1,14 @@
 """What a dialect is, and the app-level dispatch that makes every error leave in the right dialect.
 
-A dialect package exposes ``DIALECT``, a :class:`Dialect`: its name, the URLs it owns, its
-:class:`ErrorShape`, its API blueprints and pages, and what it adds to ``seed-demo`` and the CLI.
-``create_app`` registers every entry of ``consent.dialects.REGISTRY``; nothing else names a
-dialect.
+A dialect package exposes ``DIALECT``, a :class:`Dialect`: the one place that says what the
+dialect brings. Its name, the URLs it owns, its :class:`ErrorShape`, its API blueprints and
+pages, what it adds to ``seed-demo`` and the CLI, its background loops, and what it brings to the
+core: its schema component (tables, migrations, covered tables), its subscriptions to the core's
+hooks and its consent lookup. Nothing is registered by importing a dialect's modules:
+:func:`install` puts every entry's core parts in place for the process (``create_app`` does,
+from ``consent.dialects``' registry, before anything touches the database), and :func:`register`
+adds its blueprints, pages and loops to one app. ``tests/test_dialect_contract.py`` checks that
+each entry declares every table, listener, loop, blueprint and command its package defines.
 
 Errors raised inside a dialect's views, and 404/405/413 for URLs it owns that match no route, are
 rendered by its ``ErrorShape``. For such an unmatched URL the dialect's ``unmatched_auth`` scheme
@@ -21,9 +26,9 @@ from flask import Response, jsonify, request
 from flask_smorest import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from consent.core import components, hooks, outage, usage
 from consent.core import errors as domain
-from consent.core import outage
-from consent.core.storage import release_broken_connection
+from consent.core.database import release_broken_connection
 from schemas.common import ServiceErrorSchema
 
 from . import LookupFailed
@@ -92,6 +97,14 @@ class Dialect:
     cors: CorsPolicy | tuple | None = None
     # background loops (``consent.core.background.Loop``) each serving process runs for it
     loops: tuple = ()
+    # its part of the schema (``consent.core.components.Component``: tables, migrations,
+    # covered tables); None: no tables of its own
+    schema: components.Component | None = None
+    # ``(event, listener)`` pairs: the core's hooks it listens to (``consent.core.hooks``)
+    subscriptions: tuple = ()
+    # ``lookup(org_id, id) -> ledger consent id | None`` for the consent ids it hands out
+    # (``consent.core.usage``: ``POST /ledger/v1/checks`` accepts them)
+    consent_lookup: Callable[[str, str], str | None] | None = None
     # how it joins the stub of control mode (``consent.control.store.Stub``): the tables a
     # reset keeps, its sweeps under a moved clock, what it adds to an injected fault
     stub: object | None = None
@@ -143,6 +156,23 @@ def _claims(dialect: Dialect, path: str) -> bool:
 
 def registry(app) -> Registry:
     return app.extensions["consent.dialects"]
+
+
+def install(dialects) -> None:
+    """Make the core's schema and these dialects' parts of the core (schema components,
+    hook subscriptions, consent lookups) what this process serves, replacing what was installed
+    before (an app per test in one process gets exactly its own)."""
+    from consent.control.models import SCHEMA as CONTROL   # control mode's tables (always)
+    from consent.core.schema import CORE
+
+    dialects = tuple(dialects)
+    names = [d.name for d in dialects]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a dialect registered twice: {names}")
+    components.install([CORE, CONTROL, *(d.schema for d in dialects if d.schema is not None)])
+    hooks.install([pair for d in dialects for pair in d.subscriptions])
+    usage.install_consent_lookups([d.consent_lookup for d in dialects
+                                   if d.consent_lookup is not None])
 
 
 def register(app, api, dialect: Dialect) -> None:

@@ -10,9 +10,8 @@ from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from consent.core import migrate
+from consent.core import migrate, queries
 from consent.core.errors import Unavailable
-from consent.core.storage import db
 
 from .blueprint import DialectBlueprint
 from .dialect import SERVICE_ERRORS
@@ -40,7 +39,7 @@ class Ready(MethodView):
                           "(the message names the command to run)"})
     def get(self):
         """Readiness: the database answers a query and its schema is current"""
-        db.execute_sql("SELECT 1").fetchone()
+        queries.PING.execute().fetchone()
         current_app.extensions["consent.schema_gate"].require()
         return {"status": "ok"}
 

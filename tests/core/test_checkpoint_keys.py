@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from consent.core import checkpoints, ledger
 from consent.core.signing import KeyStore
 from tests.checkpoint_helpers import ROOT, signature_holds, standalone, write_json
@@ -51,6 +53,7 @@ print(key_id, key.sign(b"probe").hex())
 """
 
 
+@pytest.mark.slow
 def test_racing_processes_make_one_key_and_all_read_it(tmp_path):
     directory, go = tmp_path / "keys", tmp_path / "go"
     ready = [tmp_path / f"ready-{i}" for i in range(8)]
@@ -75,7 +78,7 @@ def test_racing_processes_make_one_key_and_all_read_it(tmp_path):
 
 def test_rotation_keeps_old_checkpoints_verifiable(client, runner, org, tmp_path):
     path = "/ledger/v1/audit/checkpoint"
-    ledger.record_one(org.org, ledger.Decision(subject="a", purpose="p", status="granted"))
+    ledger.record_one(org.org.id, ledger.Decision(subject="a", purpose="p", status="granted"))
     old_cp = client.get(path, headers=org.headers()).json
     old_pem = invoke(runner, "audit", "key", "show").output
 

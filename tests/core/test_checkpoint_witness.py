@@ -17,7 +17,7 @@ from consent.core import checkpoints, ledger, outbox, storage
 from consent.core.storage import utcnow
 from tests.checkpoint_helpers import rewrite_consent, signature_holds
 from tests.concurrency import together
-from tests.conftest import OrgFixture
+from tests.helpers import OrgFixture
 from tests.receiver import Receiver
 
 
@@ -42,7 +42,7 @@ def witnessed_app(database_url, tmp_path, **config):
 
 
 def grant(org, subject):
-    ledger.record_one(org.org, ledger.Decision(subject=subject, purpose="p", status="granted"))
+    ledger.record_one(org.org.id, ledger.Decision(subject=subject, purpose="p", status="granted"))
 
 
 def head_seq(org):
@@ -74,9 +74,9 @@ def test_every_n_events_a_checkpoint_goes_to_the_webhook_witness(database_url, t
             assert request.headers["content-type"] == "application/json"
             assert set(body) == {"org", "seq", "head_hash", "at", "key_id", "signature"}
             assert body["org"] == org.org.id and signature_holds(body, pem)
-        deliveries = outbox.deliveries(org.org, topic="audit.checkpoint")
+        deliveries = outbox.deliveries(org.org.id, topic="audit.checkpoint")
         assert sorted(d.reference for d in deliveries) == ["3", "6"]
-        rows = checkpoints.listing(org.org)
+        rows = checkpoints.listing(org.org.id)
         assert [(r.seq, r.origin, r.witnessed, r.witness_file) for r in rows] == [
             (6, "schedule", True, None), (3, "schedule", True, None)]
 
@@ -114,7 +114,7 @@ def test_the_witness_file_gets_a_line_per_checkpoint_and_catches_a_rewrite(datab
                        CONSENT_CHECKPOINT_EVERY_EVENTS=1) as app:
         runner = app.test_cli_runner()
         org, other = OrgFixture("acme"), OrgFixture("globex")
-        target = ledger.record_one(org.org, ledger.Decision(subject="a", purpose="p",
+        target = ledger.record_one(org.org.id, ledger.Decision(subject="a", purpose="p",
                                                             status="granted"))
         assert checkpoints.witness_due() == 2           # one per organisation
         assert not out.exists()                          # written by the loop's next step
@@ -163,8 +163,8 @@ def test_concurrent_schedulers_witness_a_head_once(database_url, tmp_path):
             CONSENT_CHECKPOINT_EVERY_EVENTS=1):
         org = OrgFixture("acme")
         assert sum(together(4, checkpoints.witness_due)) == 1
-        assert [r.seq for r in checkpoints.listing(org.org)] == [head_seq(org)]
-        assert len(outbox.deliveries(org.org, topic="audit.checkpoint")) == 1
+        assert [r.seq for r in checkpoints.listing(org.org.id)] == [head_seq(org)]
+        assert len(outbox.deliveries(org.org.id, topic="audit.checkpoint")) == 1
 
 
 def test_no_witness_no_schedule(database_url, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from consent import dialects
 from consent.core import ledger, storage
 from consent.core.storage import AuditEvent, Consent
 
@@ -12,6 +13,7 @@ WRITERS, PER_WRITER = 4, 25
 
 def _writer(url: str, org_id: str, n: int, worker: int, out):
     try:
+        dialects.declare()  # a process without an app declares the registry's parts itself
         storage.init_database(url)  # like a fresh worker: its own connection
         for i in range(n):
             ledger.record_one(org_id, ledger.Decision(subject=f"w{worker}-{i}", purpose="p",
@@ -41,7 +43,7 @@ def test_concurrent_writers_one_valid_chain(app, org, other_org, database_url):
     for fixture in (org, other_org):
         assert Consent.select().where(Consent.org == fixture.org.id).count() == \
             PER_WRITER * WRITERS // 2
-        result = ledger.verify(fixture.org)
+        result = ledger.verify(fixture.org.id)
         assert result["ok"], result
         seqs = [e.seq for e in AuditEvent.select(AuditEvent.seq)
                 .where(AuditEvent.org == fixture.org.id).order_by(AuditEvent.seq)]

@@ -45,7 +45,7 @@ def make_it_old() -> None:
 @pytest.fixture
 def upgraded(app, client, runner, org, other_org, monkeypatch):
     full = full_ledger.build(client, app, org, monkeypatch)
-    ledger.record_one(other_org.org, ledger.Decision(subject="x", purpose="p", status="granted"))
+    ledger.record_one(other_org.org.id, ledger.Decision(subject="x", purpose="p", status="granted"))
     make_it_old()
     assert "older than this code" in migrate.problem()
     result = runner.invoke(args=["migrate"])

@@ -10,7 +10,7 @@ import pytest
 from peewee import CharField, IntegerField
 
 from consent import create_app
-from consent.core import migrate, storage
+from consent.core import components, migrate, storage
 from consent.core.schema import Migration, baseline
 from consent.core.storage import BaseModel
 
@@ -45,7 +45,7 @@ def test_a_database_from_before_versioning_is_at_zero_and_gets_its_baselines(app
     applied = migrate.upgrade()
     # Each component's baseline, then every migration after it.
     assert {(a.component, a.version) for a in applied} == {
-        (c.name, v) for c in storage.components() for v in range(1, c.latest + 1)}
+        (c.name, v) for c in components.installed() for v in range(1, c.latest + 1)}
     assert {a.component for a in applied if a.version == 1} == ALL
     assert migrate.problem() is None
 
@@ -62,9 +62,11 @@ class Gadget(BaseModel):
 @pytest.fixture
 def component(app):
     """A component with a baseline; tests add migrations. Removed again afterwards."""
-    entry = storage.register_models(Gadget, component="zz_test", migrations=(baseline(Gadget),))
+    before = components.installed()
+    entry = components.Component("zz_test", models=(Gadget,), migrations=(baseline(Gadget),))
+    components.install([*before, entry])
     yield entry
-    storage._components.pop("zz_test")
+    components.install(before)
     storage.db.execute_sql('DROP TABLE IF EXISTS "test_gadget"')
 
 
@@ -227,7 +229,7 @@ def test_migrate_status_exits_1_until_current(legacy_app):
     assert "flask --app app migrate" in behind.output
     assert runner.invoke(args=["migrate"]).exit_code == 0
     current = runner.invoke(args=["migrate", "--status"])
-    latest = {c.name: c.latest for c in storage.components()}["core"]
+    latest = {c.name: c.latest for c in components.installed()}["core"]
     assert current.exit_code == 0 and f"core         {latest} of {latest}" in current.output
 
 

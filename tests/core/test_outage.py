@@ -33,7 +33,7 @@ import pytest
 from consent import create_app
 from consent.core import background, outage, storage, tokens
 from consent.core.outage import MESSAGE, OUTAGE
-from tests.conftest import PG_URL, OrgFixture
+from tests.helpers import PG_URL, OrgFixture
 from tests.openapi_contract import ContractClient
 from tests.route_helpers import NO_DATABASE, every_route
 
@@ -115,7 +115,7 @@ def assert_unavailable_everywhere(app) -> int:
         count += 1
     with app.app_context():   # a link that passes its signature check: the database is next
         archive = "/avacy/archive?t=" + tokens.dumps(
-            app.config["SECRET_KEY"], tokens.Purpose.ARCHIVE_PAGE,
+            app.config["SECRET_KEY"], tokens.Salt.ARCHIVE_PAGE,
             {"org": str(uuid.uuid4()), "page": "avacy.archive"})
     for path in [*PAGES, archive]:
         response = client.get(path)
@@ -208,6 +208,7 @@ class ThrowawayPostgres:
         self._run("restart")   # pg_ctl restart starts a stopped server with its last options
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="the PostgreSQL suite")
 @pytest.mark.skipif(_postgres_bin() is None, reason="PostgreSQL's server is not installed")
 def test_postgresql_stopped_mid_test_is_an_outage_and_its_end_is_logged(apps, logs):
@@ -256,6 +257,7 @@ def _http(url: str, headers: dict) -> tuple[int, str | None]:
         return exc.code, exc.headers.get("Retry-After")
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="the PostgreSQL suite")
 @pytest.mark.skipif(_postgres_bin() is None, reason="PostgreSQL's server is not installed")
 def test_gunicorn_on_a_stopped_postgresql_logs_a_line_per_worker_not_per_request(apps, tmp_path):
@@ -313,6 +315,7 @@ def test_gunicorn_on_a_stopped_postgresql_logs_a_line_per_worker_not_per_request
     assert 1 <= started <= 2, log[-3000:]   # one per worker that met the outage
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="the PostgreSQL suite")
 def test_a_postgresql_backend_terminated_by_the_server_is_an_outage(app, org, logs):
     """The server ends this process's session (pg_terminate_backend, as a restart or a
@@ -466,6 +469,7 @@ def test_which_errors_are_outages(tmp_path, apps):
     assert not outage.is_unavailable(ValueError("connection refused"))
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not PG_URL, reason="the PostgreSQL suite")
 def test_a_postgresql_error_that_is_not_an_outage_is_not_one(app):
     error = None

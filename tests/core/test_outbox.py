@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from consent.core import outbox, storage
+from consent.core import outbox, queries, storage
 from consent.core.storage import WebhookAttempt, WebhookDelivery
 from tests.receiver import Receiver
 
@@ -111,14 +111,15 @@ def test_one_claim_per_due_attempt(app, org):
         with storage.transaction():
             delivery_id = outbox.enqueue(org.org.id, topic="t", url="http://127.0.0.1:9/x",
                                          body="{}", headers={})
-        due = outbox.DUE.all(("pending", storage.utcnow(), storage.utcnow(), 10))
-        assert [d.id for d in due] == [delivery_id]
         now = storage.utcnow()
+        due = queries.due_deliveries(0).all((now, now, outbox.EPOCH, outbox.EPOCH, 0, 10))
+        assert [d.id for d in due] == [delivery_id]
         claim = (now + dt.timedelta(seconds=60), delivery_id, now, now)
         with storage.transaction():
-            assert outbox.CLAIM.execute(claim).rowcount == 1
+            assert queries.CLAIM_DELIVERY.execute(claim).rowcount == 1
         with storage.transaction():  # a second sender finds it leased
-            assert outbox.CLAIM.execute(claim).rowcount == 0
+            assert queries.CLAIM_DELIVERY.execute(claim).rowcount == 0
+        assert queries.due_deliveries(0).all((now, now, outbox.EPOCH, outbox.EPOCH, 0, 10)) == []
     finally:
         outbox.SENDER.enabled = True
 

@@ -1,7 +1,9 @@
 """Every read behind a read endpoint keeps its cost flat as the ledger grows: SQLite's query plan
 (EXPLAIN QUERY PLAN, on a ledger with statistics) searches an index that starts with the query's
 filter and, for a list, ends with its order. A future index change that brings back a walk over
-the organisation's rows, or a sort of all of them, fails here."""
+the organisation's rows, or a sort of all of them, fails here. The core's reads are below; each
+dialect declares its own with the index each must use (``plans`` in its package's
+``testing.py``, ``consent.testing.Plan``)."""
 from __future__ import annotations
 
 import os
@@ -9,25 +11,24 @@ import os
 import pytest
 
 from consent.core import ledger, queries, storage
-from consent.dialects.attestr import queries as at
-from consent.dialects.truconsent import queries as tc
-from consent.dialects.veriff import queries as vf
+from consent.testing import declarations
+
+DECLARED = [d for d in declarations() if d.plans is not None]
 
 pytestmark = [pytest.mark.skipif(bool(os.environ.get("CONSENT_TEST_DATABASE_URL")),
                                  reason="SQLite's query planner"),
               pytest.mark.tampered]   # rows written directly, with placeholder hashes
 
 ROWS = 3000
-BIG_TABLES = ("consent", "audit_event", "subject", "consent_event", "truconsent_log",
-              "truconsent_request", "veriff_consent", "veriff_session", "veriff_attempt",
-              "veriff_media", "attestr_consent", "attestr_async")
+BIG_TABLES = ("consent", "audit_event", "subject", "consent_event",
+              *(table for d in declarations() for table in d.big_tables))
 
 
 @pytest.fixture
 def ledger_with_statistics(app, org):
     """A few thousand consents over many subjects and five purposes, then ANALYZE, so the
     planner chooses as it would on a large ledger."""
-    purposes = [ledger.ensure_purpose(org.org, f"p{i}").id for i in range(5)]
+    purposes = [ledger.ensure_purpose(org.org.id, f"p{i}").id for i in range(5)]
     conn = storage.db.connection()
     now = storage.utcnow().isoformat(sep=" ")
     with storage.transaction():
@@ -66,31 +67,33 @@ def assert_flat(name, steps, index=None, sorted_in_memory=False):
         assert "TEMP B-TREE" not in text, f"{name} sorts in memory:\n{text}"
 
 
-def consent_list(*conditions):
-    return queries.CONSENT.where('c."org_id" = ?', *conditions, order='c."seq" DESC', limit=True)
+def consent_list(*names):
+    return queries.consent_page(names)   # the statement ledger.list_consents runs
 
 
 def test_ledger_reads(ledger_with_statistics):
     org = ledger_with_statistics.org.id
     cases = [
         ("list", consent_list(), (org, 50), "consent_org_id_seq"),
-        ("list by subject", consent_list(queries.CONSENT_FILTERS["subject_id"]),
+        ("list by subject", consent_list("subject_id"),
          (org, 10_001, 50), "consent_subject_id_seq"),
-        ("list by purpose", consent_list(queries.CONSENT_FILTERS["purpose_id"]), (org, 1, 50),
+        ("list by purpose", consent_list("purpose_id"), (org, 1, 50),
          "consent_purpose_id_seq"),
-        ("list by status", consent_list(queries.CONSENT_FILTERS["status"]),
+        ("list by status", consent_list("status"),
          (org, "granted", 50), "consent_org_id_seq"),
-        ("list by source", consent_list(queries.CONSENT_FILTERS["source"]), (org, "api", 50),
+        ("list by source", consent_list("source"), (org, "api", 50),
          "consent_org_id_source_seq"),
-        ("list by subject and status", consent_list(queries.CONSENT_FILTERS["subject_id"],
-                                                    queries.CONSENT_FILTERS["status"]),
+        ("list by subject and status", consent_list("subject_id", "status"),
          (org, 10_001, "granted", 50), "consent_subject_id_seq"),
-        ("next page by subject", consent_list(queries.CONSENT_FILTERS["subject_id"],
-                                              queries.CONSENT_FILTERS["before_seq"]),
+        ("next page by subject", consent_list("subject_id", "before_seq"),
          (org, 10_001, 500, 50), "consent_subject_id_seq"),
         ("one consent", queries.CONSENT_BY_ID, (org, "c-5"), "consent_id"),
         ("withdrawal check", queries.NEWER_CONSENT, (org, 10_001, 1, 0, 1),
          "consent_subject_id_seq"),
+        # the binding rule (ledger.binding): each consent by its seq, a newer one by its index
+        ("binding", queries.binding_of(2), (org, 1, 5), "consent_subject_id_seq"),
+        ("consents by seq", queries.consents_by_seq(2), (org, 1, 5), None),
+        ("events by id", queries.events_by_id(2), (org, "e-1", "e-2"), "audit_event_event_id"),
 
         ("subject", queries.SUBJECT_BY_IDENTIFIER, (org, "s1"), "subject_org_id_identifier"),
         ("audit after", queries.AUDIT_AFTER, (org, 10, 100), "audit_event_org_id_seq"),
@@ -108,66 +111,21 @@ def test_ledger_reads(ledger_with_statistics):
 
 def test_audit_ranges(ledger_with_statistics):
     org = ledger_with_statistics.org.id
-    by_time = queries.AUDIT_EVENT.where('t."org_id" = ?', queries.AUDIT_FILTERS["since"],
-                                        queries.AUDIT_FILTERS["until"], order='t."at", t."seq"',
-                                        limit=True)
+    # the statements ledger.audit_events runs
+    by_time = queries.audit_page(("since", "until"))
     assert_flat("audit by time", plan(by_time, (org, "2026-01-01", "2027-01-01", 100)),
                 "audit_event_org_id_at_seq")
-    by_seq = queries.AUDIT_EVENT.where('t."org_id" = ?', queries.AUDIT_FILTERS["from_seq"],
-                                       queries.AUDIT_FILTERS["to_seq"], order='t."seq"',
-                                       limit=True)
+    by_seq = queries.audit_page(("from_seq", "to_seq"))
     assert_flat("audit by seq", plan(by_seq, (org, 10, 500, 100)), "audit_event_org_id_seq")
-    by_id = queries.AUDIT_EVENT.where('t."org_id" = ?', queries.AUDIT_FILTERS["event_id"],
-                                      order='t."seq"', limit=True)
+    by_id = queries.audit_page(("event_id",))
     assert_flat("audit by id", plan(by_id, (org, "e-5", 100)), "audit_event_event_id",
                 sorted_in_memory=True)
 
 
-def test_truconsent_reads(ledger_with_statistics):
-    org = ledger_with_statistics.org.id
-    history = tc.LOG.where('c."org_id" = ?', tc.LOG_FILTERS["subject_id"], order='c."seq" DESC',
-                           limit=True, suffix="OFFSET ?")
-    assert_flat("history by dp_id", plan(history, (org, 10_001, 50, 0)),
-                "consent_subject_id_seq")
-    assert_flat("history", plan(tc.LOG.where('c."org_id" = ?', order='c."seq" DESC', limit=True,
-                                             suffix="OFFSET ?"), (org, 50, 0)),
-                "consent_org_id_seq")
-    status = tc.LOG.where('c."org_id" = ?', 'c."subject_id" = ?', order='c."seq" DESC')
-    assert_flat("user-status", plan(status, (org, 10_001)), "consent_subject_id_seq")
-    assert_flat("link history", plan(tc.LINKS_OF_ORG, (org, 50, 0)),
-                "truconsent_request_org_id_created_at", sorted_in_memory=True)
-
-
-def test_veriff_reads(ledger_with_statistics):
-    assert_flat("session consents", plan(vf.UPLOADS_OF_SESSION, ("s",)),
-                "veriff_consent_session_id_seq")
-    assert_flat("session", plan(vf.SESSION_OF_INTEGRATION, ("s", "i")), "sqlite_autoindex")
-
-
-def test_veriff_session_reads(ledger_with_statistics):
-    """The decision, person, attempts and media of a session: by the session's key."""
-    for name, statement, params, index in [
-        ("session by id", vf.SESSION_BY_ID, ("s",), "sqlite_autoindex_veriff_session"),
-        ("session of org", vf.SESSION_OF_ORG, ("s", 1), "sqlite_autoindex_veriff_session"),
-        ("session by token", vf.SESSION_BY_TOKEN_HASH, ("h",), "veriff_session_token_hash"),
-        ("attempts", vf.ATTEMPTS_OF_SESSION, ("s",), "veriff_attempt_session_id"),
-    ]:
-        assert_flat(name, plan(statement, params), index)
-    # A session's few media, sorted after the search.
-    assert_flat("media", plan(vf.MEDIA_OF_SESSION, ("s",)), "veriff_media_session_id",
-                sorted_in_memory=True)
-
-
-def test_attestr_reads(ledger_with_statistics):
-    """A consent by its id, reference, ledger consent or number; an async job; the sweeps."""
-    for name, statement, params, index in [
-        ("consent of org", at.CONSENT_OF_ORG, (1, "x"), "sqlite_autoindex_attestr_consent"),
-        ("consent by reference", at.CONSENT_BY_REFERENCE, (1, "r"),
-         "attestr_consent_client_id_reference_id"),
-        ("consent by ledger id", at.CONSENT_BY_LEDGER_ID, ("c",), "attestr_consent_consent_id"),
-        ("number taken", at.NUMBER_TAKEN, ("n", "n"), "attestr_consent_number"),
-        ("async of org", at.ASYNC_OF_ORG, (1, "x"), "sqlite_autoindex_attestr_async"),
-        ("expiry due", at.EXPIRY_DUE, ("2026-01-01", 10), "attestr_consent_sweep_at"),
-        ("client", at.CLIENT, (1,), "sqlite_autoindex_attestr_client"),
-    ]:
-        assert_flat(name, plan(statement, params), index)
+@pytest.mark.parametrize("declared", DECLARED, ids=[d.name for d in DECLARED])
+def test_the_dialects_reads(ledger_with_statistics, declared):
+    plans = declared.plans(ledger_with_statistics.org.id)
+    assert plans
+    for p in plans:
+        assert_flat(f"{declared.name}: {p.name}", plan(p.statement, p.params), p.index,
+                    sorted_in_memory=p.sorted_in_memory)

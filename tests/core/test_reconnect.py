@@ -27,7 +27,7 @@ PG_URL = os.environ.get("CONSENT_TEST_DATABASE_URL", "")
 RESTART = os.environ.get("CONSENT_TEST_PG_RESTART", "")
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason="PostgreSQL only")]
 
 GRANT = {"subject": "user-1", "purpose": "marketing", "status": "granted"}
 

@@ -69,7 +69,7 @@ def test_sql_errors_are_peewee_errors(app, org):
 
 @pytest.mark.tampered
 def test_a_boolean_and_a_foreign_key_by_value_round_trip(app, org):
-    consent = ledger.record_one(org.org, ledger.Decision(subject="s", purpose="p",
+    consent = ledger.record_one(org.org.id, ledger.Decision(subject="s", purpose="p",
                                                          status="granted"))
     from consent.core import auth
     from consent.dialects.veriff.models import VeriffSession
@@ -93,15 +93,15 @@ def test_sql_create_refuses_unknown_columns(app, org):
 def test_consent_records_read_like_the_orm(app, org):
     """A consent as the write path returns it and as the hand-written select reads it: the same
     columns as the ORM reads, plus the identifiers it is known by."""
-    recorded = ledger.record_one(org.org, ledger.Decision(subject="inst", purpose="p-inst",
+    recorded = ledger.record_one(org.org.id, ledger.Decision(subject="inst", purpose="p-inst",
                                                           status="granted", evidence={"a": 1}))
     orm = Consent.get(Consent.id == recorded.id)
     columns = {k: v for k, v in recorded._asdict().items()
                if k not in ("subject", "recorded_subject", "purpose", "purpose_name")}
     assert columns == _orm_row(Consent, orm)
     assert recorded.subject == "inst" and recorded.purpose == "p-inst"
-    assert ledger.get_consent(org.org, recorded.id) == recorded
-    subject = ledger.find_subject(org.org, "inst")
+    assert ledger.get_consent(org.org.id, recorded.id) == recorded
+    subject = ledger.find_subject(org.org.id, "inst")
     assert subject._asdict() == _orm_row(Subject, Subject.get_by_id(subject.id))
 
 
@@ -131,7 +131,7 @@ def test_request_connections_leave_checkpoints_to_the_background(app, org):
     assert is_sqlite()
     backstop = storage.db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0]
     assert backstop == sqlite.AUTOCHECKPOINT_BACKSTOP
-    consent = ledger.record_one(org.org, ledger.Decision(subject="bg", purpose="p",
+    consent = ledger.record_one(org.org.id, ledger.Decision(subject="bg", purpose="p",
                                                          status="granted"))
     # The main database file alone (the WAL ignored) holds the row once the background
     # checkpoint has run.
@@ -173,7 +173,7 @@ def test_writers_queue_on_the_writer_lock(app, org):
     done = threading.Event()
 
     def write():
-        ledger.record_one(org.org, ledger.Decision(subject="queued", purpose="p",
+        ledger.record_one(org.org.id, ledger.Decision(subject="queued", purpose="p",
                                                    status="granted"))
         done.set()
 
@@ -192,7 +192,7 @@ def test_an_older_database_gets_audit_seq_from_its_recorded_events(app, org):
     ``recorded`` consent event: create_tables adds the column and fills it in from those."""
     from consent.core.storage import AuditEvent, ConsentEvent
 
-    consents = [ledger.record_one(org.org, ledger.Decision(subject=f"old{i}", purpose="p",
+    consents = [ledger.record_one(org.org.id, ledger.Decision(subject=f"old{i}", purpose="p",
                                                            status="granted")) for i in range(3)]
     for c in consents:  # what the older version wrote
         event = AuditEvent.get((AuditEvent.org == org.org.id) & (AuditEvent.seq == c.audit_seq))
@@ -200,12 +200,14 @@ def test_an_older_database_gets_audit_seq_from_its_recorded_events(app, org):
                             audit_event_id=event.event_id,
                             data={"status": c.status, "source": c.source})
     storage.db.execute_sql('ALTER TABLE "consent" DROP COLUMN "audit_seq"')
+    storage.db.execute_sql('ALTER TABLE "consent_event" RENAME COLUMN "consent_seq" '
+                           'TO "consent_id"')   # its name then
     storage.db.execute_sql('DROP TABLE "schema_migration"')  # from before versioned migrations
     assert "audit_seq" not in {col.name for col in storage.db.get_columns("consent")}
     storage.create_tables()
     assert [Consent.get(Consent.id == c.id).audit_seq for c in consents] == \
         [c.audit_seq for c in consents]
-    assert ledger.verify(org.org)["ok"]
-    trail = ledger.consent_events(ledger.get_consent(org.org, consents[0].id))
+    assert ledger.verify(org.org.id)["ok"]
+    trail = ledger.consent_events(ledger.get_consent(org.org.id, consents[0].id))
     assert [e.type for e in trail] == ["recorded"]  # once, not twice
     storage.create_tables()  # again: nothing changes

@@ -52,18 +52,18 @@ def constraints_off():
 
 @pytest.fixture
 def seeded(org, other_org):
-    ledger.record(org.org, [
+    ledger.record(org.org.id, [
         ledger.Decision(subject="alice", purpose="marketing", status="granted",
                         notice_version="n1", valid_until=dt.datetime(2999, 1, 1),
                         evidence={"ip": "198.51.100.1"}),
         ledger.Decision(subject="bob", purpose="analytics", status="denied"),
     ])
     first = Consent.select().where(Consent.org == org.org.id).order_by(Consent.seq).first()
-    ledger.withdraw(org.org, first.id)
-    ledger.map_identity(org.org, "bob", "bob-authenticated")
-    ledger.record_one(org.org, ledger.Decision(subject="carol", purpose="marketing",
+    ledger.withdraw(org.org.id, first.id)
+    ledger.map_identity(org.org.id, "bob", "bob-authenticated")
+    ledger.record_one(org.org.id, ledger.Decision(subject="carol", purpose="marketing",
                                                status="granted"))
-    assert ledger.verify(org.org)["ok"]
+    assert ledger.verify(org.org.id)["ok"]
     return org
 
 
@@ -102,7 +102,7 @@ def test_consent_tamper_detected(seeded, other_org, field):
     change = ({"org": other_org.org.id} if field == "org" else CONSENT_TAMPERS[field](c))
     with constraints_off():
         Consent.update(**change).where(Consent.seq == c.seq).execute()
-    result = ledger.verify(seeded.org)
+    result = ledger.verify(seeded.org.id)
     assert result["ok"] is False, field
     assert result["reason"]
 
@@ -120,7 +120,7 @@ def test_reordering_consents_detected(seeded, events_too):
             Consent.update(seq=temp).where(Consent.seq == seq).execute()
             if events_too:
                 ConsentEvent.update(consent=temp).where(ConsentEvent.consent == seq).execute()
-    result = ledger.verify(seeded.org)
+    result = ledger.verify(seeded.org.id)
     assert result["ok"] is False
     if events_too:
         assert result["first_bad_table"] == "consent_event"
@@ -131,14 +131,14 @@ def test_reordering_consents_detected(seeded, events_too):
 
 def test_subject_identifier_tamper_detected(seeded):
     Subject.update(identifier="mallory").where(Subject.identifier == "alice").execute()
-    assert ledger.verify(seeded.org)["ok"] is False
+    assert ledger.verify(seeded.org.id)["ok"] is False
 
 
 def test_deleted_consent_detected(seeded):
     c = Consent.get(Consent.recorded_subject == Subject.get(Subject.identifier == "carol").id)
     assert not ConsentEvent.select().where(ConsentEvent.consent == c.seq).exists()
     Consent.delete().where(Consent.seq == c.seq).execute()
-    result = ledger.verify(seeded.org)
+    result = ledger.verify(seeded.org.id)
     assert result["ok"] is False
     assert result["reason"] == "the consent this event recorded is missing"
     assert result["first_bad_consent"] == c.id
@@ -173,7 +173,7 @@ def test_audit_tamper_detected(seeded, other_org, field):
     change = ({"org": other_org.org.id, "seq": 500} if field == "org"
               else AUDIT_TAMPERS[field](event))
     AuditEvent.update(**change).where(AuditEvent.id == event.id).execute()
-    result = ledger.verify(seeded.org)
+    result = ledger.verify(seeded.org.id)
     if field == "id":
         # The internal row id is not part of the record: changing it alone changes nothing
         # that matters, and verify must still pass.
@@ -187,7 +187,7 @@ def test_deleted_event_detected(seeded):
     events = list(AuditEvent.select().where(AuditEvent.org == seeded.org.id)
                   .order_by(AuditEvent.seq))
     AuditEvent.delete().where(AuditEvent.id == events[2].id).execute()
-    result = ledger.verify(seeded.org)
+    result = ledger.verify(seeded.org.id)
     assert result["ok"] is False
     assert result["first_bad_seq"] == 4
     assert result["reason"].startswith("sequence gap")
@@ -203,11 +203,11 @@ def test_chain_links_and_hashes(seeded):
 
 
 def test_chains_are_per_org(seeded, other_org):
-    ledger.record_one(other_org.org, ledger.Decision(subject="x", purpose="p", status="granted"))
+    ledger.record_one(other_org.org.id, ledger.Decision(subject="x", purpose="p", status="granted"))
     first = (AuditEvent.select().where(AuditEvent.org == other_org.org.id)
              .order_by(AuditEvent.seq).first())
     assert first.seq == 1 and first.prev_hash == audit.GENESIS
-    assert ledger.verify(other_org.org)["ok"] and ledger.verify(seeded.org)["ok"]
+    assert ledger.verify(other_org.org.id)["ok"] and ledger.verify(seeded.org.id)["ok"]
 
 
 # -- rows of covered tables ----------------------------------------------------------------------
@@ -217,7 +217,7 @@ def full(client, app, org, other_org, monkeypatch):
     """One of everything, in ``acme`` (and a little in ``globex``); verify names faults in small
     batches, so a pass takes several calls and every buffer is flushed often."""
     built = full_ledger.build(client, app, org, monkeypatch)
-    ledger.record_one(other_org.org, ledger.Decision(subject="x", purpose="p", status="granted"))
+    ledger.record_one(other_org.org.id, ledger.Decision(subject="x", purpose="p", status="granted"))
     monkeypatch.setattr(verify, "BATCH", 3)
     monkeypatch.setattr(verify, "ROW_CHECKS", 2)
     app.config["CONSENT_VERIFY_BUDGET"] = 0
@@ -363,11 +363,11 @@ def test_editing_truconsent_log_action(client, runner, org, full):
 def test_editing_avacy_decision_accepted(client, runner, org, full):
     decision = AvacyDecision.get(AvacyDecision.entry == full.ids["entry"])
     AvacyDecision.update(accepted=False).where(
-        AvacyDecision.consent == decision.consent_id).execute()
+        AvacyDecision.consent == decision.consent_seq).execute()
     listed = client.get("/ledger/v1/avacy/consents", headers=org.headers()).json
     item = next(i for i in listed["items"] if i["id"] == full.ids["entry"])
     assert item["preferences"][0]["accepted"] is False
-    assert_named(client, runner, org, "avacy_decision", decision.consent_id, CHANGED)
+    assert_named(client, runner, org, "avacy_decision", decision.consent_seq, CHANGED)
 
 
 def test_editing_avacy_consent_proofs(client, runner, org, full):
@@ -602,8 +602,8 @@ def test_editing_a_banner(client, runner, org, full, change):
 
 def test_editing_what_an_sdk_sent_for_a_purpose(client, runner, org, full):
     log = TcLog.get(TcLog.consented == "declined")
-    TcLog.update(consented="accepted").where(TcLog.consent == log.consent_id).execute()
-    assert_named(client, runner, org, "truconsent_log", log.consent_id, CHANGED)
+    TcLog.update(consented="accepted").where(TcLog.consent == log.consent_seq).execute()
+    assert_named(client, runner, org, "truconsent_log", log.consent_seq, CHANGED)
 
 
 def test_editing_avacy_v4_versions(client, runner, org, full):

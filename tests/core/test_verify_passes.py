@@ -22,7 +22,7 @@ def slices(app, monkeypatch):
 
 
 def record(org, n):
-    return [ledger.record_one(org.org, ledger.Decision(subject=f"s{i}", purpose="p",
+    return [ledger.record_one(org.org.id, ledger.Decision(subject=f"s{i}", purpose="p",
                                                        status="granted")) for i in range(n)]
 
 
@@ -85,7 +85,7 @@ def test_the_whole_pass_at_once_matches(org):
     record(org, 3)
     whole = verify.full(org.org.id)
     assert whole["ok"] and whole["consents_checked"] == 3
-    assert whole == ledger.verify(org.org)
+    assert whole == ledger.verify(org.org.id)
 
 
 # -- covered rows, in slices ----------------------------------------------------------------

@@ -7,23 +7,17 @@ import os
 
 import pytest
 
-from tests.e2e.servers import serving
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 # No name but the loopback ones resolves (pages that link a web font, for one),
-                 # so the browser stays on loopback. Not playwright's request interception: that
-                 # would answer CORS preflights itself, never asking the service.
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
-
+from tests.e2e.servers import CHROMIUM, CHROMIUM_ARGS, serving
 
 def pytest_collection_modifyitems(config, items):
-    if os.path.exists(CHROMIUM) or os.environ.get("CI"):
-        return
-    skip = pytest.mark.skip(reason=f"{CHROMIUM} is not installed (CI=true makes this a failure)")
+    skip = None if os.path.exists(CHROMIUM) or os.environ.get("CI") else pytest.mark.skip(
+        reason=f"{CHROMIUM} is not installed (CI=true makes this a failure)")
     for item in items:
         if "/e2e/" in str(item.fspath):
-            item.add_marker(skip)
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+            if skip is not None:
+                item.add_marker(skip)
 
 
 @pytest.fixture

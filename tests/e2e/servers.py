@@ -6,6 +6,13 @@ import threading
 
 from werkzeug.serving import make_server
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 # No name but the loopback ones resolves (pages that link a web font, for one),
+                 # so the browser stays on loopback. Not playwright's request interception: that
+                 # would answer CORS preflights itself, never asking the service.
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
+
 
 @contextlib.contextmanager
 def serving(wsgi_app, host: str = "127.0.0.1"):

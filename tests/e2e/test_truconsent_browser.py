@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.servers import CHROMIUM, CHROMIUM_ARGS
 from tests.truconsent_helpers import make_cp
 
 

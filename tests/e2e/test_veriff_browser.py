@@ -21,7 +21,7 @@ import urllib.request
 import pytest
 
 from consent.core import outbox
-from consent.dialects.veriff import create_integration
+from consent.dialects.veriff.service import create_integration
 from tests.e2e.servers import serving
 from tests.npm_cache import npm_package
 from tests.receiver import Receiver

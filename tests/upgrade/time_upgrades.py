@@ -53,7 +53,7 @@ storage.create_tables()
 org = ledger.create_org("big", "Big Organisation")
 n, started = int(sys.argv[2]), time.perf_counter()
 for batch in range(0, n, 500):
-    ledger.record(org, [ledger.Decision(subject=f"s{i % (n // 10 or 1)}", purpose=f"p{i % 5}",
+    ledger.record(org.id, [ledger.Decision(subject=f"s{i % (n // 10 or 1)}", purpose=f"p{i % 5}",
                                         status="granted" if i % 3 else "denied")
                         for i in range(batch, min(n, batch + 500))])
 storage.db.close()

@@ -24,9 +24,7 @@ from __future__ import annotations
 from consent.control.store import Stub
 from consent.web.dialect import Dialect
 
-from . import models  # noqa: F401  (registers the tables)
-from . import consents  # noqa: F401  (subscribes to the ledger's changes)
-from . import clients, ratelimit
+from . import clients, consents, models, ratelimit
 from .access import AttestrClientAuth
 from .cli import attestr_cli
 from .errors import ERRORS, other_version
@@ -52,7 +50,8 @@ def owns(path: str) -> bool:
 
 DIALECT = Dialect(name="attestr", errors=ERRORS, prefixes=("/api/v3/public/",), owns=owns,
                   unmatched_auth=AttestrClientAuth(), blueprints=(blp,), seed_demo=seed_demo,
-                  cli_commands=(attestr_cli,), loops=(WORKER,),
+                  cli_commands=(attestr_cli,), loops=(WORKER,), schema=models.SCHEMA,
+                  subscriptions=consents.SUBSCRIPTIONS, consent_lookup=consents.ledger_id,
                   # control mode: a reset keeps its clients and drops their rate-limit
                   # windows; a moved clock expires the organisation's consents at once
                   stub=Stub(keep=(models.AttestrClient,), clear=ratelimit.clear_org,

@@ -96,7 +96,7 @@ def create_client(org, *, name: str = "attestr client", services=(), actor: str 
     values = _checked({"services": list(services), **settings})
     token = ids.token_urlsafe(24) if values.get("webhook_url") else None
     with transaction():
-        issued = auth.create_credential(org, kind="basic", name=name, scopes=("consent",),
+        issued = auth.create_credential(org.id, kind="basic", name=name, scopes=("consent",),
                                         actor=actor)
         client = sql.create(AttestrClient, credential_id=issued.credential.id, org_id=org.id,
                             name=name, webhook_token=token, **values)
@@ -119,8 +119,7 @@ def update_client(org, credential_id: str, *, actor: str = "system",
         if rotate_webhook_token or (values.get("webhook_url") and not client.webhook_token):
             token = values["webhook_token"] = ids.token_urlsafe(24)
         if values:
-            AttestrClient.update(**values).where(
-                AttestrClient.credential == credential_id).execute()
+            sql.update(AttestrClient, credential_id, values)
         client = find(credential_id)
         audit.append(org.id, actor=actor, action="attestr.client.updated",
                      entity_type="credential", entity_id=credential_id, payload={
@@ -129,8 +128,7 @@ def update_client(org, credential_id: str, *, actor: str = "system",
 
 
 def clients(org) -> list:
-    return list(AttestrClient.select().where(AttestrClient.org == org.id)
-                .order_by(AttestrClient.created_at))
+    return queries.CLIENTS_OF_ORG.all((org.id,))
 
 
 def _public(client) -> dict:

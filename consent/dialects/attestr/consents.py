@@ -16,7 +16,7 @@ Mapping (Attestr consent -> ledger):
   catalogue maps them (:func:`.catalogue.not_needed`): else 400 4001 naming the field.
 
 Revocation is a ledger withdrawal; a use is a ledger use (``POST /ledger/v1/checks``, which
-takes the Attestr ``_id`` as well as the ledger's id: :func:`_ledger_id`). Both are
+takes the Attestr ``_id`` as well as the ledger's id: :func:`ledger_id`). Both are
 seen through :mod:`consent.core.hooks`, whichever API made them, so the Attestr status and the
 webhooks follow. Expiry is found by the worker's sweep (:func:`expire_due`).
 
@@ -156,7 +156,7 @@ def find(client, consent_id: str):
 
 
 def revoke(client, consent_id: str):
-    """Withdraw the consent in the ledger (status ``revoked``; :func:`_on_withdrawn` does the
+    """Withdraw the consent in the ledger (status ``revoked``; :func:`on_withdrawn` does the
     rest in the same transaction). Revoking a revoked consent changes nothing."""
     row = find(client, consent_id)
     if row.revoked_at is None:
@@ -173,32 +173,34 @@ def revoke(client, consent_id: str):
 
 # -- what the core tells the dialect (inside the change's transaction) ------------------------------
 
-def _on_withdrawn(org_id, consent, withdrawal, actor, at, event, **_):
+@hooks.listener(hooks.WITHDRAWN)
+def on_withdrawn(org_id, consent, withdrawal, actor, at, event, **_):
     row = queries.CONSENT_BY_LEDGER_ID.one((consent.id,))
-    if row is not None and event.update(AttestrConsent, row, condition='"revoked_at" IS NULL',
+    if row is not None and event.update(AttestrConsent, row, condition=queries.NOT_REVOKED,
                                         revoked_at=at, sweep_at=None):
         webhooks.consent_event(row, "consent.revoked", "revoked", at)
 
 
-def _on_used(org_id, consent, use, single_use, actor, at, event, **_):
+@hooks.listener(hooks.USED)
+def on_used(org_id, consent, use, single_use, actor, at, event, **_):
     if not single_use:
         return
     row = queries.CONSENT_BY_LEDGER_ID.one((consent.id,))
-    if row is not None and event.update(AttestrConsent, row, condition='"consumed_at" IS NULL',
+    if row is not None and event.update(AttestrConsent, row, condition=queries.NOT_CONSUMED,
                                         consumed_at=at, sweep_at=None):
         webhooks.consent_event(row, "consent.consumed", "consumed", at)
 
 
-def _ledger_id(org_id: str, attestr_id: str) -> str | None:
+@usage.consent_lookup
+def ledger_id(org_id: str, attestr_id: str) -> str | None:
     """The ledger consent of an Attestr ``_id`` of the organisation (``POST /ledger/v1/checks``
     accepts the id the app holds)."""
     row = queries.CONSENT_OF_ORG.one((org_id, attestr_id))
     return row.consent_id if row is not None else None
 
 
-hooks.subscribe("consent.withdrawn", _on_withdrawn)
-hooks.subscribe("consent.used", _on_used)
-usage.register_consent_lookup(_ledger_id)
+# The core's hooks this dialect listens to (declared in its entry, DIALECT.subscriptions).
+SUBSCRIPTIONS = ((hooks.WITHDRAWN, on_withdrawn), (hooks.USED, on_used))
 
 
 # -- expiry -----------------------------------------------------------------------------------------
@@ -217,7 +219,7 @@ def expire_due(now: dt.datetime | None = None, limit: int = 100,
         with transaction():
             event = audit.begin(due.org_id, at=now)
             row = queries.CONSENT_BY_ID.one((due.id,))   # as it is now, under the lock
-            if row is None or event.update(AttestrConsent, row, condition='"sweep_at" IS NOT NULL',
+            if row is None or event.update(AttestrConsent, row, condition=queries.STILL_SWEPT,
                                            sweep_at=None, expired_at=now) is None:
                 continue   # revoked, consumed or expired by someone else meanwhile
             usage.record_expiry(row.org_id, ledger.get_consent(row.org_id, row.consent_id),

@@ -159,13 +159,13 @@ def _run(job, attempt: int) -> None:
                                mimetype=XLSX, size=len(content),
                                sha256=hashlib.sha256(content).hexdigest(), content=content,
                                created_at=now)
-            AttestrAsync.update(status="completed", media=media.id, lease_until=None,
-                                updated_at=now).where(AttestrAsync.id == job.id).execute()
+            sql.update(AttestrAsync, job.id, {"status": "completed", "media_id": media.id,
+                                              "lease_until": None, "updated_at": now})
             event, payload = "async.completed", {"mediaId": media.id, "sha256": media.sha256,
                                                  "size": media.size}
         else:
-            AttestrAsync.update(status="errored", error=error, lease_until=None,
-                                updated_at=now).where(AttestrAsync.id == job.id).execute()
+            sql.update(AttestrAsync, job.id, {"status": "errored", "error": error,
+                                              "lease_until": None, "updated_at": now})
             event, payload = "async.errored", {"error": error}
         audit.append(job.org_id, actor="system:attestr-export", action=f"attestr.{event}",
                      entity_type="attestr_async", entity_id=job.id,

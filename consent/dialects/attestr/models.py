@@ -27,6 +27,7 @@ from peewee import (
 )
 
 from consent.core import covered
+from consent.core.components import Component
 from consent.core.schema import baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
@@ -34,7 +35,6 @@ from consent.core.storage import (
     Credential,
     JSONField,
     Organisation,
-    register_models,
     utcnow,
 )
 
@@ -151,10 +151,11 @@ class AttestrRateCounter(BaseModel):
 # moments included; ``sweep_at`` is the expiry sweep's bookkeeping (``expired_at`` is the answer).
 # Not covered: clients (access configuration, like the credentials they extend), export jobs
 # and their files (renderings of covered rows), rate-limit counters (bookkeeping).
-covered.cover(AttestrConsent, skip=("sweep_at",))
-
 MODELS = (AttestrClient, AttestrConsent, AttestrMedia, AttestrAsync, AttestrRateCounter)
-register_models(*MODELS, component="attestr", migrations=(
+
+# The dialect's part of the schema (declared in its entry, DIALECT.schema).
+SCHEMA = Component("attestr", models=MODELS,
+                   covered=(covered.cover(AttestrConsent, skip=("sweep_at",)),), migrations=(
     baseline(*MODELS),
     cover_rows(AttestrConsent, version=2),
 ))

@@ -1,51 +1,62 @@
-"""The Attestr dialect's hand-written statements (see :mod:`consent.core.sql`)."""
+"""The Attestr dialect's statements (see :mod:`consent.core.sql`): its own tables only (the ledger
+consents its rows name are reached through core functions), column names from the models."""
 from __future__ import annotations
 
 from consent.core import sql
+from consent.core.sql import Table, eq
 
+from .models import AttestrAsync, AttestrClient, AttestrConsent, AttestrMedia, AttestrRateCounter
 
-from .models import AttestrAsync, AttestrClient, AttestrConsent, AttestrMedia
+_t = Table(AttestrClient, "t")
+CLIENT = sql.model_select(AttestrClient).where(*eq(_t.credential))
+CLIENTS_OF_ORG = sql.model_select(AttestrClient).where(*eq(_t.org), order=_t.created_at)
+_c = Table(AttestrClient)
+DEBIT = sql.Statement(f"UPDATE {_c} SET {_c.credits} = {_c.credits} - 1 "
+                      f"WHERE {_c.credential} = ? AND {_c.credits} > 0")
+CREDITS = sql.Statement(f"SELECT {_c.credits} FROM {_c} WHERE {_c.credential} = ?")
 
-CLIENT = sql.model_select(AttestrClient).where('t."credential_id" = ?')
-DEBIT = sql.Statement('UPDATE "attestr_client" SET "credits" = "credits" - 1 '
-                      'WHERE "credential_id" = ? AND "credits" > 0')
-CREDITS = sql.Statement('SELECT "credits" FROM "attestr_client" WHERE "credential_id" = ?')
-
+_t = Table(AttestrConsent, "t")
 CONSENT = sql.model_select(AttestrConsent)
-CONSENT_BY_ID = CONSENT.where('t."id" = ?')
-CONSENT_OF_ORG = CONSENT.where('t."org_id" = ?', 't."id" = ?')
-CONSENT_BY_REFERENCE = CONSENT.where('t."client_id" = ?', 't."reference_id" = ?')
-CONSENT_BY_LEDGER_ID = CONSENT.where('t."consent_id" = ?')
-NUMBER_TAKEN = sql.Statement('SELECT 1 FROM "attestr_consent" WHERE "number" = ? '
-                             'UNION ALL SELECT 1 FROM "attestr_async" WHERE "number" = ?')
+CONSENT_BY_ID = CONSENT.where(*eq(_t.id))
+CONSENT_OF_ORG = CONSENT.where(*eq(_t.org, _t.id))
+CONSENT_BY_REFERENCE = CONSENT.where(*eq(_t.client, _t.reference_id))
+CONSENT_BY_LEDGER_ID = CONSENT.where(*eq(_t.consent))
+_ac, _aa = Table(AttestrConsent), Table(AttestrAsync)
+NUMBER_TAKEN = sql.Statement(f"SELECT 1 FROM {_ac} WHERE {_ac.number} = ? "
+                             f"UNION ALL SELECT 1 FROM {_aa} WHERE {_aa.number} = ?")
 # The expiry sweep: consents whose validity ended and that nothing else ended first; a claim
 # (an update on condition that ``sweep_at`` is still set) succeeds for exactly one process (the
 # organisation's lock on PostgreSQL, the write lock on SQLite). Revoking and consuming clear
 # ``sweep_at`` the same way.
-EXPIRY_DUE = CONSENT.where('t."sweep_at" IS NOT NULL', 't."sweep_at" <= ?',
-                           order='t."sweep_at"', limit=True)
+EXPIRY_DUE = CONSENT.where(f"{_t.sweep_at} IS NOT NULL", f"{_t.sweep_at} <= ?",
+                           order=_t.sweep_at, limit=True)
 # ... of one organisation (control mode: its own clock moved)
-EXPIRY_DUE_OF_ORG = CONSENT.where('t."org_id" = ?', 't."sweep_at" IS NOT NULL',
-                                  't."sweep_at" <= ?', order='t."sweep_at"', limit=True)
+EXPIRY_DUE_OF_ORG = CONSENT.where(*eq(_t.org), f"{_t.sweep_at} IS NOT NULL",
+                                  f"{_t.sweep_at} <= ?", order=_t.sweep_at, limit=True)
+# Conditions of updates of one consent (``event.update(..., condition=...)``).
+NOT_REVOKED = f"{_ac.revoked_at} IS NULL"
+NOT_CONSUMED = f"{_ac.consumed_at} IS NULL"
+STILL_SWEPT = f"{_ac.sweep_at} IS NOT NULL"
 
+_t = Table(AttestrAsync, "t")
 ASYNC = sql.model_select(AttestrAsync)
-ASYNC_BY_ID = ASYNC.where('t."id" = ?')
-ASYNC_OF_ORG = ASYNC.where('t."org_id" = ?', 't."id" = ?')
-ASYNC_DUE = ASYNC.where("t.\"status\" = 'pending'",
-                        '(t."lease_until" IS NULL OR t."lease_until" < ?)',
-                        order='t."created_at"', limit=True)
+ASYNC_BY_ID = ASYNC.where(*eq(_t.id))
+ASYNC_OF_ORG = ASYNC.where(*eq(_t.org, _t.id))
+ASYNC_DUE = ASYNC.where(f"{_t.status} = 'pending'",
+                        f"({_t.lease_until} IS NULL OR {_t.lease_until} < ?)",
+                        order=_t.created_at, limit=True)
 CLAIM_ASYNC = sql.Statement(
-    'UPDATE "attestr_async" SET "lease_until" = ?, "attempts" = "attempts" + 1 '
-    "WHERE \"id\" = ? AND \"status\" = 'pending' "
-    'AND ("lease_until" IS NULL OR "lease_until" < ?)')
+    f"UPDATE {_aa} SET {_aa.lease_until} = ?, {_aa.attempts} = {_aa.attempts} + 1 "
+    f"WHERE {_aa.id} = ? AND {_aa.status} = 'pending' "
+    f"AND ({_aa.lease_until} IS NULL OR {_aa.lease_until} < ?)")
 
-MEDIA_OF_ORG = sql.model_select(AttestrMedia).where('t."org_id" = ?', 't."id" = ?')
+_t = Table(AttestrMedia, "t")
+MEDIA_OF_ORG = sql.model_select(AttestrMedia).where(*eq(_t.org, _t.id))
 
 # Rate limits: one row per (client, scope, unit, window), counted up atomically.
+_r = Table(AttestrRateCounter)
+_KEY = f"{_r.client_id}, {_r.scope}, {_r.unit}, {_r.window_start}"
 COUNT_HIT = sql.Statement(
-    'INSERT INTO "attestr_rate_counter" ("client_id", "scope", "unit", "window_start", "count") '
-    'VALUES (?, ?, ?, ?, 1) ON CONFLICT ("client_id", "scope", "unit", "window_start") '
-    'DO UPDATE SET "count" = "attestr_rate_counter"."count" + 1 RETURNING "count"')
-PURGE_COUNTERS = sql.Statement('DELETE FROM "attestr_rate_counter" '
-                               'WHERE "unit" = ? AND "window_start" < ?')
-
+    f"INSERT INTO {_r} ({_KEY}, {_r.count}) VALUES (?, ?, ?, ?, 1) ON CONFLICT ({_KEY}) "
+    f"DO UPDATE SET {_r.count} = {_r}.{_r.count} + 1 RETURNING {_r.count}")
+PURGE_COUNTERS = sql.Statement(f"DELETE FROM {_r} WHERE {_r.unit} = ? AND {_r.window_start} < ?")

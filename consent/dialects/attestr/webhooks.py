@@ -19,7 +19,6 @@ from consent.core import outbox
 from . import queries
 
 EPOCH = dt.datetime(1970, 1, 1)
-CONSENT_EVENTS = ("consent.registered", "consent.revoked", "consent.consumed", "consent.expired")
 
 
 def millis(at: dt.datetime) -> int:

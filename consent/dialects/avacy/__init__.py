@@ -56,8 +56,7 @@ from __future__ import annotations
 from consent.control.store import Stub
 from consent.web.dialect import Dialect
 
-from . import archive
-from . import models  # noqa: F401  (registers the tables)
+from . import archive, models
 from .cli import avacy_cli
 from .errors import ERRORS
 from .pages import archive_url
@@ -85,5 +84,6 @@ DIALECT = Dialect(
     pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(avacy_cli,),
+    schema=models.SCHEMA,
     stub=Stub(keep=(models.AvacyWebspace,)),   # control mode: a reset keeps its webspaces
 )

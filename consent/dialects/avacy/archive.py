@@ -41,11 +41,12 @@ NOTICE_VERSION_MAX = 64
 
 @dataclass(slots=True)
 class Entry:
-    """An archive entry (``queries.ENTRY``'s row) and its decisions (``queries.DECISION``'s
-    rows, each with ``binding``)."""
+    """An archive entry (``queries.ENTRY``'s row), its decisions, and the payload of the audit
+    event that recorded it (None: the event is missing)."""
 
     row: object
     decisions: list = field(default_factory=list)
+    audit_payload: dict | None = None
 
     @property
     def request(self) -> dict:
@@ -53,14 +54,21 @@ class Entry:
 
 
 @dataclass(slots=True)
-class Binding:
-    """A decision of an entry, and whether it is still its person's newest on its purpose."""
+class Decision:
+    """A decision of an entry (``queries.DECISION``'s row), the ledger consent it became, and
+    whether that is still its person's binding (newest) decision on its purpose."""
 
     row: object
+    consent: object
     binding: bool
 
-    def __getattr__(self, name):
-        return getattr(self.row, name)
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def accepted(self) -> bool:
+        return self.row.accepted
 
 
 # -- webspaces and tokens -------------------------------------------------------------------------
@@ -92,7 +100,7 @@ def webspaces(org) -> list:
 
 def create_token(org, name: str = "avacy token", actor: str = "system"):
     """An API token (a core API key with the consent scope), sent as ``Authorization: Bearer``."""
-    return auth.create_credential(org, kind="api_key", name=name, scopes=("consent",),
+    return auth.create_credential(org.id, kind="api_key", name=name, scopes=("consent",),
                                   actor=actor)
 
 
@@ -167,14 +175,14 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
         now, event_id = utcnow(), new_uuid()
         notices = []
         for name, version, link in submission.notices:
-            notice = ledger.ensure_notice(org, name, actor=actor, version=version)
+            notice = ledger.ensure_notice(org.id, name, actor=actor, version=version)
             accepted = {"name": notice.code, "version": version or notice.current_version}
             if submission.versions is not None:
                 accepted["link"] = link
             notices.append(accepted)
         request = dict(submission.request)
         request["legal_notices"] = notices
-        known = ledger.find_subject(org, submission.identifier)
+        known = ledger.find_subject(org.id, submission.identifier)
         entry = sql.create(
             AvacyConsent, org_id=org.id, webspace_id=space.id, webspace_number=space.number,
             channel=submission.channel,
@@ -188,7 +196,7 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
         if submission.versions is not None:
             evidence["versions_sha256"] = versions_sha256(submission.versions)
         label = notice_label(notices)
-        recorded = ledger.in_transaction_record(org, [
+        recorded = ledger.in_transaction_record(org.id, [
             ledger.Decision(subject=submission.identifier, purpose=name,
                             status="granted" if accepted else "denied", source=SOURCE,
                             notice_version=label, evidence=evidence)
@@ -199,34 +207,41 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
         if subject_id is None and recorded:
             subject_id = recorded[0].consent.subject_id
         entry = event.update(AvacyConsent, entry, subject_id=subject_id)
-        for (name, accepted), r in zip(submission.choices, recorded):
-            event.insert(AvacyDecision, {"consent_id": r.consent.seq, "entry_id": entry.id,
-                                         "name": name, "accepted": accepted})
+        decisions = [event.create(AvacyDecision, consent_seq=r.consent.seq, entry_id=entry.id,
+                                  name=name, accepted=accepted)
+                     for (name, accepted), r in zip(submission.choices, recorded)]
         payload = {**evidence, "identifier": submission.identifier,
                    "consents": [r.consent.id for r in recorded]}
-        appended = event.append(actor=actor, action="avacy.consent.archived",
-                                entity_type="avacy_consent", entity_id=entry.id,
-                                payload=payload)
-    row = queries.ENTRY.cls(**entry._asdict(), audit_payload={**payload, "rows": event.rows})
-    decisions = [queries.DECISION.cls(consent_id=r.consent.seq, entry_id=entry.id, name=name,
-                                      accepted=accepted, audit_seq=appended.seq,
-                                      consent_uuid=r.consent.id,
-                                      status=r.consent.status, holder_id=r.consent.subject_id,
-                                      purpose_id=r.consent.purpose_id)
-                 for (name, accepted), r in zip(submission.choices, recorded)]
-    return Entry(row, [Binding(d, True) for d in decisions])
+        event.append(actor=actor, action="avacy.consent.archived",
+                     entity_type="avacy_consent", entity_id=entry.id, payload=payload)
+    return Entry(entry, [Decision(d, r.consent, True) for d, r in zip(decisions, recorded)],
+                 {**payload, "rows": event.rows})
 
 
 # -- reading --------------------------------------------------------------------------------------
 
 def _with_decisions(org, rows: list) -> list[Entry]:
+    """The entries with their decisions, each decision's ledger consent and whether it binds,
+    and their audit events' payloads: a few queries per page, whatever its length."""
     if not rows:
         return []
+    decisions = []
+    for chunk in sql.chunks([r.id for r in rows]):
+        decisions += queries.decisions_of(sql.padded(len(chunk))).all(sql.pad(chunk))
+    seqs = [d.consent_seq for d in decisions]
+    consents = ledger.consents_by_seq(org.id, seqs)
+    binding = ledger.binding(org.id, seqs)
+    events = audit.events_by_id(org.id, [r.audit_event_id for r in rows])
     by_entry: dict[int, list] = {}
-    for d in queries.decisions_of(len(rows)).all([r.id for r in rows]):
-        newer = queries.NEWER_EXISTS.value((org.id, d.holder_id, d.purpose_id, d.consent_id))
-        by_entry.setdefault(d.entry_id, []).append(Binding(d, newer is None))
-    return [Entry(r, by_entry.get(r.id, [])) for r in rows]
+    for d in decisions:
+        by_entry.setdefault(d.entry_id, []).append(
+            Decision(d, consents[d.consent_seq], binding[d.consent_seq]))
+    return [Entry(r, by_entry.get(r.id, []), _payload(events.get(r.audit_event_id)))
+            for r in rows]
+
+
+def _payload(event) -> dict | None:
+    return None if event is None else event.payload
 
 
 def page(org, *, identifier=None, webspace_number=None, channel=None, date_from=None,
@@ -234,10 +249,8 @@ def page(org, *, identifier=None, webspace_number=None, channel=None, date_from=
     """Entries newest first, filtered (AND), keyset-paginated. Returns (page, next cursor)."""
     given = {"identifier": identifier, "webspace_number": webspace_number, "channel": channel,
              "date_from": date_from, "date_to": date_to, "before_id": before_id}
-    names = [n for n in queries.ENTRY_FILTERS if given.get(n) not in (None, "")]
-    statement = queries.ENTRY.where('a."org_id" = ?', *(queries.ENTRY_FILTERS[n] for n in names),
-                                    order='a."id" DESC', limit=True)
-    rows = statement.all((org.id, *(given[n] for n in names), limit + 1))
+    names = tuple(n for n in queries.ENTRY_FILTERS if given.get(n) not in (None, ""))
+    rows = queries.entry_page(names).all((org.id, *(given[n] for n in names), limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return _with_decisions(org, rows), (rows[-1].id if more and rows else None)
@@ -253,11 +266,11 @@ def versions_sha256(versions) -> str:
     return hashlib.sha256(canonical_json(versions).encode()).hexdigest()
 
 
-def intact(row) -> bool:
+def intact(found: Entry) -> bool:
     """Does the entry still hold what its audit event recorded (the hash chain covers the event):
     the proofs whose SHA-256 it names, the IP address, the identifier, and a v4 entry's
     ``versions``?"""
-    recorded = row.audit_payload or {}
+    row, recorded = found.row, found.audit_payload or {}
     proofs_sha256 = hashlib.sha256((row.proofs or "").encode()).hexdigest()
     versions_ok = (recorded.get("versions_sha256") is None and row.versions is None) or (
         row.versions is not None
@@ -275,9 +288,9 @@ def describe(found: Entry) -> dict:
             "identifier": row.identifier, "subject_id": row.subject_id,
             "ip_address": row.ip_address, "proofs": row.proofs,
             "proofs_sha256": row.proofs_sha256, "request": req,
-            "preferences": [{"name": d.name, "accepted": d.accepted, "consent_id": d.consent_uuid,
-                             "status": d.status, "binding": d.binding}
+            "preferences": [{"name": d.name, "accepted": d.accepted, "consent_id": d.consent.id,
+                             "status": d.consent.status, "binding": d.binding}
                             for d in found.decisions],
             "legal_notices": req.get("legal_notices", []), "versions": row.versions,
-            "audit_event_id": row.audit_event_id, "intact": intact(row),
+            "audit_event_id": row.audit_event_id, "intact": intact(found),
             "created_at": row.created_at}

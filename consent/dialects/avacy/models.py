@@ -10,7 +10,8 @@ in the ledger's ``Consent`` table (one per preference or consent feature).
   proofs byte for byte, the IP address, the v4 body's ``versions`` as sent, and the rest of the
   request. Never updated, except its ``subject_id`` (and ``audit_seq``) once, in the transaction
   that creates it.
-* :class:`AvacyDecision`: which ledger consent each preference of an entry became.
+* :class:`AvacyDecision`: which ledger consent each preference of an entry became
+  (``consent_seq``: the consent's ``seq``; ``consent_id`` before version 4).
 """
 from __future__ import annotations
 
@@ -25,14 +26,14 @@ from peewee import (
 )
 
 from consent.core import covered
-from consent.core.schema import Migration, baseline, cover_rows
+from consent.core.components import Component
+from consent.core.schema import Migration, baseline, cover_rows, rename_columns
 from consent.core.storage import (
     BaseModel,
     Consent,
     JSONField,
     Organisation,
     Subject,
-    register_models,
     utcnow,
 )
 
@@ -79,7 +80,8 @@ class AvacyConsent(BaseModel):
 
 
 class AvacyDecision(BaseModel):
-    consent = ForeignKeyField(Consent, field=Consent.seq, primary_key=True, on_delete="CASCADE")
+    consent = ForeignKeyField(Consent, field=Consent.seq, primary_key=True, on_delete="CASCADE",
+                              column_name="consent_seq")
     entry = ForeignKeyField(AvacyConsent, on_delete="CASCADE", index=False)  # (entry, consent)
     name = CharField(max_length=100)
     accepted = BooleanField()
@@ -99,12 +101,6 @@ def _webspace_number(schema) -> None:
         'WHERE w."id" = "avacy_consent"."webspace_id"'))
 
 
-# What the audit chain covers (consent.core.covered): all three.
-covered.cover(AvacyWebspace)
-covered.cover(AvacyConsent)
-covered.cover(AvacyDecision, org='e."org_id"',
-              join='JOIN "avacy_consent" e ON e."id" = t."entry_id"')
-
 MODELS = (AvacyWebspace, AvacyConsent, AvacyDecision)
 
 
@@ -112,9 +108,19 @@ def _versions(schema) -> None:
     schema.add_column("avacy_consent", "versions", JSONField(null=True))
 
 
-register_models(*MODELS, component="avacy", migrations=(
+# The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
+# covers (consent.core.covered): all three. A decision's consent_seq was consent_id before version
+# 4: hashed under that name.
+SCHEMA = Component("avacy", models=MODELS, covered=(
+    covered.cover(AvacyWebspace),
+    covered.cover(AvacyConsent),
+    covered.cover(AvacyDecision, org=(AvacyDecision.entry, AvacyConsent.org),
+                  hashed_as={"consent_seq": "consent_id"}),
+), migrations=(
     baseline(*MODELS, also=_webspace_number),
     Migration(2, "avacy_consent.versions: the policy versions a v4 request accepted, as sent",
               _versions),
     cover_rows(*MODELS, version=3),
+    Migration(4, "avacy_decision.consent_id renamed consent_seq (it holds consent.seq)",
+              rename_columns(AvacyDecision, consent_seq="consent_id")),
 ))

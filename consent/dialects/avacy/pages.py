@@ -27,7 +27,7 @@ LIMIT = 100
 
 
 def archive_token(org) -> str:
-    return tokens.dumps(current_app.config["SECRET_KEY"], tokens.Purpose.ARCHIVE_PAGE,
+    return tokens.dumps(current_app.config["SECRET_KEY"], tokens.Salt.ARCHIVE_PAGE,
                         {"org": org.id, "page": "avacy.archive"})
 
 
@@ -52,7 +52,7 @@ def _http_error(exc: HTTPException):
 def archive_page():
     token = request.args.get("t", "")
     try:
-        payload = tokens.loads(current_app.config["SECRET_KEY"], tokens.Purpose.ARCHIVE_PAGE,
+        payload = tokens.loads(current_app.config["SECRET_KEY"], tokens.Salt.ARCHIVE_PAGE,
                                token, max_age=MAX_AGE)
     except tokens.SignatureExpired:
         return _message(410, "expired")

@@ -1,55 +1,54 @@
-"""The Avacy dialect's hand-written statements (see :mod:`consent.core.sql`)."""
+"""The Avacy dialect's statements (see :mod:`consent.core.sql`): its own tables only (the ledger
+consents and audit events its entries point at are reached through core functions), column
+names from the models."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from consent.core import sql
-from consent.core.storage import AuditEvent, Consent
+from consent.core.sql import Table, eq
 
 from .models import AvacyConsent, AvacyDecision, AvacyWebspace
 
+_t = Table(AvacyWebspace, "t")
 WEBSPACE = sql.model_select(AvacyWebspace)
-WEBSPACE_BY_NUMBER = WEBSPACE.where('t."org_id" = ?', 't."number" = ?')
-WEBSPACE_BY_KEY = WEBSPACE.where('t."org_id" = ?', 't."key" = ?')
-WEBSPACES_OF_ORG = WEBSPACE.where('t."org_id" = ?', order='t."number"')
-LAST_WEBSPACE_NUMBER = sql.Statement(
-    'SELECT MAX("number") FROM "avacy_webspace" WHERE "org_id" = ?')
+WEBSPACE_BY_NUMBER = WEBSPACE.where(*eq(_t.org, _t.number))
+WEBSPACE_BY_KEY = WEBSPACE.where(*eq(_t.org, _t.key))
+WEBSPACES_OF_ORG = WEBSPACE.where(*eq(_t.org), order=_t.number)
+LAST_WEBSPACE_NUMBER = sql.Statement(f"SELECT MAX({_t.number}) FROM {_t} WHERE {_t.org} = ?")
 
-# An archive entry with what its audit event recorded (to check the entry against the chain).
-ENTRY = sql.Select(
-    "EntryRow",
-    sql.columns(AvacyConsent, "a") + [sql.column("e", AuditEvent.payload, "audit_payload")],
-    'FROM "avacy_consent" a LEFT JOIN "audit_event" e ON e."event_id" = a."audit_event_id" '
-    'AND e."org_id" = a."org_id"')
-ENTRY_BY_ID = ENTRY.where('a."org_id" = ?', 'a."id" = ?')
+# Archive entries (what their audit events recorded: audit.events_by_id).
+_a = Table(AvacyConsent, "a")
+ENTRY = sql.Select("EntryRow", sql.columns(AvacyConsent, "a"), f"FROM {_a}")
+ENTRY_BY_ID = ENTRY.where(*eq(_a.org, _a.id))
+ENTRY_BY_ORG = f"{_a.org} = ?"
+ENTRY_NEWEST_FIRST = f"{_a.id} DESC"
 
 # Filters of the archive list, by name; ``archive.page`` ANDs those given (newest first).
 ENTRY_FILTERS = {
-    "identifier": 'a."identifier" = ?',
-    "webspace_number": 'a."webspace_number" = ?',
-    "channel": 'a."channel" = ?',
-    "date_from": 'a."created_at" >= ?',
-    "date_to": 'a."created_at" < ?',
-    "before_id": 'a."id" < ?',
+    "identifier": f"{_a.identifier} = ?",
+    "webspace_number": f"{_a.webspace_number} = ?",
+    "channel": f"{_a.channel} = ?",
+    "date_from": f"{_a.created_at} >= ?",
+    "date_to": f"{_a.created_at} < ?",
+    "before_id": f"{_a.id} < ?",
 }
 
-# The decisions of some entries, each with its ledger consent's id and status.
-DECISION = sql.Select(
-    "DecisionRow",
-    sql.columns(AvacyDecision, "d") + [
-        sql.column("c", Consent.id, "consent_uuid"),
-        sql.column("c", Consent.status),
-        sql.column("c", Consent.subject, "holder_id"),
-        sql.column("c", Consent.purpose, "purpose_id"),
-    ],
-    'FROM "avacy_decision" d JOIN "consent" c ON c."seq" = d."consent_id"')
+
+@lru_cache(maxsize=None)
+def entry_page(names: tuple[str, ...]) -> sql.Select:
+    """A page of the archive, newest first, filtered by these of :data:`ENTRY_FILTERS` (params:
+    org id, the filters' values, limit)."""
+    return ENTRY.where(ENTRY_BY_ORG, *(ENTRY_FILTERS[n] for n in names),
+                       order=ENTRY_NEWEST_FIRST, limit=True)
+
+# The decisions of some entries, in recorded order (their ledger consents:
+# ledger.consents_by_seq and ledger.binding).
+_d = Table(AvacyDecision, "d")
+DECISION = sql.Select("DecisionRow", sql.columns(AvacyDecision, "d"), f"FROM {_d}")
 
 
+@lru_cache(maxsize=None)
 def decisions_of(count: int) -> sql.Statement:
-    """The decisions of ``count`` entries (``entry_id IN (?, ...)``), in recorded order."""
-    marks = ", ".join("?" * count)
-    return DECISION.where(f'd."entry_id" IN ({marks})', order='d."consent_id"')
-
-
-# Is a consent still the newest of its holder and purpose (the binding one)?
-NEWER_EXISTS = sql.Statement(
-    'SELECT 1 FROM "consent" WHERE "org_id" = ? AND "subject_id" = ? AND "purpose_id" = ? '
-    'AND "seq" > ? LIMIT 1')
+    """The decisions of ``count`` (padded) entries (an ``IN`` list), in recorded order."""
+    return DECISION.where(f"{_d.entry} IN ({sql.marks(count)})", order=_d.consent)

@@ -29,7 +29,7 @@ from . import export as exports
 def export_cli(slug, fmt, output):
     """Export every consent (progress bar on a terminal)."""
     org = org_or_fail(slug)
-    total = ledger.count_consents(org)
+    total = ledger.count_consents(org.id)
     with owner_only(output) as out, tqdm(total=total, unit="consent",
                                          disable=not sys.stderr.isatty(), file=sys.stderr) as bar:
         for chunk in exports.lines(org, fmt):

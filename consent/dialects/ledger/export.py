@@ -26,7 +26,7 @@ def lines(org, fmt: str):
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS)
         writer.writeheader()
-        for c in ledger.export_rows(org):
+        for c in ledger.export_rows(org.id):
             row = dump(c)
             row["evidence"] = "" if row["evidence"] is None else encode(row["evidence"])
             writer.writerow(row)
@@ -36,5 +36,5 @@ def lines(org, fmt: str):
                 buffer.truncate()
         yield buffer.getvalue()
     else:
-        for c in ledger.export_rows(org):
+        for c in ledger.export_rows(org.id):
             yield encode(dump(c)) + "\n"

@@ -42,7 +42,7 @@ class Members(MethodView):
     @blp.response(200, MemberPageSchema)
     def get(self, args):
         """The organisation's members (operators), oldest first"""
-        return {"items": auth.members(current_org(), email=args.get("email"))}
+        return {"items": auth.members(current_org().id, email=args.get("email"))}
 
 
 @blp.route("/members/<uuid:user_id>")
@@ -56,7 +56,7 @@ class MemberById(MethodView):
         From the next request on, none of their bearer tokens works for this organisation: the
         tokens still working are revoked for it (adding them again does not bring those back);
         a user removed from every organisation can use no token at all."""
-        return auth.remove_member(current_org(), str(user_id), actor=current_actor())
+        return auth.remove_member(current_org().id, str(user_id), actor=current_actor())
 
 
 @blp.route("/tokens")
@@ -69,7 +69,7 @@ class Tokens(MethodView):
 
         Never the token itself: its id, its last characters (``hint``), when it was issued,
         when it expires, and whether it is revoked for this organisation (or everywhere)."""
-        return {"items": auth.member_tokens(current_org(), **args)}
+        return {"items": auth.member_tokens(current_org().id, **args)}
 
 
 @blp.route("/tokens/<string:token_id>/revoke")
@@ -84,4 +84,4 @@ class TokenRevoke(MethodView):
         belongs to it is theirs to revoke. Revoking a revoked token changes nothing."""
         if not TOKEN_ID.fullmatch(token_id):  # no id the service issues: none to look up
             raise NotFound(NO_TOKEN)
-        return auth.revoke_token_for_org(current_org(), token_id, actor=current_actor())
+        return auth.revoke_token_for_org(current_org().id, token_id, actor=current_actor())

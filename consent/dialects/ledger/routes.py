@@ -84,7 +84,7 @@ class Consents(MethodView):
 
         def produce():
             org, actor = current_org(), current_actor()
-            consent = ledger.in_transaction_record(org, [decision], actor=actor)[0].consent
+            consent = ledger.in_transaction_record(org.id, [decision], actor=actor)[0].consent
             if terms:
                 set_terms(org.id, consent.id, actor=actor, **terms)
             return consent
@@ -102,7 +102,7 @@ class Consents(MethodView):
         flt = ledger.ConsentFilter(subject=args.get("subject"), purpose=args.get("purpose"),
                                    status=args.get("status"), source=args.get("source"),
                                    date_from=args.get("date_from"), date_to=args.get("date_to"))
-        rows, next_seq = ledger.list_consents(current_org(), flt, limit=args["limit"],
+        rows, next_seq = ledger.list_consents(current_org().id, flt, limit=args["limit"],
                                               before_seq=args.get("cursor"))
         return {"items": rows, "next_cursor": encode_cursor(next_seq)}
 
@@ -114,7 +114,7 @@ class ConsentById(MethodView):
     @blp.errors(**{"404": "No such consent in this organisation"})
     def get(self, consent_id):
         """One consent with its events"""
-        consent = ledger.get_consent(current_org(), consent_id)
+        consent = ledger.get_consent(current_org().id, consent_id)
         return {**consent._asdict(), "events": ledger.consent_events(consent)}
 
 
@@ -130,7 +130,7 @@ class Withdraw(MethodView):
 
         Records a new ``withdrawn`` decision that supersedes the grant; the grant itself is
         never changed."""
-        return ledger.withdraw(current_org(), consent_id, actor=current_actor(),
+        return ledger.withdraw(current_org().id, consent_id, actor=current_actor(),
                                evidence=(data or {}).get("evidence"))
 
 
@@ -151,7 +151,7 @@ class ProcessingCheck(MethodView):
         ``expired``, ``operation_not_granted``, ``already_used``. With ``use: true`` an allowed
         answer also records the use (a ``used`` event and an audit event); a single-use consent
         is consumed atomically: of concurrent uses exactly one is allowed."""
-        return processing_check(current_org(), data["operation"],
+        return processing_check(current_org().id, data["operation"],
                                 consent_id=data.get("consent_id"), subject=data.get("subject"),
                                 purpose=data.get("purpose"), use=data["use"],
                                 actor=current_actor())
@@ -166,7 +166,7 @@ class SubjectState(MethodView):
         """Current state of a subject: the binding decision per purpose, with its validity"""
         now = utcnow()
         return {"subject": subject, "as_of": now,
-                "purposes": ledger.subject_state(current_org(), subject, now)}
+                "purposes": ledger.subject_state(current_org().id, subject, now)}
 
 
 @blp.route("/audit")
@@ -176,7 +176,7 @@ class Audit(MethodView):
     @blp.response(200, AuditPageSchema)
     def get(self, args):
         """Audit events: one by ``event_id``, or a range by sequence number or time"""
-        return {"items": ledger.audit_events(current_org(), **args)}
+        return {"items": ledger.audit_events(current_org().id, **args)}
 
 
 @blp.route("/audit/verify")
@@ -194,7 +194,7 @@ class AuditVerify(MethodView):
         failure is named: ``first_bad_event`` / ``first_bad_seq`` (the event), and
         ``first_bad_consent`` or ``first_bad_table`` / ``first_bad_row`` (the consent or row),
         with the ``reason``. ``flask --app app audit verify`` prints the same fields."""
-        return verify.step(current_org(), current_app.config["CONSENT_VERIFY_BUDGET"])
+        return verify.step(current_org().id, current_app.config["CONSENT_VERIFY_BUDGET"])
 
 
 @blp.route("/audit/checkpoint")
@@ -211,7 +211,7 @@ class AuditCheckpoint(MethodView):
         verify --checkpoint FILE`` and ``python -m auditchain`` fail, naming it, if the chain is
         ever rewritten before its ``seq``. Asked again while the head has not moved, the same
         checkpoint answers."""
-        return checkpoints.issue(current_org(), origin="request").as_dict()
+        return checkpoints.issue(current_org().id, origin="request").as_dict()
 
 
 @blp.route("/audit/verifications")
@@ -220,8 +220,8 @@ class AuditVerifications(MethodView):
     @blp.response(202, VerifySchema)
     def post(self):
         """Start a whole verification pass in the background; poll it by id"""
-        row = verify.start_full(current_org())
-        return verify.get(current_org(), row.id)
+        row = verify.start_full(current_org().id)
+        return verify.get(current_org().id, row.id)
 
 
 @blp.route(f"/audit/verifications/<{ID}:verification_id>")
@@ -231,7 +231,7 @@ class AuditVerification(MethodView):
     @blp.errors(**{"404": "No such verification in this organisation"})
     def get(self, verification_id):
         """A verification pass: its progress, and once complete, its verdict"""
-        return verify.get(current_org(), verification_id)
+        return verify.get(current_org().id, verification_id)
 
 
 @blp.route("/export")
@@ -268,7 +268,7 @@ class Webhooks(MethodView):
 
         Filter by ``status`` (pending, delivered, failed), ``topic`` or ``reference``; page
         with ``before_id``."""
-        return {"items": outbox.deliveries(current_org(), **args)}
+        return {"items": outbox.deliveries(current_org().id, **args)}
 
 
 @blp.route(f"/webhooks/<{ID}:delivery_id>")
@@ -278,7 +278,7 @@ class WebhookById(MethodView):
     @blp.errors(**{"404": "No such delivery in this organisation"})
     def get(self, delivery_id):
         """One delivery: the exact request sent, and every attempt"""
-        delivery = outbox.get(current_org(), delivery_id)
+        delivery = outbox.get(current_org().id, delivery_id)
         return {**delivery._asdict(), "attempt_log": outbox.attempts(delivery)}
 
 
@@ -289,4 +289,4 @@ class WebhookReplay(MethodView):
     @blp.errors(**{"404": "No such delivery in this organisation"})
     def post(self, delivery_id):
         """Send a delivery again (the same request), with a fresh set of attempts"""
-        return outbox.replay(current_org(), delivery_id, actor=current_actor())
+        return outbox.replay(current_org().id, delivery_id, actor=current_actor())

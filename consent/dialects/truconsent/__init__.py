@@ -144,8 +144,7 @@ from consent.web import public_url
 from consent.web.cors import CorsPolicy
 from consent.web.dialect import Dialect
 
-from . import models  # noqa: F401  (registers the tables)
-from . import points
+from . import models, points
 from .cli import truconsent_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
@@ -186,9 +185,9 @@ def seed_demo(org, user) -> dict:
         "We collect your phone number to create your account. With your permission we also "
         "use it for the purposes below. You can change your choices at any time.",
         DEMO_PURPOSES, actor="cli:seed-demo", settings=DEMO_SETTINGS)
-    consent_key = auth.create_credential(org, name="truconsent consent", scopes=("consent",),
+    consent_key = auth.create_credential(org.id, name="truconsent consent", scopes=("consent",),
                                          actor="cli:seed-demo")
-    admin_key = auth.create_credential(org, name="truconsent admin", scopes=("admin", "consent"),
+    admin_key = auth.create_credential(org.id, name="truconsent admin", scopes=("admin", "consent"),
                                        actor="cli:seed-demo")
     max_age = current_app.config["CONSENT_SESSION_MAX_AGE"]
     bearer = auth.issue_session_token(current_app.config["SECRET_KEY"], user,
@@ -223,4 +222,5 @@ DIALECT = Dialect(
                      allow_headers=("Content-Type", "Authorization", "X-API-Key", "X-Org-Id",
                                     "X-User-Id"),
                      methods=("GET", "POST"), origins="*")),
+    schema=models.SCHEMA,
 )

@@ -51,7 +51,7 @@ def _new_event(audit_event, secret_key, org, cp, request_id: str, hours: int, at
     """Insert a new link (event) of a request, through the audit event of the write: its id
     and its signed token."""
     event_id = event_id or new_uuid()
-    token = tokens.dumps(secret_key, tokens.Purpose.CONSENT_LINK,
+    token = tokens.dumps(secret_key, tokens.Salt.CONSENT_LINK,
                          {"o": org.id, "c": cp.id, "e": event_id})
     return audit_event.create(TcLinkEvent, id=event_id, org_id=org.id, request_id=request_id,
                               token=token, created_at=at,
@@ -197,7 +197,7 @@ def resolve(secret_key, subdomain: str, cp_display: str, event_id: str,
     if org.subdomain != subdomain or cp.display_id != cp_display:
         raise LinkError("tampered")
     try:
-        payload = tokens.loads(secret_key, tokens.Purpose.CONSENT_LINK, token,
+        payload = tokens.loads(secret_key, tokens.Salt.CONSENT_LINK, token,
                                max_age=req.expiry_hours * 3600)
     except tokens.SignatureExpired:
         # The signature is genuine, only old: say why the link no longer works.
@@ -236,7 +236,7 @@ def complete(link: Opened, choices: dict[str, bool], evidence: dict):
                   else "partial_consent")
         actor = f"consent_link:{event.id}"
         now = utcnow()
-        recorded = ledger.in_transaction_record(org, [ledger.Decision(
+        recorded = ledger.in_transaction_record(org.id, [ledger.Decision(
             subject=req.phone, purpose=p["id"], status="granted" if choices[p["id"]] else "denied",
             source=SOURCE_LINK, purpose_name=p["name"], purpose_version=p["version"],
             notice_version=cp.notice_version,
@@ -248,7 +248,7 @@ def complete(link: Opened, choices: dict[str, bool], evidence: dict):
             for p in cp.purposes], actor=actor, now=now)
         written = audit.begin(org.id)
         for r in recorded:
-            written.insert(TcLog, {"consent_id": r.consent.seq, "org_id": org.id,
+            written.insert(TcLog, {"consent_seq": r.consent.seq, "org_id": org.id,
                                    "action": action, "collection_point_id": cp.id,
                                    "request_id": req.id, "event_id": event.id,
                                    "metadata": None})

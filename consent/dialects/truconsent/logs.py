@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from consent.core import ledger
 from consent.core.errors import Invalid, NotFound
-from consent.core.storage import ConsentEvent, utcnow
+from consent.core.storage import utcnow
 from schemas.common import iso
 
 from . import points, queries
@@ -63,7 +63,7 @@ def write(org, user_id: str, action: str, choices: list[Choice], *, source: str,
         defined = points.purpose_def(c.cp, c.purpose_id) if c.cp is not None else None
         status, supersedes = c.status, None
         if status in ("withdrawn", WITHDRAW_IF_GRANTED):
-            latest = ledger.latest_consent(org, user_id, c.purpose_id)
+            latest = ledger.latest_consent(org.id, user_id, c.purpose_id)
             granted = latest is not None and latest.status == "granted"
             supersedes = latest.id if granted else None
             if status == WITHDRAW_IF_GRANTED:
@@ -84,13 +84,13 @@ def write(org, user_id: str, action: str, choices: list[Choice], *, source: str,
 
     def log_row(event, consent):   # recorded by the consent's own audit event
         c = next(pending)
-        event.insert(TcLog, {"consent_id": consent.seq, "org_id": org.id, "action": action,
+        event.insert(TcLog, {"consent_seq": consent.seq, "org_id": org.id, "action": action,
                              "collection_point_id": c.cp.id if c.cp is not None else None,
                              "request_id": request_id, "event_id": None, "metadata": metadata,
                              "consented": c.consented})
 
     out = []
-    for c, r in zip(choices, ledger.in_transaction_record(org, decisions, actor=actor, now=now,
+    for c, r in zip(choices, ledger.in_transaction_record(org.id, decisions, actor=actor, now=now,
                                                           rows=log_row)):
         cp_id = c.cp.id if c.cp is not None else None
         out.append(Log(queries.LOG.cls(
@@ -150,15 +150,13 @@ class FieldErrors(Invalid):
         self.messages = messages
 
 
-def _mappings(rows: list) -> dict[int, list[dict]]:
+def _mappings(org, rows: list) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {}
     if not rows:
         return out
-    for e in (ConsentEvent.select().where(ConsentEvent.consent.in_([r.seq for r in rows])
-                                          & (ConsentEvent.type == "mapped"))
-              .order_by(ConsentEvent.id)):
+    for e in ledger.events_of_consents(org.id, [r.seq for r in rows], mapped_only=True):
         data = e.data or {}
-        out.setdefault(e.consent_id, []).append({
+        out.setdefault(e.consent_seq, []).append({
             "from": data.get("from"), "to": data.get("to"), "metadata": data.get("metadata"),
             "mapped_at": iso(e.at)})
     return out
@@ -170,7 +168,7 @@ def page(org, *, dp_id=None, action=None, source=None, cp_ref=None, date_from=No
     given = {"action": action, "source": source, "request_id": request_id,
              "date_from": date_from, "date_to": date_to}
     if dp_id is not None:
-        subject = ledger.find_subject(org, dp_id)
+        subject = ledger.find_subject(org.id, dp_id)
         if subject is None:
             return 0, []
         given["subject_id"] = subject.id
@@ -179,13 +177,11 @@ def page(org, *, dp_id=None, action=None, source=None, cp_ref=None, date_from=No
         if cp is None:
             return 0, []
         given["cp_id"] = cp.id
-    names = [n for n in queries.LOG_FILTERS if given.get(n) not in (None, "")]
-    conditions = ('c."org_id" = ?', *(queries.LOG_FILTERS[n] for n in names))
+    names = tuple(n for n in queries.LOG_FILTERS if given.get(n) not in (None, ""))
     params = (org.id, *(given[n] for n in names))
-    total = queries.LOG.count(*conditions).value(params)
-    rows = queries.LOG.where(*conditions, order='c."seq" DESC', limit=True,
-                             suffix="OFFSET ?").all((*params, limit, offset))
-    maps = _mappings(rows)
+    total = queries.log_count(names).value(params)
+    rows = queries.log_page(names).all((*params, limit, offset))
+    maps = _mappings(org, rows)
     return total, [Log(r, maps.get(r.seq, [])) for r in rows]
 
 
@@ -210,10 +206,11 @@ class PointStatus:
 def user_status(org, dp_id: str, cp_ref: str | None = None,
                 purpose_id: str | None = None) -> list[PointStatus]:
     """The binding (newest) decision per collection point and purpose for a data principal."""
-    subject = ledger.find_subject(org, dp_id)
+    subject = ledger.find_subject(org.id, dp_id)
     if subject is None:
         return []
-    conditions, params = ['c."org_id" = ?', 'c."subject_id" = ?'], [org.id, subject.id]
+    conditions = [queries.LOG_BY_ORG, queries.LOG_FILTERS["subject_id"]]
+    params = [org.id, subject.id]
     if cp_ref:
         cp = points.find_cp(org, cp_ref)
         if cp is None:
@@ -221,12 +218,12 @@ def user_status(org, dp_id: str, cp_ref: str | None = None,
         conditions.append(queries.LOG_FILTERS["cp_id"])
         params.append(cp.id)
     if purpose_id:
-        conditions.append('p."code" = ?')
+        conditions.append(queries.LOG_PURPOSE_CODE)
         params.append(purpose_id)
     at = utcnow()
     groups: dict = {}
     seen = set()
-    for row in queries.LOG.where(*conditions, order='c."seq" DESC').all(params):
+    for row in queries.LOG.where(*conditions, order=queries.LOG_NEWEST_FIRST).all(params):
         key = (row.cp_id, row.purpose)
         if key in seen:
             continue

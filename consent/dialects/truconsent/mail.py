@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app, render_template
 
-from consent.core import audit
-from consent.core.storage import OutboxMessage, transaction
+from consent.core import audit, mailbox
+from consent.core.storage import transaction
 
 from .phones import mask_email
 
@@ -71,8 +71,8 @@ def send_consent_email(org, cp, to: str, link: str, expires_at, request_id: str,
         status, transport, keep = "sent", "outbox", to
     try:
         with transaction():
-            message = OutboxMessage.create(
-                org=org.id, to_masked=mask_email(to), subject=subject, body_text=text,
+            message = mailbox.keep(
+                org.id, to_masked=mask_email(to), subject=subject, body_text=text,
                 body_html=html, transport=transport,
                 status="queued" if transport == "outbox" else status, to_address=keep)
             audit.append(org.id, actor=actor, action=f"truconsent.email.{status}",
@@ -88,18 +88,11 @@ def send_consent_email(org, cp, to: str, link: str, expires_at, request_id: str,
 
 def outbox(org, limit: int | None = None, waiting: bool = False) -> list:
     """Messages kept in the local outbox, newest first (``waiting``: not yet marked done)."""
-    query = OutboxMessage.select().where((OutboxMessage.org == org.id)
-                                         & (OutboxMessage.transport == "outbox"))
-    if waiting:
-        query = query.where(OutboxMessage.status == "queued")
-    query = query.order_by(OutboxMessage.id.desc())
-    return list(query.limit(limit) if limit else query)
+    return mailbox.kept(org.id, waiting=waiting, limit=limit)
 
 
 def outbox_message(org, message_id: int):
-    return (OutboxMessage.select().where((OutboxMessage.org == org.id)
-                                         & (OutboxMessage.transport == "outbox")
-                                         & (OutboxMessage.id == message_id)).first())
+    return mailbox.kept_message(org.id, message_id)
 
 
 def mark_delivered(org, ids: list[int] | None, actor: str) -> list[int]:
@@ -108,8 +101,7 @@ def mark_delivered(org, ids: list[int] | None, actor: str) -> list[int]:
     with transaction():
         done = [m.id for m in outbox(org, waiting=True) if ids is None or m.id in ids]
         if done:
-            OutboxMessage.update(status="delivered", to_address=None).where(
-                OutboxMessage.id.in_(done)).execute()
+            mailbox.mark_delivered(done)
             audit.append(org.id, actor=actor, action="truconsent.outbox.done",
                          entity_type="outbox", entity_id=",".join(map(str, done))[:64],
                          payload={"ids": done})

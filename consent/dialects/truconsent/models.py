@@ -3,7 +3,9 @@ live in the ledger's ``Consent`` table (one row per purpose: a truConsent "conse
 
 Migrations of the ``truconsent`` component: 1, the baseline; 2, what a banner shows and the SDK
 sends (an asset's type, description and allowed origins; a collection point's consent type and
-banner settings; the per-purpose value an SDK sent on each log; suppressions)."""
+banner settings; the per-purpose value an SDK sent on each log; suppressions); 3, every table
+covered by the audit chain; 4, ``truconsent_log.consent_id`` renamed ``consent_seq`` (it holds
+the consent's ``seq``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,14 +13,14 @@ import datetime as dt
 from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
 from consent.core import covered
-from consent.core.schema import Migration, Schema, baseline, cover_rows
+from consent.core.components import Component
+from consent.core.schema import Migration, Schema, baseline, cover_rows, rename_columns
 from consent.core.storage import (
     BaseModel,
     Consent,
     JSONField,
     Organisation,
     new_uuid,
-    register_models,
     utcnow,
 )
 
@@ -120,7 +122,8 @@ class TcLinkEvent(BaseModel):
 class TcLog(BaseModel):
     """What truConsent adds to a ledger consent: the action, collection point, link and metadata."""
 
-    consent = ForeignKeyField(Consent, field=Consent.seq, primary_key=True, on_delete="CASCADE")
+    consent = ForeignKeyField(Consent, field=Consent.seq, primary_key=True, on_delete="CASCADE",
+                              column_name="consent_seq")
     org = ForeignKeyField(Organisation, on_delete="CASCADE")
     action = CharField(max_length=20)
     collection_point = ForeignKeyField(TcCollectionPoint, null=True)
@@ -171,16 +174,21 @@ def _banners(schema: Schema) -> None:
     schema.create(TcSuppression)
 
 
-# What the audit chain covers (consent.core.covered): every table of the dialect. A request and
-# its links change (regenerated, superseded, completed): each change is hashed again.
-for _model in (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog, TcSuppression):
-    covered.cover(_model)
-
 # The tables of version 1 (the baseline creates those, in their version-1 shape or newer).
 BASELINE_MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
 MODELS = (*BASELINE_MODELS, TcSuppression)
-register_models(*MODELS, component="truconsent", migrations=(
+
+# The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
+# covers (consent.core.covered): every table of the dialect. A request and its links change
+# (regenerated, superseded, completed): each change is hashed again. A log's consent_seq was
+# consent_id before version 4: hashed under that name.
+SCHEMA = Component("truconsent", models=MODELS, covered=(
+    *(covered.cover(model) for model in MODELS if model is not TcLog),
+    covered.cover(TcLog, hashed_as={"consent_seq": "consent_id"}),
+), migrations=(
     baseline(*BASELINE_MODELS),
     Migration(2, "banners: asset origins, banner settings, SDK values, suppressions", _banners),
     cover_rows(*MODELS, version=3),
+    Migration(4, "truconsent_log.consent_id renamed consent_seq (it holds consent.seq)",
+              rename_columns(TcLog, consent_seq="consent_id")),
 ))

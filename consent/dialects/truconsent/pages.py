@@ -69,7 +69,7 @@ def _csrf_ok(event_id: str) -> bool:
     if not nonce or not token:
         return False
     try:
-        payload = tokens.loads(current_app.config["SECRET_KEY"], tokens.Purpose.CSRF, token,
+        payload = tokens.loads(current_app.config["SECRET_KEY"], tokens.Salt.CSRF, token,
                                max_age=CSRF_MAX_AGE)
     except tokens.BadSignature:
         return False
@@ -91,7 +91,7 @@ def _done(link, status: int = 200, **flags):
 
 def _form(link, status: int = 200, invalid: bool = False, selected: dict | None = None):
     nonce = request.cookies.get(CSRF_COOKIE) or ids.token_urlsafe(24)
-    csrf = tokens.dumps(current_app.config["SECRET_KEY"], tokens.Purpose.CSRF,
+    csrf = tokens.dumps(current_app.config["SECRET_KEY"], tokens.Salt.CSRF,
                         {"e": link.event.id, "n": nonce})
     response = _page("truconsent/collector.html", status, org=link.org, cp=link.cp,
                      csrf_token=csrf, action=request.full_path.rstrip("?"), invalid=invalid,
@@ -145,14 +145,14 @@ def collector(org, cp_display, event_id):
 # -- the operator's view of the local outbox -------------------------------------------------------
 
 def outbox_token(org) -> str:
-    return tokens.dumps(current_app.config["SECRET_KEY"], tokens.Purpose.OPERATOR,
+    return tokens.dumps(current_app.config["SECRET_KEY"], tokens.Salt.OPERATOR,
                         {"org": org.id, "page": "truconsent.outbox"})
 
 
 @bp.route("/truconsent/outbox")
 def outbox_page():
     try:
-        payload = tokens.loads(current_app.config["SECRET_KEY"], tokens.Purpose.OPERATOR,
+        payload = tokens.loads(current_app.config["SECRET_KEY"], tokens.Salt.OPERATOR,
                                request.args.get("t", ""), max_age=OUTBOX_MAX_AGE)
     except tokens.SignatureExpired:
         return _message(410, "operator_expired")

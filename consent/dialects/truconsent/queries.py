@@ -1,45 +1,56 @@
-"""The truConsent dialect's hand-written statements (see :mod:`consent.core.sql`)."""
+"""The truConsent dialect's statements (see :mod:`consent.core.sql`): its own tables, column names
+from the models. Ledger consents with a truConsent log beside each are read through the core's
+``consent_with`` (the core writes the SQL over its tables; this module names only its own
+fields)."""
 from __future__ import annotations
 
+from functools import lru_cache
+
+from consent.core import queries as core
 from consent.core import sql
-from consent.core.queries import CONSENT_JOINS, CONSENT_RECORD_COLUMNS
+from consent.core.sql import Table, eq
 
 from .models import TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog, TcSuppression
 
 # -- assets and collection points -------------------------------------------------------------------
 
+_t = Table(TcAsset, "t")
 ASSET = sql.model_select(TcAsset)
-ASSET_BY_REF = ASSET.where('t."org_id" = ?', '(t."id" = ? OR t."display_id" = ?)')
-ASSETS_OF_ORG = ASSET.where('t."org_id" = ?', order='t."display_id"')
+ASSET_BY_REF = ASSET.where(*eq(_t.org), f"({_t.id} = ? OR {_t.display_id} = ?)")
+ASSETS_OF_ORG = ASSET.where(*eq(_t.org), order=_t.display_id)
+COUNT_ASSETS = ASSET.count(*eq(_t.org))
+ASSETS_PAGE = ASSET.where(*eq(_t.org), order=_t.display_id, limit=True, suffix="OFFSET ?")
+_t = Table(TcCollectionPoint, "t")
 CP = sql.model_select(TcCollectionPoint)
 # By UUID or display id; a display id wins should a display id equal another point's UUID.
-CP_BY_REF = CP.where('t."org_id" = ?', '(t."display_id" = ? OR t."id" = ?)',
-                     order='t."display_id" = ? DESC', limit=True)
-CP_BY_ID = CP.where('t."id" = ?')
-CPS_OF_ORG = CP.where('t."org_id" = ?', order='t."display_id"')
-CP_OF_ASSET = CP.where('t."org_id" = ?', 't."asset_id" = ?', order='t."display_id"',
-                       limit=True)
-CPS_OF_ASSET = CP.where('t."org_id" = ?', 't."asset_id" = ?', order='t."display_id"')
-COUNT_ASSETS = ASSET.count('t."org_id" = ?')
-ASSETS_PAGE = ASSET.where('t."org_id" = ?', order='t."display_id"', limit=True, suffix="OFFSET ?")
+CP_BY_REF = CP.where(*eq(_t.org), f"({_t.display_id} = ? OR {_t.id} = ?)",
+                     order=f"{_t.display_id} = ? DESC", limit=True)
+CP_BY_ID = CP.where(*eq(_t.id))
+CPS_OF_ORG = CP.where(*eq(_t.org), order=_t.display_id)
+CP_OF_ASSET = CP.where(*eq(_t.org, _t.asset), order=_t.display_id, limit=True)
+CPS_OF_ASSET = CP.where(*eq(_t.org, _t.asset), order=_t.display_id)
 
 
 def display_id_taken(model) -> sql.Statement:
-    return sql.model_select(model).count('t."org_id" = ?', 't."display_id" = ?')
+    t = Table(model, "t")
+    return sql.model_select(model).count(*eq(t.org, t.display_id))
 
 
 def display_ids_used(model) -> sql.Statement:
-    return sql.model_select(model).count('t."org_id" = ?')
+    return sql.model_select(model).count(*eq(Table(model, "t").org))
 
 
 # -- consent links ------------------------------------------------------------------------------------
 
+_t = Table(TcConsentRequest, "t")
 REQUEST = sql.model_select(TcConsentRequest)
-REQUEST_BY_ID = REQUEST.where('t."org_id" = ?', 't."id" = ?')
-REQUEST_BY_ID_LOCKED = REQUEST.where('t."org_id" = ?', 't."id" = ?', suffix="FOR UPDATE")
-LINK_EVENT_BY_ID = sql.model_select(TcLinkEvent).where('t."id" = ?')
+REQUEST_BY_ID = REQUEST.where(*eq(_t.org, _t.id))
+REQUEST_BY_ID_LOCKED = REQUEST.where(*eq(_t.org, _t.id), suffix="FOR UPDATE")
+_t = Table(TcLinkEvent, "t")
+LINK_EVENT_BY_ID = sql.model_select(TcLinkEvent).where(*eq(_t.id))
 
 # One consent-link request with its collection point and current link (history).
+_r, _cp, _e = Table(TcConsentRequest, "r"), Table(TcCollectionPoint, "cp"), Table(TcLinkEvent, "e")
 LINK = sql.Select(
     "LinkRow",
     sql.columns(TcConsentRequest, "r") + [
@@ -48,47 +59,61 @@ LINK = sql.Select(
         sql.column("cp", TcCollectionPoint.asset, "asset_id"),
         sql.column("e", TcLinkEvent.token, "token"),
     ],
-    'FROM "truconsent_request" r '
-    'JOIN "truconsent_collection_point" cp ON cp."id" = r."collection_point_id" '
-    'JOIN "truconsent_link_event" e ON e."id" = r."current_event_id"')
-LINKS_OF_ORG = LINK.where('r."org_id" = ?', order='r."created_at" DESC, r."id"', limit=True,
+    f"FROM {_r} JOIN {_cp} ON {_cp.id} = {_r.collection_point} "
+    f"JOIN {_e} ON {_e.id} = {_r.current_event_id}")
+LINKS_OF_ORG = LINK.where(*eq(_r.org), order=f"{_r.created_at} DESC, {_r.id}", limit=True,
                           suffix="OFFSET ?")
-COUNT_LINKS = LINK.count('r."org_id" = ?')
+COUNT_LINKS = LINK.count(*eq(_r.org))
 
 
 # -- consent logs ---------------------------------------------------------------------------------------
 
-# A ledger consent with what truConsent adds to it (nothing, for consents of other dialects).
-LOG = sql.Select(
-    "LogRow",
-    CONSENT_RECORD_COLUMNS + [
-        sql.column("l", TcLog.action, "tc_action"),
-        sql.column("l", TcLog.request_id, "tc_request_id"),
-        sql.column("l", TcLog.event_id, "tc_event_id"),
-        sql.column("l", TcLog.metadata, "tc_metadata"),
-        sql.column("l", TcLog.consented, "tc_consented"),
-        sql.column("cp", TcCollectionPoint.id, "cp_id"),
-        sql.column("cp", TcCollectionPoint.display_id, "cp_display_id"),
-    ],
-    CONSENT_JOINS + ' LEFT JOIN "truconsent_log" l ON l."consent_id" = c."seq" '
-    'LEFT JOIN "truconsent_collection_point" cp ON cp."id" = l."collection_point_id"')
+# A ledger consent with what truConsent adds to it (nothing, for consents of other dialects): its
+# log, and the log's collection point.
+LOG = core.consent_with("LogRow", TcLog.consent, [
+    ("tc_action", TcLog.action),
+    ("tc_request_id", TcLog.request_id),
+    ("tc_event_id", TcLog.event_id),
+    ("tc_metadata", TcLog.metadata),
+    ("tc_consented", TcLog.consented),
+    ("cp_id", TcCollectionPoint.id, 1),
+    ("cp_display_id", TcCollectionPoint.display_id, 1),
+], joins=(TcLog.collection_point,))
 
+LOG_BY_ORG = core.CONSENT_BY_ORG
 # Filters of the consent-log history, by name; ``logs.page`` ANDs those given.
 LOG_FILTERS = {
-    "subject_id": 'c."subject_id" = ?',
-    "purpose_id": 'c."purpose_id" = ?',
-    "action": 'l."action" = ?',
-    "source": 'c."source" = ?',
-    "cp_id": 'l."collection_point_id" = ?',
-    "request_id": 'l."request_id" = ?',
-    "date_from": 'c."created_at" >= ?',
-    "date_to": 'c."created_at" < ?',
+    "subject_id": core.CONSENT_FILTERS["subject_id"],
+    "purpose_id": core.CONSENT_FILTERS["purpose_id"],
+    "action": core.extension_filter(TcLog.action),
+    "source": core.CONSENT_FILTERS["source"],
+    "cp_id": core.extension_filter(TcLog.collection_point),
+    "request_id": core.extension_filter(TcLog.request_id),
+    "date_from": core.CONSENT_FILTERS["date_from"],
+    "date_to": core.CONSENT_FILTERS["date_to"],
 }
+LOG_PURPOSE_CODE = core.PURPOSE_CODE_FILTER
+LOG_NEWEST_FIRST = core.CONSENT_NEWEST_FIRST
+
+
+
+@lru_cache(maxsize=None)
+def log_page(names: tuple[str, ...]) -> sql.Select:
+    """A page of the history, newest first, filtered by these of :data:`LOG_FILTERS` (params:
+    org id, the filters' values, limit, offset)."""
+    return LOG.where(LOG_BY_ORG, *(LOG_FILTERS[n] for n in names), order=LOG_NEWEST_FIRST,
+                     limit=True, suffix="OFFSET ?")
+
+
+@lru_cache(maxsize=None)
+def log_count(names: tuple[str, ...]) -> sql.Statement:
+    """How many logs :func:`log_page` pages through (params: org id, the filters' values)."""
+    return LOG.count(LOG_BY_ORG, *(LOG_FILTERS[n] for n in names))
+
 
 # The subject's logs, newest first (the binding decision per purpose is the first of each).
-LOGS_OF_SUBJECT = LOG.where('c."org_id" = ?', 'c."subject_id" = ?', order='c."seq" DESC')
+LOGS_OF_SUBJECT = LOG.where(LOG_BY_ORG, LOG_FILTERS["subject_id"], order=LOG_NEWEST_FIRST)
 # Consents a data principal holds now or was recorded under (the timeline).
-LOGS_OF_PRINCIPAL = LOG.where('c."org_id" = ?', '(c."subject_id" = ? OR c."recorded_subject_id" = ?)',
-                              order='c."seq"')
-SUPPRESSIONS_OF_USER = sql.model_select(TcSuppression).where(
-    't."org_id" = ?', 't."user_id" = ?', order='t."id"')
+LOGS_OF_PRINCIPAL = LOG.where(LOG_BY_ORG, core.HELD_OR_RECORDED, order=core.CONSENT_OLDEST_FIRST)
+_t = Table(TcSuppression, "t")
+SUPPRESSIONS_OF_USER = sql.model_select(TcSuppression).where(*eq(_t.org, _t.user_id), order=_t.id)

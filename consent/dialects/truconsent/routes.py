@@ -225,7 +225,7 @@ class MapUser(MethodView):
         if anonymous == authenticated:
             abort(422, messages={"json": {"authenticatedUserId": [
                 "Value error, anonymousId and authenticatedUserId must differ"]}})
-        count, _ = ledger.map_identity(current_org(), anonymous, authenticated,
+        count, _ = ledger.map_identity(current_org().id, anonymous, authenticated,
                                        actor=current_actor(), metadata=data.get("metadata"),
                                        source="truconsent")
         return {"success": True, "mapped_count": count, "anonymous_id": anonymous,

@@ -22,7 +22,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from consent.core import audit, ledger
-from consent.core.storage import ConsentEvent, transaction, utcnow
+from consent.core.storage import transaction, utcnow
 from schemas.common import iso
 
 from . import logs, points, queries
@@ -49,7 +49,7 @@ class Principal:
 def principal(org, user_id: str | None) -> Principal:
     if not user_id:
         return Principal({}, set())
-    subject = ledger.find_subject(org, user_id)
+    subject = ledger.find_subject(org.id, user_id)
     if subject is None:
         return Principal({}, set())
     now, binding, seen = utcnow(), {}, set()
@@ -266,7 +266,7 @@ def timeline(org, user_id: str) -> list[dict]:
     they hold or that was recorded under them (``recorded``), each event on those (``withdrawn``,
     ``mapped``, ``used``, ``expired``), and each suppression the SDK reported."""
     entries = []
-    subject = ledger.find_subject(org, user_id)
+    subject = ledger.find_subject(org.id, user_id)
     if subject is not None:
         rows = queries.LOGS_OF_PRINCIPAL.all((org.id, subject.id, subject.id))
         by_seq = {r.seq: r for r in rows}
@@ -275,14 +275,9 @@ def timeline(org, user_id: str) -> list[dict]:
                 "dp_id": r.subject, "recorded_dp_id": r.recorded_subject,
                 "valid_from": iso(r.valid_from), "valid_until": iso(r.valid_until),
                 "metadata": r.tc_metadata})))
-        seqs = list(by_seq)
-        for start in range(0, len(seqs), 500):
-            chunk = seqs[start:start + 500]
-            for e in (ConsentEvent.select().where(ConsentEvent.consent.in_(chunk)
-                                                  & (ConsentEvent.type != "recorded"))
-                      .order_by(ConsentEvent.id)):
-                data = {k: v for k, v in (e.data or {}).items() if k != "to_subject"}
-                entries.append((e.at, 1, e.id, _entry(by_seq[e.consent_id], e.type, e.at, data)))
+        for e in ledger.events_of_consents(org.id, list(by_seq)):
+            data = {k: v for k, v in (e.data or {}).items() if k != "to_subject"}
+            entries.append((e.at, 1, e.id, _entry(by_seq[e.consent_seq], e.type, e.at, data)))
     for s in queries.SUPPRESSIONS_OF_USER.all((org.id, user_id)):
         entries.append((s.created_at, 2, s.id, {
             "at": s.created_at, "event": "suppressed", "consent_log_id": None,

@@ -103,9 +103,8 @@ from consent.control.store import Stub
 from consent.web import public_url
 from consent.web.dialect import Dialect
 
-from . import models  # noqa: F401  (registers the tables)
-from . import service
-from .cli import create_integration, veriff_cli
+from . import models, service
+from .cli import veriff_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
 from .routes import CORS, KNOWN_INTEGRATION, admin_blp, blp, sign
@@ -120,7 +119,7 @@ SEED_DEMO_OPTIONS = (
 
 def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dict:
     """A fresh integration (with the webhook URLs given) and one session of it, each run."""
-    issued = create_integration(org, name="demo veriff integration", actor="cli:seed-demo",
+    issued = service.create_integration(org, name="demo veriff integration", actor="cli:seed-demo",
                                 event_url=veriff_event_url, decision_url=veriff_decision_url)
     session, token = service.create_session(issued.credential, {"vendorData": "demo-user-1"},
                                             current_app.config["SECRET_KEY"])
@@ -133,10 +132,10 @@ def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dic
 DIALECT = Dialect(name="veriff", errors=ERRORS, prefixes=("/v1/",),
                   unmatched_auth=KNOWN_INTEGRATION, blueprints=(blp, admin_blp),
                   pages=(pages_bp,), seed_demo=seed_demo, cli_commands=(veriff_cli,),
-                  seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS,
+                  seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS, schema=models.SCHEMA,
                   # control mode: a reset keeps its integrations; a fault is signed
                   stub=Stub(keep=(models.VeriffIntegration,),
                             decorate_fault=lambda response, principal: sign(
                                 response, principal.credential)))
 
-__all__ = ["DIALECT", "create_integration"]
+__all__ = ["DIALECT"]

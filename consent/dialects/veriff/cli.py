@@ -8,26 +8,10 @@ import click
 from flask.cli import AppGroup
 
 from consent.cli import domain_errors, fail, org_or_fail
-from consent.core import auth
-from consent.core.storage import transaction
 
 from . import codes, lifecycle, service, webhooks
 
 veriff_cli = AppGroup("veriff", help="Veriff integrations, webhooks and decisions.")
-
-
-def create_integration(org, name: str = "veriff integration", actor: str = "system",
-                       event_url: str | None = None, decision_url: str | None = None):
-    """An integration: a credential of kind ``hmac`` (API key + shared secret), its API key kept
-    for its webhooks, and its webhook URLs if given. One transaction."""
-    with transaction():
-        issued = auth.create_credential(org, kind="hmac", name=name, scopes=("consent",),
-                                        actor=actor)
-        webhooks.remember_key(issued.credential, issued.key)
-        if event_url or decision_url:
-            webhooks.configure(org, issued.credential.id, event_url=event_url,
-                               decision_url=decision_url, actor=actor)
-    return issued
 
 
 def _settings_json(settings: dict) -> str:
@@ -54,8 +38,8 @@ def url_options(command):
 @domain_errors
 def integration_create(org_slug, name, event_url, decision_url):
     """Create an integration; prints its id, API key and shared secret (shown once)."""
-    issued = create_integration(org_or_fail(org_slug), name=name, actor="cli",
-                                event_url=event_url, decision_url=decision_url)
+    issued = service.create_integration(org_or_fail(org_slug), name=name, actor="cli",
+                                        event_url=event_url, decision_url=decision_url)
     click.echo(json.dumps({"id": issued.credential.id, "api_key": issued.key,
                            "shared_secret": issued.shared_secret,
                            "event_webhook_url": event_url or None,

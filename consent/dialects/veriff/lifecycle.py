@@ -26,7 +26,7 @@ as it now is.
 """
 from __future__ import annotations
 
-from consent.core import audit, covered
+from consent.core import audit
 from consent.core.storage import is_postgres, utcnow
 
 from . import codes, queries, screening, webhooks
@@ -78,7 +78,7 @@ def _set_state(event, session, **changes):
 def _new_attempt(event, session, status: str, **values):
     """A new attempt, which takes the session's media uploaded while none was in progress."""
     attempt = event.create(VeriffAttempt, session_id=session.id, status=status, **values)
-    for media in _media(session, 't."attempt_id" IS NULL'):
+    for media in _media(session, queries.MEDIA_UNATTACHED):
         event.update(VeriffMedia, media, attempt_id=attempt.id)
     return attempt
 
@@ -87,8 +87,7 @@ def _media(session, condition: str) -> list:
     """The session's media that meet ``condition``, as the audit chain covers them (the bytes
     as their SHA-256, computed by the database: a change hashes the row again without reading
     them)."""
-    return covered.of(VeriffMedia).select.where('t."session_id" = ?', condition,
-                                                 order='t."id"').all((session.id,))
+    return queries.covered_media(condition).all((session.id,))
 
 
 def _audit(event, session, actor: str, action: str, **payload):
@@ -180,7 +179,7 @@ def delete(session, actor: str):
     event = audit.begin(session.org_id)
     session = _set_state(event, session, deleted_at=utcnow(), person=None, document=None,
                          request=None, salt=None)
-    for media in _media(session, 't."content" IS NOT NULL'):
+    for media in _media(session, queries.MEDIA_HOLDING_BYTES):
         event.update(VeriffMedia, media, content=None)
     screening.erase(event, session)
     _audit(event, session, actor, "veriff.session.deleted", status=session.status)

@@ -35,6 +35,7 @@ from peewee import (
 )
 
 from consent.core import covered, ids, sql
+from consent.core.components import Component
 from consent.core.schema import Migration, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
@@ -43,7 +44,6 @@ from consent.core.storage import (
     JSONField,
     Organisation,
     new_uuid,
-    register_models,
     utcnow,
 )
 
@@ -179,12 +179,12 @@ class VeriffIntegration(BaseModel):
 # document, the request as sent, deletion), attempts and their decisions, media (their bytes as
 # their SHA-256), consent uploads and watchlist screenings. Not covered: integrations' webhook
 # settings (access configuration, like the credentials they extend).
-SESSION_JOIN = 'JOIN "veriff_session" s ON s."id" = t."session_id"'
-covered.cover(VeriffSession)
-for _model in (VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState, VeriffScreening):
-    covered.cover(_model, org='s."org_id"', join=SESSION_JOIN)
-COVERED = (VeriffSession, VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
-           VeriffScreening)
+COVERED = (
+    covered.cover(VeriffSession),
+    *(covered.cover(model, org=(model.session, VeriffSession.org))
+      for model in (VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
+                    VeriffScreening)),
+)
 
 
 def _salts(schema) -> None:
@@ -220,9 +220,10 @@ def _media_and_screening(schema) -> None:
     schema.create(VeriffScreening)
 
 
-register_models(*MODELS, component="veriff", migrations=(
+# The dialect's part of the schema (declared in its entry, DIALECT.schema).
+SCHEMA = Component("veriff", models=MODELS, covered=COVERED, migrations=(
     baseline(*VERSION_1, obsolete_indexes=("veriff_consent_session_id",)),
     Migration(2, "media bytes and attempts (GET /v1/media, /v1/attempts/{id}/media), the "
                  "session's request as sent, watchlist screenings", _media_and_screening),
-    cover_rows(*COVERED, version=3, also=_salts),
+    cover_rows(*(entry.model for entry in COVERED), version=3, also=_salts),
 ))

@@ -87,14 +87,14 @@ def _message(status: int, kind: str, session=None, events=()):
 
 
 def _form_token(session) -> str:
-    return tokens.dumps(current_app.config["SECRET_KEY"], tokens.Purpose.VERIFF_FLOW,
+    return tokens.dumps(current_app.config["SECRET_KEY"], tokens.Salt.VERIFF_FLOW,
                         {"s": session.id, "st": session.status, "a": session.attempt_id})
 
 
 def _form_for(session):
     """The form token's claims, or None when the token is missing, forged or too old."""
     try:
-        claims = tokens.loads(current_app.config["SECRET_KEY"], tokens.Purpose.VERIFF_FLOW,
+        claims = tokens.loads(current_app.config["SECRET_KEY"], tokens.Salt.VERIFF_FLOW,
                               request.form.get("csrf_token", ""), max_age=FORM_MAX_AGE)
     except tokens.BadSignature:
         return None

@@ -1,8 +1,11 @@
-"""The Veriff dialect's hand-written statements (see :mod:`consent.core.sql`)."""
+"""The Veriff dialect's statements (see :mod:`consent.core.sql`): its own tables only (the core's
+are reached through core functions), column names from the models."""
 from __future__ import annotations
 
-from consent.core import sql
-from consent.core.storage import Consent
+import collections
+
+from consent.core import covered, sql
+from consent.core.sql import Table, eq
 
 from .models import (
     VeriffAttempt,
@@ -16,57 +19,80 @@ from .models import (
 
 # A session with its state: ``status`` is the state's (the creation status for a session that
 # has no state row), and deleted sessions are not found.
+_s, _st = Table(VeriffSession, "s"), Table(VeriffSessionState, "st")
 SESSION = sql.Select(
     "SessionRow",
     [c for c in sql.columns(VeriffSession, "s") if c.name != "status"] + [
-        sql.Column('COALESCE(st."status", s."status")', "status"),
+        sql.Column(f"COALESCE({_st.status}, {_s.status})", "status"),
         sql.column("st", VeriffSessionState.attempt),
         sql.column("st", VeriffSessionState.person),
         sql.column("st", VeriffSessionState.document),
     ],
-    'FROM "veriff_session" s LEFT JOIN "veriff_session_state" st ON st."session_id" = s."id"')
-ACTIVE = 'st."deleted_at" IS NULL'
+    f"FROM {_s} LEFT JOIN {_st} ON {_st.session} = {_s.id}")
+ACTIVE = f"{_st.deleted_at} IS NULL"
 # PostgreSQL: the session's row only (the state is the nullable side of the join).
 LOCK = "FOR UPDATE OF s"
-SESSION_OF_INTEGRATION = SESSION.where('s."id" = ?', 's."integration_id" = ?', ACTIVE)
-SESSION_OF_INTEGRATION_LOCKED = SESSION.where('s."id" = ?', 's."integration_id" = ?', ACTIVE,
-                                              suffix=LOCK)
-SESSION_OF_ORG = SESSION.where('s."id" = ?', 's."org_id" = ?', ACTIVE)
-SESSION_OF_ORG_LOCKED = SESSION.where('s."id" = ?', 's."org_id" = ?', ACTIVE, suffix=LOCK)
-SESSION_BY_ID = SESSION.where('s."id" = ?', ACTIVE)
-SESSION_BY_ID_LOCKED = SESSION.where('s."id" = ?', ACTIVE, suffix=LOCK)
-SESSION_BY_TOKEN_HASH = SESSION.where('s."token_hash" = ?', ACTIVE)
-SESSION_BY_TOKEN_HASH_LOCKED = SESSION.where('s."token_hash" = ?', ACTIVE, suffix=LOCK)
-STATE = sql.model_select(VeriffSessionState).where('t."session_id" = ?')
+SESSION_OF_INTEGRATION = SESSION.where(*eq(_s.id, _s.integration), ACTIVE)
+SESSION_OF_INTEGRATION_LOCKED = SESSION.where(*eq(_s.id, _s.integration), ACTIVE, suffix=LOCK)
+SESSION_OF_ORG = SESSION.where(*eq(_s.id, _s.org), ACTIVE)
+SESSION_OF_ORG_LOCKED = SESSION.where(*eq(_s.id, _s.org), ACTIVE, suffix=LOCK)
+SESSION_BY_ID = SESSION.where(*eq(_s.id), ACTIVE)
+SESSION_BY_ID_LOCKED = SESSION.where(*eq(_s.id), ACTIVE, suffix=LOCK)
+SESSION_BY_TOKEN_HASH = SESSION.where(*eq(_s.token_hash), ACTIVE)
+SESSION_BY_TOKEN_HASH_LOCKED = SESSION.where(*eq(_s.token_hash), ACTIVE, suffix=LOCK)
+_t = Table(VeriffSessionState, "t")
+STATE = sql.model_select(VeriffSessionState).where(*eq(_t.session))
 
+_t = Table(VeriffAttempt, "t")
 ATTEMPT = sql.model_select(VeriffAttempt)
-ATTEMPT_BY_ID = ATTEMPT.where('t."id" = ?')
-ATTEMPTS_OF_SESSION = ATTEMPT.where('t."session_id" = ?', order='t."seq"')
+ATTEMPT_BY_ID = ATTEMPT.where(*eq(_t.id))
+ATTEMPTS_OF_SESSION = ATTEMPT.where(*eq(_t.session), order=_t.seq)
 
-INTEGRATION = sql.model_select(VeriffIntegration).where('t."integration_id" = ?')
+_t = Table(VeriffIntegration, "t")
+INTEGRATION = sql.model_select(VeriffIntegration).where(*eq(_t.integration))
 
 # Media without their bytes (lists), and one medium with them (GET /v1/media/{id}), each found
 # only through a session of the integration that is not deleted.
+_m = Table(VeriffMedia, "t")
 MEDIA = sql.Select("MediaRow", [c for c in sql.columns(VeriffMedia, "t") if c.name != "content"],
-                   'FROM "veriff_media" t')
-MEDIA_OF_SESSION = MEDIA.where('t."session_id" = ?', order='t."created_at", t."id"')
-MEDIA_OF_ATTEMPT = MEDIA.where('t."attempt_id" = ?', order='t."created_at", t."id"')
+                   f"FROM {_m}")
+MEDIA_OF_SESSION = MEDIA.where(*eq(_m.session), order=f"{_m.created_at}, {_m.id}")
+MEDIA_OF_ATTEMPT = MEDIA.where(*eq(_m.attempt_id), order=f"{_m.created_at}, {_m.id}")
+_mf = Table(VeriffMedia, "m")
 MEDIA_FILE = sql.Select(
     "MediaFileRow", sql.columns(VeriffMedia, "m"),
-    'FROM "veriff_media" m JOIN "veriff_session" s ON s."id" = m."session_id" '
-    'LEFT JOIN "veriff_session_state" st ON st."session_id" = s."id"',
-).where('m."id" = ?', 's."integration_id" = ?', ACTIVE)
+    f"FROM {_mf} JOIN {_s} ON {_s.id} = {_mf.session} LEFT JOIN {_st} ON {_st.session} = {_s.id}",
+).where(*eq(_mf.id, _s.integration), ACTIVE)
 # An attempt of a session of the integration that is not deleted.
+_a = Table(VeriffAttempt, "t")
 ATTEMPT_OF_INTEGRATION = sql.Select(
     "AttemptOfRow", sql.columns(VeriffAttempt, "t"),
-    'FROM "veriff_attempt" t JOIN "veriff_session" s ON s."id" = t."session_id" '
-    'LEFT JOIN "veriff_session_state" st ON st."session_id" = s."id"',
-).where('t."id" = ?', 's."integration_id" = ?', ACTIVE)
+    f"FROM {_a} JOIN {_s} ON {_s.id} = {_a.session} LEFT JOIN {_st} ON {_st.session} = {_s.id}",
+).where(*eq(_a.id, _s.integration), ACTIVE)
 
-SCREENING = sql.model_select(VeriffScreening).where('t."session_id" = ?')
-# A session's consent uploads, newest first, each with the exact text its ledger consent kept.
-UPLOADS_OF_SESSION = sql.Select(
-    "UploadRow",
-    sql.columns(VeriffConsent, "u") + [sql.column("c", Consent.evidence, "evidence")],
-    'FROM "veriff_consent" u JOIN "consent" c ON c."id" = u."consent_id"',
-).where('u."session_id" = ?', order='u."seq" DESC')
+_t = Table(VeriffScreening, "t")
+SCREENING = sql.model_select(VeriffScreening).where(*eq(_t.session))
+# A session's consent uploads, newest first (their ledger consents: ledger.consents_by_id).
+_u = Table(VeriffConsent, "t")
+UPLOADS_OF_SESSION = sql.model_select(VeriffConsent).where(*eq(_u.session),
+                                                          order=f"{_u.seq} DESC")
+# An upload with its ledger consent's evidence (which keeps the exact text).
+UploadRow = collections.namedtuple("UploadRow", (*UPLOADS_OF_SESSION.row.names, "evidence"))
+
+
+# -- rows as the audit chain covers them (consent.core.covered: to change them through an event) --
+
+_cs, _cm = Table(VeriffSession, "t"), Table(VeriffMedia, "t")
+MEDIA_UNATTACHED = f"{_cm.attempt_id} IS NULL"      # uploaded while no attempt was in progress
+MEDIA_HOLDING_BYTES = f"{_cm.content} IS NOT NULL"  # not erased
+
+
+def covered_session() -> sql.Statement:
+    """A session's row (by id) as the chain covers it."""
+    return covered.of(VeriffSession).select.where(*eq(_cs.id))
+
+
+def covered_media(condition: str) -> sql.Statement:
+    """A session's media (by session id) that meet ``condition`` (one of the fragments above),
+    as the chain covers them (the bytes as their SHA-256, computed by the database)."""
+    return covered.of(VeriffMedia).select.where(*eq(_cm.session), condition, order=_cm.id)

@@ -36,7 +36,7 @@ import hashlib
 import hmac
 import re
 
-from consent.core import audit, covered, ledger
+from consent.core import audit, auth, ledger
 from consent.core.storage import new_uuid, transaction
 
 from . import codes, lifecycle, queries, screening, webhooks
@@ -110,7 +110,7 @@ def token_of(session, secret_key, actor: str) -> str:
             return token
     token = session_token(secret_key, session.id)
     event = audit.begin(session.org_id)
-    row = covered.of(VeriffSession).select.where('t."id" = ?').one((session.id,))
+    row = queries.covered_session().one((session.id,))
     event.update(VeriffSession, row, token_hash=token_hash(token))
     event.append(actor=actor, action="veriff.session.token_reissued",
                  entity_type="veriff_session", entity_id=session.id, payload={})
@@ -137,6 +137,20 @@ def _kept(given: dict | None, keys: tuple[str, ...]) -> dict | None:
         return None
     kept = {k: given[k] for k in keys if isinstance(given.get(k), str)}
     return kept or None
+
+
+def create_integration(org, name: str = "veriff integration", actor: str = "system",
+                       event_url: str | None = None, decision_url: str | None = None):
+    """An integration: a credential of kind ``hmac`` (API key + shared secret), its API key kept
+    for its webhooks, and its webhook URLs if given. One transaction."""
+    with transaction():
+        issued = auth.create_credential(org.id, kind="hmac", name=name, scopes=("consent",),
+                                        actor=actor)
+        webhooks.remember_key(issued.credential, issued.key)
+        if event_url or decision_url:
+            webhooks.configure(org, issued.credential.id, event_url=event_url,
+                               decision_url=decision_url, actor=actor)
+    return issued
 
 
 def create_session(cred, verification: dict, secret_key):
@@ -310,8 +324,11 @@ def record_consent(cred, session_id: str, upload: dict):
 
 
 def session_consents(session) -> list:
-    """The session's consent uploads newest first, each with its exact text in ``evidence``."""
-    return queries.UPLOADS_OF_SESSION.all((session.id,))
+    """The session's consent uploads newest first, each with its exact text in ``evidence``
+    (its ledger consent's)."""
+    uploads = queries.UPLOADS_OF_SESSION.all((session.id,))
+    consents = ledger.consents_by_id(session.org_id, [u.consent_id for u in uploads])
+    return [queries.UploadRow(*u, evidence=consents[u.consent_id].evidence) for u in uploads]
 
 
 # -- the flow page, the CLI and the ledger API --------------------------------------------------

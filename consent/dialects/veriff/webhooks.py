@@ -21,7 +21,7 @@ import json
 
 from consent.core import audit, auth, outbound, outbox, sql
 from consent.core.errors import Invalid, NotFound
-from consent.core.storage import Credential, transaction, utcnow
+from consent.core.storage import transaction, utcnow
 from schemas.veriff import DecisionOutSchema, EventWebhookSchema
 
 from . import codes, queries
@@ -34,7 +34,6 @@ PERSON_FIELDS = ("firstName", "lastName", "dateOfBirth", "gender", "idNumber", "
 DOCUMENT_FIELDS = ("number", "type", "country", "validFrom", "validUntil")
 DECISION_OUT = DecisionOutSchema()
 EVENT_OUT = EventWebhookSchema()
-CREDENTIAL = sql.model_select(Credential).where('t."id" = ?')
 
 
 def veriff_time(value) -> str | None:
@@ -92,7 +91,7 @@ def _send(session, topic: str, url_field: str, body: dict) -> int | None:
     url = getattr(settings, url_field) if settings else None
     if not url or not settings.api_key:
         return None
-    cred = CREDENTIAL.one((session.integration_id,))
+    cred = auth.credential(session.integration_id)
     if cred is None or cred.revoked_at is not None or not cred.shared_secret:
         return None
     text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -117,7 +116,7 @@ def send_decision(session, attempt) -> int | None:
 # -- an integration's webhook settings ------------------------------------------------------------
 
 def _integration_of(org, integration_id: str):
-    cred = CREDENTIAL.one((integration_id,))
+    cred = auth.credential(integration_id)
     if cred is None or cred.org_id != org.id or cred.kind != "hmac" or cred.revoked_at:
         raise NotFound(f"no active Veriff integration {integration_id} in this organisation")
     return cred
@@ -164,8 +163,8 @@ def configure(org, integration_id: str, *, event_url=UNSET, decision_url=UNSET,
         if row is None:
             sql.create(VeriffIntegration, integration_id=cred.id, api_key=known_key, **values)
         else:
-            VeriffIntegration.update(api_key=known_key, updated_at=utcnow(), **values).where(
-                VeriffIntegration.integration == cred.id).execute()
+            sql.update(VeriffIntegration, cred.id,
+                       {"api_key": known_key, "updated_at": utcnow(), **values})
         audit.append(org.id, actor=actor, action="veriff.integration.webhooks",
                      entity_type="credential", entity_id=cred.id, payload={
                          "event_webhook_url": values["event_url"],
