@@ -490,3 +490,23 @@ def test_percent_and_latency_rules(client, org):
     assert control(client, org, "DELETE", "/faults").json == {"deleted": 1}
     [entry] = control(client, org, "GET", "/requests?method=POST").json["items"]
     assert entry["status"] == 201 and entry["injected"] is True
+
+
+def test_journal_shows_the_avacy_plugins_form_body_as_sent(client, org):
+    """What the WordPress plugin sends (a form-encoded v4 body, its exact headers) is in the
+    journal byte for byte, with the bearer token masked."""
+    from tests.avacy_helpers import Tenant, plugin_body
+    from tests.test_avacy_plugin import V4_PAYLOAD
+    tenant = Tenant(org.org)
+    body = plugin_body(V4_PAYLOAD)
+    r = client.post(tenant.path("v4"), data=body.encode(), headers={
+        "Accept": "application/json", "Authorization": f"Bearer {tenant.token}",
+        "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+        "User-Agent": "WordPress/6.6; https://shop.example.it"})
+    assert r.status_code == 201
+    [entry] = control(client, org, "GET", "/requests?dialect=avacy").json["items"]
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", tenant.path("v4"), 201)
+    assert entry["body"] == body and entry["body_truncated"] is False
+    assert entry["headers"]["Content-Type"] == "application/x-www-form-urlencoded; charset=UTF-8"
+    assert entry["headers"]["Authorization"] == "Bearer ***"
+    assert tenant.token not in json.dumps(entry)
