@@ -103,7 +103,7 @@ from consent.control.store import Stub
 from consent.web import public_url
 from consent.web.dialect import Dialect
 
-from . import models, service
+from . import lifecycle, models, service
 from .cli import veriff_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
@@ -129,12 +129,19 @@ def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dic
             "event_webhook_url": veriff_event_url, "decision_webhook_url": veriff_decision_url}
 
 
+# The session lifetime (Veriff's 7 days) from the app's settings.
+blp.record_once(lambda state: lifecycle.configure(
+    state.app.config["CONSENT_VERIFF_SESSION_LIFETIME"]))
+
 DIALECT = Dialect(name="veriff", errors=ERRORS, prefixes=("/v1/",),
                   unmatched_auth=KNOWN_INTEGRATION, blueprints=(blp, admin_blp),
                   pages=(pages_bp,), seed_demo=seed_demo, cli_commands=(veriff_cli,),
                   seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS, schema=models.SCHEMA,
-                  # control mode: a reset keeps its integrations; a fault is signed
+                  loops=(lifecycle.SWEEPER,),   # sessions past their lifetime expire
+                  # control mode: a reset keeps its integrations; a moved clock expires the
+                  # organisation's sessions past their lifetime at once; a fault is signed
                   stub=Stub(keep=(models.VeriffIntegration,),
+                            clock_moved=lambda org_id: lifecycle.expire_all(org_id),
                             decorate_fault=lambda response, principal: sign(
                                 response, principal.credential)))
 
