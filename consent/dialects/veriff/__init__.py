@@ -68,7 +68,11 @@ PATCH /v1/sessions/{id}/watchlist-screening   in exactly one of {monitorStatus: 
 Statuses and codes (:mod:`.codes`, from Veriff's tables)
   created -> started (7001, when the flow page is opened) -> submitted (7002) -> approved 9001,
   declined 9102 (reason 101-129), resubmission_requested 9103 (reason 201-207), expired 9104,
-  abandoned 9104, review 9121 (:mod:`.lifecycle`). Test mode: a session whose person's first name
+  abandoned 9104, review 9121 (:mod:`.lifecycle`). A session lives 7 days from its creation
+  (``CONSENT_VERIFF_SESSION_LIFETIME``) on the organisation's clock; past it, it is decided
+  ``expired`` (never started) or ``abandoned`` (started, not submitted), with its decision
+  webhook: by the background sweep (``loops``), at once when control mode moves the clock
+  (``Stub.clock_moved``), or by the first read that meets it. Test mode: a session whose person's first name
   is ``Approve``, ``Decline`` or ``Resubmit`` gets that decision when it is submitted.
 
 The flow page ``/v/{sessionToken}`` (:mod:`.pages`)
