@@ -74,6 +74,9 @@ DEFAULTS = {
     "CONSENT_CHECKPOINT_EVERY_EVENTS": 1000,
     "CONSENT_CHECKPOINT_EVERY_MINUTES": 60.0,
     "CONSENT_CHECKPOINT_POLL_SECONDS": 10.0,
+    # Seconds a Veriff session lives from its creation (Veriff's 7 days); past it, a session
+    # not started is decided expired and one started but not submitted abandoned (9104).
+    "CONSENT_VERIFF_SESSION_LIFETIME": 7 * 24 * 3600.0,
     # The stub for client test suites (consent.control): the /_control API (reset, clock,
     # faults, request journal, state), off by default; never on a service holding real records.
     "CONSENT_CONTROL": False,
@@ -85,7 +88,7 @@ DEFAULTS = {
 
 INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE",
             "CONSENT_WEBHOOK_MAX_ATTEMPTS", "CONSENT_CHECKPOINT_EVERY_EVENTS"}
-FLOAT_KEYS = {"CONSENT_WEBHOOK_BACKOFF_BASE", "CONSENT_WEBHOOK_BACKOFF_CAP",
+FLOAT_KEYS = {"CONSENT_VERIFF_SESSION_LIFETIME", "CONSENT_WEBHOOK_BACKOFF_BASE", "CONSENT_WEBHOOK_BACKOFF_CAP",
               "CONSENT_WEBHOOK_TIMEOUT", "CONSENT_VERIFY_BUDGET",
               "CONSENT_CHECKPOINT_EVERY_MINUTES", "CONSENT_CHECKPOINT_POLL_SECONDS"}
 

@@ -25,6 +25,8 @@ def back_to_version_1() -> None:
                           ("veriff_session_state", "request"), ("avacy_consent", "versions")):
         sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     sql('DROP TABLE "veriff_screening"')
+    # nor was the state's status indexed (migration 4: the expiry sweep)
+    sql('DROP INDEX "veriff_session_state_status"')
     # nor were their rows covered yet (migration 3)
     for cov in covered.tables():
         if cov.table.startswith(("veriff_", "avacy_")) and cov.table != "veriff_screening":
@@ -49,17 +51,19 @@ def test_version_1_databases_get_migration_2_and_keep_their_data(app, client, or
     back_to_version_1()
     states = {s.name: s for s in migrate.status()}
     assert states["veriff"].current == 1 and states["avacy"].current == 1
-    assert states["veriff"].latest == 3 and states["avacy"].latest == 4
+    assert states["veriff"].latest == 4 and states["avacy"].latest == 4
     assert "older than this code" in migrate.problem()
     applied = migrate.upgrade()
     assert {(a.component, a.version) for a in applied} == {
-        ("veriff", 2), ("avacy", 2), ("veriff", 3), ("avacy", 3), ("avacy", 4)}
+        ("veriff", 2), ("avacy", 2), ("veriff", 3), ("avacy", 3), ("avacy", 4), ("veriff", 4)}
     assert migrate.problem() is None
     assert {"consent_seq"} == columns("avacy_decision") & {"consent_id", "consent_seq"}
     assert {"content", "attempt_id"} <= columns("veriff_media")
     assert "request" in columns("veriff_session_state")
     assert "versions" in columns("avacy_consent")
     assert storage.db.table_exists("veriff_screening")
+    assert "veriff_session_state_status" in {
+        i.name for i in storage.db.get_indexes("veriff_session_state")}
     # what version 1 kept still reads; its file was never kept, so it is not found
     listed = integ.get(client, f"/v1/sessions/{sid}/media", sid).json["images"]
     assert [m["id"] for m in listed] == [old_media]

@@ -68,7 +68,11 @@ PATCH /v1/sessions/{id}/watchlist-screening   in exactly one of {monitorStatus: 
 Statuses and codes (:mod:`.codes`, from Veriff's tables)
   created -> started (7001, when the flow page is opened) -> submitted (7002) -> approved 9001,
   declined 9102 (reason 101-129), resubmission_requested 9103 (reason 201-207), expired 9104,
-  abandoned 9104, review 9121 (:mod:`.lifecycle`). Test mode: a session whose person's first name
+  abandoned 9104, review 9121 (:mod:`.lifecycle`). A session lives 7 days from its creation
+  (``CONSENT_VERIFF_SESSION_LIFETIME``) on the organisation's clock; past it, it is decided
+  ``expired`` (never started) or ``abandoned`` (started, not submitted), with its decision
+  webhook: by the background sweep (``loops``), at once when control mode moves the clock
+  (``Stub.clock_moved``), or by the first read that meets it. Test mode: a session whose person's first name
   is ``Approve``, ``Decline`` or ``Resubmit`` gets that decision when it is submitted.
 
 The flow page ``/v/{sessionToken}`` (:mod:`.pages`)
@@ -103,7 +107,7 @@ from consent.control.store import Stub
 from consent.web import public_url
 from consent.web.dialect import Dialect
 
-from . import models, service
+from . import lifecycle, models, service
 from .cli import veriff_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
@@ -129,12 +133,19 @@ def seed_demo(org, user, veriff_event_url=None, veriff_decision_url=None) -> dic
             "event_webhook_url": veriff_event_url, "decision_webhook_url": veriff_decision_url}
 
 
+# The session lifetime (Veriff's 7 days) from the app's settings.
+blp.record_once(lambda state: lifecycle.configure(
+    state.app.config["CONSENT_VERIFF_SESSION_LIFETIME"]))
+
 DIALECT = Dialect(name="veriff", errors=ERRORS, prefixes=("/v1/",),
                   unmatched_auth=KNOWN_INTEGRATION, blueprints=(blp, admin_blp),
                   pages=(pages_bp,), seed_demo=seed_demo, cli_commands=(veriff_cli,),
                   seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS, schema=models.SCHEMA,
-                  # control mode: a reset keeps its integrations; a fault is signed
+                  loops=(lifecycle.SWEEPER,),   # sessions past their lifetime expire
+                  # control mode: a reset keeps its integrations; a moved clock expires the
+                  # organisation's sessions past their lifetime at once; a fault is signed
                   stub=Stub(keep=(models.VeriffIntegration,),
+                            clock_moved=lambda org_id: lifecycle.expire_all(org_id),
                             decorate_fault=lambda response, principal: sign(
                                 response, principal.credential)))
 

@@ -15,6 +15,15 @@
 * Deleting a session that is ``created``, ``started`` or ``resubmission_requested`` first decides
   it ``expired`` (never started) or ``abandoned``, as Veriff does; ``submitted`` and ``review``
   sessions cannot be deleted.
+* A session lives :data:`LIFETIME` (Veriff's 7 days, ``CONSENT_VERIFF_SESSION_LIFETIME``) from
+  its creation, on the organisation's clock (:mod:`consent.core.clock`: control mode moves it).
+  Past it, a session still ``created`` is decided ``expired`` and one ``started`` (or
+  ``resubmission_requested``, whose new attempt never came) ``abandoned``, both 9104 with the
+  decision webhook, as Veriff ends them (:func:`expire`). Three doors lead there: the background
+  sweep (:func:`expire_due`), the control clock's ``clock_moved`` hook (the same sweep for one
+  organisation), and every read of a session (``service``), so a session past its lifetime
+  never answers as live before a sweep reaches it. Each session is claimed by one writer only
+  (:func:`expire_one`).
 * Media uploaded while no attempt is in progress belong to the next attempt (claimed when it
   begins); each submission screens the person (:mod:`.screening`, the local stand-in) before
   any test-mode decision.
@@ -26,8 +35,10 @@ as it now is.
 """
 from __future__ import annotations
 
-from consent.core import audit
-from consent.core.storage import is_postgres, utcnow
+import datetime as dt
+
+from consent.core import audit, background
+from consent.core.storage import is_postgres, transaction, utcnow
 
 from . import codes, queries, screening, webhooks
 from .models import VeriffAttempt, VeriffMedia, VeriffSessionState, new_salt
@@ -41,16 +52,20 @@ class SessionStateError(Exception):
         self.status = status
 
 
-def locked(statement, params: tuple):
+def locked(statement, params: tuple, *, fresh: bool = True):
     """Inside a write transaction: the session a statement finds, its row held (PostgreSQL; on
-    SQLite the write transaction already excludes other writers), or None."""
+    SQLite the write transaction already excludes other writers), or None. ``fresh``: a session
+    past its lifetime is expired first, in this transaction (:func:`expire_held`)."""
     if is_postgres():
         statement = {queries.SESSION_OF_INTEGRATION: queries.SESSION_OF_INTEGRATION_LOCKED,
                      queries.SESSION_OF_ORG: queries.SESSION_OF_ORG_LOCKED,
                      queries.SESSION_BY_ID: queries.SESSION_BY_ID_LOCKED,
                      queries.SESSION_BY_TOKEN_HASH: queries.SESSION_BY_TOKEN_HASH_LOCKED,
                      }.get(statement, statement)
-    return statement.one(params)
+    session = statement.one(params)
+    if fresh and lapsed(session):
+        session = expire_held(session)
+    return session
 
 
 def current_attempt(session):
@@ -136,15 +151,16 @@ def submit(session, actor: str, details: dict | None = None):
     return session
 
 
-def decide(session, status: str, reason_code: int | None, actor: str, via: str):
+def decide(session, status: str, reason_code: int | None, actor: str, via: str, at=None):
     """Record a decision on the session's attempt (a new attempt when it has none in progress)
     and send the decision webhook. Raises ``codes.InvalidDecision`` for a status or reason code
-    outside Veriff's tables, SessionStateError once the session's decision is final."""
+    outside Veriff's tables, SessionStateError once the session's decision is final. ``at``:
+    the decision's time (default now)."""
     reason_code, reason = codes.reason_for(status, reason_code)
     if session.status in codes.FINAL:
         raise SessionStateError(session.status, f"the session is already {session.status}")
     event = audit.begin(session.org_id)
-    now = utcnow()
+    now = at or utcnow()
     code = codes.DECISION_CODES[status]
     attempt = (current_attempt(session)
                if session.status in (codes.STARTED, codes.SUBMITTED, codes.REVIEW) else None)
@@ -184,3 +200,97 @@ def delete(session, actor: str):
     screening.erase(event, session)
     _audit(event, session, actor, "veriff.session.deleted", status=session.status)
     return session
+
+
+# -- a session's lifetime -------------------------------------------------------------------------
+
+# Veriff: a session lives 7 days from its creation (configure() sets it from the app's settings).
+LIFETIME = dt.timedelta(days=7)
+EXPIRY_ACTOR = "system:veriff-expiry"
+SWEEP_BATCH = 100
+SWEEP_INTERVAL = 30.0     # seconds between two rounds of the background sweep
+
+
+def configure(lifetime_seconds: float) -> None:
+    global LIFETIME
+    LIFETIME = dt.timedelta(seconds=float(lifetime_seconds))
+
+
+def expires_at(session):
+    return session.created_at + LIFETIME
+
+
+def lapsed(session, now=None) -> bool:
+    """The session is still waiting for its end-user and its lifetime has passed."""
+    return (session is not None and session.status in codes.OPEN
+            and expires_at(session) <= (now or utcnow()))
+
+
+def expire(session, actor: str = EXPIRY_ACTOR):
+    """Inside the caller's transaction, on a session it locked that :func:`lapsed`: decided
+    ``expired`` (never started) or ``abandoned`` (started, not submitted), 9104, at the instant
+    its lifetime ended, with the decision webhook."""
+    status = codes.EXPIRED if session.status == codes.CREATED else codes.ABANDONED
+    return decide(session, status, None, actor, via="lifetime", at=expires_at(session))
+
+
+def _claim(session, now=None) -> tuple:
+    """Inside a transaction holding the session's row (:func:`locked`): the claim of its
+    expiry, as Attestr's sweep claims a consent's. The organisation's write lock is taken
+    (PostgreSQL; SQLite's write transaction already excludes every other writer) and the session
+    read again under it (a new statement sees what a writer that held it before committed), so
+    of two processes only the first still finds it open and past its lifetime, and expires it.
+    (Row, then organisation: the order of every write here.) Returns (the session as it now is,
+    whether this call expired it)."""
+    audit.lock_org(session.org_id)
+    current = queries.SESSION_BY_ID.one((session.id,))
+    if current is not None and lapsed(current, now):
+        return expire(current), True
+    return current, False
+
+
+def expire_held(session, now=None):
+    """The session (held by the caller's transaction) as it answers now: expired first if it
+    is past its lifetime."""
+    return _claim(session, now)[0]
+
+
+def expire_one(session_id: str, now=None) -> bool:
+    """Inside a transaction: expire the session if it is (still) past its lifetime; True when
+    this call did."""
+    session = locked(queries.SESSION_BY_ID, (session_id,), fresh=False)
+    return lapsed(session, now) and _claim(session, now)[1]
+
+
+def expire_due(now=None, limit: int = SWEEP_BATCH, org_id: str | None = None) -> int:
+    """The sweep: expire every session past its lifetime (``org_id``: that organisation's
+    only), each in its own transaction with its audit event and webhook. Returns how many."""
+    now = now or utcnow()
+    cutoff = now - LIFETIME
+    due = (queries.EXPIRY_DUE.all((cutoff, limit)) if org_id is None
+           else queries.EXPIRY_DUE_OF_ORG.all((org_id, cutoff, limit)))
+    done = 0
+    for row in due:
+        with transaction():
+            if expire_one(row.id, now):
+                done += 1
+    return done
+
+
+def expire_all(org_id: str | None = None) -> int:
+    """Sweep until nothing is due (the control clock's ``clock_moved`` hook: one organisation,
+    under its clock). Returns how many expired."""
+    total = 0
+    while True:
+        done = expire_due(org_id=org_id)
+        total += done
+        if done < SWEEP_BATCH:
+            return total
+
+
+def _sweep_step() -> bool:
+    return expire_due() > 0    # a full batch: go on at once
+
+
+# The background sweep each serving process runs (declared in the dialect's entry).
+SWEEPER = background.Loop("veriff-expiry", _sweep_step, lambda: SWEEP_INTERVAL)

@@ -127,7 +127,8 @@ class VeriffSessionState(BaseModel):
     be used to guess the erased data."""
 
     session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
-    status = CharField(max_length=32)
+    # indexed: the expiry sweep finds the sessions still open through it
+    status = CharField(max_length=32, index=True)
     attempt = ForeignKeyField(VeriffAttempt, field=VeriffAttempt.id, null=True, index=False)
     person = JSONField(null=True)
     document = JSONField(null=True)
@@ -226,4 +227,6 @@ SCHEMA = Component("veriff", models=MODELS, covered=COVERED, migrations=(
     Migration(2, "media bytes and attempts (GET /v1/media, /v1/attempts/{id}/media), the "
                  "session's request as sent, watchlist screenings", _media_and_screening),
     cover_rows(*(entry.model for entry in COVERED), version=3, also=_salts),
+    Migration(4, "sessions expire: the state's status indexed (the expiry sweep)",
+              lambda schema: schema.create(VeriffSessionState)),
 ))

@@ -7,6 +7,7 @@ import collections
 from consent.core import covered, sql
 from consent.core.sql import Table, eq
 
+from . import codes
 from .models import (
     VeriffAttempt,
     VeriffConsent,
@@ -40,6 +41,16 @@ SESSION_BY_ID = SESSION.where(*eq(_s.id), ACTIVE)
 SESSION_BY_ID_LOCKED = SESSION.where(*eq(_s.id), ACTIVE, suffix=LOCK)
 SESSION_BY_TOKEN_HASH = SESSION.where(*eq(_s.token_hash), ACTIVE)
 SESSION_BY_TOKEN_HASH_LOCKED = SESSION.where(*eq(_s.token_hash), ACTIVE, suffix=LOCK)
+# The expiry sweep (lifecycle.expire_due): sessions still waiting for their end-user, created
+# before the cutoff (now minus the lifetime), found through the state's status index (the
+# open sessions are few; the decided ones are never walked).
+_OPEN = ", ".join(f"'{status}'" for status in codes.OPEN)
+EXPIRY = sql.Select("DueSessionRow", [sql.column("s", VeriffSession.id),
+                                      sql.column("s", VeriffSession.org)],
+                    f"FROM {_st} JOIN {_s} ON {_s.id} = {_st.session}")
+_DUE = (f"{_st.status} IN ({_OPEN})", ACTIVE, f"{_s.created_at} <= ?")
+EXPIRY_DUE = EXPIRY.where(*_DUE, limit=True)
+EXPIRY_DUE_OF_ORG = EXPIRY.where(*eq(_s.org), *_DUE, limit=True)
 _t = Table(VeriffSessionState, "t")
 STATE = sql.model_select(VeriffSessionState).where(*eq(_t.session))
 

@@ -75,12 +75,23 @@ def subject_for(session) -> str:
     return SUBJECT_PREFIX + session.id
 
 
+def fresh(session):
+    """A session as it answers now: one past its lifetime is expired first, in a transaction
+    of its own (:func:`lifecycle.expire_one`), so it never answers as live before the sweep
+    reaches it. Outside a transaction."""
+    if not lifecycle.lapsed(session):
+        return session
+    with transaction():
+        lifecycle.expire_one(session.id)
+    return queries.SESSION_BY_ID.one((session.id,))
+
+
 def find_session(cred, session_id: str, *, lock: bool = False):
     """The session with this id belonging to this integration, or None. ``lock``: hold the row
-    (inside a write transaction)."""
+    (inside a write transaction). Either way a session past its lifetime is expired first."""
     if lock:
         return lifecycle.locked(queries.SESSION_OF_INTEGRATION, (session_id, cred.id))
-    return queries.SESSION_OF_INTEGRATION.one((session_id, cred.id))
+    return fresh(queries.SESSION_OF_INTEGRATION.one((session_id, cred.id)))
 
 
 def token_hash(token: str) -> str:
@@ -119,7 +130,7 @@ def token_of(session, secret_key, actor: str) -> str:
 
 def session_by_token(token: str):
     """The session a session token (the last part of its ``url``) names, or None."""
-    return queries.SESSION_BY_TOKEN_HASH.one((token_hash(token),))
+    return fresh(queries.SESSION_BY_TOKEN_HASH.one((token_hash(token),)))
 
 
 def _open_session(cred, session_id: str):
@@ -209,6 +220,7 @@ def add_media(cred, session_id: str, image: dict):
     """Returns the new media row, or None when the session is not this integration's."""
     data, mimetype = decode_image(image["content"])
     digest = hashlib.sha256(data).hexdigest()
+    find_session(cred, session_id)   # one past its lifetime expires first (then refuses this)
     with transaction():
         session = _open_session(cred, session_id)
         if session is None:
@@ -299,6 +311,7 @@ def record_consent(cred, session_id: str, upload: dict):
     """Record one consent upload. Returns the VeriffConsent row, or None when not found.
     Raises SessionStateError once the session is submitted."""
     text = upload["text"]
+    find_session(cred, session_id)   # one past its lifetime expires first (then refuses this)
     with transaction():
         session = _open_session(cred, session_id)
         if session is None:
@@ -350,6 +363,7 @@ def open_flow(token: str):
 def change(statement, params: tuple, action, *args, **kwargs):
     """Run a lifecycle change (``action(session, *args, **kwargs)``) in one transaction on the
     session a statement finds, locked; None when there is none."""
+    fresh(statement.one(params))   # expired first in its own transaction (action may refuse)
     with transaction():
         session = lifecycle.locked(statement, params)
         return session and action(session, *args, **kwargs)

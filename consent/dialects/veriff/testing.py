@@ -321,6 +321,9 @@ def plans(org_id) -> list[Plan]:
              "sqlite_autoindex_veriff_session"),
         Plan("session by token", queries.SESSION_BY_TOKEN_HASH, ("h",),
              "veriff_session_token_hash"),
+        # The expiry sweep: the open sessions through the state's status, never all of them.
+        Plan("expiry due", queries.EXPIRY_DUE, ("2026-01-01", 10),
+             "veriff_session_state_status"),
         Plan("attempts", queries.ATTEMPTS_OF_SESSION, ("s",), "veriff_attempt_session_id"),
         # A session's few media, sorted after the search.
         Plan("media", queries.MEDIA_OF_SESSION, ("s",), "veriff_media_session_id",
