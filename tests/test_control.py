@@ -18,7 +18,7 @@ from consent.dialects.attestr import worker
 from consent.dialects.attestr.models import AttestrConsent
 from tests.attestr_helpers import Client as AttestrClient
 from tests.attestr_helpers import body as attestr_body
-from tests.conftest import OrgFixture
+from tests.helpers import OrgFixture
 from tests.receiver import Receiver
 from tests.truconsent_helpers import bearer, create_link, link_path, make_cp
 
@@ -510,3 +510,21 @@ def test_journal_shows_the_avacy_plugins_form_body_as_sent(client, org):
     assert entry["headers"]["Content-Type"] == "application/x-www-form-urlencoded; charset=UTF-8"
     assert entry["headers"]["Authorization"] == "Bearer ***"
     assert tenant.token not in json.dumps(entry)
+
+
+def test_truconsent_sdk_reads_a_faulted_429_as_its_rate_limit(client, org):
+    """truKIT's fetchBanner stops on a 429 (it throws "Rate limit exceeded"): a fault on the
+    banner path gives it one in truConsent's shape with Retry-After, and nothing else; the next
+    fetch answers the banner."""
+    from tests import truconsent_sdk_requests as req
+    from tests.test_truconsent_sdk import Banner
+    banner = Banner(client, org)
+    control(client, org, "POST", "/faults", json={
+        "method": "GET", "path": "/api/v1/internal/consent/*", "status": 429, "count": 1})
+    urls = req.rn_fetch_banner_urls(banner.cp["display_id"], banner.asset["id"], "u1")
+    [limited] = req.rn_fetch_banner(client, banner.rn(), urls)   # the SDK stops at the 429
+    assert limited.status_code == 429
+    assert limited.json == {"detail": "Injected fault: 429 Too Many Requests"}
+    assert int(limited.headers["Retry-After"]) >= 1
+    [answered] = req.rn_fetch_banner(client, banner.rn(), urls)
+    assert answered.status_code == 200 and answered.json["banner_id"] == banner.cp["display_id"]

@@ -256,6 +256,9 @@ def _user_id(args) -> str | None:
 
 
 ORIGIN_403 = "The page's Origin is not among the asset's allowed origins"
+# truConsent's SDKs stop on a 429 ("Rate limit exceeded"). truConsent documents no limit and this
+# service sets none: only control mode's faults answer it, so a client can test that path.
+SDK_429 = "Rate limited (here only by an injected fault of control mode; no limit is set)"
 
 
 def _banner(args, banner_id):
@@ -311,7 +314,7 @@ class SdkBanners(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(BannerListQuerySchema(), location="query")
     @blp.response(200, BannerSchema(many=True))
-    @blp.errors(**{"403": ORIGIN_403, "404": "Asset not found"})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429, "404": "Asset not found"})
     def get(self, args):
         """Every banner (collection point), or an asset's, with a data principal's values
 
@@ -332,7 +335,7 @@ class SdkAssetBanner(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(BannerQuerySchema(), location="query")
     @blp.response(200, BannerSchema)
-    @blp.errors(**{"403": ORIGIN_403,
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429,
                    "404": "Asset not found, or the banner is not the asset's (the SDK then asks "
                           "GET .../consent/{bannerId})"})
     def get(self, args, asset_id, banner_id):
@@ -353,7 +356,7 @@ class SdkBanner(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(BannerQuerySchema(), location="query")
     @blp.response(200, BannerSchema)
-    @blp.errors(**{"403": ORIGIN_403, "404": "Banner not found"})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429, "404": "Banner not found"})
     def get(self, args, banner_id):
         """A banner (collection point, by UUID or display id), with the data principal's value
         per purpose"""
@@ -362,7 +365,8 @@ class SdkBanner(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(SdkConsentSchema())
     @blp.response(200, RECORD_OUT)
-    @blp.errors(**{"400": MISMATCH, "403": ORIGIN_403, "404": "Collection point not found",
+    @blp.errors(**{"400": MISMATCH, "403": ORIGIN_403, "429": SDK_429,
+                   "404": "Collection point not found",
                    "409": "requestId and action reused for other choices"})
     def post(self, data, banner_id):
         """Record what a banner's data principal chose: one consent log per purpose
@@ -378,7 +382,7 @@ class SdkSuppression(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(SuppressionSchema())
     @blp.response(200, SuppressionResultSchema)
-    @blp.errors(**{"403": ORIGIN_403})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429})
     def post(self, data):
         """Record the purposes a data principal declined (the SDK sends it after a banner)"""
         org = current_org()
@@ -393,7 +397,7 @@ class SdkRightsCenter(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(RightsCenterSchema())
     @blp.response(200, RECORD_OUT)
-    @blp.errors(**{"403": ORIGIN_403, "404": "Asset not found"})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429, "404": "Asset not found"})
     def post(self, data):
         """Record a data principal's changes made in the rights center: one consent log per
         purpose"""
@@ -414,7 +418,8 @@ class SdkRightsCenter(MethodView):
 class SdkUserConsents(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.response(200, BannerSchema(many=True))
-    @blp.errors(**{"403": ORIGIN_403, "422": "The user id is longer than 255 characters"})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429,
+                   "422": "The user id is longer than 255 characters"})
     def get(self, user_id):
         """Every banner (collection point) with this data principal's value per purpose"""
         return _user_banners(user_id)
@@ -425,7 +430,7 @@ class SdkUserConsentStatus(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(SdkUserQuerySchema(), location="query")
     @blp.response(200, UserConsentStatusSchema)
-    @blp.errors(**{"403": ORIGIN_403})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429})
     def get(self, args):
         """A data principal's binding decision per collection point and purpose"""
         org = current_org()
@@ -445,7 +450,7 @@ LEGACY = "/banners"
 class LegacyBanners(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.response(200, BannerSchema(many=True))
-    @blp.errors(**{"403": ORIGIN_403})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429})
     def get(self):
         """Every banner (the older rights center's getAllBanners)"""
         org = current_org()
@@ -457,7 +462,7 @@ class LegacyBanners(MethodView):
 class LegacyBanner(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.response(200, BannerSchema)
-    @blp.errors(**{"403": ORIGIN_403, "404": "Banner not found",
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429, "404": "Banner not found",
                    "422": "X-User-Id longer than 255 characters"})
     def get(self, banner_id):
         """A banner, as the older SDK packages fetch it"""
@@ -469,7 +474,8 @@ class LegacyConsent(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.arguments(SdkConsentSchema())
     @blp.response(200, RECORD_OUT)
-    @blp.errors(**{"400": MISMATCH, "403": ORIGIN_403, "404": "Collection point not found",
+    @blp.errors(**{"400": MISMATCH, "403": ORIGIN_403, "429": SDK_429,
+                   "404": "Collection point not found",
                    "409": "requestId and action reused for other choices"})
     def post(self, data, banner_id):
         """A banner's decision, as the older SDK packages send it ({userId, purposes, action,
@@ -481,7 +487,8 @@ class LegacyConsent(MethodView):
 class LegacyUserConsents(MethodView):
     @blp.auth(SDK_AUTH)
     @blp.response(200, BannerSchema(many=True))
-    @blp.errors(**{"403": ORIGIN_403, "422": "The user id is longer than 255 characters"})
+    @blp.errors(**{"403": ORIGIN_403, "429": SDK_429,
+                   "422": "The user id is longer than 255 characters"})
     def get(self, user_id):
         """Every banner with this data principal's values (the older rights center)"""
         return _user_banners(user_id)
