@@ -18,8 +18,13 @@ from tests.attestr_helpers import body  # noqa: F401
 from tests.attestr_helpers import attestr  # noqa: F401  (fixture)
 
 
+# Every app's loops (control mode adds "control-clocks", tests/test_control.py).
+LOOPS = {"webhook-sender", "audit-verifier", "audit-checkpoints", "attestr-worker",
+         "veriff-expiry"}
+
+
 def loop_threads() -> list[threading.Thread]:
-    names = {"webhook-sender", "audit-verifier", "audit-checkpoints", "attestr-worker"}
+    names = set(LOOPS)
     return [t for t in threading.enumerate() if t.name in names and t.is_alive()]
 
 
@@ -30,19 +35,18 @@ def make_app(url):
 
 def test_the_app_declares_every_loop_and_its_first_request_starts_them(app, client):
     runner = app.extensions["consent.background"]
-    assert {loop.name for loop in runner.loops} == {
-        "webhook-sender", "audit-verifier", "audit-checkpoints", "attestr-worker"}
+    assert {loop.name for loop in runner.loops} == LOOPS
     assert worker.WORKER in runner.loops and outbox.SENDER in runner.loops
     client.get("/healthz")          # the liveness probe never touches the database: not it
     assert not runner.running and loop_threads() == []
     client.get("/readyz")
-    assert runner.running and len(loop_threads()) == 4
+    assert runner.running and len(loop_threads()) == len(LOOPS)
 
 
 def test_stop_ends_every_thread_and_a_stopped_runner_never_restarts(app, client):
     runner = app.extensions["consent.background"]
     client.get("/readyz")
-    assert len(loop_threads()) == 4
+    assert len(loop_threads()) == len(LOOPS)
     runner.stop()
     assert loop_threads() == [] and not runner.running
     client.get("/readyz")           # a request after the stop starts nothing
@@ -56,7 +60,7 @@ def test_a_new_app_stops_the_previous_apps_loops_before_opening_its_database(tmp
         storage.create_tables()
     first.test_client().get("/readyz")
     old = loop_threads()
-    assert len(old) == 4
+    assert len(old) == len(LOOPS)
     seen_alive = []
     real_init = storage.init_database
 
