@@ -43,7 +43,7 @@ def test_two_fresh_runs_with_the_same_seed_print_the_same_credentials(tmp_path):
 def _requests_once(database_url: str, tmp_path: Path, seed: str) -> list:
     app = create_app({"TESTING": True, "CONSENT_DATABASE_URL": database_url,
                       "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path / "keys"),
-                      "CONSENT_SEED": seed})
+                      "CONSENT_SEED": seed, "CONSENT_CONTROL": True})
     try:
         with app.app_context():
             storage.create_tables()
@@ -54,19 +54,29 @@ def _requests_once(database_url: str, tmp_path: Path, seed: str) -> list:
         headers = {"X-Org-Id": "acme", "X-API-Key": key}
         made = [client.post("/ledger/v1/consents", json={**GRANT, "subject": f"u{i}"},
                             headers=headers).json for i in range(3)]
-        return [key, org.id] + [(m["id"], m["record_hash"] if "record_hash" in m else None)
-                                for m in made]
+        # the checkpoint signing key (a fresh key directory) and a percent fault's draws
+        checkpoint = client.get("/ledger/v1/audit/checkpoint", headers=headers).json
+        assert client.post("/_control/faults", headers=headers, json={
+            "method": "GET", "path": "/ledger/v1/consents", "status": 503,
+            "percent": 50}).status_code == 201
+        fired = [client.get("/ledger/v1/consents", headers=headers).status_code
+                 for _ in range(16)]
+        assert set(fired) == {200, 503}
+        return [key, org.id, checkpoint["key_id"], fired] + [
+            (m["id"], m["record_hash"] if "record_hash" in m else None) for m in made]
     finally:
         app.extensions["consent.background"].stop()
         storage.db.close()
 
 
 def test_the_same_requests_get_the_same_ids(tmp_path):
-    (tmp_path / "1").mkdir(), (tmp_path / "2").mkdir()
+    (tmp_path / "1").mkdir(), (tmp_path / "2").mkdir(), (tmp_path / "3").mkdir()
     first = _requests_once(f"sqlite:///{tmp_path / '1' / 'db.sqlite3'}", tmp_path / "1", "7")
     second = _requests_once(f"sqlite:///{tmp_path / '2' / 'db.sqlite3'}", tmp_path / "2", "7")
-    assert first[:2] == second[:2]
-    assert [m[0] for m in first[2:]] == [m[0] for m in second[2:]]
+    assert first[:4] == second[:4]      # key, org, checkpoint key id, which faults fired
+    assert [m[0] for m in first[4:]] == [m[0] for m in second[4:]]
+    third = _requests_once(f"sqlite:///{tmp_path / '3' / 'db.sqlite3'}", tmp_path / "3", "8")
+    assert third[0] != first[0] and third[2] != first[2]
     # an app without a seed draws from the operating system again
     app = create_app({"TESTING": True, "CONSENT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
                       "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path / "keys")})

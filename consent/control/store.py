@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import random
 import threading
 from dataclasses import dataclass
 
 from peewee import ForeignKeyField
 
-from consent.core import audit, clock, components, covered, queries, sql, storage
+from consent.core import audit, clock, components, covered, ids, queries, sql, storage
 from consent.core.storage import (
     Credential,
     Membership,
@@ -285,7 +284,6 @@ def advance_deliveries(org_id: str, seconds: float) -> int:
 
 # -- faults ----------------------------------------------------------------------------------------
 
-_chance = random.Random()
 _fault_lock = threading.Lock()
 
 
@@ -328,7 +326,7 @@ def take_fault(org_id: str, target: str, method: str | None, path: str):
             continue
         if rule.percent is not None:
             with _fault_lock:
-                if _chance.random() * 100 >= rule.percent:
+                if ids.randbelow(10_000, "fault-chance") >= rule.percent * 100:
                     continue
         with transaction():
             changes = {ControlFault.fired: ControlFault.fired + 1}

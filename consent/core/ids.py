@@ -44,8 +44,8 @@ def _stream_name() -> str:
     return name
 
 
-def _stream() -> random.Random:
-    name = _stream_name()
+def _stream(name: str | None = None) -> random.Random:
+    name = name or _stream_name()
     stream = _streams.get(name)
     if stream is None:
         with _lock:
@@ -53,10 +53,12 @@ def _stream() -> random.Random:
     return stream
 
 
-def token_bytes(n: int) -> bytes:
+def token_bytes(n: int, stream: str | None = None) -> bytes:
+    """``n`` random bytes; ``stream``: in deterministic mode, draw from the stream of that name
+    (a key, a fault's chance), so when it is drawn never shifts the ids the requests get."""
     if _seed is None:
         return secrets.token_bytes(n)
-    return _stream().randbytes(n)
+    return _stream(stream).randbytes(n)
 
 
 def token_hex(n: int) -> str:
@@ -67,10 +69,10 @@ def token_urlsafe(n: int) -> str:
     return base64.urlsafe_b64encode(token_bytes(n)).rstrip(b"=").decode("ascii")
 
 
-def randbelow(n: int) -> int:
+def randbelow(n: int, stream: str | None = None) -> int:
     if _seed is None:
         return secrets.randbelow(n)
-    return _stream().randrange(n)
+    return _stream(stream).randrange(n)
 
 
 def uuid4() -> str:

@@ -39,6 +39,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from auditchain import checkpoint as rules
 
+from . import ids
+
 log = logging.getLogger(__name__)
 
 
@@ -99,7 +101,9 @@ class KeyStore:
 
     def _write_key(self) -> str:
         """A new key's files (private and public); returns its id. ``current`` is not touched."""
-        private = Ed25519PrivateKey.generate()
+        # 32 bytes from the CSPRNG (as generate() draws them), or, in deterministic mode
+        # (CONSENT_SEED), from the key stream: a fresh key directory gets the same key
+        private = Ed25519PrivateKey.from_private_bytes(ids.token_bytes(32, "signing-key"))
         key_id = rules.key_id(private.public_key())
         self._link_new(f"{key_id}.key", private.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
