@@ -48,6 +48,8 @@ def app(database_url, tmp_path, request):
         "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path / "checkpoint-keys"),
         "CONSENT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
         "CONSENT_PUBLIC_URL": "http://consent.test",
+        # @pytest.mark.control_mode: the app serves /_control (CONSENT_CONTROL=1)
+        "CONSENT_CONTROL": request.node.get_closest_marker("control_mode") is not None,
     })
     with application.app_context():
         storage.create_tables()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-import uuid
 
 import pytest
 
@@ -22,32 +21,9 @@ from tests.helpers import OrgFixture
 from tests.receiver import Receiver
 from tests.truconsent_helpers import bearer, create_link, link_path, make_cp
 
+pytestmark = pytest.mark.control_mode   # the conftest's app, with /_control
+
 GRANT = {"subject": "user-1", "purpose": "marketing", "status": "granted"}
-
-
-@pytest.fixture
-def app(database_url, tmp_path, request):
-    """The conftest's app, with control mode on."""
-    application = create_app({
-        "TESTING": True,
-        "CONSENT_DATABASE_URL": database_url,
-        "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path / "checkpoint-keys"),
-        "CONSENT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
-        "CONSENT_PUBLIC_URL": "http://consent.test",
-        "CONSENT_CONTROL": True,
-    })
-    with application.app_context():
-        storage.create_tables()
-    yield application
-    try:
-        with application.app_context():
-            from consent.core import ledger
-            broken = {o.slug: r for o in ledger.all_orgs() if not (r := verify.full(o.id))["ok"]}
-        assert not broken, f"verify after the test: {broken}"
-    finally:
-        application.extensions["consent.background"].stop()
-        if storage.db.obj is not None and not storage.db.is_closed():
-            storage.db.close()
 
 
 @pytest.fixture(autouse=True)

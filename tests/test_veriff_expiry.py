@@ -12,12 +12,10 @@ import datetime as dt
 import json
 import re
 import time
-import uuid
 
 import pytest
 
-from consent import create_app
-from consent.core import clock, outbox, storage, verify
+from consent.core import clock, outbox, storage
 from consent.core.storage import AuditEvent, WebhookDelivery
 from consent.dialects.veriff import lifecycle
 from consent.dialects.veriff.service import create_integration
@@ -28,36 +26,6 @@ from tests.veriff_helpers import CONSENT, JPEG, Integration, fail, sign
 DAY = 24 * 3600
 SUBMITTED_MEDIA = fail("Media cannot be uploaded to a submitted session.")
 SUBMITTED_CONSENT = fail("Consent cannot be uploaded to a submitted session.")
-
-
-@pytest.fixture
-def app(database_url, tmp_path, request):
-    """The conftest's app; with control mode on for tests that ask for ``control``."""
-    application = create_app({
-        "TESTING": True,
-        "CONSENT_DATABASE_URL": database_url,
-        "CONSENT_CHECKPOINT_KEY_DIR": str(tmp_path / "checkpoint-keys"),
-        "CONSENT_SECRET_KEY": "test-secret-key-" + uuid.uuid4().hex,
-        "CONSENT_PUBLIC_URL": "http://consent.test",
-        "CONSENT_CONTROL": "control" in request.fixturenames,
-    })
-    with application.app_context():
-        storage.create_tables()
-    yield application
-    try:
-        with application.app_context():
-            from consent.core import ledger
-            broken = {o.slug: r for o in ledger.all_orgs() if not (r := verify.full(o.id))["ok"]}
-        assert not broken, f"verify after the test: {broken}"
-    finally:
-        application.extensions["consent.background"].stop()
-        if storage.db.obj is not None and not storage.db.is_closed():
-            storage.db.close()
-
-
-@pytest.fixture
-def control():
-    """Asked for by a test: the app runs in control mode (CONSENT_CONTROL=1)."""
 
 
 @pytest.fixture(autouse=True)
@@ -165,7 +133,8 @@ def assert_ended(integ, client, rx, sid, status):
 
 # -- control mode: the organisation's clock -------------------------------------------------------
 
-def test_moving_the_clock_8_days_expires_and_abandons_once(client, org, receiver, control):
+@pytest.mark.control_mode
+def test_moving_the_clock_8_days_expires_and_abandons_once(client, org, receiver):
     integ = Hooked(org.org, receiver)
     never, _ = create(integ, client)
     started, token = create(integ, client, vendorData="user-2")
@@ -199,7 +168,8 @@ def test_moving_the_clock_8_days_expires_and_abandons_once(client, org, receiver
     assert client.get("/ledger/v1/audit/verify", headers=org.headers()).json["ok"] is True
 
 
-def test_a_session_one_second_short_of_its_lifetime_is_not_expired(client, org, receiver, control):
+@pytest.mark.control_mode
+def test_a_session_one_second_short_of_its_lifetime_is_not_expired(client, org, receiver):
     integ = Hooked(org.org, receiver)
     sid, token = create(integ, client)
     age = (clock.real_utcnow() - created_at(sid)).total_seconds()
@@ -212,7 +182,8 @@ def test_a_session_one_second_short_of_its_lifetime_is_not_expired(client, org, 
     assert_ended(integ, client, receiver, sid, "expired")
 
 
-def test_the_page_of_an_expired_session_says_so_and_starts_nothing(client, org, receiver, control):
+@pytest.mark.control_mode
+def test_the_page_of_an_expired_session_says_so_and_starts_nothing(client, org, receiver):
     integ = Hooked(org.org, receiver)
     sid, token = create(integ, client)
     move(client, org, 8 * DAY)
@@ -227,7 +198,8 @@ def test_the_page_of_an_expired_session_says_so_and_starts_nothing(client, org, 
     assert integ.decision(client, sid).json["verification"]["status"] == "expired"
 
 
-def test_writes_to_an_expired_session_answer_as_for_a_finished_one(client, org, receiver, control):
+@pytest.mark.control_mode
+def test_writes_to_an_expired_session_answer_as_for_a_finished_one(client, org, receiver):
     integ = Hooked(org.org, receiver)
     never, _ = create(integ, client)
     started, token = create(integ, client, vendorData="user-2")
@@ -262,7 +234,8 @@ def test_writes_to_an_expired_session_answer_as_for_a_finished_one(client, org, 
     assert client.get("/ledger/v1/audit/verify", headers=org.headers()).json["ok"] is True
 
 
-def test_another_organisations_clock_expires_nothing_here(client, org, other_org, receiver, control):
+@pytest.mark.control_mode
+def test_another_organisations_clock_expires_nothing_here(client, org, other_org, receiver):
     integ = Hooked(org.org, receiver)
     sid, _ = create(integ, client)
     move(client, other_org, 8 * DAY)
