@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from auditchain import hashing
 
-from . import covered, queries, sql
+from . import covered, personal, queries, sql
 from .storage import AuditEvent, is_postgres, new_uuid, utcnow
 
 GENESIS = hashing.GENESIS
@@ -72,6 +72,11 @@ def lock_org(org_id: str) -> None:
         queries.LOCK_ORG.execute((org_id,))
 
 
+def _holds_personal(cov: "covered.Covered", values: dict) -> bool:
+    """Whether a covered row's values hold personal data (so its hash must be salted)."""
+    return any(values.get(name) not in (None, personal.ERASED) for name in cov.personal)
+
+
 class Pending:
     """An organisation's next audit event, begun (:func:`begin`) but not appended yet: its
     ``seq`` and ``event_id`` are known, so the covered rows its write creates or changes are
@@ -93,6 +98,8 @@ class Pending:
         event, and record its hash. Returns the new auto-increment key, if any."""
         cov = covered.of(model)
         values = {**values, covered.POINTER: self.seq}
+        if covered.SALT not in values and _holds_personal(cov, values):
+            values[covered.SALT] = personal.new_salt()
         new_id = sql.insert(model, values)
         key = values.get(cov.key, new_id)
         if new_id is not None:
@@ -105,11 +112,13 @@ class Pending:
         pointing at this event, its hash recorded."""
         row = sql.filled(model, values)
         given = set(values)
-        new_id = self.insert(model, {k: v for k, v in row.items()
-                                     if v is not None or k in given})
+        values = {k: v for k, v in row.items() if v is not None or k in given}
+        new_id = self.insert(model, values)
         cov = covered.of(model)
         if new_id is not None:
             row[cov.key] = new_id
+        if covered.SALT in values:
+            row[covered.SALT] = values[covered.SALT]
         row[covered.POINTER] = self.seq
         cls = sql.row_class(model)
         return cls(**{name: row.get(name) for name in cls._fields})
@@ -123,6 +132,9 @@ class Pending:
         cov = covered.of(model)
         key = getattr(row, cov.key)
         values = {**row._asdict(), **changes, covered.POINTER: self.seq}
+        if values.get(covered.SALT) is None and _holds_personal(cov, values):
+            changes = {**changes, covered.SALT: personal.new_salt()}   # personal data: salted
+            values[covered.SALT] = changes[covered.SALT]
         missing = [name for name, _, _ in cov.columns if name not in values]
         if missing:   # its hash would take them as NULL
             raise TypeError(f"{cov.table}: the row lacks {', '.join(missing)}")
@@ -130,6 +142,20 @@ class Pending:
             return None
         self.record_hash(cov, key, covered.row_hash(cov, values))
         return row._replace(**{k: v for k, v in values.items() if k in row._fields})
+
+    def erase(self, model, row, **replacements):
+        """Erase the personal data of a covered row (``row``: its named row as it is now):
+        its personal columns (``cover(..., personal=...)``) become ``replacements`` (default
+        NULL; ``personal.ERASED`` for a NOT NULL text column) and its salt NULL, through this
+        event, which records the new hash. The hashes recorded before were salted commitments:
+        without the salt they confirm nothing. Returns the row as it now is."""
+        cov = covered.of(model)
+        unknown = set(replacements) - set(cov.personal)
+        if unknown:
+            raise TypeError(f"{cov.table}: {', '.join(sorted(unknown))} is not personal")
+        changes = {name: replacements.get(name) for name in cov.personal}
+        changes[covered.SALT] = None
+        return self.update(model, row, **changes)
 
     def append(self, *, actor: str, action: str, entity_type: str, entity_id: str,
                payload: dict) -> Appended:
@@ -189,6 +215,18 @@ def events_by_id(org_id: str, event_ids) -> dict:
     return out
 
 
+def content_fault(event, sealed_seq: int) -> str | None:
+    """Why an event's stored hash does not stand for its content, or None. An event of the
+    sealed prefix (seq up to ``sealed_seq``, see ``consent.core.personal``) whose payload was
+    redacted by an erasure is taken by its hash alone: its content is gone, and the hash is
+    still bound to its neighbours by their ``prev_hash`` (and by signed checkpoints)."""
+    if compute_hash(event) == event.hash:
+        return None
+    if event.seq <= sealed_seq and personal.is_redacted(event.payload):
+        return None
+    return "stored hash does not match the event's content"
+
+
 @dataclass
 class ChainResult:
     ok: bool
@@ -206,6 +244,7 @@ def verify_chain(org_id: str, batch: int = 2000) -> ChainResult:
     (``consent.core.checkpoints``); the consents and covered rows are checked by
     ``consent.core.verify``."""
     prev_hash, expected_seq, checked, last_seq = GENESIS, 1, 0, 0
+    sealed = personal.sealed_seq(org_id)
     while True:
         rows = queries.AUDIT_AFTER.all((org_id, last_seq, batch))
         for event in rows:
@@ -214,8 +253,8 @@ def verify_chain(org_id: str, batch: int = 2000) -> ChainResult:
                 reason = f"sequence gap: expected {expected_seq}, found {event.seq}"
             elif event.prev_hash != prev_hash:
                 reason = "prev_hash does not match the previous event's hash"
-            elif compute_hash(event) != event.hash:
-                reason = "stored hash does not match the event's content"
+            else:
+                reason = content_fault(event, sealed)
             if reason:
                 return ChainResult(False, checked, event.event_id, event.seq, reason)
             prev_hash, expected_seq, last_seq = event.hash, expected_seq + 1, event.seq

@@ -96,6 +96,7 @@ class Covered:
     columns: tuple[tuple[str, str, object], ...]   # (column, kind, field), hashed, in order
     org_path: tuple                           # foreign keys to follow, then the org's column
     hashed_as: dict                           # {column: the name it is hashed under}
+    personal: tuple = ()                      # columns holding personal data (erasable)
     pointer: str = POINTER
 
     def key_text(self, value) -> str:
@@ -167,23 +168,31 @@ def _declared() -> dict[str, Covered]:
     return _covered
 
 
+SALT = "pd_salt"
+
+
 def cover(model, *, org: tuple = (), skip: Iterable[str] = (),
-          hashed_as: dict[str, str] | None = None) -> Covered:
+          hashed_as: dict[str, str] | None = None, personal: Iterable[str] = ()) -> Covered:
     """Declare ``model``'s table covered (see the module's docstring). ``org``: how a row
     reaches its organisation, a path of fields: the foreign keys to follow from ``model``, then
     the ``org`` field of the model reached (default: ``model``'s own ``org``); ``skip``: columns
     that are bookkeeping no answer depends on, left out of the hash; ``hashed_as``: ``{column:
     name}`` for a column renamed since hashes of it were recorded, hashed under that name. The
-    model needs an ``audit_seq`` column (nullable integer). The declaration takes effect once
-    its component is installed."""
+    model needs an ``audit_seq`` column (nullable integer). ``personal``: the columns that
+    hold personal data (``consent.core.personal``): the model then needs a ``pd_salt`` column
+    (nullable text), which every write through ``audit.Pending`` fills while one of them holds
+    a value, and erasure (``Pending.erase``) blanks with them. The declaration takes effect
+    once its component is installed."""
     meta = model._meta
     if POINTER not in meta.fields:
         raise TypeError(f"{model.__name__} needs an {POINTER} column to be covered")
     if isinstance(meta.primary_key, CompositeKey):
         raise TypeError(f"{model.__name__}: a covered table needs a single-column key")
-    skip, hashed_as = set(skip), dict(hashed_as or {})
+    skip, hashed_as, personal = set(skip), dict(hashed_as or {}), tuple(personal)
     known = {f.column_name for f in meta.sorted_fields}
-    unknown = (skip | set(hashed_as)) - known
+    if personal and SALT not in known:
+        raise TypeError(f"{model.__name__} holds personal data: it needs a {SALT} column")
+    unknown = (skip | set(hashed_as) | set(personal)) - known
     if unknown:
         raise TypeError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
     org_path = tuple(org) or (meta.fields["org"],)
@@ -198,7 +207,7 @@ def cover(model, *, org: tuple = (), skip: Iterable[str] = (),
     columns = tuple((f.column_name, _kind(f), f) for f in meta.sorted_fields
                     if f.column_name != POINTER and f.column_name not in skip)
     return Covered(model, meta.table_name, key.column_name, key, _kind(key) == "int", columns,
-                   org_path, hashed_as)
+                   org_path, hashed_as, personal)
 
 
 def install(entries: Iterable[Covered]) -> None:

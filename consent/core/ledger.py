@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 from peewee import IntegrityError
 
-from . import audit, hooks, queries, sql
+from . import audit, hooks, personal, queries, sql
 from .errors import Conflict, Invalid, NotFound
 from .queries import ConsentRecord
 from .storage import (
@@ -86,15 +86,19 @@ def all_org_ids() -> list[str]:
 
 def _subject(org_id: str, identifier: str, create: bool = True):
     """The subject row with this identifier, created on first use (``create``)."""
-    identifier = (identifier or "").strip()
+    identifier = personal.normalise(identifier)
     if not identifier:
         raise Invalid("a subject identifier is required")
     if len(identifier) > 255:
         raise Invalid("a subject identifier is at most 255 characters")
-    row = queries.SUBJECT_BY_IDENTIFIER.one((org_id, identifier))
+    lookup = personal.lookup(org_id, identifier, create=create)
+    if lookup is None:   # the organisation has no key yet: no subject either
+        return None
+    row = queries.SUBJECT_BY_LOOKUP.one((org_id, lookup))
     if row is not None or not create:
         return row
-    return sql.create(Subject, org_id=org_id, identifier=identifier)
+    return sql.create(Subject, org_id=org_id, identifier=identifier, lookup=lookup,
+                      secret=personal.new_key())
 
 
 def find_subject(org_id: str, identifier: str):
@@ -224,19 +228,22 @@ def _content(id, org, recorded_subject, purpose, purpose_version, notice_version
     }
 
 
-def consent_content(c) -> dict:
-    """The immutable fields a consent's record hash covers (``c``: a consent row)."""
+def consent_content(c, secret: str | None) -> dict:
+    """The immutable fields a consent's record hash covers (``c``: a consent row; ``secret``:
+    its recorded subject's, which the evidence is committed under; None for a record hashed
+    over its plain evidence, before personal data became erasable: see
+    ``consent.core.personal``)."""
     return _content(c.id, c.org_id, c.recorded_subject_id, c.purpose_id, c.purpose_version,
                     c.notice_version, c.status, c.source, c.supersedes, c.valid_from,
-                    c.valid_until, c.evidence, c.created_at)
+                    c.valid_until, personal.evidence_digest(secret, c.evidence), c.created_at)
 
 
 def _hash(content: dict) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
-def consent_hash(c) -> str:
-    return _hash(consent_content(c))
+def consent_hash(c, secret: str | None) -> str:
+    return _hash(consent_content(c, secret))
 
 
 @dataclass(slots=True)
@@ -274,7 +281,8 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     purpose_version = d.purpose_version or purpose.current_version
     record_hash = _hash(_content(d.id, org_id, subject.id, purpose.id, purpose_version,
                                  d.notice_version, d.status, d.source, d.supersedes, valid_from,
-                                 d.valid_until, d.evidence, now))
+                                 d.valid_until, personal.evidence_digest(subject.secret,
+                                                                         d.evidence), now))
     event = audit.begin(org_id, event_id=event_id, at=now)
     row = {"id": d.id, "org_id": org_id, "subject_id": subject.id,
            "recorded_subject_id": subject.id, "purpose_id": purpose.id,
@@ -289,7 +297,7 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     if rows is not None:
         rows(event, consent)
     event.append(actor=actor, action="consent.recorded", entity_type="consent", entity_id=d.id,
-                 payload={"record_hash": record_hash, "subject": subject.identifier,
+                 payload={"record_hash": record_hash, "subject_ref": subject.id,
                           "purpose": purpose.code, "status": d.status, "source": d.source,
                           "supersedes": d.supersedes})
     return Recorded(consent, event.event_id)
@@ -546,13 +554,13 @@ def map_identity(org_id: str, anonymous_id: str, authenticated_id: str, *, actor
                 event.insert(ConsentEvent, {
                     "consent_seq": seq, "type": "mapped", "at": event.at,
                     "audit_event_id": event.event_id,
-                    "data": {"from": anonymous.identifier, "to": authenticated.identifier,
-                             "to_subject": authenticated.id, "metadata": metadata}})
+                    "data": {"from_subject": anonymous.id, "to_subject": authenticated.id,
+                             "link_id": link.id}})
+        # The identifiers and the metadata are in the link's row (erasable), not the payload.
         event.append(actor=actor, action="subject.mapped", entity_type="subject_link",
                      entity_id=link.id, payload={
-                         "anonymous_id": anonymous.identifier,
-                         "authenticated_id": authenticated.identifier,
-                         "moved": len(moving), "metadata": metadata, "source": source})
+                         "anonymous_ref": anonymous.id, "authenticated_ref": authenticated.id,
+                         "moved": len(moving), "source": source})
     return len(moving), link
 
 

@@ -24,13 +24,17 @@ from .storage import (
     Notice,
     NoticeVersion,
     Organisation,
+    OrgKey,
     OutboxMessage,
     Purpose,
     PurposeVersion,
+    RetentionPolicy,
+    RightsRequest,
     SchemaMigration,
     SessionToken,
     SessionTokenRevocation,
     Subject,
+    SubjectLink,
     User,
     Verification,
     WebhookAttempt,
@@ -234,7 +238,29 @@ MEMBER_TOKEN_FILTERS = {
 # -- subjects and purposes ------------------------------------------------------------------------
 
 _t = Table(Subject, "t")
-SUBJECT_BY_IDENTIFIER = sql.model_select(Subject).where(*eq(_t.org, _t.identifier))
+SUBJECT_BY_LOOKUP = sql.model_select(Subject).where(*eq(_t.org, _t.lookup))
+SUBJECT_BY_ID = sql.model_select(Subject).where(*eq(_t.org, _t.id))
+_k = Table(OrgKey, "t")
+ORG_KEY = sql.model_select(OrgKey).where(*eq(_k.org))
+_k = Table(OrgKey)
+ORG_KEY_CREATE = sql.Statement(
+    f"INSERT INTO {_k} ({_k.org}, {_k.lookup_key}, {_k.sealed_seq}) VALUES (?, ?, 0) "
+    "ON CONFLICT DO NOTHING")
+# The subjects an identity mapping linked to one (its anonymous identifiers, transitively
+# walked by consent.core.rights): the anonymous subjects of the links into it.
+_l = Table(SubjectLink, "t")
+LINKED_INTO = sql.Statement(
+    f"SELECT {_l.anonymous} FROM {_l} WHERE {_l.org} = ? AND {_l.authenticated} = ?")
+
+
+@lru_cache(maxsize=None)
+def subject_secrets(n: int) -> sql.Statement:
+    """``(id, secret)`` of the organisation's subjects of an ``IN`` list of ``n`` (padded) ids."""
+    t = Table(Subject, "t")
+    return sql.Statement(f"SELECT {t.id}, {t.secret} FROM {t} WHERE {t.org} = ? "
+                         f"AND {t.id} IN ({sql.marks(n)})")
+
+
 _t = Table(Purpose, "t")
 PURPOSE_BY_CODE = sql.model_select(Purpose).where(*eq(_t.org, _t.code))
 _t = Table(PurposeVersion, "t")
@@ -407,6 +433,7 @@ CONSENT_AUDIT = sql.Select(
     CONSENT_RECORD_COLUMNS + [
         sql.column("a", AuditEvent.payload, "audit_payload"),
         sql.column("a", AuditEvent.event_id, "audit_event"),
+        sql.column("r", Subject.secret, "recorded_secret"),
     ],
     f"{CONSENT_JOINS} LEFT JOIN {_a} ON {_a.org} = {_c.org} "
     f"AND {_a.seq} = {_c.audit_seq} AND {_a.entity_id} = {_c.id}")
@@ -546,6 +573,9 @@ CHECKPOINT = sql.model_select(AuditCheckpoint)
 CHECKPOINT_KEPT = CHECKPOINT.where(*eq(_t.org, _t.seq, _t.head_hash, _t.key_id), limit=True)
 CHECKPOINT_BY_ID = CHECKPOINT.where(*eq(_t.id))
 CHECKPOINTS_OF_ORG = CHECKPOINT.where(*eq(_t.org), order=f"{_t.id} DESC", limit=True)
+# The first checkpoint signed over a head at or after a seq (what proves an event to a reader).
+CHECKPOINT_COVERING = CHECKPOINT.where(*eq(_t.org), f"{_t.seq} >= ?", order=f"{_t.seq}, {_t.id}",
+                                       limit=True)
 LAST_WITNESSED = CHECKPOINT.where(*eq(_t.org), f"{_t.witnessed} = ?", order=f"{_t.id} DESC",
                                   limit=True)
 WITNESS_PENDING = CHECKPOINT.where(f"{_t.witness_file} = 'pending'", order=_t.id, limit=True)
@@ -645,3 +675,80 @@ def point_at(cov, n: int) -> sql.Statement:
     t = Table(cov.model)
     return sql.Statement(f"UPDATE {t} SET {getattr(t, cov.pointer)} = ? "
                          f"WHERE {getattr(t, cov.key_field.name)} IN ({sql.marks(n)})")
+
+
+# -- people: erasure, access, rights requests (consent.core.rights) -------------------------------
+
+_t = Table(Subject)
+ERASE_SUBJECT = sql.Statement(
+    f"UPDATE {_t} SET {_t.identifier} = '', {_t.lookup} = NULL, {_t.secret} = NULL, "
+    f"{_t.erased_at} = ? WHERE {_t.org} = ? AND {_t.id} = ?")
+_t = Table(Consent)
+SET_EVIDENCE = sql.Statement(f"UPDATE {_t} SET {_t.evidence} = ? WHERE {_t.seq} = ?")
+_t = Table(AuditEvent)
+REDACT_EVENT = sql.Statement(
+    f"UPDATE {_t} SET {_t.payload} = ? WHERE {_t.org} = ? AND {_t.seq} = ? AND {_t.seq} <= ?")
+_t = Table(AuditEvent, "t")
+EVENT_AT_SEQ = sql.model_select(AuditEvent).where(*eq(_t.org, _t.seq))
+
+
+@lru_cache(maxsize=None)
+def consents_of_subjects(n: int) -> sql.Statement:
+    """The organisation's consents held by, or recorded under, an ``IN`` list of ``n`` (padded)
+    subject ids (the list twice in the parameters), in order."""
+    marks = sql.marks(n)
+    return CONSENT.where(*eq(_c.org), f"({_c.subject} IN ({marks}) OR "
+                         f"{_c.recorded_subject} IN ({marks}))", order=_c.seq)
+
+
+@lru_cache(maxsize=None)
+def links_of_subjects(n: int) -> sql.Statement:
+    """The organisation's identity links from or to an ``IN`` list of ``n`` (padded) subject
+    ids (the list twice in the parameters)."""
+    t = Table(SubjectLink, "t")
+    marks = sql.marks(n)
+    return sql.model_select(SubjectLink).where(
+        *eq(t.org), f"({t.anonymous} IN ({marks}) OR {t.authenticated} IN ({marks}))",
+        order=t.id)
+
+
+@lru_cache(maxsize=None)
+def consent_events_of(n: int) -> sql.Statement:
+    """The consent events (model rows) of an ``IN`` list of ``n`` (padded) consent seqs."""
+    t = Table(ConsentEvent, "t")
+    return sql.model_select(ConsentEvent).where(f"{t.consent} IN ({sql.marks(n)})", order=t.id)
+
+
+@lru_cache(maxsize=None)
+def uses_of(n: int) -> sql.Statement:
+    """The uses of an ``IN`` list of ``n`` (padded) consent ids of an organisation."""
+    t = Table(ConsentUse, "t")
+    return sql.model_select(ConsentUse).where(*eq(t.org), f"{t.consent} IN ({sql.marks(n)})",
+                                              order=t.id)
+
+
+_t = Table(IdempotencyRecord)
+FORGET_IDEMPOTENCY = sql.Statement(
+    f"DELETE FROM {_t} WHERE {_t.org} = ? AND {_t.body} LIKE ? ESCAPE '\\'")
+_t = Table(OutboxMessage)
+FORGET_MAIL = sql.Statement(
+    f"DELETE FROM {_t} WHERE {_t.org} = ? AND ({_t.to_address} = ? OR {_t.body_text} LIKE ? "
+    "ESCAPE '\\')")
+
+_t = Table(RightsRequest, "t")
+RIGHTS_REQUEST = sql.model_select(RightsRequest)
+RIGHTS_REQUEST_BY_ID = RIGHTS_REQUEST.where(*eq(_t.org, _t.id))
+RIGHTS_REQUESTS_OF_SUBJECT = RIGHTS_REQUEST.where(*eq(_t.org, _t.subject))
+RIGHTS_REQUEST_FILTERS = {
+    "status": f"{_t.status} = ?",
+    "kind": f"{_t.kind} = ?",
+    "source": f"{_t.source} = ?",
+    "due_before": f"{_t.due_at} < ?",
+}
+_t = Table(RightsRequest)
+FORGET_REQUESTS = sql.Statement(
+    f"UPDATE {_t} SET {_t.identifier} = NULL, {_t.reason} = NULL, {_t.metadata} = NULL "
+    f"WHERE {_t.org} = ? AND {_t.subject} = ?")
+_t = Table(RetentionPolicy, "t")
+RETENTION_POLICY = sql.model_select(RetentionPolicy).where(*eq(_t.org))
+RETENTION_POLICIES = sql.model_select(RetentionPolicy).where(order=_t.org)

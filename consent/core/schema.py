@@ -13,6 +13,7 @@ from peewee import (
     SQL,
     BooleanField,
     CharField,
+    DateTimeField,
     DecimalField,
     FloatField,
     IntegerField,
@@ -27,6 +28,9 @@ from .storage import (
     CORE_MODELS,
     AuditCheckpoint,
     Consent,
+    OrgKey,
+    RetentionPolicy,
+    RightsRequest,
     ConsentEvent,
     ConsentTerms,
     ConsentUse,
@@ -35,6 +39,7 @@ from .storage import (
     Purpose,
     PurposeVersion,
     SessionTokenRevocation,
+    Subject,
     SubjectLink,
 )
 
@@ -163,13 +168,16 @@ def cover_rows(*models, version: int, also=None) -> Migration:
     return Migration(version, f"rows covered by the audit chain: {names}", up)
 
 
-def baseline(*models, obsolete_indexes: tuple[str, ...] = (), also=None) -> Migration:
+def baseline(*models, obsolete_indexes: tuple[str, ...] = (), also=None,
+             before=None) -> Migration:
     """A component's migration 1 from the versions before migrations: its tables and indexes
     created where missing, the indexes it no longer has dropped, then ``also(schema)`` for what
     else those versions lack. (Its indexes are today's, on today's columns: a column a later
     migration renames is renamed first.)"""
     def up(schema: Schema) -> None:
         today_names(schema, models)
+        if before is not None:   # columns a later migration adds that today's indexes name
+            before(schema)
         schema.create(*models)
         if also is not None:
             also(schema)
@@ -221,22 +229,84 @@ COVERED = (
     # consent_event.consent_seq was consent_id before version 5: hashed under that name.
     covered.cover(ConsentEvent, org=(ConsentEvent.consent, Consent.org),
                   hashed_as={"consent_seq": "consent_id"}),
-    covered.cover(SubjectLink),
+    covered.cover(SubjectLink, personal=("metadata",)),
     covered.cover(Purpose),
     covered.cover(PurposeVersion, org=(PurposeVersion.purpose, Purpose.org)),
     covered.cover(Notice),
     covered.cover(NoticeVersion, org=(NoticeVersion.notice, Notice.org)),
 )
 
+def _erasable(schema: Schema) -> None:
+    """Personal data becomes erasable (``consent.core.personal``): subjects gain their keyed
+    lookup, secret and erasure time, and are found by the lookup (the plain identifier's index
+    goes); identity links gain a salt; organisations get their lookup key, and the head of their
+    chain now is sealed (``org_key.sealed_seq``: the events so far may hold personal data,
+    which erasure redacts); rights requests and retention policies get their tables. Existing
+    links are attested again, salted."""
+    from . import personal
+
+    _subject_columns(schema)
+    _link_salt(schema)
+    schema.create(OrgKey, RightsRequest, RetentionPolicy)
+    orgs = [row[0] for row in schema.execute('SELECT "id" FROM "organisation"').fetchall()]
+    for org_id in orgs:
+        head = schema.execute(_marks(schema, 'SELECT MAX("seq") FROM "audit_event" '
+                                             'WHERE "org_id" = ?'), (org_id,)).fetchone()[0] or 0
+        key = personal.new_key()
+        schema.execute(_marks(schema, 'INSERT INTO "org_key" ("org_id", "lookup_key", '
+                                      '"sealed_seq") VALUES (?, ?, ?)'), (org_id, key, head))
+        rows = schema.execute(_marks(schema, 'SELECT "id", "identifier" FROM "subject" '
+                                             'WHERE "org_id" = ? AND "lookup" IS NULL'),
+                              (org_id,)).fetchall()
+        for subject_id, identifier in rows:
+            schema.execute(_marks(schema, 'UPDATE "subject" SET "lookup" = ?, "secret" = ? '
+                                          'WHERE "id" = ?'),
+                           (personal.keyed_hash(key, personal.normalise(identifier)),
+                            personal.new_key(), subject_id))
+    links = schema.execute('SELECT "id" FROM "subject_link" WHERE "metadata" IS NOT NULL '
+                           'AND "pd_salt" IS NULL').fetchall()
+    for (link_id,) in links:
+        schema.execute(_marks(schema, 'UPDATE "subject_link" SET "pd_salt" = ? WHERE "id" = ?'),
+                       (personal.new_salt(), link_id))
+    schema.drop_index("subject_org_id_identifier")
+    schema.create(Subject)   # its (org, lookup) index
+    covered.attest([covered.of(SubjectLink)], again=True,
+                   note="identity links salted: their metadata became erasable (version 6)")
+
+
+def _subject_columns(schema: Schema) -> None:
+    """The subject's columns of version 6 (its index on ``lookup`` is one of today's, which
+    the baseline creates: so it adds them first)."""
+    if schema.has_table("subject"):
+        schema.add_column("subject", "lookup", CharField(max_length=64, null=True))
+        schema.add_column("subject", "secret", CharField(max_length=64, null=True))
+        schema.add_column("subject", "erased_at", DateTimeField(null=True))
+
+
+def _link_salt(schema: Schema) -> None:
+    """``subject_link.pd_salt`` (version 6), which today's hash of a link covers: added before
+    version 4 attests the links."""
+    schema.add_column("subject_link", "pd_salt", CharField(max_length=32, null=True))
+
+
+def _marks(schema: Schema, text: str) -> str:
+    return text if isinstance(schema.db, SqliteDatabase) else text.replace("?", "%s")
+
+
 BASELINE = (*CORE_MODELS, ConsentTerms, ConsentUse)
-CORE = Component("core", models=(*BASELINE, SessionTokenRevocation, AuditCheckpoint),
+CORE = Component("core", models=(*BASELINE, SessionTokenRevocation, AuditCheckpoint, OrgKey,
+                                    RightsRequest, RetentionPolicy),
                  covered=COVERED, migrations=(
-    baseline(*BASELINE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq),
+    baseline(*BASELINE, obsolete_indexes=OBSOLETE_INDEXES, also=_audit_seq,
+             before=_subject_columns),
     Migration(2, "operator sessions: token hints, revocation per organisation",
               _operator_sessions),
     Migration(3, "audit_checkpoint: the signed checkpoints of the audit chain",
               lambda schema: schema.create(AuditCheckpoint)),
-    cover_rows(*(entry.model for entry in COVERED), version=4),
+    cover_rows(*(entry.model for entry in COVERED), version=4, also=_link_salt),
     Migration(5, "consent_event.consent_id renamed consent_seq (it holds consent.seq)",
               rename_columns(ConsentEvent, consent_seq="consent_id")),
+    Migration(6, "personal data erasable: keyed subject lookups, subject secrets, salted "
+                 "identity links, a sealed prefix per chain; rights requests, retention",
+              _erasable),
 ))

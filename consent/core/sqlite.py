@@ -155,6 +155,10 @@ class LedgerSqliteDatabase(SqliteDatabase):
             # No memory-mapped I/O: it made no measurable difference to writes or reads here, and
             # a full scan (the export, verify) would map the whole file into the process.
             "mmap_size": 0,
+            # Deleted and overwritten content is zeroed, not left in free space: an erasure's
+            # old values are gone from the file once the WAL is checkpointed
+            # (consent.core.rights).
+            "secure_delete": 1,
         }, timeout=busy_timeout_ms / 1000, lock_type="IMMEDIATE", autoconnect=True, **kwargs)
         # The SHA-256 (hex) of a blob, as consent.core.covered reads covered blob columns.
         self.register_function(_sha256_hex, "ledger_sha256", 1, deterministic=True)

@@ -160,15 +160,40 @@ class Credential(BaseModel):
 
 
 class Subject(BaseModel):
-    """A data principal, identified inside one organisation by an identifier string."""
+    """A data principal, identified inside one organisation by an identifier string.
+
+    The row is the person's pseudonym: every other row names the person by ``id`` alone. What
+    identifies them is here, apart from everything the audit chain hashes
+    (``consent.core.personal``): ``identifier`` as given, ``lookup`` the keyed hash an identifier
+    is found by (the index holds no plain value), ``secret`` the key the commitments to their
+    personal data are taken with. Erasure empties ``identifier``, sets the other two NULL and
+    ``erased_at``: the pseudonym and its decision history stay, and no identifier finds them
+    again."""
 
     id = AutoField()
-    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, identifier)
-    identifier = CharField(max_length=255)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, lookup)
+    identifier = CharField(max_length=255)              # '' once erased
+    lookup = CharField(max_length=64, null=True)        # keyed hash; NULL once erased
+    secret = CharField(max_length=64, null=True)        # per-subject secret; NULL once erased
+    erased_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("org", "identifier"), True),)
+        indexes = ((("org", "lookup"), True),)
+
+
+class OrgKey(BaseModel):
+    """An organisation's key for the keyed hashes identifiers are looked up by
+    (``consent.core.personal.lookup``), made with its first subject, and ``sealed_seq``: the
+    head of its chain when the database was upgraded to erasable personal data (events up to it
+    may hold personal data in their payloads, and are redacted by erasure; 0: none)."""
+
+    org = ForeignKeyField(Organisation, primary_key=True, on_delete="CASCADE")
+    lookup_key = CharField(max_length=64)
+    sealed_seq = IntegerField(default=0)
+
+    class Meta:
+        table_name = "org_key"
 
 
 class SubjectLink(BaseModel):
@@ -183,6 +208,9 @@ class SubjectLink(BaseModel):
     created_at = DateTimeField(default=utcnow)
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
     audit_seq = IntegerField(null=True)
+    # The random salt its hash is taken with while it holds personal data (consent.core.personal);
+    # NULL once erased, so the hashes recorded before cannot confirm a guess of what it held.
+    pd_salt = CharField(max_length=32, null=True)
 
 
 class Purpose(BaseModel):
@@ -483,6 +511,50 @@ class AuditCheckpoint(BaseModel):
         table_name = "audit_checkpoint"
         indexes = ((("org", "seq", "head_hash", "key_id"), True), (("org", "id"), False),
                    (("witness_file",), False))
+
+
+class RightsRequest(BaseModel):
+    """A data principal's request to exercise a right (``consent.core.rights``): ``access`` (a
+    report of everything held about them) or ``erasure``. ``status``: received, in_progress,
+    completed or refused (with ``refusal``, the reason). ``identifier`` and ``reason`` are the
+    requester's words, personal data: NULL once the request is completed or its subject erased;
+    ``subject`` (the pseudonym) stays. Every step is an audit event."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, status, due)
+    kind = CharField(max_length=16)
+    subject = ForeignKeyField(Subject, null=True, index=False)
+    identifier = CharField(max_length=255, null=True)
+    status = CharField(max_length=16)
+    source = CharField(max_length=32)
+    reason = TextField(null=True)
+    refusal = TextField(null=True)
+    metadata = JSONField(null=True)
+    result = JSONField(null=True)
+    due_at = DateTimeField()
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+    completed_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "rights_request"
+        indexes = ((("org", "status", "due_at"), False), (("org", "created_at"), False),
+                   (("subject",), False))
+
+
+class RetentionPolicy(BaseModel):
+    """An organisation's retention policy (``consent.core.retention``): the personal data of a
+    subject with no binding grant is erased ``subject_days`` after their last consent ended or
+    was withdrawn; evidence files (Avacy proofs, Veriff media) ``evidence_days`` after they
+    were received. NULL: never. No row: no retention (the default)."""
+
+    org = ForeignKeyField(Organisation, primary_key=True, on_delete="CASCADE")
+    subject_days = IntegerField(null=True)
+    evidence_days = IntegerField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "retention_policy"
 
 
 class SchemaMigration(BaseModel):

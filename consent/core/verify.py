@@ -50,7 +50,7 @@ import datetime as dt
 import time
 from dataclasses import asdict, dataclass, fields
 
-from . import audit, background, covered, queries, sql
+from . import audit, background, covered, personal, queries, sql
 from .errors import NotFound
 from .ledger import consent_hash
 from .storage import Verification, transaction, utcnow
@@ -161,6 +161,7 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
     """Verify from ``progress`` on (updating it) until done (the result), a fault (the result,
     ``ok`` false) or the deadline (None); at least one batch of work either way."""
     batch = batch or BATCH
+    sealed = personal.sealed_seq(org_id)
     while True:
         if progress.phase == "events":
             rows = queries.AUDIT_AFTER.all((org_id, progress.last_seq, batch))
@@ -171,8 +172,8 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
                     reason = f"sequence gap: expected {progress.last_seq + 1}, found {event.seq}"
                 elif event.prev_hash != progress.prev_hash:
                     reason = "prev_hash does not match the previous event's hash"
-                elif audit.compute_hash(event) != event.hash:
-                    reason = "stored hash does not match the event's content"
+                else:
+                    reason = audit.content_fault(event, sealed)
                 if reason:
                     found = recorded.check(org_id)
                     if found:
@@ -195,7 +196,7 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
             if rows:
                 holders = mapped_holders(rows[0].seq, rows[-1].seq)
             for c in rows:
-                reason = consent_fault(c, holders, progress.last_audit_seq)
+                reason = consent_fault(c, holders, progress.last_audit_seq, sealed)
                 if reason:
                     return _fault(progress, reason, c.audit_event,
                                   c.audit_seq if c.audit_event else None, c.id)
@@ -269,16 +270,30 @@ def row_fault(cov, row, events: dict):
     return None
 
 
-def consent_fault(c, holders: dict, last_audit_seq: int) -> str | None:
-    """Why a consent row (with its recording audit event) fails verification, or None."""
+def consent_fault(c, holders: dict, last_audit_seq: int, sealed_seq: int = 0) -> str | None:
+    """Why a consent row (with its recording audit event) fails verification, or None.
+
+    Its record hash commits to its evidence under its recorded subject's secret
+    (``consent.core.personal``). A record of the sealed prefix was hashed over its plain
+    evidence, and its event may hold its subject's identifier: an erasure redacts that event
+    and records, in its own event (``reattested``), the record's hash as the erasure left it,
+    which the record is then checked against."""
     payload = c.audit_payload or {}
     if not payload:
         return "consent has no audit event"
-    if consent_hash(c) != c.record_hash:
+    legacy = c.audit_seq is not None and c.audit_seq <= sealed_seq
+    if legacy and personal.is_redacted(payload):
+        by = queries.EVENT_AT_SEQ.one((c.org_id, payload[personal.REDACTED].get("by_seq")))
+        attested = (by.payload.get("reattested") or {}) if by is not None else {}
+        if attested.get(c.id) != consent_hash(c, None):
+            return "consent row does not match the hash its erasure re-attested"
+    elif consent_hash(c, None if legacy else c.recorded_secret) != c.record_hash:
         return "consent row does not match its record hash"
-    if payload.get("record_hash") != c.record_hash:
+    elif payload.get("record_hash") != c.record_hash:
         return "consent record hash differs from the one its audit event recorded"
-    if payload.get("subject") != c.recorded_subject or payload.get("purpose") != c.purpose:
+    elif payload.get("purpose") != c.purpose or (
+            payload.get("subject_ref") != c.recorded_subject_id if "subject_ref" in payload
+            else payload.get("subject") != c.recorded_subject):
         return "subject or purpose differs from what the audit event recorded"
     if holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
         return "consent holder does not match its mapping events"

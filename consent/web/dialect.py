@@ -26,7 +26,7 @@ from flask import Response, jsonify, request
 from flask_smorest import abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from consent.core import components, hooks, outage, usage
+from consent.core import components, hooks, outage, rights, usage
 from consent.core import errors as domain
 from consent.core.database import release_broken_connection
 from schemas.common import ServiceErrorSchema
@@ -108,6 +108,9 @@ class Dialect:
     # how it joins the stub of control mode (``consent.control.store.Stub``): the tables a
     # reset keeps, its sweeps under a moved clock, what it adds to an injected fault
     stub: object | None = None
+    # its part in people's rights (``consent.core.rights.People``): what erasure blanks in its
+    # tables, what it adds to a subject's access report, what retention removes
+    people: object | None = None
 
 
 class Registry:
@@ -173,6 +176,7 @@ def install(dialects) -> None:
     hooks.install([pair for d in dialects for pair in d.subscriptions])
     usage.install_consent_lookups([d.consent_lookup for d in dialects
                                    if d.consent_lookup is not None])
+    rights.install({d.name: d.people for d in dialects if d.people is not None})
 
 
 def register(app, api, dialect: Dialect) -> None:

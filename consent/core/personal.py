@@ -1,0 +1,143 @@
+"""Personal data kept apart from what the audit chain hashes, so that it can be erased and the
+chain still verifies (see the README's "Personal data and erasure").
+
+Three tools, each for one kind of place personal data sits in:
+
+* **Identifiers** (an e-mail, a phone number, a user id) live only in the subject's row
+  (``Subject.identifier``). Every other row names the person by the subject's integer id, a
+  pseudonym. An identifier is found by :func:`lookup`, an HMAC-SHA256 of its normalised form
+  (:func:`normalise`) under a key of the organisation (``org_key``): the index holds no plain
+  value, and once the subject is erased its lookup is gone and the identifier finds nothing.
+* **Covered rows** (``consent.core.covered``) that hold personal data declare those columns
+  (``cover(..., personal=(...))``) and have a ``pd_salt`` column: a random salt, hashed with
+  the row, so the hash an audit event records is a salted commitment that cannot confirm a guess
+  once the salt is gone. Erasure (``audit.Pending.erase``) writes the row again through the
+  ``subject.erased`` event with its personal columns blanked and the salt NULL.
+* **A consent's evidence** is covered by its record hash, which never changes: the record hash
+  commits to it as ``{"hmac-sha256": commitment(subject secret, evidence)}``
+  (:func:`evidence_digest`), and erasure replaces the evidence by :func:`tombstone` (the
+  commitment, without the secret), which verify hashes the same way.
+
+Audit event payloads never hold personal data: they name a subject by ``subject_ref`` (its id).
+Events written before this design (up to ``org_key.sealed_seq``) may; erasure redacts them
+(:data:`REDACTED`) and verify accepts a redacted event of that sealed prefix by its links.
+
+The secrets (the organisation's lookup key, each subject's secret) are made with the row that
+needs them, in the same transaction, are never logged, and live in the database, which is
+owner-only at rest.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import unicodedata
+
+from auditchain.hashing import canonical_json
+
+ERASED = "[erased]"          # what a NOT NULL text column holds once its person is erased
+REDACTED = "redacted"        # the key of a redacted event's payload
+EVIDENCE_DIGEST = "hmac-sha256"
+EVIDENCE_ERASED = "erased"
+
+
+def normalise(identifier: str) -> str:
+    """The form an identifier is looked up by: surrounding white space removed, Unicode NFC
+    (the same text typed on two systems finds the same subject). Case is kept: identifiers are
+    case-sensitive, as the providers' are."""
+    return unicodedata.normalize("NFC", (identifier or "").strip())
+
+
+def new_key() -> str:
+    """A 256-bit secret, as hex (an organisation's lookup key, a subject's secret)."""
+    return secrets.token_hex(32)
+
+
+def new_salt() -> str:
+    """A 128-bit salt, as hex (a covered row's ``pd_salt``)."""
+    return secrets.token_hex(16)
+
+
+def keyed_hash(key_hex: str, text: str) -> str:
+    return hmac.new(bytes.fromhex(key_hex), text.encode("utf-8", "surrogatepass"),
+                    hashlib.sha256).hexdigest()
+
+
+def commitment(secret_hex: str, value) -> str:
+    """HMAC-SHA256 (hex) of a value's canonical JSON under a subject's secret."""
+    return keyed_hash(secret_hex, canonical_json(value))
+
+
+# -- consent evidence -----------------------------------------------------------------------------
+
+def is_tombstone(evidence) -> bool:
+    return isinstance(evidence, dict) and set(evidence) == {EVIDENCE_ERASED}
+
+
+def tombstone(secret_hex: str | None, evidence) -> dict | None:
+    """What an erased consent's evidence column holds: the commitment its record hash took
+    (``{"erased": hex}``), or ``{"erased": None}`` for a record hashed over its plain evidence
+    (recorded before the upgrade, see ``org_key.sealed_seq``). None stays None."""
+    if evidence is None or is_tombstone(evidence):
+        return evidence
+    return {EVIDENCE_ERASED: commitment(secret_hex, evidence) if secret_hex else None}
+
+
+def evidence_digest(secret_hex: str | None, evidence):
+    """What a consent's record hash covers for its evidence: None for none; the commitment for
+    evidence held (under the recorded subject's secret) or erased (its tombstone); the plain
+    evidence for a record without a secret (recorded before the upgrade)."""
+    if evidence is None:
+        return None
+    if is_tombstone(evidence):
+        return {EVIDENCE_DIGEST: evidence[EVIDENCE_ERASED]}
+    if secret_hex is None:
+        return evidence
+    return {EVIDENCE_DIGEST: commitment(secret_hex, evidence)}
+
+
+# -- redacted events ------------------------------------------------------------------------------
+
+def redacted_payload(payload: dict, erasure_seq: int) -> dict:
+    """A sealed event's payload once its subject is erased: only the covered rows' hashes it
+    recorded (rows still point at them) and the seq of the erasure that redacted it."""
+    out = {REDACTED: {"by_seq": erasure_seq}}
+    rows = payload.get("rows") if isinstance(payload, dict) else None
+    if rows:
+        out["rows"] = rows
+    return out
+
+
+def is_redacted(payload) -> bool:
+    return isinstance(payload, dict) and isinstance(payload.get(REDACTED), dict) \
+        and set(payload) <= {REDACTED, "rows"}
+
+
+# -- keys and lookups (the database) --------------------------------------------------------------
+
+def org_key(org_id: str, *, create: bool = False) -> str | None:
+    """The organisation's lookup key (hex); made now with ``create`` (inside the write's
+    transaction, so it commits with the subject that needed it), else None if it has none."""
+    from . import queries
+
+    row = queries.ORG_KEY.one((org_id,))
+    if row is None and create:
+        queries.ORG_KEY_CREATE.execute((org_id, new_key()))
+        row = queries.ORG_KEY.one((org_id,))
+    return None if row is None else row.lookup_key
+
+
+def lookup(org_id: str, identifier: str, *, create: bool = False) -> str | None:
+    """The keyed hash an identifier is found by in this organisation (None: the organisation
+    has no key yet, so no subject; with ``create`` the key is made)."""
+    key = org_key(org_id, create=create)
+    return None if key is None else keyed_hash(key, normalise(identifier))
+
+
+def sealed_seq(org_id: str) -> int:
+    """The last seq of the organisation's chain written before personal data became erasable
+    (0: none); events up to it may be redacted by erasure."""
+    from . import queries
+
+    row = queries.ORG_KEY.one((org_id,))
+    return 0 if row is None else row.sealed_seq

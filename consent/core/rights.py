@@ -1,0 +1,520 @@
+"""The people in the ledger: erasure and access that keep the proof, and rights requests.
+
+**Erasure** (:func:`erase`) destroys a subject's personal data everywhere it is kept, in one
+transaction with its ``subject.erased`` audit event, and keeps the pseudonymous decision history
+that proves what was consented to and when (see ``consent.core.personal`` for why the chain
+still verifies):
+
+* the subject's row (and those of the anonymous identifiers mapped into it) loses its
+  identifier, lookup and secret: no identifier finds it again;
+* its consents' evidence becomes a tombstone holding only the commitment the record hash took;
+* covered rows that hold its personal data are written again through the erasure event with
+  those columns blanked and their salts gone (each owner's ``People.erase`` for its tables);
+* events of the sealed prefix that named it are redacted (and the records they recorded are
+  re-attested by the erasure event, ``reattested``);
+* what is not covered (mails in the outbox, stored responses of idempotent requests, rights
+  requests' words, webhook bodies, files) is deleted or blanked; files after the commit.
+
+Erasure is idempotent (the identifier no longer finds anything: nothing to do) and atomic: a
+crash half-way rolls the transaction back, and the files deleted after the commit are deleted
+again by the next erasure or retention pass that finds them (their owners check).
+
+**Access** (:func:`report`): everything held about a subject, each decision with its proof (the
+audit event that recorded it, its hash, and the first signed checkpoint covering it).
+
+**Requests** (:func:`create_request` ...): a request is a record with a lifecycle (received →
+in_progress → completed | refused), a due date (a month: GDPR art. 12(3), DPDP rules) and an
+audit event at each step. An erasure request completed runs :func:`erase`; an access request
+completed stores nothing of the report (it is produced on demand).
+
+Dialects join through ``People`` on their ``Dialect`` entry: what they erase of their own tables,
+what they add to a report, what retention removes of their evidence files.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import audit, personal, queries, sql
+from .errors import Conflict, Invalid, NotFound
+from .storage import (
+    RightsRequest,
+    SubjectLink,
+    ConsentEvent,
+    canonical_json,
+    db,
+    is_sqlite,
+    transaction,
+    utcnow,
+)
+
+KINDS = ("access", "erasure")
+STATUSES = ("received", "in_progress", "completed", "refused")
+OPEN = ("received", "in_progress")
+DUE_DAYS = 30
+ERASED_ACTION = "subject.erased"
+
+
+@dataclass
+class Person:
+    """A data principal as an erasure or a report sees it: the subject and the anonymous
+    subjects mapped into it (``subject_ids``, the first its own), their identifiers, and every
+    consent held by or recorded under them (``consents``, ``ConsentRecord`` rows).
+
+    During an erasure ``event`` is the ``subject.erased`` event being built (write covered
+    rows through it: ``event.erase(model, row)``), ``redact`` collects seqs of sealed events
+    to redact, ``addresses`` e-mail addresses and phone numbers whose mails to forget,
+    ``after_commit`` callables run once the erasure is committed (deleting files)."""
+
+    org_id: str
+    subject_ids: tuple
+    identifiers: tuple
+    consents: list
+    now: dt.datetime
+    event: "audit.Pending | None" = None
+    redact: set = field(default_factory=set)
+    addresses: set = field(default_factory=set)
+    after_commit: list = field(default_factory=list)
+    secrets: dict = field(default_factory=dict)
+
+    @property
+    def subject_id(self) -> int:
+        return self.subject_ids[0]
+
+    @property
+    def consent_seqs(self) -> list[int]:
+        return [c.seq for c in self.consents]
+
+    @property
+    def consent_ids(self) -> list[str]:
+        return [c.id for c in self.consents]
+
+
+@dataclass(frozen=True)
+class People:
+    """A dialect's part in people's rights (its ``Dialect.people``).
+
+    ``erase(person) -> {table: rows}``: inside the erasure's transaction, blank the personal
+    data of the person in its tables (covered rows through ``person.event.erase``; events of
+    the sealed prefix that hold it into ``person.redact``; files into ``person.after_commit``).
+    ``report(person) -> dict``: its section of the access report (JSON values).
+    ``retention(org_id, cutoff) -> {table: rows}``: erase evidence files (proofs, media)
+    received before ``cutoff``, in its own transaction(s) with an audit event each."""
+
+    erase: Callable[[Person], dict] | None = None
+    report: Callable[[Person], dict] | None = None
+    retention: Callable[[str, dt.datetime], dict] | None = None
+
+
+_people: dict[str, People] = {}
+
+
+def install(people: dict[str, People]) -> None:
+    """Make these the dialects' parts (``{dialect name: People}``), replacing those before."""
+    global _people
+    _people = dict(people)
+
+
+def installed() -> dict[str, People]:
+    return dict(_people)
+
+
+# -- who a person is ------------------------------------------------------------------------------
+
+def _person(org_id: str, subject, now: dt.datetime) -> Person:
+    """The person of a subject row: it, the anonymous subjects mapped into it (transitively),
+    and their consents."""
+    ids, seen = [subject.id], {subject.id}
+    frontier = [subject.id]
+    while frontier:
+        nxt = []
+        for sid in frontier:
+            for (anonymous,) in queries.LINKED_INTO.execute((org_id, sid)).fetchall():
+                if anonymous not in seen:
+                    seen.add(anonymous)
+                    ids.append(anonymous)
+                    nxt.append(anonymous)
+        frontier = nxt
+    rows = {}
+    for chunk in sql.chunks(ids):
+        for sid, secret in queries.subject_secrets(sql.padded(len(chunk))).execute(
+                (org_id, *sql.pad(chunk))).fetchall():
+            rows[sid] = secret
+    identifiers = []
+    for sid in ids:
+        row = queries.SUBJECT_BY_ID.one((org_id, sid))
+        if row is not None and row.identifier:
+            identifiers.append(row.identifier)
+    consents = []
+    for chunk in sql.chunks(ids):
+        n = sql.padded(len(chunk))
+        consents.extend(queries.consents_of_subjects(n).all(
+            (org_id, *sql.pad(chunk), *sql.pad(chunk))))
+    return Person(org_id, tuple(ids), tuple(identifiers), consents, now, secrets=rows)
+
+
+def find(org_id: str, identifier: str):
+    """The subject row an identifier names (None: unknown, or erased)."""
+    from . import ledger
+
+    return ledger.find_subject(org_id, identifier)
+
+
+# -- erasure --------------------------------------------------------------------------------------
+
+def _json_like(value: str) -> str:
+    """A LIKE pattern matching text whose JSON holds the string ``value``."""
+    text = json.dumps(value, ensure_ascii=False)[1:-1]
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _erase_core(person: Person) -> dict:
+    """The core's tables: consents' evidence, identity links, mapping events, subjects,
+    mails, stored responses and rights requests' words."""
+    org_id, event, counts = person.org_id, person.event, {}
+    sealed = personal.sealed_seq(org_id)
+    reattest = {}
+    erased_evidence = 0
+    for c in person.consents:
+        legacy = c.audit_seq is not None and c.audit_seq <= sealed
+        if c.evidence is not None and not personal.is_tombstone(c.evidence):
+            stone = personal.tombstone(None if legacy else person.secrets.get(
+                c.recorded_subject_id), c.evidence)
+            queries.SET_EVIDENCE.execute((canonical_json(stone), c.seq))
+            c = c._replace(evidence=stone)
+            erased_evidence += 1
+        if legacy:
+            person.redact.add(c.audit_seq)
+            from .ledger import consent_hash
+            reattest[c.id] = consent_hash(c, None)
+    counts["consent.evidence"] = erased_evidence
+    links = []
+    for chunk in sql.chunks(list(person.subject_ids)):
+        n = sql.padded(len(chunk))
+        links.extend(queries.links_of_subjects(n).all((org_id, *sql.pad(chunk), *sql.pad(chunk))))
+    erased_links = 0
+    for link in links:
+        if link.metadata is not None or link.pd_salt is not None:
+            event.erase(SubjectLink, link)
+            erased_links += 1
+        if link.audit_seq is not None and link.audit_seq <= sealed:
+            person.redact.add(link.audit_seq)
+    counts["subject_link"] = erased_links
+    # Mapping events written before the upgrade held both identifiers and the metadata.
+    erased_events = 0
+    seqs = person.consent_seqs
+    for chunk in sql.chunks(seqs):
+        for row in queries.consent_events_of(sql.padded(len(chunk))).all(sql.pad(chunk)):
+            data = row.data or {}
+            if row.type == "mapped" and ({"from", "to", "metadata"} & set(data)):
+                kept = {k: v for k, v in data.items() if k not in ("from", "to", "metadata")}
+                event.update(ConsentEvent, row, data=kept)
+                erased_events += 1
+    counts["consent_event"] = erased_events
+    person.addresses.update(person.identifiers)
+    mails = 0
+    for address in sorted(person.addresses):
+        mails += queries.FORGET_MAIL.execute((org_id, address, _json_like(address))).rowcount
+        queries.FORGET_IDEMPOTENCY.execute((org_id, _json_like(address)))
+    counts["outbox_message"] = mails
+    for sid in person.subject_ids:
+        queries.FORGET_REQUESTS.execute((org_id, sid))
+        queries.ERASE_SUBJECT.execute((person.now, org_id, sid))
+    counts["subject"] = len(person.subject_ids)
+    return counts, reattest
+
+
+def erase(org_id: str, identifier: str, *, actor: str, source: str = "ledger",
+          request_id: str | None = None) -> dict | None:
+    """Erase the personal data of the subject an identifier names (see the module's
+    docstring). Returns what was erased (``{"subject_ref", "consents", "tables": {...},
+    "audit_seq", "audit_event_id"}``), or None when the identifier names no one (never known,
+    or already erased: erasure is idempotent)."""
+    after: list = []
+    with transaction():
+        result = _erase(org_id, identifier, actor=actor, source=source, request_id=request_id,
+                        after=after)
+    _finish(after)
+    return result
+
+
+def _finish(after: list) -> None:
+    for callback in after:
+        callback()
+    _compact()
+
+
+def _erase(org_id: str, identifier: str, *, actor: str, source: str, request_id: str | None,
+           after: list) -> dict | None:
+    """:func:`erase` inside the caller's transaction; what to run after the commit goes into
+    ``after``."""
+    from . import ledger
+
+    identifier = personal.normalise(identifier)
+    if not identifier:
+        raise Invalid("a subject identifier is required")
+    audit.lock_org(org_id)
+    subject = ledger.find_subject(org_id, identifier)
+    if subject is None:
+        return None
+    now = utcnow()
+    person = _person(org_id, subject, now)
+    person.event = audit.begin(org_id, at=now)
+    tables, reattest = _erase_core(person)
+    for name, part in sorted(_people.items()):
+        if part.erase is not None:
+            for table, n in (part.erase(person) or {}).items():
+                tables[table] = tables.get(table, 0) + n
+    sealed = personal.sealed_seq(org_id)
+    redacted = 0
+    for seq in sorted(person.redact):
+        if seq > sealed:
+            continue
+        found = queries.EVENT_AT_SEQ.one((org_id, seq))
+        if found is None or personal.is_redacted(found.payload):
+            continue
+        stone = personal.redacted_payload(found.payload, person.event.seq)
+        redacted += queries.REDACT_EVENT.execute(
+            (canonical_json(stone), org_id, seq, sealed)).rowcount
+    tables["audit_event.redacted"] = redacted
+    payload = {"subject_ref": subject.id, "subjects": list(person.subject_ids),
+               "consents": len(person.consents), "tables": tables, "source": source}
+    if request_id:
+        payload["request_id"] = request_id
+    if reattest:
+        payload["reattested"] = reattest
+    appended = person.event.append(actor=actor, action=ERASED_ACTION, entity_type="subject",
+                                   entity_id=str(subject.id), payload=payload)
+    after.extend(person.after_commit)
+    return {"subject_ref": subject.id, "consents": len(person.consents), "tables": tables,
+            "audit_seq": appended.seq, "audit_event_id": appended.event_id}
+
+
+def _compact() -> None:
+    """After an erasure on SQLite: fold the write-ahead log into the database file and truncate
+    it, so the overwritten values are gone from both files (``secure_delete`` zeroes freed
+    space). Best effort: a reader holding an old snapshot makes it wait for the next erasure
+    or checkpoint. PostgreSQL keeps dead row versions until VACUUM (autovacuum), see the
+    README."""
+    if not is_sqlite():
+        return
+    try:
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    except Exception:   # noqa: BLE001 -- best effort; the next checkpoint does it
+        pass
+
+
+# -- access ---------------------------------------------------------------------------------------
+
+def _checkpoint_covering(org_id: str, seq: int):
+    """The first signed checkpoint whose head is at or after ``seq`` (None: none yet)."""
+    return queries.CHECKPOINT_COVERING.one((org_id, seq, 1))
+
+
+def report(org_id: str, identifier: str) -> dict | None:
+    """Everything held about the subject an identifier names, across the core and every
+    dialect, each decision with its proof; None when the identifier names no one."""
+    from . import ledger
+
+    subject = find(org_id, identifier)
+    if subject is None:
+        return None
+    person = _person(org_id, subject, utcnow())
+    decisions = []
+    for c in person.consents:
+        event = queries.EVENT_AT_SEQ.one((org_id, c.audit_seq)) if c.audit_seq else None
+        cp = _checkpoint_covering(org_id, c.audit_seq) if c.audit_seq else None
+        decisions.append({
+            "id": c.id, "purpose": c.purpose, "purpose_name": c.purpose_name,
+            "status": c.status, "effective_status": ledger.effective_status(c, person.now),
+            "source": c.source, "purpose_version": c.purpose_version,
+            "notice_version": c.notice_version, "supersedes": c.supersedes,
+            "valid_from": _iso(c.valid_from), "valid_until": _iso(c.valid_until),
+            "recorded_at": _iso(c.created_at), "evidence": c.evidence,
+            "recorded_under": c.recorded_subject, "held_by": c.subject,
+            "proof": {
+                "record_hash": c.record_hash, "audit_seq": c.audit_seq,
+                "audit_event_id": event.event_id if event else None,
+                "audit_hash": event.hash if event else None,
+                "checkpoint": None if cp is None else {
+                    "seq": cp.seq, "head_hash": cp.head_hash, "at": _iso(cp.at),
+                    "key_id": cp.key_id, "signature": cp.signature},
+            },
+        })
+    links = []
+    for chunk in sql.chunks(list(person.subject_ids)):
+        n = sql.padded(len(chunk))
+        for link in queries.links_of_subjects(n).all(
+                (org_id, *sql.pad(chunk), *sql.pad(chunk))):
+            links.append({"id": link.id, "anonymous_ref": link.anonymous_id,
+                          "authenticated_ref": link.authenticated_id,
+                          "moved": link.moved_count, "metadata": link.metadata,
+                          "at": _iso(link.created_at)})
+    uses = []
+    ids = person.consent_ids
+    for chunk in sql.chunks(ids):
+        for use in queries.uses_of(sql.padded(len(chunk))).all((org_id, *sql.pad(chunk))):
+            uses.append({"consent_id": use.consent_id, "operation": use.operation,
+                         "used_at": _iso(use.used_at), "actor": use.actor,
+                         "audit_event_id": use.audit_event_id})
+    requests = [request_view(r) for r in queries.RIGHTS_REQUESTS_OF_SUBJECT.all(
+        (org_id, subject.id))]
+    sections = {}
+    for name, part in sorted(_people.items()):
+        if part.report is not None:
+            section = part.report(person)
+            if section:
+                sections[name] = section
+    return {
+        "subject": subject.identifier, "subject_ref": subject.id,
+        "identifiers": list(person.identifiers), "generated_at": _iso(person.now),
+        "first_seen": _iso(subject.created_at), "consents": decisions,
+        "identity_links": links, "uses": uses, "rights_requests": requests,
+        "providers": sections,
+    }
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+# -- rights requests ------------------------------------------------------------------------------
+
+def request_view(r) -> dict:
+    return {"id": r.id, "kind": r.kind, "status": r.status, "source": r.source,
+            "subject": r.identifier, "subject_ref": r.subject_id, "reason": r.reason,
+            "refusal": r.refusal, "metadata": r.metadata, "result": r.result,
+            "due_at": _iso(r.due_at), "created_at": _iso(r.created_at),
+            "updated_at": _iso(r.updated_at), "completed_at": _iso(r.completed_at)}
+
+
+def _event(org_id: str, action: str, r, actor: str, extra: dict | None = None) -> None:
+    audit.append(org_id, actor=actor, action=action, entity_type="rights_request",
+                 entity_id=r.id, payload={"kind": r.kind, "status": r.status,
+                                          "source": r.source, "subject_ref": r.subject_id,
+                                          **(extra or {})})
+
+
+def create_request(org_id: str, kind: str, identifier: str, *, actor: str, source: str = "ledger",
+                   reason: str | None = None, metadata: dict | None = None):
+    """A rights request received (status ``received``, due in :data:`DUE_DAYS` days), with its
+    ``rights.received`` audit event. The subject need not be known: the request is kept, and
+    the operator answers it (an erasure of no one erases nothing)."""
+    if kind not in KINDS:
+        raise Invalid(f"kind must be one of {', '.join(KINDS)}")
+    identifier = personal.normalise(identifier)
+    if not identifier:
+        raise Invalid("a subject identifier is required")
+    if len(identifier) > 255:
+        raise Invalid("a subject identifier is at most 255 characters")
+    with transaction():
+        audit.lock_org(org_id)
+        subject = find(org_id, identifier)
+        now = utcnow()
+        r = sql.create(RightsRequest, id=_new_id(), org_id=org_id, kind=kind,
+                       subject_id=subject.id if subject else None, identifier=identifier,
+                       status="received", source=source, reason=reason, metadata=metadata,
+                       due_at=now + dt.timedelta(days=DUE_DAYS), created_at=now,
+                       updated_at=now)
+        _event(org_id, "rights.received", r, actor)
+    return r
+
+
+def _new_id() -> str:
+    from .storage import new_uuid
+
+    return new_uuid()
+
+
+def get_request(org_id: str, request_id: str):
+    r = queries.RIGHTS_REQUEST_BY_ID.one((org_id, request_id))
+    if r is None:
+        raise NotFound(f"rights request {request_id} not found")
+    return r
+
+
+def list_requests(org_id: str, *, status: str | None = None, kind: str | None = None,
+                  source: str | None = None, overdue: bool = False, after: str | None = None,
+                  limit: int = 50) -> list:
+    """The organisation's requests, oldest due first (open ones first when no status)."""
+    t = sql.Table(RightsRequest, "t")
+    conds, params = [f"{t.org} = ?"], [org_id]
+    if status:
+        conds.append(queries.RIGHTS_REQUEST_FILTERS["status"])
+        params.append(status)
+    if kind:
+        conds.append(queries.RIGHTS_REQUEST_FILTERS["kind"])
+        params.append(kind)
+    if source:
+        conds.append(queries.RIGHTS_REQUEST_FILTERS["source"])
+        params.append(source)
+    if overdue:
+        conds.append(queries.RIGHTS_REQUEST_FILTERS["due_before"])
+        conds.append(f"{t.status} IN ('received', 'in_progress')")
+        params.append(utcnow())
+    if after:
+        conds.append(f"{t.id} > ?")
+        params.append(after)
+    statement = queries.RIGHTS_REQUEST.where(*conds, order=f"{t.id}", limit=True)
+    return statement.all((*params, limit))
+
+
+def _move(org_id: str, request_id: str, actor: str, allowed: tuple, status: str,
+          **changes):
+    audit.lock_org(org_id)
+    r = get_request(org_id, request_id)
+    if r.status not in allowed:
+        raise Conflict(f"rights request {request_id} is {r.status}")
+    now = utcnow()
+    values = {"status": status, "updated_at": now, **changes}
+    if status in ("completed", "refused"):
+        values["completed_at"] = now
+    sql.update(RightsRequest, r.id, values)
+    return r._replace(**values)
+
+
+def start_request(org_id: str, request_id: str, *, actor: str):
+    """received → in_progress."""
+    with transaction():
+        r = _move(org_id, request_id, actor, ("received",), "in_progress")
+        _event(org_id, "rights.in_progress", r, actor)
+    return r
+
+
+def refuse_request(org_id: str, request_id: str, *, actor: str, reason: str):
+    """received | in_progress → refused, with the reason the requester is given."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("a refusal needs a reason")
+    with transaction():
+        r = _move(org_id, request_id, actor, OPEN, "refused", refusal=reason)
+        _event(org_id, "rights.refused", r, actor)
+    return r
+
+
+def complete_request(org_id: str, request_id: str, *, actor: str):
+    """received | in_progress → completed. An erasure request erases its subject (one
+    transaction: the erasure and the request's completion commit together); an access
+    request's report is produced on demand (``report``) and not stored."""
+    after: list = []
+    with transaction():
+        r = _move(org_id, request_id, actor, OPEN, "in_progress")
+        result = None
+        if r.kind == "erasure" and r.identifier:
+            result = _erase(org_id, r.identifier, actor=actor, source=r.source,
+                            request_id=r.id, after=after)
+        summary = {"erased": result is not None}
+        if result is not None:
+            summary.update(consents=result["consents"], audit_seq=result["audit_seq"])
+        r = _move(org_id, request_id, actor, ("in_progress",), "completed", result=summary,
+                  identifier=None, reason=None, metadata=None)
+        _event(org_id, "rights.completed", r, actor, {"result": summary})
+    _finish(after)
+    return r
