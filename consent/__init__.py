@@ -8,7 +8,7 @@ from flask.sessions import SessionInterface
 from flask_smorest import Api
 
 from . import control, dialects, settings
-from .core import background, checkpoints, database, outbound, outbox, verify
+from .core import background, checkpoints, database, outbound, outbox, retention, verify
 from .web import cors, docs, limits, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
 from .web.jsonio import StrictJSONProvider
@@ -74,7 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     gate = service.init_app(app)   # first: nothing runs on a schema that is not this code's
     limits.init_app(app)           # then: no body over the limit, on any route
     runner = app.extensions["consent.background"] = background.Runner(
-        (outbox.SENDER, verify.RUNNER, checkpoints.WITNESS))
+        (outbox.SENDER, verify.RUNNER, checkpoints.WITNESS, retention.LOOP))
 
     @app.before_request
     def start_background():

@@ -312,3 +312,109 @@ class WebhookDeliveryDetailSchema(WebhookDeliverySchema):
 
 class WebhookPageSchema(Schema):
     items = fields.List(fields.Nested(WebhookDeliverySchema), required=True)
+
+
+# -- people's rights (consent.core.rights) ---------------------------------------------------------
+
+RIGHTS_KINDS = ("access", "erasure")
+RIGHTS_STATUSES = ("received", "in_progress", "completed", "refused")
+
+
+class ErasureSchema(Schema):
+    """What an erasure did: ``erased`` false when the identifier names no one (never known, or
+    erased already: erasure is idempotent)."""
+
+    erased = fields.Boolean(required=True)
+    subject_ref = Int64(required=True, allow_none=True, metadata={
+        "description": "The subject's pseudonym: its decisions stay, under this number"})
+    consents = fields.Integer(required=True, metadata={
+        "description": "Decisions kept, their personal data erased"})
+    tables = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                         metadata={"description": "Rows erased, per table"})
+    audit_seq = Int64(required=True, allow_none=True)
+    audit_event_id = fields.String(required=True, allow_none=True)
+    request_id = fields.String(required=True, metadata={
+        "description": "The rights request this erasure completed"})
+
+
+class ErasureRequestSchema(BaseSchema):
+    reason = fields.String(validate=validate.Length(max=2000))
+
+
+class SubjectReportSchema(Schema):
+    """Everything held about a subject, across the ledger and every provider's API, each
+    decision with its proof (``proof``: its record hash, the audit event that recorded it and
+    its hash, and the first signed checkpoint covering it, if any)."""
+
+    subject = fields.String(required=True)
+    subject_ref = Int64(required=True)
+    identifiers = fields.List(fields.String(), required=True)
+    generated_at = fields.String(required=True)
+    first_seen = fields.String(required=True)
+    consents = fields.List(fields.Dict(), required=True)
+    identity_links = fields.List(fields.Dict(), required=True)
+    uses = fields.List(fields.Dict(), required=True)
+    rights_requests = fields.List(fields.Dict(), required=True)
+    providers = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
+
+
+class ReportQuerySchema(BaseSchema):
+    format = fields.String(validate=validate.OneOf(("json", "html")), load_default="json",
+                           metadata={"description": "html: a page to give the person"})
+
+
+class RightsRequestCreateSchema(BaseSchema):
+    kind = fields.String(required=True, validate=validate.OneOf(RIGHTS_KINDS))
+    subject = fields.String(required=True, validate=validate.Length(1, 255))
+    reason = fields.String(validate=validate.Length(max=2000))
+    metadata = fields.Dict(keys=fields.String())
+
+
+class RightsRequestQuerySchema(BaseSchema):
+    status = fields.String(validate=validate.OneOf(RIGHTS_STATUSES))
+    kind = fields.String(validate=validate.OneOf(RIGHTS_KINDS))
+    source = fields.String(validate=validate.Length(1, 32))
+    overdue = StrictBoolean(load_default=False)
+    limit = Limit(50, 200)
+    cursor = fields.String(validate=validate.Length(1, 64))
+
+
+class RefusalSchema(BaseSchema):
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class RightsRequestSchema(Schema):
+    """A data principal's request (access or erasure): received → in_progress → completed |
+    refused (``refusal``: why). ``subject``, ``reason`` and ``metadata`` are the requester's
+    words, erased once the request is completed or its subject erased."""
+
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(RIGHTS_KINDS))
+    status = fields.String(required=True, validate=validate.OneOf(RIGHTS_STATUSES))
+    source = fields.String(required=True)
+    subject = fields.String(required=True, allow_none=True)
+    subject_ref = Int64(required=True, allow_none=True)
+    reason = fields.String(required=True, allow_none=True)
+    refusal = fields.String(required=True, allow_none=True)
+    metadata = fields.Dict(required=True, allow_none=True)
+    result = fields.Dict(required=True, allow_none=True)
+    due_at = fields.String(required=True)
+    created_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+    completed_at = fields.String(required=True, allow_none=True)
+
+
+class RightsRequestPageSchema(Schema):
+    items = fields.List(fields.Nested(RightsRequestSchema), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class RetentionSchema(BaseSchema):
+    """An organisation's retention policy (off when both are null): a subject with no binding
+    grant is erased ``subject_days`` after their last consent ended or was withdrawn; evidence
+    files (Avacy proofs, Veriff media) ``evidence_days`` after they were received."""
+
+    subject_days = fields.Integer(required=True, allow_none=True,
+                                  validate=validate.Range(1, 36500))
+    evidence_days = fields.Integer(required=True, allow_none=True,
+                                   validate=validate.Range(1, 36500))

@@ -298,6 +298,8 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
         rows(event, consent)
     event.append(actor=actor, action="consent.recorded", entity_type="consent", entity_id=d.id,
                  payload={"record_hash": record_hash, "subject_ref": subject.id,
+                          "subject_commitment": personal.subject_commitment(
+                              subject.secret, subject.identifier),
                           "purpose": purpose.code, "status": d.status, "source": d.source,
                           "supersedes": d.supersedes})
     return Recorded(consent, event.event_id)

@@ -68,6 +68,14 @@ def commitment(secret_hex: str, value) -> str:
     return keyed_hash(secret_hex, canonical_json(value))
 
 
+def subject_commitment(secret_hex: str, identifier: str) -> str:
+    """What a consent's recorded event binds its subject's identifier with: a keyed commitment
+    (128 bits of HMAC-SHA256 under the subject's secret). Verify recomputes it while the
+    subject is known (an identifier swapped in the subject's row fails); once erased, the
+    secret is gone and it confirms nothing."""
+    return keyed_hash(secret_hex, "subject:" + identifier)[:32]
+
+
 # -- consent evidence -----------------------------------------------------------------------------
 
 def is_tombstone(evidence) -> bool:

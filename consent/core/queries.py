@@ -434,6 +434,7 @@ CONSENT_AUDIT = sql.Select(
         sql.column("a", AuditEvent.payload, "audit_payload"),
         sql.column("a", AuditEvent.event_id, "audit_event"),
         sql.column("r", Subject.secret, "recorded_secret"),
+        sql.column("r", Subject.lookup, "recorded_lookup"),
     ],
     f"{CONSENT_JOINS} LEFT JOIN {_a} ON {_a.org} = {_c.org} "
     f"AND {_a.seq} = {_c.audit_seq} AND {_a.entity_id} = {_c.id}")
@@ -752,3 +753,8 @@ FORGET_REQUESTS = sql.Statement(
 _t = Table(RetentionPolicy, "t")
 RETENTION_POLICY = sql.model_select(RetentionPolicy).where(*eq(_t.org))
 RETENTION_POLICIES = sql.model_select(RetentionPolicy).where(order=_t.org)
+_t = Table(Subject, "t")
+# The organisation's subjects not erased, by id (retention's walk).
+SUBJECTS_AFTER = sql.model_select(Subject).where(*eq(_t.org), f"{_t.id} > ?",
+                                                 f"{_t.erased_at} IS NULL", order=_t.id,
+                                                 limit=True)

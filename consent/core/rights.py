@@ -415,16 +415,40 @@ def create_request(org_id: str, kind: str, identifier: str, *, actor: str, sourc
     if len(identifier) > 255:
         raise Invalid("a subject identifier is at most 255 characters")
     with transaction():
-        audit.lock_org(org_id)
-        subject = find(org_id, identifier)
-        now = utcnow()
-        r = sql.create(RightsRequest, id=_new_id(), org_id=org_id, kind=kind,
-                       subject_id=subject.id if subject else None, identifier=identifier,
-                       status="received", source=source, reason=reason, metadata=metadata,
-                       due_at=now + dt.timedelta(days=DUE_DAYS), created_at=now,
-                       updated_at=now)
-        _event(org_id, "rights.received", r, actor)
+        return _create(org_id, kind, identifier, actor=actor, source=source, reason=reason,
+                       metadata=metadata)
+
+
+def _create(org_id: str, kind: str, identifier: str, *, actor: str, source: str,
+            reason: str | None, metadata: dict | None):
+    audit.lock_org(org_id)
+    subject = find(org_id, identifier)
+    now = utcnow()
+    r = sql.create(RightsRequest, id=_new_id(), org_id=org_id, kind=kind,
+                   subject_id=subject.id if subject else None, identifier=identifier,
+                   status="received", source=source, reason=reason, metadata=metadata,
+                   due_at=now + dt.timedelta(days=DUE_DAYS), created_at=now, updated_at=now)
+    _event(org_id, "rights.received", r, actor)
     return r
+
+
+def erase_now(org_id: str, identifier: str, *, actor: str, source: str = "ledger",
+              reason: str | None = None, metadata: dict | None = None) -> tuple:
+    """An erasure an operator makes at once (admin API, CLI): the request received and
+    completed, and the erasure, in one transaction. Returns (request, erasure result or None
+    when the identifier names no one)."""
+    identifier = personal.normalise(identifier)
+    if not identifier:
+        raise Invalid("a subject identifier is required")
+    if len(identifier) > 255:
+        raise Invalid("a subject identifier is at most 255 characters")
+    after: list = []
+    with transaction():
+        r = _create(org_id, "erasure", identifier, actor=actor, source=source, reason=reason,
+                    metadata=metadata)
+        r, result = _complete(org_id, r.id, actor, after)
+    _finish(after)
+    return r, result
 
 
 def _new_id() -> str:
@@ -505,16 +529,21 @@ def complete_request(org_id: str, request_id: str, *, actor: str):
     request's report is produced on demand (``report``) and not stored."""
     after: list = []
     with transaction():
-        r = _move(org_id, request_id, actor, OPEN, "in_progress")
-        result = None
-        if r.kind == "erasure" and r.identifier:
-            result = _erase(org_id, r.identifier, actor=actor, source=r.source,
-                            request_id=r.id, after=after)
-        summary = {"erased": result is not None}
-        if result is not None:
-            summary.update(consents=result["consents"], audit_seq=result["audit_seq"])
-        r = _move(org_id, request_id, actor, ("in_progress",), "completed", result=summary,
-                  identifier=None, reason=None, metadata=None)
-        _event(org_id, "rights.completed", r, actor, {"result": summary})
+        r, _ = _complete(org_id, request_id, actor, after)
     _finish(after)
     return r
+
+
+def _complete(org_id: str, request_id: str, actor: str, after: list) -> tuple:
+    r = _move(org_id, request_id, actor, OPEN, "in_progress")
+    result = None
+    if r.kind == "erasure" and r.identifier:
+        result = _erase(org_id, r.identifier, actor=actor, source=r.source, request_id=r.id,
+                        after=after)
+    summary = {"erased": result is not None}
+    if result is not None:
+        summary.update(consents=result["consents"], audit_seq=result["audit_seq"])
+    r = _move(org_id, request_id, actor, ("in_progress",), "completed", result=summary,
+              identifier=None, reason=None, metadata=None)
+    _event(org_id, "rights.completed", r, actor, {"result": summary})
+    return r, result

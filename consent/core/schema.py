@@ -252,9 +252,13 @@ def _erasable(schema: Schema) -> None:
     for org_id in orgs:
         head = schema.execute(_marks(schema, 'SELECT MAX("seq") FROM "audit_event" '
                                              'WHERE "org_id" = ?'), (org_id,)).fetchone()[0] or 0
-        key = personal.new_key()
         schema.execute(_marks(schema, 'INSERT INTO "org_key" ("org_id", "lookup_key", '
-                                      '"sealed_seq") VALUES (?, ?, ?)'), (org_id, key, head))
+                                      '"sealed_seq") VALUES (?, ?, 0) ON CONFLICT DO NOTHING'),
+                       (org_id, personal.new_key()))
+        schema.execute(_marks(schema, 'UPDATE "org_key" SET "sealed_seq" = ? WHERE "org_id" = ?'),
+                       (head, org_id))
+        key = schema.execute(_marks(schema, 'SELECT "lookup_key" FROM "org_key" '
+                                            'WHERE "org_id" = ?'), (org_id,)).fetchone()[0]
         rows = schema.execute(_marks(schema, 'SELECT "id", "identifier" FROM "subject" '
                                              'WHERE "org_id" = ? AND "lookup" IS NULL'),
                               (org_id,)).fetchall()

@@ -162,6 +162,7 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
     ``ok`` false) or the deadline (None); at least one batch of work either way."""
     batch = batch or BATCH
     sealed = personal.sealed_seq(org_id)
+    org_key = personal.org_key(org_id)
     while True:
         if progress.phase == "events":
             rows = queries.AUDIT_AFTER.all((org_id, progress.last_seq, batch))
@@ -196,7 +197,7 @@ def advance(org_id: str, progress: Progress, deadline: float | None = None,
             if rows:
                 holders = mapped_holders(rows[0].seq, rows[-1].seq)
             for c in rows:
-                reason = consent_fault(c, holders, progress.last_audit_seq, sealed)
+                reason = consent_fault(c, holders, progress.last_audit_seq, sealed, org_key)
                 if reason:
                     return _fault(progress, reason, c.audit_event,
                                   c.audit_seq if c.audit_event else None, c.id)
@@ -270,7 +271,21 @@ def row_fault(cov, row, events: dict):
     return None
 
 
-def consent_fault(c, holders: dict, last_audit_seq: int, sealed_seq: int = 0) -> str | None:
+def _record_matches(c, legacy: bool) -> bool:
+    """Whether a consent row hashes to its record hash: over its evidence's commitment, or over
+    its plain evidence for a sealed record; either way round for a record with evidence still
+    held (one written by the previous version while an upgrade rolled out, or sealed by it)."""
+    first = None if legacy else c.recorded_secret
+    if consent_hash(c, first) == c.record_hash:
+        return True
+    if c.evidence is None or personal.is_tombstone(c.evidence):
+        return False
+    other = c.recorded_secret if legacy else None
+    return (other is not None or not legacy) and consent_hash(c, other) == c.record_hash
+
+
+def consent_fault(c, holders: dict, last_audit_seq: int, sealed_seq: int = 0,
+                  org_key: str | None = None) -> str | None:
     """Why a consent row (with its recording audit event) fails verification, or None.
 
     Its record hash commits to its evidence under its recorded subject's secret
@@ -287,7 +302,7 @@ def consent_fault(c, holders: dict, last_audit_seq: int, sealed_seq: int = 0) ->
         attested = (by.payload.get("reattested") or {}) if by is not None else {}
         if attested.get(c.id) != consent_hash(c, None):
             return "consent row does not match the hash its erasure re-attested"
-    elif consent_hash(c, None if legacy else c.recorded_secret) != c.record_hash:
+    elif not _record_matches(c, legacy):
         return "consent row does not match its record hash"
     elif payload.get("record_hash") != c.record_hash:
         return "consent record hash differs from the one its audit event recorded"
@@ -295,6 +310,12 @@ def consent_fault(c, holders: dict, last_audit_seq: int, sealed_seq: int = 0) ->
             payload.get("subject_ref") != c.recorded_subject_id if "subject_ref" in payload
             else payload.get("subject") != c.recorded_subject):
         return "subject or purpose differs from what the audit event recorded"
+    elif "subject_ref" in payload and c.recorded_secret is not None and (
+            payload.get("subject_commitment") != personal.subject_commitment(
+                c.recorded_secret, c.recorded_subject)
+            or (org_key is not None and c.recorded_lookup != personal.keyed_hash(
+                org_key, personal.normalise(c.recorded_subject)))):
+        return "the subject's identifier differs from the one its audit event committed to"
     if holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
         return "consent holder does not match its mapping events"
     if c.audit_seq <= last_audit_seq:

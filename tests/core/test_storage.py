@@ -61,10 +61,10 @@ def test_model_select_rows_match_the_orm(app, org):
 def test_sql_errors_are_peewee_errors(app, org):
     from peewee import IntegrityError
 
-    sql.create(Subject, org_id=org.org.id, identifier="twice")
+    sql.create(Subject, org_id=org.org.id, identifier="twice", lookup="twice")
     with pytest.raises(IntegrityError):
         with storage.transaction():
-            sql.create(Subject, org_id=org.org.id, identifier="twice")
+            sql.create(Subject, org_id=org.org.id, identifier="twice", lookup="twice")
 
 
 @pytest.mark.tampered
