@@ -11,6 +11,12 @@
   JSON. The first event of an organisation has ``prev_hash`` :data:`GENESIS` (64 zeros), every
   later one its predecessor's hash, and ``seq`` counts 1, 2, 3... without gaps.
 
+* **A redacted event**: an erasure of personal data (the service's ``consent.core.personal``)
+  may replace the payload of an event of a chain's *sealed prefix* (the events written before the
+  installation made personal data erasable, up to a seq it reports) by
+  ``{"redacted": {"by_seq": n}[, "rows": ...]}`` (:func:`is_redacted`). Its hash can no longer
+  be recomputed; it is taken as stored, still bound to its neighbours by ``prev_hash``.
+
 Standard library only: see the package's docstring.
 """
 from __future__ import annotations
@@ -75,3 +81,12 @@ def content_hash(content: dict) -> str:
 def event_hash(record: dict) -> str:
     """The hash an exported event (a mapping with the :data:`CONTENT_FIELDS`) should carry."""
     return content_hash(event_content(*(record[name] for name in CONTENT_FIELDS)))
+
+
+REDACTED = "redacted"
+
+
+def is_redacted(payload) -> bool:
+    """Whether an event's payload is an erasure's redaction (see the module's docstring)."""
+    return isinstance(payload, dict) and isinstance(payload.get(REDACTED), dict) \
+        and set(payload) <= {REDACTED, "rows"}

@@ -9,6 +9,9 @@ checkpoints and the installation's public key(s), without the service or its dat
   (``flask --app app audit export --org SLUG -o FILE`` writes it), oldest first from seq 1;
 * ``--checkpoint``: files with one checkpoint (a JSON object) or JSON Lines of them (a witness
   file), as many as given;
+* ``--sealed-seq``: the seq up to which the chain was written before the installation made
+  personal data erasable (``flask --app app audit sealed --org SLUG`` prints it): an event up to
+  it whose payload an erasure redacted is taken as stored (see :mod:`auditchain.hashing`);
 * ``--public-key``: PEM files of Ed25519 public keys, one or several blocks each
   (``flask --app app audit key show --all`` prints every key the installation has had).
 
@@ -39,10 +42,12 @@ class ChainResult:
         self.reason: str | None = None
         self.event_id: str | None = None
         self.hashes: dict[int, str] = {}
+        self.redacted = 0            # events of the sealed prefix taken as stored
 
 
-def verify_export(lines, wanted_seqs: set[int]) -> ChainResult:
-    """Walk an export's lines; keep the hashes of the wanted seqs (constant memory otherwise)."""
+def verify_export(lines, wanted_seqs: set[int], sealed_seq: int = 0) -> ChainResult:
+    """Walk an export's lines; keep the hashes of the wanted seqs (constant memory otherwise).
+    Events up to ``sealed_seq`` whose payload an erasure redacted are taken as stored."""
     result = ChainResult()
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -71,7 +76,10 @@ def verify_export(lines, wanted_seqs: set[int]) -> ChainResult:
         except (TypeError, ValueError, AttributeError) as exc:
             return _broken(result, expected, f"cannot hash the event: {exc}")
         if digest != record["hash"]:
-            return _broken(result, expected, "stored hash does not match the event's content")
+            if not (expected <= sealed_seq and hashing.is_redacted(record["payload"])):
+                return _broken(result, expected, "stored hash does not match the event's content")
+            result.redacted += 1   # an erasure's redaction of the sealed prefix: as stored
+            digest = record["hash"]
         result.count, result.head_hash = expected, digest
         if expected in wanted_seqs:
             result.hashes[expected] = digest
@@ -95,6 +103,9 @@ def main(argv=None, out=None) -> int:
                         help="a checkpoint (JSON) or JSON Lines of them; repeat for several")
     parser.add_argument("--public-key", action="append", default=[], metavar="FILE",
                         help="PEM file of the installation's public key(s); repeat for several")
+    parser.add_argument("--sealed-seq", type=int, default=0, metavar="N",
+                        help="the chain's sealed prefix (flask --app app audit sealed): events up "
+                             "to N that an erasure redacted are taken as stored")
     args = parser.parse_args(argv)
     if args.checkpoint and not args.public_key:
         parser.error("--public-key is needed to check checkpoints")
@@ -110,7 +121,7 @@ def main(argv=None, out=None) -> int:
         entries = [entry for path in args.checkpoint for entry in checkpoint.read_file(path)]
         with open(args.export, encoding="utf-8") as fh:
             wanted = {cp.seq for _, cp in entries if isinstance(cp, checkpoint.Checkpoint)}
-            chain = verify_export(fh, wanted)
+            chain = verify_export(fh, wanted, args.sealed_seq)
     except (OSError, ValueError) as exc:
         say(f"ERROR: {exc}")
         return 2
@@ -119,6 +130,10 @@ def main(argv=None, out=None) -> int:
     if chain.broken_at is None:
         say(f"OK: export {args.export}: {chain.count} events of organisation {chain.org} "
             f"verify; head seq {chain.count} hash {chain.head_hash}")
+        if chain.redacted:
+            say(f"NOTE: {chain.redacted} events of the sealed prefix (up to seq "
+                f"{args.sealed_seq}) were redacted by erasures: taken as stored, bound by "
+                "their neighbours' prev_hash")
     else:
         failed += 1
         say(f"BROKEN: export {args.export}: event seq {chain.broken_at}"

@@ -9,7 +9,7 @@ from flask_smorest import Api
 
 from . import control, dialects, settings
 from .core import background, checkpoints, database, outbound, outbox, retention, verify
-from .web import cors, docs, limits, service
+from .web import cors, docs, limits, serving, service
 from .web.dialect import Registry, install_error_handlers, register, register_api_blueprint
 from .web.jsonio import StrictJSONProvider
 
@@ -84,6 +84,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         # (not on the probes and documents: /healthz answers without the database)
         if not request.path.startswith(gate.NO_DATABASE) and gate.ready():
             runner.ensure_running()
+
+    @app.before_request
+    def log_path_without_personal_data():
+        # The access log writes this path, personal route arguments masked (web.serving).
+        rule = request.url_rule
+        if rule is not None:
+            masked = serving.masked_route(rule.rule, request.view_args or {})
+            if masked is not None:
+                request.environ[serving.LOG_PATH] = masked
 
     api = ConsentApi(app, spec_kwargs={"info": {"description": (
         "A self-hosted consent ledger. Its own API lives under /ledger/v1; the provider-compatible "

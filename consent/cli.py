@@ -339,6 +339,17 @@ def audit_verify(slug, checkpoint_files):
         sys.exit(1)
 
 
+@audit_cli.command("sealed")
+@click.option("--org", "slug", required=True)
+def audit_sealed(slug):
+    """The seq up to which the organisation's chain was written before personal data became
+    erasable (0: none). Events up to it may be redacted by erasures; give it to the standalone
+    verifier (``python -m auditchain --sealed-seq N``)."""
+    from .core import personal
+
+    click.echo(personal.sealed_seq(org_or_fail(slug).id))
+
+
 webhooks_cli = AppGroup("webhooks", help="Webhook deliveries (the durable outbox).")
 
 

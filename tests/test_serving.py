@@ -236,6 +236,29 @@ def test_the_access_log_masks_every_token_a_link_carries(served):
     assert "/v/assets/flow.js" in text   # what is no token stays as it was
 
 
+def test_the_access_log_never_logs_who_a_request_is_about(served):
+    """Identifiers in paths and queries are masked: an erased person is in no log line."""
+    s = served
+    agent = {"User-Agent": "masking-people", **s.org.headers()}
+    who = "erin.logged@example.com"
+    requests = [
+        (f"/ledger/v1/subjects/{who}/state", 200),
+        (f"/ledger/v1/subjects/{who}/report", 404),
+        (f"/ledger/v1/consents?subject={who}&limit=5", 200),
+        (f"/api/v1/internal/consent/user/{who}", None),
+    ]
+    for path, expected in requests:
+        status, _ = s.get(path.replace("@", "%40"), headers=agent)
+        assert expected is None or status == expected, (path, status)
+    lines = s.log_lines("masking-people", len(requests))
+    text = "\n".join(lines)
+    assert len(lines) == len(requests), lines
+    assert "erin.logged" not in text, text
+    assert '"GET /ledger/v1/subjects/***/state HTTP/1.1"' in text
+    assert "subject=***&limit=5" in text
+    assert "/api/v1/internal/consent/user/***" in text
+
+
 def test_the_access_log_never_logs_credentials(served):
     import base64
 

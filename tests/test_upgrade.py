@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -455,10 +456,39 @@ def check_new_writes(up: Upgraded) -> None:
     assert [json.loads(line)["ok"] for line in result.output.splitlines()] == [True, True]
 
 
+def check_erasure(up: Upgraded, tmp_path: Path) -> None:
+    """A person the old version recorded (whose identifier its events hold in their payloads)
+    is erased: the sealed prefix is the old head, the events that named them are redacted,
+    ``audit verify`` passes, and so does the standalone verifier told the sealed seq."""
+    slug, org = next((s, o) for s, o in up.old["orgs"].items() if o["states"])
+    subject = sorted(org["states"])[0]
+    sealed = up.cli("audit", "sealed", "--org", slug)
+    # the old head, and the events the upgrade attested rows with before it sealed the chain
+    assert sealed.exit_code == 0 and int(sealed.output) >= org["verify"]["events"]
+    h = up.ledger(slug)
+    assert up.client.get(f"/ledger/v1/subjects/{quote(subject)}/report",
+                         headers=h).status_code == 200
+    r = up.client.post(f"/ledger/v1/subjects/{quote(subject)}/erasure", headers=h)
+    assert r.status_code == 200 and r.get_json()["erased"] is True, r.get_json()
+    assert r.get_json()["tables"]["audit_event.redacted"] >= 1
+    result = up.cli("audit", "verify", "--org", slug)
+    assert result.exit_code == 0, result.output
+    assert up.client.get(f"/ledger/v1/subjects/{quote(subject)}/state",
+                         headers=h).get_json()["purposes"] == []
+    export = tmp_path / "chain.jsonl"
+    assert up.cli("audit", "export", "--org", slug, "-o", str(export)).exit_code == 0
+    from auditchain import verifier
+    assert verifier.main(["--export", str(export)], out=io.StringIO()) == 1  # redacted events
+    out = io.StringIO()
+    assert verifier.main(["--export", str(export), "--sealed-seq", sealed.output.strip()],
+                         out=out) == 0, out.getvalue()
+    assert "redacted by erasures" in out.getvalue()
+
+
 # -- the test --------------------------------------------------------------------------------------
 
 def test_an_older_database_is_refused_then_migrated_with_every_record_kept(
-        upgraded, fresh_schema, monkeypatch):
+        upgraded, fresh_schema, monkeypatch, tmp_path):
     up = upgraded
     check_refused_until_migrated(up)
     result = up.cli("migrate")
@@ -490,6 +520,7 @@ def test_an_older_database_is_refused_then_migrated_with_every_record_kept(
         check_webhooks(up)
     check_links(up, monkeypatch)
     check_new_writes(up)
+    check_erasure(up, tmp_path)
 
 
 def test_the_fixtures_cover_every_schema_change():

@@ -33,10 +33,11 @@ import hmac
 import secrets
 import unicodedata
 
+from auditchain import hashing
 from auditchain.hashing import canonical_json
 
 ERASED = "[erased]"          # what a NOT NULL text column holds once its person is erased
-REDACTED = "redacted"        # the key of a redacted event's payload
+REDACTED = hashing.REDACTED  # the key of a redacted event's payload
 EVIDENCE_DIGEST = "hmac-sha256"
 EVIDENCE_ERASED = "erased"
 
@@ -116,9 +117,7 @@ def redacted_payload(payload: dict, erasure_seq: int) -> dict:
     return out
 
 
-def is_redacted(payload) -> bool:
-    return isinstance(payload, dict) and isinstance(payload.get(REDACTED), dict) \
-        and set(payload) <= {REDACTED, "rows"}
+is_redacted = hashing.is_redacted
 
 
 # -- keys and lookups (the database) --------------------------------------------------------------

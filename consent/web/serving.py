@@ -7,6 +7,10 @@
   assets are requested with it); the headers that carry credentials (``Authorization``,
   ``X-API-Key``, ``X-AUTH-CLIENT``, cookies...) are never logged, whatever the log format names,
   nor is the user of a Basic ``Authorization``. Its error log masks the same links in messages.
+* Nor does it log who a request is about: query parameters and route arguments that identify a
+  person (:data:`PERSONAL_PARAMS`: ``/ledger/v1/subjects/{subject}/...``, truConsent's
+  ``/user/{userId}``, ``?userId=``...) are masked, the route arguments by the app
+  (:func:`masked_route`, left in the environ), so an erased person is in no log line.
 * :func:`write_json_error`: what gunicorn answers itself, before the app sees a request (a request
   line over :data:`LIMIT_REQUEST_LINE` bytes: 414; headers too large: 431; a malformed request:
   400), in the service's error shape ``{code, status, message}`` as JSON instead of gunicorn's
@@ -33,6 +37,17 @@ MASK = "***"
 # are common names a client might put a credential in.
 SECRET_PARAMS = frozenset({"t", "token", "access_token", "api_key", "apikey", "key", "secret",
                            "password"})
+# Query parameters and route arguments whose value identifies a person (a subject's
+# identifier, a user id, an e-mail address, a phone number): masked too, so that the log never
+# holds what an erasure must be able to destroy (consent.core.rights).
+PERSONAL_PARAMS = frozenset({"subject", "user_id", "userid", "identifier", "email", "phone",
+                             "mobile", "dp_id", "dataprincipalid", "data_principal_id",
+                             "end_user_id", "enduserid", "vendor_data", "vendordata",
+                             "principal_id", "principalid"})
+MASKED_PARAMS = SECRET_PARAMS | PERSONAL_PARAMS
+# The environ key where the app leaves the request's path with its personal route arguments
+# masked (:func:`masked_route`), which the access log writes instead of the path.
+LOG_PATH = "consent.log_path"
 # Headers that carry credentials (lower case), request or response.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "x-auth-client",
                             "vrf-auth-client", "x-hmac-signature", "vrf-hmac-signature",
@@ -49,7 +64,7 @@ _TOKEN_PATHS = (
 _TOKEN_TEXT = (
     re.compile(r"(/v/)(?!assets/)[^\s'\"?#]+"),
     re.compile(r"(/wp/validate/[^\s/'\"?#]+/[^\s/'\"?#]+/)[^\s'\"?#]+"),
-    re.compile(r"([?&](?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&\s'\"#]+", re.I),
+    re.compile(r"([?&](?:" + "|".join(sorted(MASKED_PARAMS)) + r")=)[^&\s'\"#]+", re.I),
 )
 _SAFE_PATH = "/:@!$&'()*+,;=-._~"
 
@@ -74,7 +89,7 @@ def mask_query(query: str | None) -> str | None:
     parts = []
     for part in query.split("&"):
         name, sep, _ = part.partition("=")
-        if sep and unquote_plus(name).strip().lower() in SECRET_PARAMS:
+        if sep and unquote_plus(name).strip().lower() in MASKED_PARAMS:
             part = f"{name}={MASK}"
         parts.append(part)
     return "&".join(parts)
@@ -94,6 +109,24 @@ def mask_target(target: str | None) -> str | None:
     if masked != decoded:  # re-encoded: the log line stays one line of printable characters
         path = quote(masked, safe=_SAFE_PATH)
     return prefix + path + (sep + mask_query(query) if sep else "")
+
+
+_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def masked_route(rule: str, view_args: dict) -> str | None:
+    """The path of a request to ``rule`` (a routing rule, ``/x/<conv:name>/y``) with its
+    arguments filled in, those of :data:`PERSONAL_PARAMS` as ``***``; None when it has none."""
+    names = _ARG.findall(rule)
+    if not any(n.lower() in PERSONAL_PARAMS for n in names):
+        return None
+
+    def fill(found):
+        name = found.group(1)
+        if name.lower() in PERSONAL_PARAMS:
+            return MASK
+        return quote(str(view_args.get(name, "")), safe=_SAFE_PATH)
+    return _ARG.sub(fill, rule)
 
 
 def mask_text(text: str) -> str:
@@ -126,9 +159,15 @@ class AccessLog(glogging.Logger):
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
         raw_uri = environ.get("RAW_URI", "")
-        atoms["r"] = "%s %s %s" % (environ.get("REQUEST_METHOD"), mask_target(raw_uri),
+        routed = environ.get(LOG_PATH)   # a path with personal arguments, masked by the app
+        if routed:
+            query = environ.get("QUERY_STRING")
+            target = routed + ("?" + mask_query(query) if query else "")
+        else:
+            target = mask_target(raw_uri)
+        atoms["r"] = "%s %s %s" % (environ.get("REQUEST_METHOD"), target,
                                    environ.get("SERVER_PROTOCOL"))
-        atoms["U"] = mask_path(environ.get("PATH_INFO"))
+        atoms["U"] = routed or mask_path(environ.get("PATH_INFO"))
         atoms["q"] = mask_query(environ.get("QUERY_STRING"))
         atoms["f"] = mask_target(environ.get("HTTP_REFERER")) or "-"
         atoms["u"] = "-"
@@ -138,10 +177,12 @@ class AccessLog(glogging.Logger):
             name, kind = key[1:-2], key[-1]
             if kind in "io" and name in SECRET_HEADERS or kind == "e" and name in SECRET_ENVIRON:
                 atoms[key] = MASK
+            elif kind == "e" and name in ("raw_uri", "request_uri") and routed:
+                atoms[key] = target
             elif kind == "e" and name in ("raw_uri", "request_uri", "http_referer"):
                 atoms[key] = mask_target(atoms[key])
             elif kind == "e" and name == "path_info":
-                atoms[key] = mask_path(atoms[key])
+                atoms[key] = routed or mask_path(atoms[key])
             elif kind == "e" and name == "query_string":
                 atoms[key] = mask_query(atoms[key])
             elif kind == "i" and name == "referer":
