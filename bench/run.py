@@ -27,6 +27,8 @@ Parts (``--only`` picks some; all by default):
 * ``stub``: control mode for client test suites (bench/stub.py): the pytest plugin's fixture
   starting a fresh service until it answers (target well under 3 s), and ``POST /_control/reset``
   of an organisation holding the small ledger's consents (target well under 1 s).
+* ``erasure``: erasing a subject with 1,000 records, and the access report of one
+  (bench/erasure.py), every round and the median.
 * ``webhooks``: one slow receiver delays nobody else (bench/webhooks.py): organisation A's
   receiver hangs with 10 more deliveries pending each round; B's webhook latency to a fast
   receiver, median and every round; target < 2 s.
@@ -51,12 +53,13 @@ from pathlib import Path
 
 from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 
-from . import dialects, peers, stub, webhooks, wrk
+from . import dialects, erasure, peers, stub, webhooks, wrk
 from .report import ROOT, machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
 from .wrk import CEILING, FLOOR_PREFIX as PREFIX, Scenario
 
-PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export", "webhooks", "stub")
+PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export", "webhooks", "stub",
+         "erasure")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -106,6 +109,8 @@ def main(argv=None) -> int:
         report["parts"]["webhooks"] = hooks = webhooks.measure(args.rounds, args.workers,
                                                                bench.show)
         ok = ok and hooks["ok"]
+    if "erasure" in parts:
+        report["parts"]["erasure"] = erasure.measure(small, args.rounds, bench.show)
     if "stub" in parts:
         report["parts"]["stub"] = stubbed = stub.measure(small, args.small, args.rounds,
                                                          bench.show)
@@ -479,6 +484,18 @@ def row_counts(path) -> dict[str, int]:
 
 def write_markdown(report: dict) -> None:
     s = report["settings"]
+    if "erasure" in report["parts"]:
+        r = report["parts"]["erasure"]
+        replace_block("<!-- bench:erasure -->", "<!-- /bench:erasure -->", "\n".join([
+            f"Erasure of a subject holding {r['records']:,} consents (each with evidence), on a "
+            "copy of the small ledger, in the process (every dialect's erase hook runs); the "
+            "access report of a subject of the same size before it:", "",
+            "| | median | every round |", "|---|---:|---|",
+            f"| erasure (`rights.erase_now`) | {r['erase_median_s'] * 1000:.0f} ms | "
+            + ", ".join(f"{t * 1000:.0f}" for t in r["erase_s"]) + " |",
+            f"| access report (`rights.report`) | {r['report_median_s'] * 1000:.0f} ms | "
+            + ", ".join(f"{t * 1000:.0f}" for t in r["report_s"]) + " |",
+        ]))
     if "stub" in report["parts"]:
         r = report["parts"]["stub"]
         replace_block("<!-- bench:stub -->", "<!-- /bench:stub -->", "\n".join([
