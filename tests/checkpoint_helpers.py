@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from consent.core import audit, ledger
+from consent.core import audit, ledger, personal
 from consent.core.storage import Subject, AuditEvent, Consent, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,9 @@ def rewrite_consent(org_id: str, consent_id: str, status: str) -> int:
     with transaction():
         c = Consent.get(Consent.id == consent_id)
         c.status = status
-        c.record_hash = ledger.consent_hash(c, Subject.get_by_id(c.recorded_subject_id).secret)
+        who = Subject.get_by_id(c.recorded_subject_id)
+        c.record_hash = ledger.consent_hash(c, who.secret,
+                                            personal.subject_commitment(who.secret, who.identifier))
         c.save()
         event = AuditEvent.get(AuditEvent.org == org_id, AuditEvent.seq == c.audit_seq)
         event.payload = {**event.payload, "status": status, "record_hash": c.record_hash}

@@ -91,14 +91,14 @@ def _subject(org_id: str, identifier: str, create: bool = True):
         raise Invalid("a subject identifier is required")
     if len(identifier) > 255:
         raise Invalid("a subject identifier is at most 255 characters")
-    lookup = personal.lookup(org_id, identifier, create=create)
+    lookup = personal.subject_lookup(org_id, identifier, create=create)
     if lookup is None:   # the organisation has no key yet: no subject either
         return None
     row = queries.SUBJECT_BY_LOOKUP.one((org_id, lookup))
     if row is not None or not create:
         return row
     return sql.create(Subject, org_id=org_id, identifier=identifier, lookup=lookup,
-                      secret=personal.new_key())
+                      secret=personal.new_secret())
 
 
 def find_subject(org_id: str, identifier: str):
@@ -219,31 +219,37 @@ def _ts(value: dt.datetime | None) -> str | None:
 
 
 def _content(id, org, recorded_subject, purpose, purpose_version, notice_version, status, source,
-             supersedes, valid_from, valid_until, evidence, created_at) -> dict:
-    return {
+             supersedes, valid_from, valid_until, evidence, created_at,
+             subject_commitment: str | None = None) -> dict:
+    content = {
         "id": id, "org": org, "recorded_subject": recorded_subject, "purpose": purpose,
         "purpose_version": purpose_version, "notice_version": notice_version, "status": status,
         "source": source, "supersedes": supersedes, "valid_from": _ts(valid_from),
         "valid_until": _ts(valid_until), "evidence": evidence, "created_at": _ts(created_at),
     }
+    if subject_commitment is not None:   # records written since personal data is erasable
+        content["subject"] = subject_commitment
+    return content
 
 
-def consent_content(c, secret: str | None) -> dict:
-    """The immutable fields a consent's record hash covers (``c``: a consent row; ``secret``:
-    its recorded subject's, which the evidence is committed under; None for a record hashed
-    over its plain evidence, before personal data became erasable: see
-    ``consent.core.personal``)."""
+def consent_content(c, secret, commitment: str | None = None) -> dict:
+    """The immutable fields a consent's record hash covers (``c``: a consent row). ``secret``:
+    its recorded subject's, which its evidence is committed under, and ``commitment``: the
+    commitment to its recorded subject's identifier (``personal.subject_commitment``); both
+    None for a record hashed before personal data became erasable (its plain evidence, no
+    commitment: see ``consent.core.personal``)."""
     return _content(c.id, c.org_id, c.recorded_subject_id, c.purpose_id, c.purpose_version,
                     c.notice_version, c.status, c.source, c.supersedes, c.valid_from,
-                    c.valid_until, personal.evidence_digest(secret, c.evidence), c.created_at)
+                    c.valid_until, personal.evidence_digest(secret, c.evidence), c.created_at,
+                    commitment)
 
 
 def _hash(content: dict) -> str:
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
-def consent_hash(c, secret: str | None) -> str:
-    return _hash(consent_content(c, secret))
+def consent_hash(c, secret, commitment: str | None = None) -> str:
+    return _hash(consent_content(c, secret, commitment))
 
 
 @dataclass(slots=True)
@@ -282,7 +288,9 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
     record_hash = _hash(_content(d.id, org_id, subject.id, purpose.id, purpose_version,
                                  d.notice_version, d.status, d.source, d.supersedes, valid_from,
                                  d.valid_until, personal.evidence_digest(subject.secret,
-                                                                         d.evidence), now))
+                                                                         d.evidence), now,
+                                 personal.subject_commitment(subject.secret,
+                                                             subject.identifier)))
     event = audit.begin(org_id, event_id=event_id, at=now)
     row = {"id": d.id, "org_id": org_id, "subject_id": subject.id,
            "recorded_subject_id": subject.id, "purpose_id": purpose.id,
@@ -298,10 +306,8 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
         rows(event, consent)
     event.append(actor=actor, action="consent.recorded", entity_type="consent", entity_id=d.id,
                  payload={"record_hash": record_hash, "subject_ref": subject.id,
-                          "subject_commitment": personal.subject_commitment(
-                              subject.secret, subject.identifier),
                           "purpose": purpose.code, "status": d.status, "source": d.source,
-                          "supersedes": d.supersedes})
+                          **({"supersedes": d.supersedes} if d.supersedes else {})})
     return Recorded(consent, event.event_id)
 
 

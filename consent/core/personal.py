@@ -50,8 +50,18 @@ def normalise(identifier: str) -> str:
 
 
 def new_key() -> str:
-    """A 256-bit secret, as hex (an organisation's lookup key, a subject's secret)."""
+    """A 256-bit secret, as hex (an organisation's lookup key)."""
     return secrets.token_hex(32)
+
+
+def new_secret() -> bytes:
+    """A subject's secret: 128 random bits (the key of the commitments to their data)."""
+    return secrets.token_bytes(16)
+
+
+def _key(key) -> bytes:
+    """A key as bytes: hex text, bytes, or what a driver returns for a blob (memoryview)."""
+    return bytes.fromhex(key) if isinstance(key, str) else bytes(key)
 
 
 def new_salt() -> str:
@@ -59,22 +69,34 @@ def new_salt() -> str:
     return secrets.token_hex(16)
 
 
-def keyed_hash(key_hex: str, text: str) -> str:
-    return hmac.new(bytes.fromhex(key_hex), text.encode("utf-8", "surrogatepass"),
-                    hashlib.sha256).hexdigest()
+def _digest(key, text: str) -> bytes:
+    return hmac.new(_key(key), text.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
 
-def commitment(secret_hex: str, value) -> str:
+def keyed_hash(key, text: str) -> str:
+    """HMAC-SHA256 (hex) of a text under a key (hex text or bytes)."""
+    return _digest(key, text).hex()
+
+
+def lookup_digest(key, identifier: str) -> bytes:
+    """The 16 bytes a subject's row is found by: HMAC-SHA256 of the normalised identifier
+    under the organisation's key, its first 128 bits (a collision among a billion subjects has
+    odds of about 1 in 10^20; the unique index would refuse it rather than mix two people)."""
+    return _digest(key, normalise(identifier))[:16]
+
+
+def commitment(secret, value) -> str:
     """HMAC-SHA256 (hex) of a value's canonical JSON under a subject's secret."""
-    return keyed_hash(secret_hex, canonical_json(value))
+    return keyed_hash(secret, canonical_json(value))
 
 
-def subject_commitment(secret_hex: str, identifier: str) -> str:
-    """What a consent's recorded event binds its subject's identifier with: a keyed commitment
-    (128 bits of HMAC-SHA256 under the subject's secret). Verify recomputes it while the
-    subject is known (an identifier swapped in the subject's row fails); once erased, the
-    secret is gone and it confirms nothing."""
-    return keyed_hash(secret_hex, "subject:" + identifier)[:32]
+def subject_commitment(secret, identifier: str) -> str:
+    """What a consent's record hash binds its subject's identifier with (``subject`` in the
+    hashed content; stored nowhere while the subject is known): 128 bits of HMAC-SHA256 under
+    the subject's secret. Verify recomputes it from the subject's row (an identifier swapped
+    there fails); erasure keeps it in the row (``Subject.commitment``) and destroys the secret,
+    after which it confirms nothing."""
+    return keyed_hash(secret, "subject:" + identifier)[:32]
 
 
 # -- consent evidence -----------------------------------------------------------------------------
@@ -83,16 +105,16 @@ def is_tombstone(evidence) -> bool:
     return isinstance(evidence, dict) and set(evidence) == {EVIDENCE_ERASED}
 
 
-def tombstone(secret_hex: str | None, evidence) -> dict | None:
+def tombstone(secret, evidence) -> dict | None:
     """What an erased consent's evidence column holds: the commitment its record hash took
     (``{"erased": hex}``), or ``{"erased": None}`` for a record hashed over its plain evidence
     (recorded before the upgrade, see ``org_key.sealed_seq``). None stays None."""
     if evidence is None or is_tombstone(evidence):
         return evidence
-    return {EVIDENCE_ERASED: commitment(secret_hex, evidence) if secret_hex else None}
+    return {EVIDENCE_ERASED: commitment(secret, evidence) if secret is not None else None}
 
 
-def evidence_digest(secret_hex: str | None, evidence):
+def evidence_digest(secret, evidence):
     """What a consent's record hash covers for its evidence: None for none; the commitment for
     evidence held (under the recorded subject's secret) or erased (its tombstone); the plain
     evidence for a record without a secret (recorded before the upgrade)."""
@@ -100,9 +122,9 @@ def evidence_digest(secret_hex: str | None, evidence):
         return None
     if is_tombstone(evidence):
         return {EVIDENCE_DIGEST: evidence[EVIDENCE_ERASED]}
-    if secret_hex is None:
+    if secret is None:
         return evidence
-    return {EVIDENCE_DIGEST: commitment(secret_hex, evidence)}
+    return {EVIDENCE_DIGEST: commitment(secret, evidence)}
 
 
 # -- redacted events ------------------------------------------------------------------------------
@@ -135,10 +157,17 @@ def org_key(org_id: str, *, create: bool = False) -> str | None:
 
 
 def lookup(org_id: str, identifier: str, *, create: bool = False) -> str | None:
-    """The keyed hash an identifier is found by in this organisation (None: the organisation
-    has no key yet, so no subject; with ``create`` the key is made)."""
+    """The keyed hash (hex) of an identifier in this organisation, for a dialect's own lookup
+    column (None: the organisation has no key yet; with ``create`` the key is made). The
+    subject's row keeps its first 16 bytes as a blob (:func:`subject_lookup`)."""
     key = org_key(org_id, create=create)
     return None if key is None else keyed_hash(key, normalise(identifier))
+
+
+def subject_lookup(org_id: str, identifier: str, *, create: bool = False) -> bytes | None:
+    """``Subject.lookup`` of an identifier (None: the organisation has no key yet)."""
+    key = org_key(org_id, create=create)
+    return None if key is None else lookup_digest(key, identifier)
 
 
 def sealed_seq(org_id: str) -> int:

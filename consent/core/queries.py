@@ -255,9 +255,10 @@ LINKED_INTO = sql.Statement(
 
 @lru_cache(maxsize=None)
 def subject_secrets(n: int) -> sql.Statement:
-    """``(id, secret)`` of the organisation's subjects of an ``IN`` list of ``n`` (padded) ids."""
+    """``(id, secret, identifier)`` of the organisation's subjects of an ``IN`` list of ``n``
+    (padded) ids."""
     t = Table(Subject, "t")
-    return sql.Statement(f"SELECT {t.id}, {t.secret} FROM {t} WHERE {t.org} = ? "
+    return sql.Statement(f"SELECT {t.id}, {t.secret}, {t.identifier} FROM {t} WHERE {t.org} = ? "
                          f"AND {t.id} IN ({sql.marks(n)})")
 
 
@@ -435,6 +436,7 @@ CONSENT_AUDIT = sql.Select(
         sql.column("a", AuditEvent.event_id, "audit_event"),
         sql.column("r", Subject.secret, "recorded_secret"),
         sql.column("r", Subject.lookup, "recorded_lookup"),
+        sql.column("r", Subject.commitment, "recorded_commitment"),
     ],
     f"{CONSENT_JOINS} LEFT JOIN {_a} ON {_a.org} = {_c.org} "
     f"AND {_a.seq} = {_c.audit_seq} AND {_a.entity_id} = {_c.id}")
@@ -683,7 +685,7 @@ def point_at(cov, n: int) -> sql.Statement:
 _t = Table(Subject)
 ERASE_SUBJECT = sql.Statement(
     f"UPDATE {_t} SET {_t.identifier} = '', {_t.lookup} = NULL, {_t.secret} = NULL, "
-    f"{_t.erased_at} = ? WHERE {_t.org} = ? AND {_t.id} = ?")
+    f"{_t.commitment} = ?, {_t.erased_at} = ? WHERE {_t.org} = ? AND {_t.id} = ?")
 _t = Table(Consent)
 SET_EVIDENCE = sql.Statement(f"UPDATE {_t} SET {_t.evidence} = ? WHERE {_t.seq} = ?")
 _t = Table(AuditEvent)

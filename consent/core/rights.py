@@ -78,6 +78,7 @@ class Person:
     addresses: set = field(default_factory=set)
     after_commit: list = field(default_factory=list)
     secrets: dict = field(default_factory=dict)
+    names: dict = field(default_factory=dict)
 
     @property
     def subject_id(self) -> int:
@@ -137,22 +138,21 @@ def _person(org_id: str, subject, now: dt.datetime) -> Person:
                     ids.append(anonymous)
                     nxt.append(anonymous)
         frontier = nxt
-    rows = {}
+    rows, names = {}, {}
     for chunk in sql.chunks(ids):
-        for sid, secret in queries.subject_secrets(sql.padded(len(chunk))).execute(
+        for sid, secret, identifier in queries.subject_secrets(sql.padded(len(chunk))).execute(
                 (org_id, *sql.pad(chunk))).fetchall():
-            rows[sid] = secret
-    identifiers = []
-    for sid in ids:
-        row = queries.SUBJECT_BY_ID.one((org_id, sid))
-        if row is not None and row.identifier:
-            identifiers.append(row.identifier)
+            rows[sid] = None if secret is None else bytes(secret)
+            names[sid] = identifier
+    identifiers = [names[sid] for sid in ids if names.get(sid)]
     consents = []
     for chunk in sql.chunks(ids):
         n = sql.padded(len(chunk))
         consents.extend(queries.consents_of_subjects(n).all(
             (org_id, *sql.pad(chunk), *sql.pad(chunk))))
-    return Person(org_id, tuple(ids), tuple(identifiers), consents, now, secrets=rows)
+    person = Person(org_id, tuple(ids), tuple(identifiers), consents, now, secrets=rows)
+    person.names = names
+    return person
 
 
 def find(org_id: str, identifier: str):
@@ -222,7 +222,9 @@ def _erase_core(person: Person) -> dict:
     counts["outbox_message"] = mails
     for sid in person.subject_ids:
         queries.FORGET_REQUESTS.execute((org_id, sid))
-        queries.ERASE_SUBJECT.execute((person.now, org_id, sid))
+        secret, identifier = person.secrets.get(sid), person.names.get(sid)
+        kept = personal.subject_commitment(secret, identifier) if secret and identifier else None
+        queries.ERASE_SUBJECT.execute((kept, person.now, org_id, sid))
     counts["subject"] = len(person.subject_ids)
     return counts, reattest
 

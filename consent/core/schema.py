@@ -11,6 +11,7 @@ from typing import Callable
 
 from peewee import (
     SQL,
+    BlobField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -265,8 +266,8 @@ def _erasable(schema: Schema) -> None:
         for subject_id, identifier in rows:
             schema.execute(_marks(schema, 'UPDATE "subject" SET "lookup" = ?, "secret" = ? '
                                           'WHERE "id" = ?'),
-                           (personal.keyed_hash(key, personal.normalise(identifier)),
-                            personal.new_key(), subject_id))
+                           (personal.lookup_digest(key, identifier), personal.new_secret(),
+                            subject_id))
     links = schema.execute('SELECT "id" FROM "subject_link" WHERE "metadata" IS NOT NULL '
                            'AND "pd_salt" IS NULL').fetchall()
     for (link_id,) in links:
@@ -282,8 +283,9 @@ def _subject_columns(schema: Schema) -> None:
     """The subject's columns of version 6 (its index on ``lookup`` is one of today's, which
     the baseline creates: so it adds them first)."""
     if schema.has_table("subject"):
-        schema.add_column("subject", "lookup", CharField(max_length=64, null=True))
-        schema.add_column("subject", "secret", CharField(max_length=64, null=True))
+        schema.add_column("subject", "lookup", BlobField(null=True))
+        schema.add_column("subject", "secret", BlobField(null=True))
+        schema.add_column("subject", "commitment", CharField(max_length=32, null=True))
         schema.add_column("subject", "erased_at", DateTimeField(null=True))
 
 

@@ -14,6 +14,7 @@ import json
 
 from peewee import (
     AutoField,
+    BlobField,
     BooleanField,
     CharField,
     DateTimeField,
@@ -166,20 +167,25 @@ class Subject(BaseModel):
     identifies them is here, apart from everything the audit chain hashes
     (``consent.core.personal``): ``identifier`` as given, ``lookup`` the keyed hash an identifier
     is found by (the index holds no plain value), ``secret`` the key the commitments to their
-    personal data are taken with. Erasure empties ``identifier``, sets the other two NULL and
-    ``erased_at``: the pseudonym and its decision history stay, and no identifier finds them
-    again."""
+    personal data are taken with. Erasure empties ``identifier``, sets the other two NULL,
+    keeps ``commitment`` and sets ``erased_at``: the pseudonym and its decision history stay,
+    and no identifier finds them again."""
 
     id = AutoField()
     org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)  # (org, lookup)
     identifier = CharField(max_length=255)              # '' once erased
-    lookup = CharField(max_length=64, null=True)        # keyed hash; NULL once erased
-    secret = CharField(max_length=64, null=True)        # per-subject secret; NULL once erased
+    lookup = BlobField(null=True)                       # 16 bytes, keyed hash; NULL once erased
+    secret = BlobField(null=True)                       # 16 bytes; NULL once erased
+    # The commitment its consents' record hashes took to its identifier
+    # (consent.core.personal.subject_commitment): kept here only once it is erased.
+    commitment = CharField(max_length=32, null=True)
     erased_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("org", "lookup"), True),)
+        # The lookup alone (an HMAC under the organisation's own key): every query still
+        # filters by the organisation too.
+        indexes = ((("lookup",), True),)
 
 
 class OrgKey(BaseModel):

@@ -271,28 +271,37 @@ def row_fault(cov, row, events: dict):
     return None
 
 
+def _commitment(c) -> str | None:
+    """The commitment a consent's record hash took to its recorded subject's identifier: kept
+    in the subject's row once erased, else recomputed from the row (None: no secret)."""
+    if c.recorded_commitment is not None:
+        return c.recorded_commitment
+    if c.recorded_secret is None:
+        return None
+    return personal.subject_commitment(c.recorded_secret, c.recorded_subject)
+
+
 def _record_matches(c, legacy: bool) -> bool:
-    """Whether a consent row hashes to its record hash: over its evidence's commitment, or over
-    its plain evidence for a sealed record; either way round for a record with evidence still
-    held (one written by the previous version while an upgrade rolled out, or sealed by it)."""
-    first = None if legacy else c.recorded_secret
-    if consent_hash(c, first) == c.record_hash:
-        return True
-    if c.evidence is None or personal.is_tombstone(c.evidence):
-        return False
-    other = c.recorded_secret if legacy else None
-    return (other is not None or not legacy) and consent_hash(c, other) == c.record_hash
+    """Whether a consent row hashes to its record hash: with the commitments to its subject's
+    identifier and its evidence, or, for a sealed record, over its plain evidence and no
+    commitment; either way round (a record the previous version wrote while an upgrade rolled
+    out, or the new one before the chain was sealed)."""
+    current = (c.recorded_secret, _commitment(c))
+    ways = [(None, None), current] if legacy else [current, (None, None)]
+    return any(consent_hash(c, secret, commitment) == c.record_hash
+               for secret, commitment in ways)
 
 
 def consent_fault(c, holders: dict, last_audit_seq: int, sealed_seq: int = 0,
                   org_key: str | None = None) -> str | None:
     """Why a consent row (with its recording audit event) fails verification, or None.
 
-    Its record hash commits to its evidence under its recorded subject's secret
-    (``consent.core.personal``). A record of the sealed prefix was hashed over its plain
-    evidence, and its event may hold its subject's identifier: an erasure redacts that event
-    and records, in its own event (``reattested``), the record's hash as the erasure left it,
-    which the record is then checked against."""
+    Its record hash commits to its subject's identifier and its evidence under the subject's
+    secret (``consent.core.personal``); the subject's keyed lookup must be the identifier's. A
+    record of the sealed prefix was hashed over its plain evidence, and its event may hold its
+    subject's identifier: an erasure redacts that event and records, in its own event
+    (``reattested``), the record's hash as the erasure left it, which the record is then
+    checked against."""
     payload = c.audit_payload or {}
     if not payload:
         return "consent has no audit event"
@@ -310,12 +319,9 @@ def consent_fault(c, holders: dict, last_audit_seq: int, sealed_seq: int = 0,
             payload.get("subject_ref") != c.recorded_subject_id if "subject_ref" in payload
             else payload.get("subject") != c.recorded_subject):
         return "subject or purpose differs from what the audit event recorded"
-    elif "subject_ref" in payload and c.recorded_secret is not None and (
-            payload.get("subject_commitment") != personal.subject_commitment(
-                c.recorded_secret, c.recorded_subject)
-            or (org_key is not None and c.recorded_lookup != personal.keyed_hash(
-                org_key, personal.normalise(c.recorded_subject)))):
-        return "the subject's identifier differs from the one its audit event committed to"
+    if c.recorded_lookup is not None and org_key is not None and bytes(c.recorded_lookup) != \
+            personal.lookup_digest(org_key, c.recorded_subject):
+        return "the subject's lookup is not its identifier's"
     if holders.get(c.seq, c.recorded_subject_id) != c.subject_id:
         return "consent holder does not match its mapping events"
     if c.audit_seq <= last_audit_seq:

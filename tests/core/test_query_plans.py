@@ -95,7 +95,7 @@ def test_ledger_reads(ledger_with_statistics):
         ("consents by seq", queries.consents_by_seq(2), (org, 1, 5), None),
         ("events by id", queries.events_by_id(2), (org, "e-1", "e-2"), "audit_event_event_id"),
 
-        ("subject", queries.SUBJECT_BY_LOOKUP, (org, "s1"), "subject_org_id_lookup"),
+        ("subject", queries.SUBJECT_BY_LOOKUP, (org, b"s1"), "subject_lookup"),
         ("audit after", queries.AUDIT_AFTER, (org, 10, 100), "audit_event_org_id_seq"),
     ]
     for name, statement, params, index in cases:
