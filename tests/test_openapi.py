@@ -15,7 +15,9 @@ from tests.openapi_contract import check_response
 NO_BODY = {("post", "/api/consent/consent-links/regenerate/{request_id}"),
            ("post", "/ledger/v1/webhooks/{delivery_id}/replay"),
            ("post", "/ledger/v1/audit/verifications"),
-           ("post", "/ledger/v1/tokens/{token_id}/revoke")}
+           ("post", "/ledger/v1/tokens/{token_id}/revoke"),
+           ("post", "/ledger/v1/rights-requests/{request_id}/start"),
+           ("post", "/ledger/v1/rights-requests/{request_id}/complete")}
 UNSECURED = {"/healthz", "/readyz"}
 
 # Public by design too: the WordPress plugin's account check (the webspace key it takes is a

@@ -20,7 +20,7 @@ from tests.attestr_helpers import attestr  # noqa: F401  (fixture)
 
 # Every app's loops (control mode adds "control-clocks", tests/test_control.py).
 LOOPS = {"webhook-sender", "audit-verifier", "audit-checkpoints", "attestr-worker",
-         "veriff-expiry"}
+         "veriff-expiry", "retention"}
 
 
 def loop_threads() -> list[threading.Thread]:

@@ -52,6 +52,23 @@ ROUTES = {
     ("operators.Tokens", "GET"): Route(ADMIN.name, "/ledger/v1/tokens"),
     ("operators.TokenRevoke", "POST"): Route(ADMIN.name,
                                              "/ledger/v1/tokens/{op_token_id}/revoke"),
+    ("ledger.SubjectErasure", "POST"): Route(ADMIN.name, "/ledger/v1/subjects/{subject}/erasure",
+                                             {"reason": "isolation"}),
+    ("ledger.SubjectReport", "GET"): Route(ADMIN.name, "/ledger/v1/subjects/{subject}/report"),
+    ("ledger.RightsRequests", "GET"): Route(ADMIN.name, "/ledger/v1/rights-requests"),
+    ("ledger.RightsRequests", "POST"): Route(ADMIN.name, "/ledger/v1/rights-requests",
+                                             {"kind": "access", "subject": "zz-b-subject"}),
+    ("ledger.RightsRequestOne", "GET"): Route(ADMIN.name,
+                                              "/ledger/v1/rights-requests/{rights_request_id}"),
+    ("ledger.RightsRequestStart", "POST"): Route(
+        ADMIN.name, "/ledger/v1/rights-requests/{rights_request_id}/start"),
+    ("ledger.RightsRequestComplete", "POST"): Route(
+        ADMIN.name, "/ledger/v1/rights-requests/{rights_request_id}/complete"),
+    ("ledger.RightsRequestRefuse", "POST"): Route(
+        ADMIN.name, "/ledger/v1/rights-requests/{rights_request_id}/refuse", {"reason": "no"}),
+    ("ledger.Retention", "GET"): Route(ADMIN.name, "/ledger/v1/retention"),
+    ("ledger.Retention", "PUT"): Route(ADMIN.name, "/ledger/v1/retention",
+                                       {"subject_days": 30, "evidence_days": None}),
 }
 
 
@@ -64,6 +81,11 @@ def setup(world) -> None:
     world.values.update(consent_id=r.json["id"], subject="zz-marker-a-subject",
                         purpose="zz-marker-a-purpose")
     world.markers.append(r.json["id"])
+    r = world.client.post("/ledger/v1/rights-requests", headers=world.a.headers(), json={
+        "kind": "erasure", "subject": "zz-marker-a-subject", "reason": "zz-marker-a-reason"})
+    assert r.status_code == 201, r.json
+    world.values.update(rights_request_id=r.json["id"])
+    world.markers += [r.json["id"], "zz-marker-a-reason"]
 
 
 # -- fuzz -----------------------------------------------------------------------------------
@@ -177,7 +199,8 @@ class LedgerRecord(CrashKind):
 TESTING = DialectTesting(
     name="ledger",
     isolation=Isolation(kinds=(ADMIN,), routes=ROUTES, setup=setup,
-                        by_id=("{consent_id}", "{op_user_id}", "{op_token_id}")),
+                        by_id=("{consent_id}", "{op_user_id}", "{op_token_id}",
+                               "{rights_request_id}")),
     fuzz=Fuzz(headers=fuzz_headers, known=fuzz_known),
     bench=Bench(writes=writes, reads=reads, mechanisms=(RECORD,),
                 floor=(FloorRoute(r"^/ledger/v1/consents$", floor_record),)),
