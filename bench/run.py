@@ -27,6 +27,9 @@ Parts (``--only`` picks some; all by default):
 * ``stub``: control mode for client test suites (bench/stub.py): the pytest plugin's fixture
   starting a fresh service until it answers (target well under 3 s), and ``POST /_control/reset``
   of an organisation holding the small ledger's consents (target well under 1 s).
+* ``layout``: the storage layout before and after personal data became erasable, side by side
+  (bench/layout.py): every read and every dialect's hot write on a ``--big`` ledger served by
+  the baseline commit and by this checkout at once, alternating; after/before ratios.
 * ``erasure``: erasing a subject with 1,000 records, and the access report of one
   (bench/erasure.py), every round and the median.
 * ``webhooks``: one slow receiver delays nobody else (bench/webhooks.py): organisation A's
@@ -53,13 +56,13 @@ from pathlib import Path
 
 from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 
-from . import dialects, erasure, peers, stub, webhooks, wrk
+from . import dialects, erasure, layout, peers, stub, webhooks, wrk
 from .report import ROOT, machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
 from .wrk import CEILING, FLOOR_PREFIX as PREFIX, Scenario
 
 PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export", "webhooks", "stub",
-         "erasure")
+         "erasure", "layout")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -71,6 +74,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=1_000_000)
+    parser.add_argument("--baseline", default=layout.BASELINE,
+                        help="the commit the layout part compares with (before)")
     parser.add_argument("--only", action="append", choices=PARTS,
                         help="measure only these parts (repeat)")
     args = parser.parse_args(argv)
@@ -79,7 +84,7 @@ def main(argv=None) -> int:
     tool = wrk.ensure_wrk()
     OUT.mkdir(parents=True, exist_ok=True)
     # The file name carries the prefill's version: a changed prefill builds new files.
-    small = OUT / f"ledger-{args.small}-v2.sqlite3"
+    small = OUT / f"ledger-{args.small}-v3.sqlite3"
     if set(parts) - {"webhooks"}:
         prefill(small, args.small)
     bench = Bench(tool, args)
@@ -88,7 +93,7 @@ def main(argv=None) -> int:
     ok = True
     if "writes" in parts:
         report["parts"]["writes"] = bench.writes(small)
-    big = OUT / f"ledger-{args.big}-v2.sqlite3"
+    big = OUT / f"ledger-{args.big}-v3.sqlite3"
     if "peers" in parts:
         prefill(big, args.big)
         report["parts"]["peers"] = peer = bench.peers(small, big)
@@ -111,6 +116,8 @@ def main(argv=None) -> int:
         ok = ok and hooks["ok"]
     if "erasure" in parts:
         report["parts"]["erasure"] = erasure.measure(small, args.rounds, bench.show)
+    if "layout" in parts:
+        report["parts"]["layout"] = layout.measure(bench, big, args.big, args.baseline)
     if "stub" in parts:
         report["parts"]["stub"] = stubbed = stub.measure(small, args.small, args.rounds,
                                                          bench.show)
@@ -484,6 +491,9 @@ def row_counts(path) -> dict[str, int]:
 
 def write_markdown(report: dict) -> None:
     s = report["settings"]
+    if "layout" in report["parts"]:
+        replace_block("<!-- bench:layout -->", "<!-- /bench:layout -->",
+                      "\n".join(layout.markdown(report["parts"]["layout"])))
     if "erasure" in report["parts"]:
         r = report["parts"]["erasure"]
         replace_block("<!-- bench:erasure -->", "<!-- /bench:erasure -->", "\n".join([

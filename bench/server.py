@@ -45,10 +45,14 @@ def prefill(path: Path, records: int) -> None:
     conn = storage.db.connection()
     start = time.time()
     now = storage.utcnow().isoformat(sep=" ")
+    from consent.core import personal
+
     with storage.db.atomic():
-        conn.executemany('INSERT INTO "subject" (id, org_id, identifier, created_at) '
-                         "VALUES (?, ?, ?, ?)",
-                         ((i + 1000, org.id, f"s{i}", now) for i in range(subjects)))
+        key = personal.org_key(org.id, create=True)   # subjects are found by keyed lookup
+        conn.executemany('INSERT INTO "subject" (id, org_id, identifier, lookup, secret, '
+                         "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                         ((i + 1000, org.id, f"s{i}", personal.lookup_digest(key, f"s{i}"),
+                           personal.new_secret(), now) for i in range(subjects)))
         rows = (
             (f"00000000-0000-4000-8000-{n:012d}", org.id, 1000 + n // RECORDS_PER_SUBJECT,
              1000 + n // RECORDS_PER_SUBJECT, purposes[n % PURPOSES], "1",
@@ -93,8 +97,9 @@ class Server:
     ``env`` adds settings (e.g. CONSENT_SQLITE_WRITER_LOCK)."""
 
     def __init__(self, db_path: Path, workers: int, app_spec: str = "app:app",
-                 env: dict | None = None):
+                 env: dict | None = None, root: Path = ROOT):
         self.app_spec = app_spec
+        self.root = root   # the checkout served (another commit's, for a before/after)
         self.db_path = db_path
         self.port = free_port()
         self.env = {**os.environ, "CONSENT_DATABASE_URL": f"sqlite:///{db_path}",
@@ -104,7 +109,7 @@ class Server:
         self.proc = None
 
     def flask(self, *args) -> str:
-        return subprocess.run([str(VENV_BIN / "flask"), "--app", "app", *args], cwd=ROOT,
+        return subprocess.run([str(VENV_BIN / "flask"), "--app", "app", *args], cwd=self.root,
                               env=self.env, check=True, capture_output=True, text=True).stdout
 
     def __enter__(self):
@@ -113,7 +118,7 @@ class Server:
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers",
              str(self.workers), "--log-level", "warning", self.app_spec],
-            cwd=ROOT, env=self.env, start_new_session=True)
+            cwd=self.root, env=self.env, start_new_session=True)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
