@@ -322,6 +322,23 @@ def test_journal_masks_credentials_and_filters(client, org, other_org):
     assert len(control(client, other_org, "GET", "/requests").json["items"]) == 1
 
 
+def test_an_erasure_deletes_the_journal_entries_that_name_the_person(client, org):
+    who = "journal.person+1@example.com"
+    record(client, org, subject=who)
+    client.get(f"/ledger/v1/subjects/{who.replace('@', '%40')}/state", headers=org.headers())
+    client.get("/ledger/v1/consents", query_string={"subject": who}, headers=org.headers())
+    record(client, org, subject="someone-else")
+    assert len(control(client, org, "GET", "/requests").json["items"]) == 4
+    erased = client.post(f"/ledger/v1/subjects/{who}/erasure", headers=org.headers()).json
+    assert erased["tables"]["control_request"] == 3
+    left = control(client, org, "GET", "/requests").json["items"]
+    # left: the other person's request, and the erasure's own, which names the person and
+    # is journaled once it has answered (the client's own record of what it asked)
+    assert [e["path"] for e in left] == [f"/ledger/v1/subjects/{who}/erasure",
+                                         "/ledger/v1/consents"]
+    assert who not in json.dumps(left[1:]) and "journal.person" not in json.dumps(left[1:])
+
+
 def test_journal_keeps_a_bounded_body(client, org):
     big = "x" * (70 * 1024)
     client.post("/ledger/v1/consents", json={**GRANT, "evidence": {"blob": big}},

@@ -382,3 +382,27 @@ def clear_journal(org_id: str) -> int:
 
 
 __all__ = ["Stub", "reset", "state", "db"]
+
+
+def forget(person) -> dict:
+    """Erasure (``consent.core.rights``): the journal's requests that name the person (one of
+    their identifiers or addresses in the path or the query, decoded, or in the body, as sent
+    or JSON-escaped) are deleted. The journal is a bounded ring per organisation
+    (:data:`JOURNAL_RING`), so it is read whole. Runs after every dialect's erasure, in its
+    transaction."""
+    import json
+    from urllib.parse import unquote, unquote_plus
+
+    values = [v for v in set(person.identifiers) | set(person.addresses) if v]
+    needles = {n for v in values for n in (v, json.dumps(v)[1:-1])}
+    t = ControlRequest
+    doomed = []
+    for row in t.select(t.id, t.path, t.query, t.body).where(t.org == person.org_id):
+        text = "\n".join((unquote(row.path or ""), unquote_plus(row.query or ""),
+                          row.body or ""))
+        if any(n in text for n in needles):
+            doomed.append(row.id)
+    gone = 0
+    for start in range(0, len(doomed), 256):
+        gone += t.delete().where(t.id.in_(doomed[start:start + 256])).execute()
+    return {"control_request": gone} if gone else {}

@@ -102,11 +102,15 @@ class People:
     the sealed prefix that hold it into ``person.redact``; files into ``person.after_commit``).
     ``report(person) -> dict``: its section of the access report (JSON values).
     ``retention(org_id, cutoff) -> {table: rows}``: erase evidence files (proofs, media)
-    received before ``cutoff``, in its own transaction(s) with an audit event each."""
+    received before ``cutoff``, in its own transaction(s) with an audit event each.
+    ``forget(person) -> {table: rows}``: after every part's ``erase`` (so ``person.addresses``
+    holds every address they found), delete what is kept of the person outside the tables
+    any erase covers (control mode's request journal)."""
 
     erase: Callable[[Person], dict] | None = None
     report: Callable[[Person], dict] | None = None
     retention: Callable[[str, dt.datetime], dict] | None = None
+    forget: Callable[[Person], dict] | None = None
 
 
 _people: dict[str, People] = {}
@@ -164,7 +168,7 @@ def find(org_id: str, identifier: str):
 
 # -- erasure --------------------------------------------------------------------------------------
 
-def _json_like(value: str) -> str:
+def like_json(value: str) -> str:
     """A LIKE pattern matching text whose JSON holds the string ``value``."""
     text = json.dumps(value, ensure_ascii=False)[1:-1]
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -214,12 +218,6 @@ def _erase_core(person: Person) -> dict:
                 event.update(ConsentEvent, row, data=kept)
                 erased_events += 1
     counts["consent_event"] = erased_events
-    person.addresses.update(person.identifiers)
-    mails = 0
-    for address in sorted(person.addresses):
-        mails += queries.FORGET_MAIL.execute((org_id, address, _json_like(address))).rowcount
-        queries.FORGET_IDEMPOTENCY.execute((org_id, _json_like(address)))
-    counts["outbox_message"] = mails
     for sid in person.subject_ids:
         queries.FORGET_REQUESTS.execute((org_id, sid))
         secret, identifier = person.secrets.get(sid), person.names.get(sid)
@@ -227,6 +225,20 @@ def _erase_core(person: Person) -> dict:
         queries.ERASE_SUBJECT.execute((kept, person.now, org_id, sid))
     counts["subject"] = len(person.subject_ids)
     return counts, reattest
+
+
+def _forget_uncovered(person: Person) -> dict:
+    """The core's tables no audit event covers: mails in the outbox to or about the person,
+    and stored answers of idempotent requests that name them (by any identifier or address
+    the erasure found)."""
+    person.addresses.update(person.identifiers)
+    mails = stored = 0
+    for address in sorted(a for a in person.addresses if a):
+        mails += queries.FORGET_MAIL.execute(
+            (person.org_id, address, like_json(address))).rowcount
+        stored += queries.FORGET_IDEMPOTENCY.execute(
+            (person.org_id, like_json(address))).rowcount
+    return {"outbox_message": mails, "idempotency_record": stored}
 
 
 def erase(org_id: str, identifier: str, *, actor: str, source: str = "ledger",
@@ -269,6 +281,11 @@ def _erase(org_id: str, identifier: str, *, actor: str, source: str, request_id:
     for name, part in sorted(_people.items()):
         if part.erase is not None:
             for table, n in (part.erase(person) or {}).items():
+                tables[table] = tables.get(table, 0) + n
+    tables.update(_forget_uncovered(person))
+    for name, part in sorted(_people.items()):
+        if part.forget is not None:
+            for table, n in (part.forget(person) or {}).items():
                 tables[table] = tables.get(table, 0) + n
     sealed = personal.sealed_seq(org_id)
     redacted = 0

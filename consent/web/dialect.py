@@ -176,7 +176,10 @@ def install(dialects) -> None:
     hooks.install([pair for d in dialects for pair in d.subscriptions])
     usage.install_consent_lookups([d.consent_lookup for d in dialects
                                    if d.consent_lookup is not None])
-    rights.install({d.name: d.people for d in dialects if d.people is not None})
+    from consent.control.store import forget as forget_journal
+
+    rights.install({**{d.name: d.people for d in dialects if d.people is not None},
+                    "control": rights.People(forget=forget_journal)})
 
 
 def register(app, api, dialect: Dialect) -> None:
