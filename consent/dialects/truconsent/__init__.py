@@ -132,6 +132,7 @@ Modules: ``routes`` (the views), ``points`` (assets, collection points), ``links
 tokens, lifecycle, the collector's checks), ``logs`` (consent logs), ``sdk`` (what the SDKs read
 and write), ``origins`` (allowed origins per asset), ``phones`` (phone rules and masking),
 ``mail`` (the consent email and local outbox), ``pages`` (collector and outbox pages),
+``people`` (erasure and access report of a data principal's data),
 ``queries`` (hand-written SQL), ``models``, ``errors``, ``cli``; page text in ``templates/``.
 """
 from __future__ import annotations
@@ -148,6 +149,7 @@ from . import models, points
 from .cli import truconsent_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
+from .people import PEOPLE
 from .routes import LINK_AUTH, admin_blp, blp
 
 DEMO_PURPOSES = [
@@ -223,4 +225,7 @@ DIALECT = Dialect(
                                     "X-User-Id"),
                      methods=("GET", "POST"), origins="*")),
     schema=models.SCHEMA,
+    # people's rights: erasure blanks phones, log metadata and request ids, deletes consent
+    # emails; the access report's truConsent section (.people)
+    people=PEOPLE,
 )
