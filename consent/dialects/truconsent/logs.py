@@ -153,10 +153,12 @@ class FieldErrors(Invalid):
 def mapping(org_id: str, data: dict, cache: dict | None = None) -> dict:
     """What a ``mapped`` consent event says as truConsent shows it: ``{from, to, metadata}``.
     Events name the subjects and the identity link by id (their identifiers and metadata are
-    read from those rows, so an erased person's are gone: None); events from before personal
-    data became erasable held them in their data."""
+    read from those rows); events from before personal data became erasable held them in their
+    data. An erased person's identifier is ``""`` (as a log's ``dp_id`` then is), their
+    metadata None."""
     if "from_subject" not in data and "link_id" not in data:
-        return {"from": data.get("from"), "to": data.get("to"), "metadata": data.get("metadata")}
+        return {"from": data.get("from") or "", "to": data.get("to") or "",
+                "metadata": data.get("metadata")}
     cache = {} if cache is None else cache
 
     def read(key, statement, ref):
@@ -168,7 +170,7 @@ def mapping(org_id: str, data: dict, cache: dict | None = None) -> dict:
 
     def identifier(ref):
         row = read("subject", queries.SUBJECT_BY_ID, ref)
-        return (row.identifier or None) if row is not None else None
+        return row.identifier if row is not None else ""
 
     link = read("link", queries.SUBJECT_LINK_BY_ID, data.get("link_id"))
     return {"from": identifier(data.get("from_subject")), "to": identifier(data.get("to_subject")),
