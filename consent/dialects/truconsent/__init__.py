@@ -26,6 +26,8 @@ GET /api/consent/consent-links/history?limit=50&offset=0   (limit 1-200)
   out {total, limit, offset, items: [{request_id, event_id, phone ("+*********210"),
        collection_point_id, collection_point_display_id, collection_point_title, asset_id,
        status, is_completed, expires_at, created_at, regeneration_count, consent_link}]}
+  (the requests of an erased data principal are left out; their status and regeneration are
+  404 "Consent request not found" and their links are refused as unknown ones: see .people)
 
 GET /api/consent/consent-links/status/{request_id}
   out {request_id, event_id, status: active|complete|expired, collection_point_id,
