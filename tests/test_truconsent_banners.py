@@ -318,13 +318,19 @@ def test_a_version_1_database_migrates_to_banners(client, org):
         db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "audit_seq"')
     # and a log's consent_seq had its old name (migration 4)
     db.execute_sql('ALTER TABLE "truconsent_log" RENAME COLUMN "consent_seq" TO "consent_id"')
+    # nor was personal data erasable (migration 5)
+    db.execute_sql('DROP INDEX "truconsent_request_org_id_subject_id"')
+    for table, column in (("truconsent_request", "subject_id"), ("truconsent_request", "pd_salt"),
+                          ("truconsent_log", "pd_salt")):
+        db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    db.execute_sql('DROP TABLE "truconsent_personal_ref"')
     db.execute_sql('DELETE FROM "schema_migration" WHERE "component" = ?'.replace(
         "?", "%s" if storage.is_postgres() else "?"), ("truconsent",))
     migrate.SchemaMigration.create(component="truconsent", version=1, description="baseline")
-    assert "truconsent 1 < 4" in migrate.problem()
+    assert "truconsent 1 < 5" in migrate.problem()
     applied = migrate.upgrade()
     assert [(a.component, a.version) for a in applied] == [
-        ("truconsent", 2), ("truconsent", 3), ("truconsent", 4)]
+        ("truconsent", 2), ("truconsent", 3), ("truconsent", 4), ("truconsent", 5)]
     assert migrate.problem() is None
     assert "consent_seq" in {c.name for c in db.get_columns("truconsent_log")}
     for table, columns in NEW_COLUMNS.items():

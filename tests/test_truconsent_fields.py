@@ -114,19 +114,24 @@ def _mapped(s):
     return SubjectLink.select().order_by(SubjectLink.created_at.desc()).get()
 
 
+def _mapped_event(s):
+    return ConsentEvent.get(ConsentEvent.type == "mapped").data
+
+
 MAP_USER = [  # seed 004: POST /api/v1/external/consents/map-user, "Body"
-    Row("anonymousId", "subject_link.anonymous; each moved consent's mapped event (from)",
+    # (the mapped event names the subjects and the link by id: the values are in their rows)
+    Row("anonymousId", "subject_link.anonymous; each moved consent's mapped event (from_subject)",
         lambda s: (Subject.get_by_id(_mapped(s).anonymous_id).identifier,
-                   ConsentEvent.get(ConsentEvent.type == "mapped").data["from"]),
+                   Subject.get_by_id(_mapped_event(s)["from_subject"]).identifier),
         lambda v: (v, v), ""),
-    Row("authenticatedUserId", "subject_link.authenticated; the mapped event (to); each moved "
-        "consent's holder",
+    Row("authenticatedUserId", "subject_link.authenticated; the mapped event (to_subject); each "
+        "moved consent's holder",
         lambda s: (Subject.get_by_id(_mapped(s).authenticated_id).identifier,
-                   ConsentEvent.get(ConsentEvent.type == "mapped").data["to"]),
+                   Subject.get_by_id(_mapped_event(s)["to_subject"]).identifier),
         lambda v: (v, v), ""),
-    Row("metadata", "subject_link.metadata; the mapped event; the audit event",
+    Row("metadata", "subject_link.metadata (the mapped event's link_id names it)",
         lambda s: (_mapped(s).metadata,
-                   ConsentEvent.get(ConsentEvent.type == "mapped").data["metadata"]),
+                   SubjectLink.get_by_id(_mapped_event(s)["link_id"]).metadata),
         lambda v: (v, v), "not an object"),
 ]
 
@@ -243,8 +248,9 @@ def _save_consent(client, b):
 
 
 SUPPRESSION = [  # BannerService.submitSuppression
-    Row("userId", "truconsent_suppression.user_id",
-        lambda s: {r.user_id for r in TcSuppression.select()}, lambda v: {v}, ""),
+    Row("userId", "truconsent_suppression.subject_id (the user id's subject)",
+        lambda s: {Subject.get_by_id(r.subject_id).identifier for r in TcSuppression.select()},
+        lambda v: {v}, ""),
     Row("declinedPurposeIds", "truconsent_suppression.purpose_id, one row each",
         lambda s: [r.purpose_id for r in TcSuppression.select().order_by(TcSuppression.id)],
         None, ["no-such-purpose"]),

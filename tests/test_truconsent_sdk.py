@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from consent.core import auth, ledger
-from consent.core.storage import AuditEvent, Consent, IdempotencyRecord
+from consent.core.storage import AuditEvent, Consent, IdempotencyRecord, Subject
 from consent.dialects.truconsent import sdk as sdk_module
 from consent.dialects.truconsent.models import TcLog, TcSuppression
 from tests import truconsent_sdk_requests as req
@@ -244,12 +244,14 @@ def test_react_native_reject_all_then_suppression(banner, client, org):
     assert (r.status_code, r.json) == (200, {
         "success": True, "user_id": "u2", "declined_purpose_ids": ["kyc", "offers"],
         "message": "Recorded 2 suppressed purposes"})
-    assert [(s.user_id, s.purpose_id) for s in TcSuppression.select().order_by(TcSuppression.id)
+    assert [(Subject.get_by_id(s.subject_id).identifier, s.purpose_id)
+            for s in TcSuppression.select().order_by(TcSuppression.id)
             ] == [("u2", "kyc"), ("u2", "offers")]
     event = AuditEvent.select().order_by(AuditEvent.seq.desc()).get()
     rows = event.payload.pop("rows")   # the hashes of the rows it wrote (consent.core.covered)
     assert (event.action, event.payload) == ("truconsent.suppression.recorded", {
-        "user_id": "u2", "purpose_ids": ["kyc", "offers"]})
+        "subject_ref": Subject.get(Subject.identifier == "u2").id,
+        "purpose_ids": ["kyc", "offers"]})
     assert sorted(rows) == ["truconsent_suppression"]
     assert sorted(rows["truconsent_suppression"]) == sorted(
         str(s.id) for s in TcSuppression.select())

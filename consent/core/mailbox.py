@@ -36,3 +36,12 @@ def mark_delivered(message_ids: list[int]) -> None:
     """Mark messages (of the local outbox) delivered and forget their full addresses."""
     for chunk in sql.chunks(sorted(message_ids)):
         queries.mail_delivered(sql.padded(len(chunk))).execute(sql.pad(chunk))
+
+
+def forget(org_id: str, message_ids: list[int]) -> int:
+    """Delete messages of the organisation (their person was erased). Returns how many."""
+    done = 0
+    for chunk in sql.chunks(sorted(set(message_ids))):
+        done += queries.forget_mail_by_id(sql.padded(len(chunk))).execute(
+            (org_id, *sql.pad(chunk))).rowcount
+    return done

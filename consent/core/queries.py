@@ -738,6 +738,13 @@ FORGET_MAIL = sql.Statement(
     f"DELETE FROM {_t} WHERE {_t.org} = ? AND ({_t.to_address} = ? OR {_t.body_text} LIKE ? "
     "ESCAPE '\\')")
 
+
+@lru_cache(maxsize=None)
+def forget_mail_by_id(n: int) -> sql.Statement:
+    """Delete the organisation's messages of an ``IN`` list of ``n`` (padded) ids."""
+    t = Table(OutboxMessage)
+    return sql.Statement(f"DELETE FROM {t} WHERE {t.org} = ? AND {t.id} IN ({sql.marks(n)})")
+
 _t = Table(RightsRequest, "t")
 RIGHTS_REQUEST = sql.model_select(RightsRequest)
 RIGHTS_REQUEST_BY_ID = RIGHTS_REQUEST.where(*eq(_t.org, _t.id))

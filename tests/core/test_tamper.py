@@ -573,14 +573,16 @@ def test_deleting_a_truconsent_suppression(client, runner, org, full):
     path = "/api/v1/external/consents/dp-timeline?user_id=sdk-user"
     events = [i["event"] for i in client.get(path, headers=h).json["items"]]
     assert "suppressed" in events
-    row = TcSuppression.get(TcSuppression.user_id == "sdk-user")
+    row = TcSuppression.get(TcSuppression.subject_id == ledger.find_subject(org.org.id,
+                                                                             "sdk-user").id)
     TcSuppression.delete().where(TcSuppression.id == row.id).execute()
     assert "suppressed" not in [i["event"] for i in client.get(path, headers=h).json["items"]]
     assert_named(client, runner, org, "truconsent_suppression", row.id, MISSING)
 
 
 def test_editing_a_truconsent_suppression(client, runner, org, full):
-    row = TcSuppression.get(TcSuppression.user_id == "sdk-user")
+    row = TcSuppression.get(TcSuppression.subject_id == ledger.find_subject(org.org.id,
+                                                                             "sdk-user").id)
     TcSuppression.update(purpose_id="sdk-kyc").where(TcSuppression.id == row.id).execute()
     assert_named(client, runner, org, "truconsent_suppression", row.id, CHANGED)
 

@@ -26,6 +26,8 @@ GET /api/consent/consent-links/history?limit=50&offset=0   (limit 1-200)
   out {total, limit, offset, items: [{request_id, event_id, phone ("+*********210"),
        collection_point_id, collection_point_display_id, collection_point_title, asset_id,
        status, is_completed, expires_at, created_at, regeneration_count, consent_link}]}
+  (the requests of an erased data principal are left out; their status and regeneration are
+  404 "Consent request not found" and their links are refused as unknown ones: see .people)
 
 GET /api/consent/consent-links/status/{request_id}
   out {request_id, event_id, status: active|complete|expired, collection_point_id,
@@ -132,6 +134,7 @@ Modules: ``routes`` (the views), ``points`` (assets, collection points), ``links
 tokens, lifecycle, the collector's checks), ``logs`` (consent logs), ``sdk`` (what the SDKs read
 and write), ``origins`` (allowed origins per asset), ``phones`` (phone rules and masking),
 ``mail`` (the consent email and local outbox), ``pages`` (collector and outbox pages),
+``people`` (erasure and access report of a data principal's data),
 ``queries`` (hand-written SQL), ``models``, ``errors``, ``cli``; page text in ``templates/``.
 """
 from __future__ import annotations
@@ -148,6 +151,7 @@ from . import models, points
 from .cli import truconsent_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
+from .people import PEOPLE
 from .routes import LINK_AUTH, admin_blp, blp
 
 DEMO_PURPOSES = [
@@ -223,4 +227,7 @@ DIALECT = Dialect(
                                     "X-User-Id"),
                      methods=("GET", "POST"), origins="*")),
     schema=models.SCHEMA,
+    # people's rights: erasure blanks phones, log metadata and request ids, deletes consent
+    # emails; the access report's truConsent section (.people)
+    people=PEOPLE,
 )

@@ -5,13 +5,19 @@ A link is ``{public URL}/{org subdomain}/{cp display id}/{event id}?t=<token>``;
 itsdangerous signature (salt ``consent-link``) over the organisation, collection point and event,
 checked with the request's own lifetime as ``max_age``. Opening and answering a link is
 :func:`resolve` and :func:`complete`; every write is one transaction with its audit event(s).
+
+A request names its data principal by the ledger's subject of the phone (made with the request),
+and its audit events by ``subject_ref``; the phone itself is a personal column (salted). Once the
+person is erased (:mod:`.people`) the request is no one's: its phone is ``[erased]``, the
+history leaves it out, its status and regeneration answer 404 and its links are refused as an
+unknown link is.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from consent.core import audit, ledger, tokens
+from consent.core import audit, ledger, personal, tokens
 from consent.core.errors import Conflict, Gone, NotFound, RateLimited
 from consent.core.storage import is_postgres, new_uuid, transaction, utcnow
 from schemas.common import iso
@@ -63,8 +69,10 @@ def create(secret_key, public_url: str, org, cp, phone: str, expiry_hours: int,
     at = models.now()
     with transaction():
         written = audit.begin(org.id)
+        subject = ledger._subject(org.id, phone)   # the data principal's pseudonym
         request_id, event_id = new_uuid(), new_uuid()
         req = written.create(TcConsentRequest, id=request_id, org_id=org.id,
+                             subject_id=subject.id,
                              collection_point_id=cp.id, phone=phone, expiry_hours=expiry_hours,
                              data_collection_timestamp=data_collection_timestamp or at,
                              current_event_id=event_id,
@@ -73,7 +81,7 @@ def create(secret_key, public_url: str, org, cp, phone: str, expiry_hours: int,
         written.append(actor=actor, action="truconsent.link.created",
                        entity_type="consent_link", entity_id=request_id, payload={
                          "event_id": event_id, "collection_point_id": cp.id,
-                         "phone": mask_phone(phone), "expires_at": iso(event.expires_at)})
+                         "subject_ref": subject.id, "expires_at": iso(event.expires_at)})
     return Issued(req, event, url(public_url, org, cp.display_id, event_id, event.token))
 
 
@@ -123,7 +131,7 @@ def history(public_url: str, org, limit: int, offset: int) -> tuple[int, list[Su
 def get_request(org, request_id: str, lock: bool = False):
     statement = queries.REQUEST_BY_ID_LOCKED if lock and is_postgres() else queries.REQUEST_BY_ID
     req = statement.one((org.id, request_id))
-    if req is None:
+    if req is None or req.phone == personal.ERASED:
         raise NotFound("Consent request not found")
     return req
 
@@ -193,6 +201,8 @@ def resolve(secret_key, subdomain: str, cp_display: str, event_id: str,
         raise LinkError("tampered")
     org = ledger.get_org(event.org_id)
     req = queries.REQUEST_BY_ID.one((event.org_id, event.request_id))
+    if req.phone == personal.ERASED:   # its person was erased: a link of no one
+        raise LinkError("tampered")
     cp = queries.CP_BY_ID.one((req.collection_point_id,))
     if org.subdomain != subdomain or cp.display_id != cp_display:
         raise LinkError("tampered")

@@ -150,15 +150,41 @@ class FieldErrors(Invalid):
         self.messages = messages
 
 
+def mapping(org_id: str, data: dict, cache: dict | None = None) -> dict:
+    """What a ``mapped`` consent event says as truConsent shows it: ``{from, to, metadata}``.
+    Events name the subjects and the identity link by id (their identifiers and metadata are
+    read from those rows); events from before personal data became erasable held them in their
+    data. An erased person's identifier is ``""`` (as a log's ``dp_id`` then is), their
+    metadata None."""
+    if "from_subject" not in data and "link_id" not in data:
+        return {"from": data.get("from") or "", "to": data.get("to") or "",
+                "metadata": data.get("metadata")}
+    cache = {} if cache is None else cache
+
+    def read(key, statement, ref):
+        if ref is None:
+            return None
+        if (key, ref) not in cache:
+            cache[key, ref] = statement.one((org_id, ref))
+        return cache[key, ref]
+
+    def identifier(ref):
+        row = read("subject", queries.SUBJECT_BY_ID, ref)
+        return row.identifier if row is not None else ""
+
+    link = read("link", queries.SUBJECT_LINK_BY_ID, data.get("link_id"))
+    return {"from": identifier(data.get("from_subject")), "to": identifier(data.get("to_subject")),
+            "metadata": link.metadata if link is not None else None}
+
+
 def _mappings(org, rows: list) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {}
     if not rows:
         return out
+    cache: dict = {}
     for e in ledger.events_of_consents(org.id, [r.seq for r in rows], mapped_only=True):
-        data = e.data or {}
         out.setdefault(e.consent_seq, []).append({
-            "from": data.get("from"), "to": data.get("to"), "metadata": data.get("metadata"),
-            "mapped_at": iso(e.at)})
+            **mapping(org.id, e.data or {}, cache), "mapped_at": iso(e.at)})
     return out
 
 

@@ -2,7 +2,9 @@
 
 The recipient's address is used to send and then dropped: an SMTP send stores only a masked
 address; the local outbox keeps the full address only while the message waits for the operator
-(``flask --app app truconsent outbox done`` clears it).
+(``flask --app app truconsent outbox done`` clears it). Each message is remembered under the
+request's subject (``TcPersonalRef``), so erasing the person deletes it; its audit event names
+neither the address nor the person, only the request and the message.
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app, render_template
 
-from consent.core import audit, mailbox
+from consent.core import audit, mailbox, sql
 from consent.core.storage import transaction
 
+from .models import REF_MAIL, TcPersonalRef
 from .phones import mask_email
 
 log = logging.getLogger("consent.truconsent.mail")
@@ -53,7 +56,7 @@ def smtp_send(url: str, sender: str, to: str, subject: str, text: str, html: str
 
 
 def send_consent_email(org, cp, to: str, link: str, expires_at, request_id: str,
-                       actor: str) -> str:
+                       actor: str, subject_id: int | None = None) -> str:
     """Send (or queue) the consent email. Returns "sent" or "failed"; never raises."""
     config = current_app.config
     subject, text, html = compose(org, cp, link, expires_at)
@@ -75,10 +78,12 @@ def send_consent_email(org, cp, to: str, link: str, expires_at, request_id: str,
                 org.id, to_masked=mask_email(to), subject=subject, body_text=text,
                 body_html=html, transport=transport,
                 status="queued" if transport == "outbox" else status, to_address=keep)
+            if subject_id is not None:
+                sql.insert(TcPersonalRef, {"org_id": org.id, "subject_id": subject_id,
+                                           "kind": REF_MAIL, "ref": message.id})
             audit.append(org.id, actor=actor, action=f"truconsent.email.{status}",
                          entity_type="consent_link", entity_id=request_id, payload={
-                             "transport": transport, "to": mask_email(to),
-                             "outbox_id": message.id})
+                             "transport": transport, "outbox_id": message.id})
     except Exception:
         log.exception("could not record the consent email for request %s", request_id)
         if transport == "outbox":

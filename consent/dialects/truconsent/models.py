@@ -5,12 +5,24 @@ Migrations of the ``truconsent`` component: 1, the baseline; 2, what a banner sh
 sends (an asset's type, description and allowed origins; a collection point's consent type and
 banner settings; the per-purpose value an SDK sent on each log; suppressions); 3, every table
 covered by the audit chain; 4, ``truconsent_log.consent_id`` renamed ``consent_seq`` (it holds
-the consent's ``seq``)."""
+the consent's ``seq``); 5, personal data erasable (``consent.core.personal``, see :mod:`.people`):
+a consent request names its data principal's subject (``subject_id``) and its phone is salted, a
+suppression names the subject instead of the plain user id, a log's metadata and request id are
+salted, and ``truconsent_personal_ref`` remembers which audit events and outbox mails of the
+subject hold personal data."""
 from __future__ import annotations
 
 import datetime as dt
 
-from peewee import AutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+from peewee import (
+    AutoField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    SqliteDatabase,
+    TextField,
+)
 
 from consent.core import covered
 from consent.core.components import Component
@@ -81,7 +93,7 @@ class TcConsentRequest(BaseModel):
     id = CharField(primary_key=True, max_length=36, default=new_uuid)  # request_id
     org = ForeignKeyField(Organisation, on_delete="CASCADE")
     collection_point = ForeignKeyField(TcCollectionPoint)
-    phone = CharField(max_length=20)  # the data principal's identifier (E.164)
+    phone = CharField(max_length=20)  # the data principal's identifier (E.164); ERASED once erased
     expiry_hours = IntegerField()
     data_collection_timestamp = DateTimeField()
     current_event_id = CharField(max_length=36)
@@ -95,10 +107,15 @@ class TcConsentRequest(BaseModel):
     created_at = DateTimeField()
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
     audit_seq = IntegerField(null=True)
+    # The data principal's subject (the ledger's pseudonym of the phone; made with the request),
+    # by which erasure finds the request. NULL only between migrations 1 and 5.
+    subject_id = IntegerField(null=True)
+    # The salt its hash is taken with while it holds personal data (consent.core.personal).
+    pd_salt = CharField(max_length=32, null=True)
 
     class Meta:
         table_name = "truconsent_request"
-        indexes = ((("org", "created_at"), False),)
+        indexes = ((("org", "created_at"), False), (("org", "subject_id"), False))
 
 
 class TcLinkEvent(BaseModel):
@@ -134,6 +151,8 @@ class TcLog(BaseModel):
     consented = CharField(max_length=16, null=True)
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
     audit_seq = IntegerField(null=True)
+    # The salt its hash is taken with while metadata or request_id hold a value.
+    pd_salt = CharField(max_length=32, null=True)
 
     class Meta:
         table_name = "truconsent_log"
@@ -146,7 +165,9 @@ class TcSuppression(BaseModel):
 
     id = AutoField()
     org = ForeignKeyField(Organisation, on_delete="CASCADE")
-    user_id = CharField(max_length=255)
+    # The data principal's subject (the ledger's pseudonym of the user id, made on first use):
+    # the user id itself is not kept here (version 5; NULL only between migrations 2 and 5).
+    subject_id = IntegerField(null=True)
     purpose_id = CharField(max_length=100)
     created_at = DateTimeField()
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
@@ -154,7 +175,25 @@ class TcSuppression(BaseModel):
 
     class Meta:
         table_name = "truconsent_suppression"
-        indexes = ((("org", "user_id", "id"), False),)
+        indexes = ((("org", "subject_id", "id"), False),)
+
+
+class TcPersonalRef(BaseModel):
+    """What else of the dialect holds a subject's personal data, for erasure to find by the
+    subject's id: an audit event written before personal data became erasable (``kind``
+    ``event``, ``ref`` its seq: its payload names the person; erasure redacts it) or a consent
+    email (``mail``, ``ref`` the outbox message's id: erasure deletes it). Not covered: no answer
+    depends on it."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    subject_id = IntegerField()
+    kind = CharField(max_length=8)
+    ref = IntegerField()
+
+    class Meta:
+        table_name = "truconsent_personal_ref"
+        indexes = ((("org", "subject_id"), False),)
 
 
 def _banners(schema: Schema) -> None:
@@ -174,21 +213,147 @@ def _banners(schema: Schema) -> None:
     schema.create(TcSuppression)
 
 
+REF_EVENT, REF_MAIL = "event", "mail"    # TcPersonalRef.kind
+# Audit events written before version 5 whose payload named the data principal (a masked phone,
+# a masked e-mail address, a plain user id): the key that held it.
+NAMING_EVENTS = {"truconsent.link.created": "phone", "truconsent.email.sent": "to",
+                 "truconsent.email.failed": "to", "truconsent.suppression.recorded": "user_id"}
+
+
+def _personal_columns(schema: Schema) -> None:
+    """The columns of version 5 that today's indexes and hashes name, on the tables there are:
+    the baseline creates today's indexes and version 3 attests today's columns, so they add
+    them first (version 5 then finds them there)."""
+    tables = schema.tables()
+    if "truconsent_request" in tables:
+        schema.add_column("truconsent_request", "subject_id", IntegerField(null=True))
+        schema.add_column("truconsent_request", "pd_salt", CharField(max_length=32, null=True))
+    if "truconsent_log" in tables:
+        schema.add_column("truconsent_log", "pd_salt", CharField(max_length=32, null=True))
+    if "truconsent_suppression" in tables:
+        schema.add_column("truconsent_suppression", "subject_id", IntegerField(null=True))
+
+
+def _erasable(schema: Schema) -> None:
+    """Migration 5: personal data erasable (see :mod:`.people`). Each consent request gets its
+    phone's subject (made if the phone has none yet) and a salt; each log holding metadata or a
+    request id a salt; each suppression its user id's subject in place of the plain user id
+    (dropped with its index); the audit events written before that named a data principal and
+    the consent emails are remembered by subject (``truconsent_personal_ref``); then the three
+    tables are attested again (their hashes now salted)."""
+    import json
+
+    from consent.core import personal
+
+    _personal_columns(schema)
+    schema.create(TcPersonalRef)
+    pg = not isinstance(schema.db, SqliteDatabase)
+
+    def run(text: str, params=()):
+        return schema.execute(text.replace("?", "%s") if pg else text, params)
+
+    now = utcnow()
+    suppressions = "user_id" in schema.columns("truconsent_suppression")
+    for (org_id,) in run('SELECT "id" FROM "organisation" ORDER BY "id"').fetchall():
+        found = run('SELECT "lookup_key" FROM "org_key" WHERE "org_id" = ?', (org_id,)).fetchone()
+        if found is None:   # an organisation without subjects yet: its key, its chain sealed
+            head = run('SELECT MAX("seq") FROM "audit_event" WHERE "org_id" = ?',
+                       (org_id,)).fetchone()[0] or 0
+            key = personal.new_key()
+            run('INSERT INTO "org_key" ("org_id", "lookup_key", "sealed_seq") VALUES (?, ?, ?)',
+                (org_id, key, head))
+        else:
+            key = found[0]
+        subjects: dict[str, int] = {}
+
+        def subject_of(identifier: str) -> int | None:
+            identifier = personal.normalise(identifier)
+            if not identifier or len(identifier) > 255:
+                return None
+            if identifier not in subjects:
+                lookup = personal.keyed_hash(key, identifier)
+                select = 'SELECT "id" FROM "subject" WHERE "org_id" = ? AND "lookup" = ?'
+                row = run(select, (org_id, lookup)).fetchone()
+                if row is None:
+                    run('INSERT INTO "subject" ("org_id", "identifier", "lookup", "secret", '
+                        '"created_at") VALUES (?, ?, ?, ?, ?)',
+                        (org_id, identifier, lookup, personal.new_key(), now))
+                    row = run(select, (org_id, lookup)).fetchone()
+                subjects[identifier] = row[0]
+            return subjects[identifier]
+
+        of_request = {}
+        for request_id, phone, subject_id, salt in run(
+                'SELECT "id", "phone", "subject_id", "pd_salt" FROM "truconsent_request" '
+                'WHERE "org_id" = ?', (org_id,)).fetchall():
+            if subject_id is None:
+                subject_id = subject_of(phone)
+            if salt is None:
+                salt = personal.new_salt()
+            run('UPDATE "truconsent_request" SET "subject_id" = ?, "pd_salt" = ? WHERE "id" = ?',
+                (subject_id, salt, request_id))
+            of_request[request_id] = subject_id
+        for (seq,) in run('SELECT "consent_seq" FROM "truconsent_log" WHERE "org_id" = ? AND '
+                          '"pd_salt" IS NULL AND ("metadata" IS NOT NULL OR "request_id" IS NOT '
+                          'NULL)', (org_id,)).fetchall():
+            run('UPDATE "truconsent_log" SET "pd_salt" = ? WHERE "consent_seq" = ?',
+                (personal.new_salt(), seq))
+        if suppressions:
+            for row_id, user_id in run('SELECT "id", "user_id" FROM "truconsent_suppression" '
+                                       'WHERE "org_id" = ?', (org_id,)).fetchall():
+                run('UPDATE "truconsent_suppression" SET "subject_id" = ? WHERE "id" = ?',
+                    (subject_of(user_id), row_id))
+        names = list(NAMING_EVENTS)
+        refs = []
+        for seq, action, entity_id, payload in run(
+                'SELECT "seq", "action", "entity_id", "payload" FROM "audit_event" WHERE '
+                f'"org_id" = ? AND "action" IN ({", ".join("?" * len(names))}) ORDER BY "seq"',
+                (org_id, *names)).fetchall():
+            if isinstance(payload, (str, bytes)):
+                payload = json.loads(payload)
+            if not isinstance(payload, dict) or NAMING_EVENTS[action] not in payload:
+                continue
+            if action == "truconsent.suppression.recorded":
+                subject_id = subject_of(str(payload["user_id"] or ""))
+            else:
+                subject_id = of_request.get(entity_id)
+            if subject_id is None:
+                continue
+            refs.append((subject_id, REF_EVENT, seq))
+            if isinstance(payload.get("outbox_id"), int):
+                refs.append((subject_id, REF_MAIL, payload["outbox_id"]))
+        for subject_id, kind, ref in refs:
+            run('INSERT INTO "truconsent_personal_ref" ("org_id", "subject_id", "kind", "ref") '
+                'VALUES (?, ?, ?, ?)', (org_id, subject_id, kind, ref))
+    if suppressions:
+        schema.drop_index("truconsent_suppression_org_id_user_id_id")
+        schema.execute('ALTER TABLE "truconsent_suppression" DROP COLUMN "user_id"')
+    schema.create(TcSuppression, TcConsentRequest)   # their subject indexes
+    covered.attest([covered.of(TcConsentRequest), covered.of(TcLog), covered.of(TcSuppression)],
+                   again=True, note="personal data salted, suppressions by subject (version 5)")
+
+
 # The tables of version 1 (the baseline creates those, in their version-1 shape or newer).
 BASELINE_MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
-MODELS = (*BASELINE_MODELS, TcSuppression)
+MODELS = (*BASELINE_MODELS, TcSuppression)   # every one covered (the personal refs are not)
 
 # The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
 # covers (consent.core.covered): every table of the dialect. A request and its links change
 # (regenerated, superseded, completed): each change is hashed again. A log's consent_seq was
 # consent_id before version 4: hashed under that name.
-SCHEMA = Component("truconsent", models=MODELS, covered=(
-    *(covered.cover(model) for model in MODELS if model is not TcLog),
-    covered.cover(TcLog, hashed_as={"consent_seq": "consent_id"}),
+SCHEMA = Component("truconsent", models=(*MODELS, TcPersonalRef), covered=(
+    *(covered.cover(model) for model in MODELS
+      if model not in (TcLog, TcConsentRequest)),
+    covered.cover(TcConsentRequest, personal=("phone",)),
+    covered.cover(TcLog, hashed_as={"consent_seq": "consent_id"},
+                  personal=("metadata", "request_id")),
 ), migrations=(
-    baseline(*BASELINE_MODELS),
+    baseline(*BASELINE_MODELS, before=_personal_columns),
     Migration(2, "banners: asset origins, banner settings, SDK values, suppressions", _banners),
-    cover_rows(*MODELS, version=3),
+    cover_rows(*MODELS, version=3, also=_personal_columns),
     Migration(4, "truconsent_log.consent_id renamed consent_seq (it holds consent.seq)",
               rename_columns(TcLog, consent_seq="consent_id")),
+    Migration(5, "personal data erasable: requests and suppressions by subject, salted phones, "
+                 "metadata and request ids; events and mails naming a subject remembered",
+              _erasable),
 ))

@@ -10,7 +10,18 @@ from consent.core import queries as core
 from consent.core import sql
 from consent.core.sql import Table, eq
 
-from .models import TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog, TcSuppression
+from consent.core.personal import ERASED
+from consent.core.storage import SubjectLink
+
+from .models import (
+    TcAsset,
+    TcCollectionPoint,
+    TcConsentRequest,
+    TcLinkEvent,
+    TcLog,
+    TcPersonalRef,
+    TcSuppression,
+)
 
 # -- assets and collection points -------------------------------------------------------------------
 
@@ -61,9 +72,11 @@ LINK = sql.Select(
     ],
     f"FROM {_r} JOIN {_cp} ON {_cp.id} = {_r.collection_point} "
     f"JOIN {_e} ON {_e.id} = {_r.current_event_id}")
-LINKS_OF_ORG = LINK.where(*eq(_r.org), order=f"{_r.created_at} DESC, {_r.id}", limit=True,
-                          suffix="OFFSET ?")
-COUNT_LINKS = LINK.count(*eq(_r.org))
+# A request whose data principal was erased is no one's any more: the history leaves it out.
+_KNOWN = f"{_r.phone} <> '{ERASED}'"
+LINKS_OF_ORG = LINK.where(*eq(_r.org), _KNOWN, order=f"{_r.created_at} DESC, {_r.id}",
+                          limit=True, suffix="OFFSET ?")
+COUNT_LINKS = LINK.count(*eq(_r.org), _KNOWN)
 
 
 # -- consent logs ---------------------------------------------------------------------------------------
@@ -115,5 +128,47 @@ def log_count(names: tuple[str, ...]) -> sql.Statement:
 LOGS_OF_SUBJECT = LOG.where(LOG_BY_ORG, LOG_FILTERS["subject_id"], order=LOG_NEWEST_FIRST)
 # Consents a data principal holds now or was recorded under (the timeline).
 LOGS_OF_PRINCIPAL = LOG.where(LOG_BY_ORG, core.HELD_OR_RECORDED, order=core.CONSENT_OLDEST_FIRST)
+# A mapping event names its subjects and identity link by id (consent.core.ledger.map_identity):
+# the identifiers and metadata a log shows are read from them.
+SUBJECT_BY_ID = core.SUBJECT_BY_ID
+_t = Table(SubjectLink, "t")
+SUBJECT_LINK_BY_ID = sql.model_select(SubjectLink).where(*eq(_t.org, _t.id))
 _t = Table(TcSuppression, "t")
-SUPPRESSIONS_OF_USER = sql.model_select(TcSuppression).where(*eq(_t.org, _t.user_id), order=_t.id)
+SUPPRESSIONS_OF_SUBJECT = sql.model_select(TcSuppression).where(*eq(_t.org, _t.subject_id),
+                                                                order=_t.id)
+
+
+# -- people (erasure and access, see .people) -----------------------------------------------------
+
+@lru_cache(maxsize=None)
+def _of_subjects(model, n: int) -> sql.Statement:
+    t = Table(model, "t")
+    return sql.model_select(model).where(
+        *eq(t.org), f"{t.subject_id} IN ({sql.marks(n)})", order=t.id)
+
+
+def requests_of_subjects(n: int) -> sql.Statement:
+    """The organisation's consent requests to an ``IN`` list of ``n`` (padded) subject ids."""
+    return _of_subjects(TcConsentRequest, n)
+
+
+def suppressions_of_subjects(n: int) -> sql.Statement:
+    return _of_subjects(TcSuppression, n)
+
+
+def refs_of_subjects(n: int) -> sql.Statement:
+    return _of_subjects(TcPersonalRef, n)
+
+
+@lru_cache(maxsize=None)
+def forget_refs(n: int) -> sql.Statement:
+    t = Table(TcPersonalRef)
+    return sql.Statement(f"DELETE FROM {t} WHERE {t.org} = ? AND {t.subject_id} IN "
+                         f"({sql.marks(n)})")
+
+
+@lru_cache(maxsize=None)
+def logs_of_consents(n: int) -> sql.Statement:
+    """The truConsent logs of an ``IN`` list of ``n`` (padded) consent seqs."""
+    t = Table(TcLog, "t")
+    return sql.model_select(TcLog).where(f"{t.consent} IN ({sql.marks(n)})", order=t.consent)

@@ -116,7 +116,7 @@ class ConsentLinks(MethodView):
         if data.get("email"):
             issued.delivery["email"] = mail.send_consent_email(
                 org, cp, data["email"].strip(), issued.url, issued.event.expires_at,
-                issued.request.id, current_actor())
+                issued.request.id, current_actor(), subject_id=issued.request.subject_id)
         return issued
 
 

@@ -240,7 +240,8 @@ def record_rights_center(org, asset, data: dict, actor: str) -> list:
 
 def suppress(org, user_id: str, purpose_ids: list[str], actor: str) -> list[str]:
     """``POST /api/v1/internal/consent/suppression``: the purposes the data principal declined,
-    kept (one row each) with an audit event. Each must be a purpose of a collection point."""
+    kept (one row each, naming the user id's subject, made on first use) with an audit event.
+    Each must be a purpose of a collection point."""
     known = points.purpose_points(org)
     errors = {i: [f"Value error, purpose {pid!r} is not on any collection point of the "
                   "organisation"] for i, pid in enumerate(purpose_ids) if pid not in known}
@@ -250,12 +251,13 @@ def suppress(org, user_id: str, purpose_ids: list[str], actor: str) -> list[str]
     with transaction():
         now = utcnow()
         event = audit.begin(org.id, at=now)
-        ids = [event.insert(TcSuppression, {"org_id": org.id, "user_id": user_id,
+        subject = ledger._subject(org.id, user_id)   # the data principal's pseudonym
+        ids = [event.insert(TcSuppression, {"org_id": org.id, "subject_id": subject.id,
                                             "purpose_id": pid, "created_at": now})
                for pid in unique]
         event.append(actor=actor, action="truconsent.suppression.recorded",
                      entity_type="suppression", entity_id=str(ids[0]),
-                     payload={"user_id": user_id, "purpose_ids": unique})
+                     payload={"subject_ref": subject.id, "purpose_ids": unique})
     return unique
 
 
@@ -275,10 +277,15 @@ def timeline(org, user_id: str) -> list[dict]:
                 "dp_id": r.subject, "recorded_dp_id": r.recorded_subject,
                 "valid_from": iso(r.valid_from), "valid_until": iso(r.valid_until),
                 "metadata": r.tc_metadata})))
+        cache: dict = {}
         for e in ledger.events_of_consents(org.id, list(by_seq)):
             data = {k: v for k, v in (e.data or {}).items() if k != "to_subject"}
+            if e.type == "mapped":
+                data = logs.mapping(org.id, e.data or {}, cache)
             entries.append((e.at, 1, e.id, _entry(by_seq[e.consent_seq], e.type, e.at, data)))
-    for s in queries.SUPPRESSIONS_OF_USER.all((org.id, user_id)):
+    suppressed = [] if subject is None else queries.SUPPRESSIONS_OF_SUBJECT.all(
+        (org.id, subject.id))
+    for s in suppressed:
         entries.append((s.created_at, 2, s.id, {
             "at": s.created_at, "event": "suppressed", "consent_log_id": None,
             "purpose_id": s.purpose_id, "purpose_name": None, "status": None, "action": None,
