@@ -101,6 +101,12 @@ def _subject(org_id: str, identifier: str, create: bool = True):
                       secret=personal.new_secret())
 
 
+def ensure_subject(org_id: str, identifier: str):
+    """The subject row with this identifier, created (with its keyed lookup and secret) if it
+    has none; call inside the write's transaction."""
+    return _subject(org_id, identifier)
+
+
 def find_subject(org_id: str, identifier: str):
     """The subject row with this identifier, or None."""
     return _subject(org_id, identifier, create=False)

@@ -282,7 +282,8 @@ def _erase(org_id: str, identifier: str, *, actor: str, source: str, request_id:
         if part.erase is not None:
             for table, n in (part.erase(person) or {}).items():
                 tables[table] = tables.get(table, 0) + n
-    tables.update(_forget_uncovered(person))
+    for table, n in _forget_uncovered(person).items():
+        tables[table] = tables.get(table, 0) + n
     for name, part in sorted(_people.items()):
         if part.forget is not None:
             for table, n in (part.forget(person) or {}).items():

@@ -69,7 +69,7 @@ def create(secret_key, public_url: str, org, cp, phone: str, expiry_hours: int,
     at = models.now()
     with transaction():
         written = audit.begin(org.id)
-        subject = ledger._subject(org.id, phone)   # the data principal's pseudonym
+        subject = ledger.ensure_subject(org.id, phone)   # the data principal's pseudonym
         request_id, event_id = new_uuid(), new_uuid()
         req = written.create(TcConsentRequest, id=request_id, org_id=org.id,
                              subject_id=subject.id,

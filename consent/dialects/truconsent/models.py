@@ -271,13 +271,13 @@ def _erasable(schema: Schema) -> None:
             if not identifier or len(identifier) > 255:
                 return None
             if identifier not in subjects:
-                lookup = personal.keyed_hash(key, identifier)
+                lookup = personal.lookup_digest(key, identifier)
                 select = 'SELECT "id" FROM "subject" WHERE "org_id" = ? AND "lookup" = ?'
                 row = run(select, (org_id, lookup)).fetchone()
                 if row is None:
                     run('INSERT INTO "subject" ("org_id", "identifier", "lookup", "secret", '
                         '"created_at") VALUES (?, ?, ?, ?, ?)',
-                        (org_id, identifier, lookup, personal.new_key(), now))
+                        (org_id, identifier, lookup, personal.new_secret(), now))
                     row = run(select, (org_id, lookup)).fetchone()
                 subjects[identifier] = row[0]
             return subjects[identifier]

@@ -251,7 +251,7 @@ def suppress(org, user_id: str, purpose_ids: list[str], actor: str) -> list[str]
     with transaction():
         now = utcnow()
         event = audit.begin(org.id, at=now)
-        subject = ledger._subject(org.id, user_id)   # the data principal's pseudonym
+        subject = ledger.ensure_subject(org.id, user_id)   # the data principal's pseudonym
         ids = [event.insert(TcSuppression, {"org_id": org.id, "subject_id": subject.id,
                                             "purpose_id": pid, "created_at": now})
                for pid in unique]
