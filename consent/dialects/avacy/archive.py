@@ -223,7 +223,9 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
                                   name=name, accepted=accepted)
                      for (name, accepted), r in zip(submission.choices, recorded)]
         payload = {"avacy_consent_id": entry.id, "webspace_id": space.number,
-                   "channel": submission.channel, "legal_notices": notices,
+                   "channel": submission.channel,
+                   "legal_notices": [{"name": n["name"], "version": n["version"]}
+                                     for n in notices],
                    "subject_ref": subject_id, "consents": [r.consent.id for r in recorded]}
         event.append(actor=actor, action="avacy.consent.archived",
                      entity_type="avacy_consent", entity_id=entry.id, payload=payload)

@@ -8,8 +8,8 @@ address, age; a v4 form's ``consent_data``, ``identifier`` and ``source``) and t
 
 * :func:`erase`: each entry is written again through the erasure's event with those columns
   blanked (``[erased]`` for the NOT NULL text ones, NULL for the others) and the request cut to
-  what is no one's data (the preferences, the legal notices and versions accepted, a v4 form's
-  consent type, opt-in and features; a documented request's ``identifier``, the *name* of the
+  what is no one's data (the preferences, the legal notices and versions accepted, without
+  the links a v4 request sent, a v4 form's consent type, opt-in and features; a documented request's ``identifier``, the *name* of the
   identifying field). Its decisions (``avacy_decision``) and the ledger's pseudonymous history
   stay. The audit events that archived entries before Avacy's version 5 named the identifier,
   the IP address and the proofs' SHA-256: they are redacted (``person.redact``).
@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from types import SimpleNamespace
 
-from consent.core import audit, personal
+from consent.core import audit, personal, rights
 from consent.core.rights import People, Person
 from consent.core.storage import transaction
 
@@ -43,10 +43,16 @@ KEPT_V4 = ("consent_type", "optin", "consent_features", "legal_notices")
 
 
 def kept_request(row) -> dict:
-    """The request of an erased entry: what is no one's data."""
+    """The request of an erased entry: what is no one's data (a legal notice's name and
+    version; not its link, which a v4 request sends as it likes)."""
     request = row.request or {}
     names = KEPT_V4 if row.channel == "v4" else KEPT_DOCUMENTED
-    return {name: request[name] for name in names if name in request}
+    kept = {name: request[name] for name in names if name in request}
+    if isinstance(kept.get("legal_notices"), list):
+        kept["legal_notices"] = [
+            {k: v for k, v in n.items() if k in ("name", "version")} if isinstance(n, dict)
+            else n for n in kept["legal_notices"]]
+    return kept
 
 
 def _entries(person: Person) -> list:
@@ -126,6 +132,8 @@ def retention(org_id: str, cutoff: dt.datetime) -> dict:
                              "entries": [row.id for row in rows], "count": len(rows),
                              "before": _iso(cutoff)})
         done += len(rows)
+    if done:
+        rights._compact()   # SQLite: the removed proofs leave the write-ahead log too
     return {"avacy_consent.proofs": done}
 
 
