@@ -12,7 +12,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from consent.core import migrate, rights, storage, verify
+from consent.core import ledger, migrate, personal, rights, storage, verify
 from consent.core.storage import AuditEvent, utcnow
 from consent.dialects.avacy import archive, people
 from consent.dialects.avacy.models import AvacyConsent
@@ -280,3 +280,58 @@ def test_a_version_4_database_migrates_and_its_people_can_be_erased(app, client,
     assert verify.full(org.org.id)["ok"] is True
     other = archive_of(client, org, "kept.person@example.it")["items"]
     assert [e["id"] for e in other] == [kept] and other[0]["intact"]
+
+
+# -- a database an older version wrote (tests/upgrade) ------------------------------------------
+
+@pytest.mark.upgrade
+def test_the_newest_fixture_migrates_and_its_archived_person_is_erased(tmp_path):
+    """The newest upgrade fixture (written by its own version's code: its events name the
+    identifier, the IP address and the proofs' SHA-256, in the sealed prefix): migrated, it
+    verifies; its person erased, the events that named them are redacted and it still
+    verifies; the archive no longer knows them; someone else's entry is intact."""
+    from tests.test_upgrade import FIXTURES, Upgraded, assert_kept
+
+    up = Upgraded(list(FIXTURES.values())[-1], tmp_path)
+    try:
+        assert up.cli("migrate").exit_code == 0
+        archived_before = up.old["avacy"]["archive"]
+        assert {"mario@example.it", "lucia@example.it"} <= set(archived_before)
+        mario = archived_before["mario@example.it"]["items"]
+        with up.app.app_context():
+            org_id = ledger.get_org("demo").id
+            assert verify.full(org_id)["ok"] is True
+            sealed = personal.sealed_seq(org_id)
+            assert sealed > 0
+            archive_events = {e.event_id: e for e in AuditEvent.select().where(
+                AuditEvent.org == org_id, AuditEvent.action == "avacy.consent.archived")}
+            named = [archive_events[e["audit_event_id"]] for e in mario]
+            assert all(e.payload["identifier"] == "mario@example.it" and e.seq <= sealed
+                       for e in named)
+            result = rights.erase(org_id, "mario@example.it", actor="test")
+            assert result["tables"]["avacy_consent"] == len(mario)
+            assert verify.full(org_id)["ok"] is True
+            for event in named:
+                again = AuditEvent.get(AuditEvent.event_id == event.event_id)
+                assert personal.is_redacted(again.payload)
+                assert again.hash == event.hash   # the chain's hashes are untouched
+            for event in AuditEvent.select().where(AuditEvent.org == org_id,
+                                                   AuditEvent.action.startswith("avacy.")):
+                text = json.dumps(event.payload)
+                for entry in mario:
+                    for value in (entry["identifier"], entry["ip_address"],
+                                  entry["proofs_sha256"]):
+                        assert value not in text, (event.action, value)
+            assert rights.erase(org_id, "mario@example.it", actor="test") is None
+        assert up.get("/ledger/v1/avacy/consents?identifier=mario%40example.it",
+                      up.ledger()).get_json() == {"items": [], "next_cursor": None}
+        for entry in mario:
+            now = up.get(f"/ledger/v1/avacy/consents/{entry['id']}", up.ledger()).get_json()
+            assert now["identifier"] is None and now["ip_address"] is None
+            assert now["proofs"] is None and now["intact"] is True
+        lucia = up.get("/ledger/v1/avacy/consents?identifier=lucia%40example.it",
+                       up.ledger()).get_json()
+        assert_kept(archived_before["lucia@example.it"], lucia, "lucia's archive")
+        assert all(e["intact"] for e in lucia["items"])
+    finally:
+        up.close()
