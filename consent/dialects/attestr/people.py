@@ -90,7 +90,7 @@ def report(person: Person) -> dict:
     out = []
     for row in _rows(person):
         jobs = []
-        for job in queries.ASYNC_OF_CONSENT.all((row.id,)):
+        for job in sorted(queries.ASYNC_OF_CONSENT.all((row.id,)), key=lambda j: j.created_at):
             media = queries.MEDIA_OF_ORG.one((row.org_id, job.media_id)) if job.media_id \
                 else None
             jobs.append({"_id": job.id, "number": job.number, "type": job.kind,

@@ -45,7 +45,7 @@ STILL_SWEPT = f"{_ac.sweep_at} IS NOT NULL"
 _t = Table(AttestrAsync, "t")
 ASYNC = sql.model_select(AttestrAsync)
 ASYNC_BY_ID = ASYNC.where(*eq(_t.id))
-ASYNC_OF_CONSENT = ASYNC.where(*eq(_t.attestr_consent), order=_t.created_at)
+ASYNC_OF_CONSENT = ASYNC.where(*eq(_t.attestr_consent))   # a few per consent
 # People's rights: an erased consent's export files go (the workbook names the person).
 DETACH_MEDIA = sql.Statement(f"UPDATE {_aa} SET {_aa.media} = NULL "
                              f"WHERE {_aa.attestr_consent} = ?")
