@@ -317,7 +317,8 @@ def _no_nul(value: str) -> None:
 
 class ArchiveQuerySchema(BaseSchema):
     identifier = fields.String(validate=[validate.Length(1, 255), _no_nul], metadata={
-        "description": "The person's identifying value (exact match)"})
+        "description": "The person's identifying value (its ledger subject's entries; an "
+                       "erased person's finds none)"})
     webspace_id = Int64(validate=validate.Range(min=1))
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     date_from = UTCDateTime(data_key="from")
@@ -346,15 +347,21 @@ class ArchiveEntrySchema(Schema):
     id = Int64(required=True)
     webspace_id = Int64(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
-    identifier = fields.String(required=True)
+    identifier = fields.String(required=True, allow_none=True, metadata={
+        "description": "null once the person is erased"})
     subject_id = Int64(required=True, allow_none=True)
-    ip_address = fields.String(required=True)
+    ip_address = fields.String(required=True, allow_none=True, metadata={
+        "description": "null once the person is erased"})
     proofs = fields.String(required=True, allow_none=True, metadata={
-        "description": "Byte for byte as received; HTML, never to be rendered unescaped"})
-    proofs_sha256 = fields.String(required=True, metadata={
-        "description": "Also in the entry's audit event, which the hash chain covers"})
+        "description": "Byte for byte as received; HTML, never to be rendered unescaped. null "
+                       "once the person is erased, or the proofs' retention ended"})
+    proofs_sha256 = fields.String(required=True, allow_none=True, metadata={
+        "description": "Covered by the entry's hash, which its audit event records (salted); "
+                       "null once the person is erased"})
     request = fields.Dict(required=True, metadata={
-        "description": "The rest of the request as received (subject, consent data, ...)"})
+        "description": "The rest of the request as received (subject, consent data, ...); "
+                       "once the person is erased, only what is no one's data (preferences, "
+                       "legal notices, a v4 form's type, opt-in and features)"})
     preferences = fields.List(fields.Nested(ArchivePreferenceSchema), required=True)
     legal_notices = fields.List(fields.Nested(ArchiveNoticeSchema), required=True, metadata={
         "description": "The notices and versions accepted (v4: from versions)"})
@@ -362,8 +369,8 @@ class ArchiveEntrySchema(Schema):
                            allow_none=True, metadata={"description": "v4: as sent"})
     audit_event_id = fields.String(required=True)
     intact = fields.Boolean(required=True, metadata={
-        "description": "The entry still holds what its audit event recorded: the proofs "
-                       "(by SHA-256), the IP address and the identifier"})
+        "description": "The entry still holds what the audit chain recorded of it: its hash "
+                       "(the proofs, the IP address, the identifier, the versions)"})
     created_at = UTCDateTime(required=True)
 
 

@@ -95,15 +95,20 @@ def test_each_preference_is_a_ledger_decision_with_its_evidence(client, org, ten
     assert sorted((n.code, n.current_version) for n in Notice.select()) == [
         ("cookie_policy", "1"), ("privacy_policy", "1")]
     assert NoticeVersion.select().count() == 2
-    # the entry keeps the proofs byte for byte; its audit event names it, the IP and their hash
+    # the entry keeps the proofs byte for byte; its audit event names it and its subject (by
+    # id), and records its salted hash, which covers the proofs, the IP and the identifier; no
+    # personal value is in the event
     entry = AvacyConsent.get_by_id(entry_id)
-    assert entry.proofs == proofs and entry.proofs_sha256 == sha
+    assert entry.proofs == proofs and entry.proofs_sha256 == sha and entry.pd_salt
     event = AuditEvent.get(AuditEvent.event_id == entry.audit_event_id)
     assert event.action == "avacy.consent.archived"
-    assert event.payload["ip_address"] == "12.64.193.89"
-    assert event.payload["proofs_sha256"] == sha
-    assert event.payload["identifier"] == "test@email.it"
+    assert event.payload["avacy_consent_id"] == entry_id
+    assert event.payload["subject_ref"] == entry.subject_id
     assert sorted(event.payload["consents"]) == sorted(c["id"] for c in decisions.values())
+    assert set(event.payload["rows"]["avacy_consent"]) == {str(entry_id)}
+    text = json.dumps(event.payload)
+    for value in ("12.64.193.89", sha, "test@email.it", "Mario"):
+        assert value not in text
     verify = client.get("/ledger/v1/audit/verify", headers=org.headers()).json
     assert verify["ok"] is True and verify["consents_checked"] == 2
 
@@ -510,9 +515,15 @@ def test_v4_without_features_archives_without_decisions(client, org, tenant):
     payload = {k: v for k, v in V4.items() if k not in ("consent_features", "consent_data")}
     r = tenant.post_json(client, "v4", payload)
     assert r.status_code == 201
-    assert r.json["data"]["subject_id"] is None  # a person the ledger has no decision of
+    # a person the ledger has no decision of, but a subject all the same: the entry (their IP
+    # address, their form) names them by its id, so the archive finds it and erasure erases it
+    subject_id = r.json["data"]["subject_id"]
+    assert subject_id == ledger.find_subject(org.org.id, V4["identifier"]).id
     assert r.json["data"]["consent_features"] == [] and r.json["data"]["consent_data"] == []
     assert Consent.select().count() == 0 and AvacyConsent.select().count() == 1
+    found = client.get(f"/ledger/v1/avacy/consents?identifier={V4['identifier']}",
+                       headers=org.headers()).json["items"]
+    assert [e["id"] for e in found] == [r.json["data"]["id"]]
 
 
 def test_v4_takes_proofs_for_html_form(client, tenant):

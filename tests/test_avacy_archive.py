@@ -68,7 +68,11 @@ def test_archive_entry_with_preferences_and_evidence(client, org, tenant):
     assert entry["created_at"].endswith("+00:00")
     event = client.get(f"/ledger/v1/audit?event_id={entry['audit_event_id']}",
                        headers=org.headers()).json["items"][0]
-    assert event["payload"]["proofs_sha256"] == entry["proofs_sha256"]
+    # the event records the entry's salted hash, and no personal value
+    assert set(event["payload"]["rows"]["avacy_consent"]) == {str(entry["id"])}
+    assert event["payload"]["subject_ref"] == entry["subject_id"]
+    for value in (entry["proofs_sha256"], entry["ip_address"], entry["identifier"]):
+        assert value not in json.dumps(event["payload"])
 
 
 @pytest.mark.tampered

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from consent.core import queries as core
-from consent.core import storage
+from consent.core import ledger, storage
 from consent.dialects.avacy import archive, queries
 from tests.avacy_helpers import Tenant
 
@@ -43,12 +43,13 @@ def assert_searches(text: str, alias: str, index: str) -> None:
 
 @pytest.mark.parametrize("names, index", [
     ((), "avacy_consent_org_id_id"),
-    (("identifier",), "avacy_consent_org_id_identifier_id"),
-    (("identifier", "before_id"), "avacy_consent_org_id_identifier_id"),
+    (("subject_id",), "avacy_consent_org_id_subject_id_id"),
+    (("subject_id", "before_id"), "avacy_consent_org_id_subject_id_id"),
     (("before_id",), "avacy_consent_org_id_id"),
 ])
 def test_archive_pages_search_an_index_in_order(filled, names, index):
-    values = {"identifier": "p3@example.it", "before_id": 40}
+    values = {"subject_id": ledger.find_subject(filled.org.id, "p3@example.it").id,
+              "before_id": 40}
     statement = queries.entry_page(names)   # the statement archive.page runs
     assert_searches(plan(statement, (filled.org.id, *(values[n] for n in names), 51)), "a",
                     index)
@@ -71,3 +72,13 @@ def test_entry_decisions_and_webspaces_are_searched(filled):
     text = plan(core.binding_of(2), (filled.org.id, 1, 5))
     assert "SEARCH c USING" in text and "SCAN c" not in text, text
     assert "SEARCH n USING" in text and "SCAN n" not in text, text
+
+
+def test_people_reads_search_an_index(filled):
+    """A person's entries (erasure, report) by the (org, subject, id) index; the proofs a
+    retention pass removes by the (org, created_at) one."""
+    subject = ledger.find_subject(filled.org.id, "p3@example.it").id
+    assert_searches(plan(queries.ENTRIES_OF_SUBJECT, (filled.org.id, subject)), "a",
+                    "avacy_consent_org_id_subject_id_id")
+    assert_searches(plan(queries.PROOFS_BEFORE, (filled.org.id, "2100-01-01", 200)), "a",
+                    "avacy_consent_org_id_created_at")

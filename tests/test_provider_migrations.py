@@ -22,7 +22,8 @@ def back_to_version_1() -> None:
     """Make the database what version 1 of the Veriff and Avacy components made."""
     sql = storage.db.execute_sql
     for table, column in (("veriff_media", "content"), ("veriff_media", "attempt_id"),
-                          ("veriff_session_state", "request"), ("avacy_consent", "versions")):
+                          ("veriff_session_state", "request"), ("avacy_consent", "versions"),
+                          ("avacy_consent", "pd_salt")):
         sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     sql('DROP TABLE "veriff_screening"')
     # nor was the state's status indexed (migration 4: the expiry sweep)
@@ -51,16 +52,17 @@ def test_version_1_databases_get_migration_2_and_keep_their_data(app, client, or
     back_to_version_1()
     states = {s.name: s for s in migrate.status()}
     assert states["veriff"].current == 1 and states["avacy"].current == 1
-    assert states["veriff"].latest == 4 and states["avacy"].latest == 4
+    assert states["veriff"].latest == 4 and states["avacy"].latest == 5
     assert "older than this code" in migrate.problem()
     applied = migrate.upgrade()
     assert {(a.component, a.version) for a in applied} == {
-        ("veriff", 2), ("avacy", 2), ("veriff", 3), ("avacy", 3), ("avacy", 4), ("veriff", 4)}
+        ("veriff", 2), ("avacy", 2), ("veriff", 3), ("avacy", 3), ("avacy", 4), ("veriff", 4),
+        ("avacy", 5)}
     assert migrate.problem() is None
     assert {"consent_seq"} == columns("avacy_decision") & {"consent_id", "consent_seq"}
     assert {"content", "attempt_id"} <= columns("veriff_media")
     assert "request" in columns("veriff_session_state")
-    assert "versions" in columns("avacy_consent")
+    assert {"versions", "pd_salt"} <= columns("avacy_consent")
     assert storage.db.table_exists("veriff_screening")
     assert "veriff_session_state_status" in {
         i.name for i in storage.db.get_indexes("veriff_session_state")}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import logging
 import os
 import queue
@@ -447,3 +448,29 @@ def replay(org_id: str, delivery_id: int, actor: str = "system"):
                          "previous_status": delivery.status, "attempts": delivery.attempts})
         db.after_commit(SENDER.wake)
     return shown(again)  # as replayed (the sender may be at it already)
+
+
+# -- people's rights ----------------------------------------------------------------------------------
+
+ERASED_ERROR = "body erased (people's rights)"
+
+
+@functools.lru_cache(maxsize=None)
+def _forget_statement(n: int) -> sql.Statement:
+    t = sql.Table(WebhookDelivery)
+    return sql.Statement(
+        f"UPDATE {t} SET {t.body} = '', {t.lease_until} = NULL, "
+        f"{t.last_error} = CASE WHEN {t.status} = 'pending' THEN ? ELSE {t.last_error} END, "
+        f"{t.status} = CASE WHEN {t.status} = 'pending' THEN 'failed' ELSE {t.status} END "
+        f"WHERE {t.org} = ? AND {t.reference} IN ({sql.marks(n)}) AND {t.body} <> ''")
+
+
+def forget_bodies(org_id: str, references) -> int:
+    """Blank the stored bodies of the organisation's deliveries about these ``reference``s
+    (entities a person's erasure erased), in the caller's transaction: a delivery still pending
+    is never sent (it fails, saying why). Returns how many bodies were blanked."""
+    done = 0
+    for chunk in sql.chunks(sorted({r for r in references if r})):
+        done += _forget_statement(sql.padded(len(chunk))).execute(
+            (ERASED_ERROR, org_id, *sql.pad(chunk))).rowcount
+    return done

@@ -18,6 +18,11 @@
   documented codes (:mod:`.codes`, :mod:`.errors`); another API version than v3 is 400 4001.
 * How a consent maps onto the ledger, and its lifecycle: :mod:`.consents`. Webhooks (through the
   core outbox): :mod:`.webhooks`. Expiry and exports run in a background worker (:mod:`.worker`).
+* People's rights (:mod:`.people`): a principal's erasure blanks their consents' personal data
+  (reference, body, its hash), deletes their export files and blanks the webhooks about them;
+  the API then answers those consents' ids as unknown ones. A revoke is a withdrawal only:
+  Attestr's published document (the Register Consent API) says nothing of clean-up on
+  revocation, so a revoke erases nothing and files no erasure request.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from . import clients, consents, models, ratelimit
 from .access import AttestrClientAuth
 from .cli import attestr_cli
 from .errors import ERRORS, other_version
+from .people import PEOPLE
 from .routes import blp
 from .worker import WORKER
 
@@ -55,4 +61,5 @@ DIALECT = Dialect(name="attestr", errors=ERRORS, prefixes=("/api/v3/public/",), 
                   # control mode: a reset keeps its clients and drops their rate-limit
                   # windows; a moved clock expires the organisation's consents at once
                   stub=Stub(keep=(models.AttestrClient,), clear=ratelimit.clear_org,
-                            clock_moved=lambda org_id: consents.expire_due(org_id=org_id)))
+                            clock_moved=lambda org_id: consents.expire_due(org_id=org_id)),
+                  people=PEOPLE)   # erasure and access report (.people)

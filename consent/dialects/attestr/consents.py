@@ -29,7 +29,7 @@ import datetime as dt
 import hashlib
 import logging
 
-from consent.core import audit, hooks, ids, ledger, usage
+from consent.core import audit, hooks, ids, ledger, personal, usage
 from consent.core.errors import Conflict
 from consent.core.storage import canonical_json, transaction
 
@@ -94,6 +94,17 @@ def data_categories(client, data: dict) -> dict:
                          for code in asked]}
 
 
+def reference_lookup(org_id: str, reference_id: str) -> str:
+    """The keyed hash a consent is found by its client's reference id (under the
+    organisation's key, made now if it has none: call inside the write's transaction)."""
+    return personal.keyed_hash(personal.org_key(org_id, create=True), reference_id)
+
+
+def erased(row) -> bool:
+    """Was the consent's person erased (``.people``)? The API then no longer knows it."""
+    return row.reference_id == personal.ERASED
+
+
 def _normalised(data: dict) -> dict:
     return {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in data.items()}
 
@@ -110,8 +121,8 @@ def register(client, data: dict, provided: dict):
     org_id, actor = client.org_id, actor_for(client)
     with transaction():
         audit.lock_org(org_id)
-        existing = queries.CONSENT_BY_REFERENCE.one((client.credential_id,
-                                                     data["consentReferenceId"]))
+        lookup = reference_lookup(org_id, data["consentReferenceId"])
+        existing = queries.CONSENT_BY_REFERENCE.one((client.credential_id, lookup))
         if existing is not None:
             if existing.request_hash != request_hash:
                 raise AttestrError(codes.MALFORMED, details=(
@@ -136,7 +147,8 @@ def register(client, data: dict, provided: dict):
         row = event.create(
             AttestrConsent, id=consent_id, number=number, org_id=org_id,
             client_id=client.credential_id, consent_id=recorded.id,
-            reference_id=data["consentReferenceId"], request_hash=request_hash, data=provided,
+            reference_id=data["consentReferenceId"], reference_lookup=lookup,
+            request_hash=request_hash, data=provided,
             single_use=data["consentType"] == "single_use", webhook=data["webhook"],
             valid_from=data["consentValidFrom"], valid_till=data["consentValidTill"],
             created_at=now, sweep_at=data["consentValidTill"])
@@ -148,7 +160,8 @@ def register(client, data: dict, provided: dict):
 
 
 def find(client, consent_id: str):
-    """A consent of the client's organisation (Attestr account), or 400 4001."""
+    """A consent of the client's organisation (Attestr account), or 400 4001 (as for a consent
+    whose person was erased)."""
     row = queries.CONSENT_OF_ORG.one((client.org_id, consent_id))
     if row is None:
         raise AttestrError(codes.MALFORMED, details=f"No consent with _id {consent_id!r}")

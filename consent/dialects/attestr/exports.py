@@ -59,7 +59,12 @@ def request_export(client, consent_id: str, base_url: str):
 
 
 def find_job(client, async_id: str):
-    return queries.ASYNC_OF_ORG.one((client.org_id, async_id))
+    """A job of the client's organisation, or None (also when its consent's person was
+    erased)."""
+    job = queries.ASYNC_OF_ORG.one((client.org_id, async_id))
+    if job is None or consents.erased(queries.CONSENT_BY_ID.one((job.attestr_consent_id,))):
+        return None
+    return job
 
 
 def find_media(client, media_id: str):
@@ -144,8 +149,14 @@ def run_due(now: dt.datetime | None = None, limit: int = 10) -> int:
 
 def _run(job, attempt: int) -> None:
     row = queries.CONSENT_BY_ID.one((job.attestr_consent_id,))
+    if consents.erased(row):   # its person was erased since it was asked for: no file of them
+        content, error = None, "ConsentErased"
+        attempt = MAX_ATTEMPTS
+    else:
+        content = error = None
     try:
-        content, error = workbook(row), None
+        if error is None:
+            content = workbook(row)
     except Exception as exc:  # noqa: BLE001 - recorded on the job, retried, then errored
         log.exception("export %s failed", job.id)
         content, error = None, f"{type(exc).__name__}"

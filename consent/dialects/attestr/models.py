@@ -28,7 +28,7 @@ from peewee import (
 
 from consent.core import covered
 from consent.core.components import Component
-from consent.core.schema import baseline, cover_rows
+from consent.core.schema import Migration, baseline, cover_rows
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -72,7 +72,10 @@ class AttestrConsent(BaseModel):
     org = ForeignKeyField(Organisation, on_delete="CASCADE", index=False)
     client = ForeignKeyField(AttestrClient, on_delete="CASCADE", index=False)
     consent = ForeignKeyField(Consent, field=Consent.id, unique=True)
-    reference_id = CharField(max_length=128)
+    reference_id = CharField(max_length=128)    # ``[erased]`` once its person is erased
+    # The keyed hash (``personal.keyed_hash`` under the organisation's key) a repeated
+    # registration finds the consent by (no index over the plain reference id); NULL once erased.
+    reference_lookup = CharField(max_length=64, null=True)
     request_hash = CharField(max_length=64)
     data = JSONField()                            # the body as the client provided it
     single_use = BooleanField()
@@ -88,10 +91,12 @@ class AttestrConsent(BaseModel):
     sweep_at = DateTimeField(null=True, index=True)
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
     audit_seq = IntegerField(null=True)
+    # The salt of its hash while it holds personal data (consent.core.personal).
+    pd_salt = CharField(max_length=32, null=True)
 
     class Meta:
         table_name = "attestr_consent"
-        indexes = ((("client", "reference_id"), True),)
+        indexes = ((("client", "reference_lookup"), True),)
 
 
 class AttestrMedia(BaseModel):
@@ -148,14 +153,54 @@ class AttestrRateCounter(BaseModel):
 
 
 # What the audit chain covers (consent.core.covered): a consent's Attestr side, its lifecycle
-# moments included; ``sweep_at`` is the expiry sweep's bookkeeping (``expired_at`` is the answer).
-# Not covered: clients (access configuration, like the credentials they extend), export jobs
-# and their files (renderings of covered rows), rate-limit counters (bookkeeping).
+# moments included; ``sweep_at`` is the expiry sweep's bookkeeping (``expired_at`` is the answer)
+# and ``reference_lookup`` an index of ``reference_id``. Its personal data (the client's
+# reference, the body as provided, with the principal's id, and the hash of that body) is
+# salted and erasable. Not covered: clients (access configuration, like the credentials they
+# extend), export jobs and their files (renderings of covered rows), rate-limit counters
+# (bookkeeping).
 MODELS = (AttestrClient, AttestrConsent, AttestrMedia, AttestrAsync, AttestrRateCounter)
 
+
+def _consent_columns(schema) -> None:
+    """The columns of version 3 (today's index names ``reference_lookup``, and today's hash
+    covers ``pd_salt``): added before the baseline and version 2 need them."""
+    if schema.has_table("attestr_consent"):
+        schema.add_column("attestr_consent", "reference_lookup",
+                          CharField(max_length=64, null=True))
+        schema.add_column("attestr_consent", "pd_salt", CharField(max_length=32, null=True))
+
+
+def _erasable(schema) -> None:
+    """Version 3: a consent's personal data becomes erasable. Every consent gets a salt and
+    the keyed hash of its reference id; the unique index over the plain reference id goes (the
+    one over the keyed hash takes its place); the consents are attested again (salted)."""
+    from consent.core import personal
+    from consent.core.schema import _marks
+
+    _consent_columns(schema)
+    rows = schema.execute('SELECT "id", "org_id", "reference_id" FROM "attestr_consent" '
+                          'WHERE "pd_salt" IS NULL').fetchall()
+    for consent_id, org_id, reference_id in rows:
+        schema.execute(_marks(schema, 'UPDATE "attestr_consent" SET "pd_salt" = ?, '
+                                      '"reference_lookup" = ? WHERE "id" = ?'), (
+            personal.new_salt(),
+            personal.keyed_hash(personal.org_key(org_id, create=True), reference_id),
+            consent_id))
+    schema.drop_index("attestr_consent_client_id_reference_id")
+    schema.create(AttestrConsent)   # its (client, reference_lookup) index
+    covered.attest([covered.of(AttestrConsent)], again=True,
+                   note="consents salted: their personal data became erasable "
+                        "(attestr version 3)")
+
+
 # The dialect's part of the schema (declared in its entry, DIALECT.schema).
-SCHEMA = Component("attestr", models=MODELS,
-                   covered=(covered.cover(AttestrConsent, skip=("sweep_at",)),), migrations=(
-    baseline(*MODELS),
-    cover_rows(AttestrConsent, version=2),
+SCHEMA = Component("attestr", models=MODELS, covered=(
+    covered.cover(AttestrConsent, skip=("sweep_at", "reference_lookup"),
+                  personal=("reference_id", "request_hash", "data")),
+), migrations=(
+    baseline(*MODELS, before=_consent_columns),
+    cover_rows(AttestrConsent, version=2, also=_consent_columns),
+    Migration(3, "attestr_consent erasable: salted personal columns, found by a keyed hash of "
+                 "its reference id (no index over the plain value)", _erasable),
 ))

@@ -18,8 +18,12 @@ CREDITS = sql.Statement(f"SELECT {_c.credits} FROM {_c} WHERE {_c.credential} = 
 _t = Table(AttestrConsent, "t")
 CONSENT = sql.model_select(AttestrConsent)
 CONSENT_BY_ID = CONSENT.where(*eq(_t.id))
-CONSENT_OF_ORG = CONSENT.where(*eq(_t.org, _t.id))
-CONSENT_BY_REFERENCE = CONSENT.where(*eq(_t.client, _t.reference_id))
+# What the API knows: a consent whose person was erased is no consent of the account any more.
+ERASED = "[erased]"   # consent.core.personal.ERASED, in an erased consent's reference_id
+KNOWN = f"{_t.reference_id} <> '{ERASED}'"
+CONSENT_OF_ORG = CONSENT.where(*eq(_t.org, _t.id), KNOWN)
+# by the keyed hash of its reference id (consents.reference_lookup)
+CONSENT_BY_REFERENCE = CONSENT.where(*eq(_t.client, _t.reference_lookup))
 CONSENT_BY_LEDGER_ID = CONSENT.where(*eq(_t.consent))
 _ac, _aa = Table(AttestrConsent), Table(AttestrAsync)
 NUMBER_TAKEN = sql.Statement(f"SELECT 1 FROM {_ac} WHERE {_ac.number} = ? "
@@ -41,6 +45,10 @@ STILL_SWEPT = f"{_ac.sweep_at} IS NOT NULL"
 _t = Table(AttestrAsync, "t")
 ASYNC = sql.model_select(AttestrAsync)
 ASYNC_BY_ID = ASYNC.where(*eq(_t.id))
+ASYNC_OF_CONSENT = ASYNC.where(*eq(_t.attestr_consent))   # a few per consent
+# People's rights: an erased consent's export files go (the workbook names the person).
+DETACH_MEDIA = sql.Statement(f"UPDATE {_aa} SET {_aa.media} = NULL "
+                             f"WHERE {_aa.attestr_consent} = ?")
 ASYNC_OF_ORG = ASYNC.where(*eq(_t.org, _t.id))
 ASYNC_DUE = ASYNC.where(f"{_t.status} = 'pending'",
                         f"({_t.lease_until} IS NULL OR {_t.lease_until} < ?)",
@@ -52,6 +60,8 @@ CLAIM_ASYNC = sql.Statement(
 
 _t = Table(AttestrMedia, "t")
 MEDIA_OF_ORG = sql.model_select(AttestrMedia).where(*eq(_t.org, _t.id))
+_m = Table(AttestrMedia)
+DELETE_MEDIA = sql.Statement(f"DELETE FROM {_m} WHERE {_m.org} = ? AND {_m.id} = ?")
 
 # Rate limits: one row per (client, scope, unit, window), counted up atomically.
 _r = Table(AttestrRateCounter)

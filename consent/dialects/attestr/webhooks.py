@@ -15,6 +15,7 @@ import datetime as dt
 import json
 
 from consent.core import outbox
+from consent.core.personal import ERASED
 
 from . import queries
 
@@ -37,8 +38,9 @@ def _send(org_id: str, client, event: str, payload: dict, reference: str) -> int
 
 
 def consent_event(row, event: str, status: str, at: dt.datetime) -> int | None:
-    """Queue a consent lifecycle event (inside the change's transaction)."""
-    if not row.webhook:
+    """Queue a consent lifecycle event (inside the change's transaction). None for a consent
+    whose person was erased: the API no longer knows it."""
+    if not row.webhook or row.reference_id == ERASED:
         return None
     return _send(row.org_id, queries.CLIENT.one((row.client_id,)), event, {
         "_id": row.id, "number": row.number, "consentReferenceId": row.reference_id,
@@ -48,6 +50,6 @@ def consent_event(row, event: str, status: str, at: dt.datetime) -> int | None:
 
 def async_event(job, consent_row, event: str, payload: dict) -> int | None:
     """Queue ``async.completed`` / ``async.errored`` for an export job."""
-    if not consent_row.webhook:
+    if not consent_row.webhook or consent_row.reference_id == ERASED:
         return None
     return _send(job.org_id, queries.CLIENT.one((job.client_id,)), event, payload, job.id)

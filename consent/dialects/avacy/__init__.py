@@ -48,7 +48,8 @@ POST|GET /ledger/v1/avacy/webspaces, POST /ledger/v1/avacy/tokens; the archive p
 (``/avacy/archive?t=<signed link>``, :mod:`.pages`); CLI ``flask --app app avacy ...``.
 
 Modules: ``routes`` (the views, the tenant converter and token), ``forms`` (JSON or PHP-style
-form bodies), ``archive`` (the service), ``pages``, ``queries``, ``models``, ``errors``, ``cli``;
+form bodies), ``archive`` (the service), ``people`` (erasure, access report, retention),
+``pages``, ``queries``, ``models``, ``errors``, ``cli``;
 page text in ``templates/``.
 """
 from __future__ import annotations
@@ -57,6 +58,7 @@ from consent.control.store import Stub
 from consent.web.dialect import Dialect
 
 from . import archive, models
+from .people import PEOPLE
 from .cli import avacy_cli
 from .errors import ERRORS
 from .pages import archive_url
@@ -86,4 +88,5 @@ DIALECT = Dialect(
     cli_commands=(avacy_cli,),
     schema=models.SCHEMA,
     stub=Stub(keep=(models.AvacyWebspace,)),   # control mode: a reset keeps its webspaces
+    people=PEOPLE,   # erasure, access report, proofs' retention (.people)
 )

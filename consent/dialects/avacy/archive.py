@@ -16,10 +16,19 @@ transaction, one ledger decision per preference (``domains_groups``, ``v2``) or 
   ``v4`` request names its notices in ``versions`` ([{slug, link, date}]): the notice is the
   slug and the version accepted its date (added to the ledger notice on first sight), the link
   is in the evidence, and the ``versions`` are kept as sent in the entry;
-* evidence: the entry's id, webspace, channel, the IP address and the SHA-256 of the proofs;
-  the audit event of the entry carries the same, with the ledger consents it recorded. The proofs
-  themselves are kept byte for byte in the entry, and their hash in the chain proves them: an
-  entry read back says whether it still matches its audit event (:func:`intact`).
+* evidence: the entry's id, webspace, channel, the IP address and the SHA-256 of the proofs
+  (the ledger commits to it under the subject's secret). The audit event of the entry holds no
+  personal data: the entry's id, webspace, channel, legal notices, the subject by its id
+  (``subject_ref``), the ledger consents it recorded, and the entry's salted hash (``rows``),
+  which covers the proofs byte for byte, the IP address, the identifier and the ``versions``.
+  An entry read back says whether it still matches what the chain recorded (:func:`intact`).
+  (Events written before Avacy's version 5 carried the identifier, the IP address and the
+  proofs' SHA-256 in the clear: erasure redacts them.)
+
+The entry names its person by the ledger subject's id: the archive is searched through
+``ledger.find_subject`` (a keyed lookup), so an erased person's identifier finds nothing. Its
+personal columns are erased by :mod:`.people` (the subject's erasure) and its proofs by
+retention (:func:`.people.retention`).
 
 A person who submits again adds a new entry and new decisions; the ledger's newest decision per
 person and purpose is their current state. No Flask here.
@@ -29,7 +38,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from consent.core import audit, auth, ids, ledger, sql
+from consent.core import audit, auth, covered, ids, ledger, personal, sql
+from consent.core import queries as core_queries
 from consent.core.storage import canonical_json, new_uuid, transaction, utcnow
 
 from . import queries
@@ -47,6 +57,7 @@ class Entry:
     row: object
     decisions: list = field(default_factory=list)
     audit_payload: dict | None = None
+    written_payload: dict | None = None   # of the event that last wrote the row (audit_seq)
 
     @property
     def request(self) -> dict:
@@ -182,7 +193,8 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
             notices.append(accepted)
         request = dict(submission.request)
         request["legal_notices"] = notices
-        known = ledger.find_subject(org.id, submission.identifier)
+        # The subject first (its id names the person in the entry, whatever it decided).
+        known = ledger._subject(org.id, submission.identifier)
         entry = sql.create(
             AvacyConsent, org_id=org.id, webspace_id=space.id, webspace_number=space.number,
             channel=submission.channel,
@@ -210,12 +222,15 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
         decisions = [event.create(AvacyDecision, consent_seq=r.consent.seq, entry_id=entry.id,
                                   name=name, accepted=accepted)
                      for (name, accepted), r in zip(submission.choices, recorded)]
-        payload = {**evidence, "identifier": submission.identifier,
-                   "consents": [r.consent.id for r in recorded]}
+        payload = {"avacy_consent_id": entry.id, "webspace_id": space.number,
+                   "channel": submission.channel,
+                   "legal_notices": [{"name": n["name"], "version": n["version"]}
+                                     for n in notices],
+                   "subject_ref": subject_id, "consents": [r.consent.id for r in recorded]}
         event.append(actor=actor, action="avacy.consent.archived",
                      entity_type="avacy_consent", entity_id=entry.id, payload=payload)
     return Entry(entry, [Decision(d, r.consent, True) for d, r in zip(decisions, recorded)],
-                 {**payload, "rows": event.rows})
+                 {**payload, "rows": event.rows}, {**payload, "rows": event.rows})
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -232,12 +247,27 @@ def _with_decisions(org, rows: list) -> list[Entry]:
     consents = ledger.consents_by_seq(org.id, seqs)
     binding = ledger.binding(org.id, seqs)
     events = audit.events_by_id(org.id, [r.audit_event_id for r in rows])
+    written = _events_at(org.id, {e.seq: e.payload for e in events.values()},
+                         [r.audit_seq for r in rows])
     by_entry: dict[int, list] = {}
     for d in decisions:
         by_entry.setdefault(d.entry_id, []).append(
             Decision(d, consents[d.consent_seq], binding[d.consent_seq]))
-    return [Entry(r, by_entry.get(r.id, []), _payload(events.get(r.audit_event_id)))
-            for r in rows]
+    return [Entry(r, by_entry.get(r.id, []), _payload(events.get(r.audit_event_id)),
+                  written.get(r.audit_seq)) for r in rows]
+
+
+def _events_at(org_id: str, known: dict, seqs) -> dict:
+    """``{seq: payload}`` of the events that last wrote the entries (``known``: those read
+    already; the others, an attestation, an erasure or a retention pass, are read now, a few per
+    page)."""
+    out = dict(known)
+    missing = sorted({s for s in seqs if s is not None and s not in out})
+    for chunk in sql.chunks(missing):
+        for event in core_queries.events_at(sql.padded(len(chunk))).all(
+                (org_id, *sql.pad(chunk))):
+            out[event.seq] = event.payload
+    return out
 
 
 def _payload(event) -> dict | None:
@@ -247,7 +277,14 @@ def _payload(event) -> dict | None:
 def page(org, *, identifier=None, webspace_number=None, channel=None, date_from=None,
          date_to=None, limit=50, before_id=None) -> tuple[list[Entry], int | None]:
     """Entries newest first, filtered (AND), keyset-paginated. Returns (page, next cursor)."""
-    given = {"identifier": identifier, "webspace_number": webspace_number, "channel": channel,
+    subject_id = None
+    if identifier not in (None, ""):
+        subject = ledger.find_subject(org.id, identifier) if personal.normalise(identifier) \
+            else None
+        if subject is None:   # nobody (or somebody erased): no entry
+            return [], None
+        subject_id = subject.id
+    given = {"subject_id": subject_id, "webspace_number": webspace_number, "channel": channel,
              "date_from": date_from, "date_to": date_to, "before_id": before_id}
     names = tuple(n for n in queries.ENTRY_FILTERS if given.get(n) not in (None, ""))
     rows = queries.entry_page(names).all((org.id, *(given[n] for n in names), limit + 1))
@@ -266,11 +303,31 @@ def versions_sha256(versions) -> str:
     return hashlib.sha256(canonical_json(versions).encode()).hexdigest()
 
 
+def erased(row) -> bool:
+    """Was the entry's person erased (its personal columns blanked)?"""
+    return row.identifier == personal.ERASED
+
+
 def intact(found: Entry) -> bool:
-    """Does the entry still hold what its audit event recorded (the hash chain covers the event):
-    the proofs whose SHA-256 it names, the IP address, the identifier, and a v4 entry's
-    ``versions``?"""
-    row, recorded = found.row, found.audit_payload or {}
+    """Does the entry still hold what the chain recorded: its hash (the proofs byte for byte,
+    the IP address, the identifier, the ``versions``, salted) is the one the event that last
+    wrote it recorded; and an entry archived before Avacy's version 5, whose event named its
+    proofs' SHA-256, IP address and identifier in the clear, still holds those (while it holds
+    them: not once erased, nor its proofs once removed by retention)."""
+    row = found.row
+    cov = covered.of(AvacyConsent)
+    recorded_rows = covered.recorded(found.written_payload).get(cov.table, {})
+    if recorded_rows.get(cov.key_text(row.id)) != covered.row_hash(cov, row._asdict()):
+        return False
+    recorded = found.audit_payload
+    if recorded is None:
+        return False
+    if personal.is_redacted(recorded):   # archived before version 5, its person erased since
+        return True
+    if recorded.get("avacy_consent_id") != row.id:
+        return False
+    if "proofs_sha256" not in recorded or erased(row) or row.proofs is None:
+        return True
     proofs_sha256 = hashlib.sha256((row.proofs or "").encode()).hexdigest()
     versions_ok = (recorded.get("versions_sha256") is None and row.versions is None) or (
         row.versions is not None
@@ -281,13 +338,19 @@ def intact(found: Entry) -> bool:
             and recorded.get("identifier") == row.identifier and versions_ok)
 
 
+def _shown(value):
+    """A personal column as the operator sees it: None once erased."""
+    return None if value == personal.ERASED else value
+
+
 def describe(found: Entry) -> dict:
-    """An entry as the operator sees it (the archive API and page)."""
+    """An entry as the operator sees it (the archive API and page). Once its person is erased,
+    its personal values are None (the decisions, notices and times stay)."""
     row, req = found.row, found.request
     return {"id": row.id, "webspace_id": row.webspace_number, "channel": row.channel,
-            "identifier": row.identifier, "subject_id": row.subject_id,
-            "ip_address": row.ip_address, "proofs": row.proofs,
-            "proofs_sha256": row.proofs_sha256, "request": req,
+            "identifier": _shown(row.identifier), "subject_id": row.subject_id,
+            "ip_address": _shown(row.ip_address), "proofs": row.proofs,
+            "proofs_sha256": _shown(row.proofs_sha256), "request": req,
             "preferences": [{"name": d.name, "accepted": d.accepted, "consent_id": d.consent.id,
                              "status": d.consent.status, "binding": d.binding}
                             for d in found.decisions],

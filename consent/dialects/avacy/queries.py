@@ -24,9 +24,11 @@ ENTRY_BY_ID = ENTRY.where(*eq(_a.org, _a.id))
 ENTRY_BY_ORG = f"{_a.org} = ?"
 ENTRY_NEWEST_FIRST = f"{_a.id} DESC"
 
-# Filters of the archive list, by name; ``archive.page`` ANDs those given (newest first).
+# Filters of the archive list, by name; ``archive.page`` ANDs those given (newest first). An
+# identifier is searched by its subject's id (``ledger.find_subject``: a keyed lookup), never
+# by the plain value.
 ENTRY_FILTERS = {
-    "identifier": f"{_a.identifier} = ?",
+    "subject_id": f"{_a.subject} = ?",
     "webspace_number": f"{_a.webspace_number} = ?",
     "channel": f"{_a.channel} = ?",
     "date_from": f"{_a.created_at} >= ?",
@@ -52,3 +54,10 @@ DECISION = sql.Select("DecisionRow", sql.columns(AvacyDecision, "d"), f"FROM {_d
 def decisions_of(count: int) -> sql.Statement:
     """The decisions of ``count`` (padded) entries (an ``IN`` list), in recorded order."""
     return DECISION.where(f"{_d.entry} IN ({sql.marks(count)})", order=_d.consent)
+
+
+# People's rights (.people): a person's entries, by subject (the (org, subject, id) index);
+# the entries whose proofs retention removes, oldest first (the (org, created_at) index).
+ENTRIES_OF_SUBJECT = ENTRY.where(*eq(_a.org, _a.subject), order=_a.id)
+PROOFS_BEFORE = ENTRY.where(*eq(_a.org), f"{_a.created_at} < ?", f"{_a.proofs} IS NOT NULL",
+                            order=_a.created_at, limit=True)
