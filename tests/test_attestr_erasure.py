@@ -118,7 +118,8 @@ def test_erasure_blanks_the_principals_consents_files_and_webhooks(client, org, 
     result = rights.erase(org_id, PRINCIPAL, actor="test")
     assert result["tables"]["attestr_consent"] == 2
     assert result["tables"]["attestr_media"] == 1
-    assert result["tables"]["webhook_delivery"] == 3
+    # the three sent before, and the two revocations its withdrawals of the grants queued
+    assert result["tables"]["webhook_delivery"] == 5
 
     # (2) the chain verifies
     assert verify.full(org_id)["ok"] is True
@@ -146,8 +147,11 @@ def test_erasure_blanks_the_principals_consents_files_and_webhooks(client, org, 
     kept = client.get(f"{API}/consent/{theirs}", headers=h)
     assert kept.status_code == 200 and kept.json["data"]["consentPrincipalUserId"] == OTHER
     # the webhook bodies about them are blank; the other's is not
+    # (those sent, blank; the revocations the erasure's withdrawals queued, never sent)
     for delivery in WebhookDelivery.select().where(WebhookDelivery.reference.in_(refs)):
-        assert delivery.body == "" and delivery.status == "delivered"
+        assert delivery.body == "" and (delivery.status, delivery.topic) in {
+            ("delivered", "consent.registered"), ("delivered", "async.completed"),
+            ("failed", "consent.revoked")}, (delivery.status, delivery.topic)
     assert "kept-ref-0" in WebhookDelivery.get(WebhookDelivery.reference == theirs).body
     assert AttestrMedia.select().count() == 0
     # the rows keep what is no one's data
@@ -172,10 +176,12 @@ def test_erasure_blanks_the_principals_consents_files_and_webhooks(client, org, 
     # no webhook about them any more (their expiry; the other principal's is sent)
     later = storage.utcnow() + dt.timedelta(days=2)
     monkeypatch.setattr(models, "now", lambda: later)
-    assert consents.expire_due() == 3
+    # theirs expires; the principal's were ended by the erasure (revoked, never sent)
+    assert consents.expire_due() == 1
     for consent_id in mine:
-        assert WebhookDelivery.select().where(WebhookDelivery.reference == consent_id).count() \
-            == 1
+        topics = [d.topic for d in WebhookDelivery.select().where(
+            WebhookDelivery.reference == consent_id).order_by(WebhookDelivery.id)]
+        assert topics == ["consent.registered", "consent.revoked"]
     assert WebhookDelivery.select().where(WebhookDelivery.reference == theirs).count() == 2
     assert verify.full(org_id)["ok"] is True
 
@@ -196,8 +202,9 @@ def test_a_pending_webhook_about_an_erased_principal_is_never_sent(client, org, 
         delivery = WebhookDelivery.get(WebhookDelivery.reference == mine[0])
         assert delivery.status == "pending" and PRINCIPAL not in delivery.body
         assert "loan-app-Zq7731-0" in delivery.body
+        # its registration, and the revocation the erasure's withdrawal of the grant queued
         assert rights.erase(org.org.id, PRINCIPAL, actor="test")["tables"][
-            "webhook_delivery"] == 1
+            "webhook_delivery"] == 2
         delivery = WebhookDelivery.get_by_id(delivery.id)
         assert delivery.body == "" and delivery.status == "failed"
         assert delivery.last_error == outbox.ERASED_ERROR

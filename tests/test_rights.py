@@ -54,7 +54,9 @@ def test_erasure_keeps_the_proof_and_forgets_the_person(client, org):
     r = client.post(f"/ledger/v1/subjects/{ALICE}/erasure", headers=h, json={"reason": "art. 17"})
     assert r.status_code == 200, r.json
     body = r.json
-    assert body["erased"] is True and body["consents"] == 4
+    # her four decisions, and the withdrawals of the two grants that still bound her
+    assert body["erased"] is True and body["consents"] == 6
+    assert body["tables"]["consent.withdrawn"] == 2
     assert body["tables"]["subject"] == 2            # alice and the anonymous id mapped in
     assert body["tables"]["consent.evidence"] == 3   # the withdrawal carried none
     assert body["tables"]["subject_link"] == 1
@@ -73,6 +75,12 @@ def test_erasure_keeps_the_proof_and_forgets_the_person(client, org):
     grant = client.get(f"/ledger/v1/consents/{ids['grant']}", headers=h).json
     assert grant["status"] == "granted" and grant["subject"] == ""
     assert set(grant["evidence"]) == {"erased"} and len(grant["evidence"]["erased"]) == 64
+    assert [e["type"] for e in grant["events"]] == ["recorded", "withdrawn"]  # ended by it
+    check = client.post("/ledger/v1/checks", headers=h, json={
+        "consent_id": ids["grant"], "operation": "email"}).json
+    assert (check["allowed"], check["reason"]) == (False, "withdrawn")
+    assert client.post(f"/ledger/v1/consents/{ids['grant']}/withdraw", headers=h,
+                       json={}).status_code == 409
     assert ledger.verify(org.org.id)["ok"] is True
 
     # The old identifiers find nothing.

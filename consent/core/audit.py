@@ -123,7 +123,7 @@ class Pending:
         cls = sql.row_class(model)
         return cls(**{name: row.get(name) for name in cls._fields})
 
-    def update(self, model, row, condition: str = "", **changes):
+    def update(self, model, row, condition: str = "", _salted: bool = True, **changes):
         """UPDATE a covered row (``row``: the model's named row as it is now, every hashed
         column in it or in ``changes``) with ``changes``, pointing it at this event, and record
         its new hash. ``condition``: an SQL condition the row must also meet (a fragment of
@@ -132,7 +132,7 @@ class Pending:
         cov = covered.of(model)
         key = getattr(row, cov.key)
         values = {**row._asdict(), **changes, covered.POINTER: self.seq}
-        if values.get(covered.SALT) is None and _holds_personal(cov, values):
+        if _salted and values.get(covered.SALT) is None and _holds_personal(cov, values):
             changes = {**changes, covered.SALT: personal.new_salt()}   # personal data: salted
             values[covered.SALT] = changes[covered.SALT]
         missing = [name for name, _, _ in cov.columns if name not in values]
@@ -155,7 +155,7 @@ class Pending:
             raise TypeError(f"{cov.table}: {', '.join(sorted(unknown))} is not personal")
         changes = {name: replacements.get(name) for name in cov.personal}
         changes[covered.SALT] = None
-        return self.update(model, row, **changes)
+        return self.update(model, row, _salted=False, **changes)
 
     def append(self, *, actor: str, action: str, entity_type: str, entity_id: str,
                payload: dict) -> Appended:

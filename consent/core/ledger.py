@@ -361,21 +361,31 @@ def withdraw(org_id: str, consent_id: str, *, actor: str = "system", source: str
             if newer.status == "withdrawn" and newer.supersedes == original.id:
                 raise Conflict(f"consent {consent_id} is already withdrawn")
             raise Conflict(f"consent {consent_id} is superseded by {newer.id}")
-        now = utcnow()
+        if not original.subject:
+            raise Conflict(f"consent {consent_id} belongs to an erased subject")
+        return in_transaction_withdraw(org_id, original, actor=actor, source=source,
+                                       evidence=evidence)
 
-        def rows(event, withdrawal):
-            event.insert(ConsentEvent, {
-                "consent_seq": original.seq, "type": "withdrawn", "at": now,
-                "audit_event_id": event.event_id,
-                "data": {"withdrawal_id": withdrawal.id, "source": source}})
-            hooks.emit(hooks.WITHDRAWN, org_id=org_id, consent=original,
-                       withdrawal=withdrawal, actor=actor, at=now, event=event)
 
-        withdrawal = _write_decision(org_id, Decision(
-            subject=original.subject, purpose=original.purpose, status="withdrawn",
-            source=source, purpose_version=original.purpose_version,
-            notice_version=original.notice_version, evidence=evidence, supersedes=original.id,
-        ), actor, now, rows=rows)
+def in_transaction_withdraw(org_id: str, original, *, actor: str, source: str,
+                            evidence: dict | None = None) -> ConsentRecord:
+    """:func:`withdraw` of a binding grant (a ``ConsentRecord``) already checked, inside the
+    caller's transaction (an erasure ends its subject's grants so)."""
+    now = utcnow()
+
+    def rows(event, withdrawal):
+        event.insert(ConsentEvent, {
+            "consent_seq": original.seq, "type": "withdrawn", "at": now,
+            "audit_event_id": event.event_id,
+            "data": {"withdrawal_id": withdrawal.id, "source": source}})
+        hooks.emit(hooks.WITHDRAWN, org_id=org_id, consent=original,
+                   withdrawal=withdrawal, actor=actor, at=now, event=event)
+
+    withdrawal = _write_decision(org_id, Decision(
+        subject=original.subject, purpose=original.purpose, status="withdrawn",
+        source=source, purpose_version=original.purpose_version,
+        notice_version=original.notice_version, evidence=evidence, supersedes=original.id,
+    ), actor, now, rows=rows)
     return withdrawal.consent
 
 

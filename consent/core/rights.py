@@ -5,6 +5,8 @@ transaction with its ``subject.erased`` audit event, and keeps the pseudonymous 
 that proves what was consented to and when (see ``consent.core.personal`` for why the chain
 still verifies):
 
+* every grant it still holds that binds is withdrawn first (source ``erasure``, each with
+  its own event): nothing may be done with data that is gone, and the history says when;
 * the subject's row (and those of the anonymous identifiers mapped into it) loses its
   identifier, lookup and secret: no identifier finds it again;
 * its consents' evidence becomes a tombstone holding only the commitment the record hash took;
@@ -178,23 +180,15 @@ def like_json(value: str) -> str:
 def _erase_core(person: Person) -> dict:
     """The core's tables: consents' evidence, identity links, mapping events, subjects,
     mails, stored responses and rights requests' words."""
+    from .ledger import consent_hash
+
     org_id, event, counts = person.org_id, person.event, {}
     sealed = personal.sealed_seq(org_id)
     reattest = {}
-    erased_evidence = 0
     for c in person.consents:
-        legacy = c.audit_seq is not None and c.audit_seq <= sealed
-        if c.evidence is not None and not personal.is_tombstone(c.evidence):
-            stone = personal.tombstone(None if legacy else person.secrets.get(
-                c.recorded_subject_id), c.evidence)
-            queries.SET_EVIDENCE.execute((canonical_json(stone), c.seq))
-            c = c._replace(evidence=stone)
-            erased_evidence += 1
-        if legacy:
+        if c.audit_seq is not None and c.audit_seq <= sealed:
             person.redact.add(c.audit_seq)
-            from .ledger import consent_hash
             reattest[c.id] = consent_hash(c, None)
-    counts["consent.evidence"] = erased_evidence
     links = []
     for chunk in sql.chunks(list(person.subject_ids)):
         n = sql.padded(len(chunk))
@@ -225,6 +219,42 @@ def _erase_core(person: Person) -> dict:
         queries.ERASE_SUBJECT.execute((kept, person.now, org_id, sid))
     counts["subject"] = len(person.subject_ids)
     return counts, reattest
+
+
+def _tombstone_evidence(person: Person) -> int:
+    """Each consent's evidence becomes its tombstone (the commitment its record hash took):
+    first of all, before anything the erasure writes moves rows between pages (a page rebuilt
+    from its cells can keep an old copy in the gap it leaves, which secure_delete does not
+    clear)."""
+    sealed = personal.sealed_seq(person.org_id)
+    erased = 0
+    for c in person.consents:
+        if c.evidence is None or personal.is_tombstone(c.evidence):
+            continue
+        legacy = c.audit_seq is not None and c.audit_seq <= sealed
+        stone = personal.tombstone(None if legacy else person.secrets.get(
+            c.recorded_subject_id), c.evidence)
+        queries.SET_EVIDENCE.execute((canonical_json(stone), c.seq))
+        erased += 1
+    return erased
+
+
+def _end_grants(person: Person, actor: str) -> int:
+    """Withdraw every grant the person still holds that binds (source ``erasure``), each with
+    its own audit event and the dialects' withdrawal listeners, before the erasure's event
+    begins: nothing can be done with their data once it is gone, and the history says when it
+    ended. Returns how many."""
+    from . import ledger
+
+    held = [c for c in person.consents
+            if c.status == "granted" and c.subject_id in person.subject_ids]
+    binds = ledger.binding(person.org_id, [c.seq for c in held])
+    ended = 0
+    for c in held:
+        if binds.get(c.seq):
+            ledger.in_transaction_withdraw(person.org_id, c, actor=actor, source="erasure")
+            ended += 1
+    return ended
 
 
 def _forget_uncovered(person: Person) -> dict:
@@ -258,7 +288,7 @@ def erase(org_id: str, identifier: str, *, actor: str, source: str = "ledger",
 def _finish(after: list) -> None:
     for callback in after:
         callback()
-    _compact()
+    compact()
 
 
 def _erase(org_id: str, identifier: str, *, actor: str, source: str, request_id: str | None,
@@ -276,8 +306,13 @@ def _erase(org_id: str, identifier: str, *, actor: str, source: str, request_id:
         return None
     now = utcnow()
     person = _person(org_id, subject, now)
+    evidence = _tombstone_evidence(person)
+    ended = _end_grants(person, actor)
+    person = _person(org_id, subject, now)   # the evidence as it now is, the withdrawals
     person.event = audit.begin(org_id, at=now)
     tables, reattest = _erase_core(person)
+    tables["consent.evidence"] = evidence
+    tables["consent.withdrawn"] = ended
     for name, part in sorted(_people.items()):
         if part.erase is not None:
             for table, n in (part.erase(person) or {}).items():
@@ -313,7 +348,7 @@ def _erase(org_id: str, identifier: str, *, actor: str, source: str, request_id:
             "audit_seq": appended.seq, "audit_event_id": appended.event_id}
 
 
-def _compact() -> None:
+def compact() -> None:
     """After an erasure on SQLite: fold the write-ahead log into the database file and truncate
     it, so the overwritten values are gone from both files (``secure_delete`` zeroes freed
     space). Best effort: a reader holding an old snapshot makes it wait for the next erasure

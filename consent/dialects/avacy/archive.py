@@ -194,7 +194,7 @@ def record(org, space, submission: Submission, actor: str) -> Entry:
         request = dict(submission.request)
         request["legal_notices"] = notices
         # The subject first (its id names the person in the entry, whatever it decided).
-        known = ledger._subject(org.id, submission.identifier)
+        known = ledger.ensure_subject(org.id, submission.identifier)
         entry = sql.create(
             AvacyConsent, org_id=org.id, webspace_id=space.id, webspace_number=space.number,
             channel=submission.channel,

@@ -141,7 +141,7 @@ def _erasable(schema) -> None:
             key = personal.org_key(org_id, create=True)
             found = schema.execute(_marks(schema, 'SELECT "id" FROM "subject" WHERE '
                                                   '"org_id" = ? AND "lookup" = ?'), (
-                org_id, personal.keyed_hash(key, personal.normalise(identifier)))).fetchone()
+                org_id, personal.lookup_digest(key, identifier))).fetchone()
             subject_id = found[0] if found else None
         schema.execute(_marks(schema, 'UPDATE "avacy_consent" SET "pd_salt" = ?, '
                                       '"subject_id" = ? WHERE "id" = ?'),

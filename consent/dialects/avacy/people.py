@@ -133,7 +133,7 @@ def retention(org_id: str, cutoff: dt.datetime) -> dict:
                              "before": _iso(cutoff)})
         done += len(rows)
     if done:
-        rights._compact()   # SQLite: the removed proofs leave the write-ahead log too
+        rights.compact()   # SQLite: the removed proofs leave the write-ahead log too
     return {"avacy_consent.proofs": done}
 
 
