@@ -72,9 +72,14 @@ def lock_org(org_id: str) -> None:
         queries.LOCK_ORG.execute((org_id,))
 
 
+NOTHING_HELD = (None, personal.ERASED, [], {})   # what a personal column holds when empty
+
+
 def _holds_personal(cov: "covered.Covered", values: dict) -> bool:
-    """Whether a covered row's values hold personal data (so its hash must be salted)."""
-    return any(values.get(name) not in (None, personal.ERASED) for name in cov.personal)
+    """Whether a covered row's values hold personal data (so its hash must be salted): a
+    personal column holding NULL, ``personal.ERASED`` or an empty JSON list or object holds
+    none (a NOT NULL JSON column's erased value)."""
+    return any(values.get(name) not in NOTHING_HELD for name in cov.personal)
 
 
 class Pending:
