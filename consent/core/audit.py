@@ -220,6 +220,22 @@ def events_by_id(org_id: str, event_ids) -> dict:
     return out
 
 
+def sealed_events_about(org_id: str, entity_type: str, entity_ids) -> list:
+    """The organisation's events of its sealed prefix (``personal.sealed_seq``: written before
+    personal data became erasable, so they may hold some) about these entities of one type, in
+    seq order (named rows): what an owner's erasure hook looks through for the events to redact
+    (``consent.core.rights.Person.redact``)."""
+    sealed = personal.sealed_seq(org_id)
+    ids = sorted({str(i) for i in entity_ids if i})
+    out = []
+    if not sealed or not ids:
+        return out
+    for chunk in sql.chunks(ids):
+        out.extend(queries.sealed_events_about(sql.padded(len(chunk))).all(
+            (org_id, sealed, entity_type, *sql.pad(chunk))))
+    return sorted(out, key=lambda e: e.seq)
+
+
 def content_fault(event, sealed_seq: int) -> str | None:
     """Why an event's stored hash does not stand for its content, or None. An event of the
     sealed prefix (seq up to ``sealed_seq``, see ``consent.core.personal``) whose payload was
