@@ -235,3 +235,59 @@ def test_retention_erases_media_received_before_the_cutoff(app, client, org):
     assert [m["id"] for m in listed] == [old, new]   # the metadata stays
     assert people.retention(org.org.id, cutoff) == {"veriff_media": 0}   # idempotent
     assert verify.full(org.org.id)["ok"] is True
+
+
+@pytest.mark.upgrade
+def test_a_database_from_before_migration_5_migrates_and_its_subject_is_erased(tmp_path):
+    """1d841ff's database (written by that version's own code: sessions with vendorData
+    ``user-42``, person data, media, consent uploads, webhooks; its ``veriff.session.created``
+    events carried vendorData and callback) migrates, verifies, and ``user-42`` is erased with
+    verify still ok: those events are redacted, every read answers 404."""
+    from consent.core import ledger
+    from consent.core.storage import AuditEvent
+    from tests.test_upgrade import FIXTURES, Upgraded
+    from tests.veriff_helpers import sign
+
+    up = Upgraded(FIXTURES["1d841ff"], tmp_path)
+    try:
+        result = up.cli("migrate")
+        assert result.exit_code == 0, result.output
+        assert "veriff: version 5: personal data erasable" in result.output
+        old = up.old["veriff"]
+        sids = [s["id"] for s in old["sessions"]
+                if s["created"]["verification"]["vendorData"] == "user-42"]
+        others = [s["id"] for s in old["sessions"] if s["id"] not in sids]
+        assert sids and others
+        with up.app.app_context():
+            org_id = VeriffSession.get_by_id(sids[0]).org_id
+            assert all(verify.full(o.id)["ok"] for o in ledger.all_orgs())
+            assert all(VeriffSession.get_by_id(sid).subject_lookup for sid in sids)
+            created = list(AuditEvent.select().where(
+                AuditEvent.action == "veriff.session.created", AuditEvent.entity_id.in_(sids)))
+            assert created and all("vendorData" in e.payload for e in created)
+            section = rights.report(org_id, "user-42")["providers"]["veriff"]
+            assert sorted(s["id"] for s in section["sessions"]) == sorted(sids)
+            erased = rights.erase(org_id, "user-42", actor="test")
+            assert erased["tables"]["veriff_session"] == len(sids)
+            assert erased["tables"]["audit_event.redacted"] >= len(created)
+            assert verify.full(org_id)["ok"] is True
+            for e in created:
+                payload = AuditEvent.get_by_id(e.id).payload
+                assert "vendorData" not in payload and "redacted" in payload
+            assert all(WebhookDelivery.get_by_id(d.id).body == "" for d in
+                       WebhookDelivery.select().where(WebhookDelivery.reference.in_(sids)))
+            assert rights.erase(org_id, "user-42", actor="test") is None
+        for sid in sids:
+            headers = {"X-AUTH-CLIENT": old["api_key"],
+                       "X-HMAC-SIGNATURE": sign(old["shared_secret"], sid.encode())}
+            for part in ("decision", "person", "attempts", "media", "consents"):
+                r = up.client.get(f"/v1/sessions/{sid}/{part}", headers=headers)
+                assert (r.status_code, r.json) == (404, FAIL_NOT_FOUND), (sid, part)
+        for sid in others:   # another person's: as before
+            headers = {"X-AUTH-CLIENT": old["api_key"],
+                       "X-HMAC-SIGNATURE": sign(old["shared_secret"], sid.encode())}
+            session = next(s for s in old["sessions"] if s["id"] == sid)
+            r = up.client.get(f"/v1/sessions/{sid}/person", headers=headers)
+            assert r.status_code == 200 and r.json == session["person"]
+    finally:
+        up.close()
