@@ -5,7 +5,9 @@ Consent mapping (Veriff upload -> ledger decision):
 * subject: the session's ``vendorData`` when the session was created with one (Veriff documents it
   as the customer's own identifier of the end-user, so the ledger joins it with that person's other
   consents), else ``veriff-session:<session id>``. A vendorData longer than the ledger's 255
-  characters, or blank, falls back to the session form.
+  characters, or blank, falls back to the session form. The session keeps the keyed hash of that
+  identifier (``VeriffSession.subject_lookup``), which its person's erasure and access report
+  find it by (:mod:`.people`).
 * purpose: ``veriff:<type>`` (``veriff:ine``, ``veriff:bipa``, ``veriff:aadhaar``).
 * status: ``granted`` when ``approved`` is true, else ``denied``; source ``veriff``.
 * notice_version: the SHA-256 (hex) of the exact consent text.
