@@ -12,6 +12,18 @@ def _tables() -> list[str]:
     return sorted(storage.db.obj.get_tables())
 
 
+def _page_owner(path: str, page: int) -> str:
+    import sqlite3
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT name, pagetype FROM dbstat WHERE pageno = ?", (page,)).fetchone()
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return "free page" if row is None else f"{row[0]} {row[1]}"
+
+
 def leftovers(values) -> list[str]:
     """The values (strings or bytes) still found, with where."""
     found = []
@@ -24,7 +36,13 @@ def leftovers(values) -> list[str]:
                 continue
             with open(name, "rb") as f:
                 data = f.read()
-            found += [f"{v!r} in {os.path.basename(name)}" for v in wanted if v in data]
+            for v in wanted:
+                at = data.find(v)
+                if at >= 0:
+                    page = at // 4096 + 1
+                    found.append(f"{v!r} in {os.path.basename(name)} (page {page}: "
+                                 f"{_page_owner(path, page)}; around: "
+                                 f"{data[max(0, at - 80):at + 40]!r})")
         return found
     for table in _tables():
         for v in values:

@@ -32,7 +32,11 @@ def back_to_version_1() -> None:
     for cov in covered.tables():
         if cov.table.startswith(("veriff_", "avacy_")) and cov.table != "veriff_screening":
             sql(f'ALTER TABLE "{cov.table}" DROP COLUMN "{covered.POINTER}"')
-    sql('ALTER TABLE "veriff_session_state" DROP COLUMN "salt"')
+    sql('ALTER TABLE "veriff_session_state" DROP COLUMN "pd_salt"')
+    # nor were sessions found by their subject's lookup, nor salted (migration 5)
+    sql('DROP INDEX "veriff_session_org_id_subject_lookup"')
+    for column in ("subject_lookup", "pd_salt"):
+        sql(f'ALTER TABLE "veriff_session" DROP COLUMN "{column}"')
     # and a decision's consent_seq had its old name (migration 4)
     sql('ALTER TABLE "avacy_decision" RENAME COLUMN "consent_seq" TO "consent_id"')
     sql('UPDATE "schema_migration" SET "version" = 1 WHERE "component" IN (?, ?)'.replace(
@@ -52,12 +56,12 @@ def test_version_1_databases_get_migration_2_and_keep_their_data(app, client, or
     back_to_version_1()
     states = {s.name: s for s in migrate.status()}
     assert states["veriff"].current == 1 and states["avacy"].current == 1
-    assert states["veriff"].latest == 4 and states["avacy"].latest == 5
+    assert states["veriff"].latest == 5 and states["avacy"].latest == 5
     assert "older than this code" in migrate.problem()
     applied = migrate.upgrade()
     assert {(a.component, a.version) for a in applied} == {
         ("veriff", 2), ("avacy", 2), ("veriff", 3), ("avacy", 3), ("avacy", 4), ("veriff", 4),
-        ("avacy", 5)}
+        ("avacy", 5), ("veriff", 5)}
     assert migrate.problem() is None
     assert {"consent_seq"} == columns("avacy_decision") & {"consent_id", "consent_seq"}
     assert {"content", "attempt_id"} <= columns("veriff_media")

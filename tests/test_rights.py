@@ -34,7 +34,7 @@ def _seed(client, org):
                        json={}).status_code == 201
     r = client.post("/ledger/v1/consents", headers=h, json={
         "subject": ANON, "purpose": "analytics", "status": "granted",
-        "evidence": {"ip": IP, "cookie": "c-42"}})
+        "evidence": {"ip": IP, "cookie": "cookie-of-alice-7731"}})
     ids["anon"] = r.json["id"]
     moved, _ = ledger.map_identity(org.org.id, ANON, ALICE, metadata={"email": ALICE})
     assert moved == 1
@@ -66,7 +66,7 @@ def test_erasure_keeps_the_proof_and_forgets_the_person(client, org):
     assert ALICE not in str(event.payload)
 
     # Nothing of her is left, anywhere; Bob is untouched.
-    assert_gone([ALICE, ANON, IP, AGENT, "c-42"])
+    assert_gone([ALICE, ANON, IP, AGENT, "cookie-of-alice-7731"])
     assert_present(["bob@example.com", "198.51.100.2"])
 
     # The proof still holds, and the decisions are still there, under the pseudonym.

@@ -212,7 +212,7 @@ def test_audited_without_the_name_and_erased_with_the_session(client, org, integ
     # The row stays (the audit chain covers it; covered rows are never deleted) without the
     # person: no search term, no hits, and no salt (its hash no longer holds personal data).
     row = VeriffScreening.get(VeriffScreening.session == sid)
-    assert (row.search_name, row.search_year, row.hits, row.salt) == (None, None, [], None)
+    assert (row.search_name, row.search_year, row.hits, row.pd_salt) == (None, None, [], None)
     assert (row.check_type, row.match_status) == ("initial_result", "possible_match")
     stored = json.dumps([list(r) for r in VeriffScreening.select().tuples()], default=str)
     assert "Zorander" not in stored and "ZORANDER" not in stored and "1961" not in stored

@@ -72,9 +72,14 @@ def lock_org(org_id: str) -> None:
         queries.LOCK_ORG.execute((org_id,))
 
 
+NOTHING_HELD = (None, personal.ERASED, [], {})   # what a personal column holds when empty
+
+
 def _holds_personal(cov: "covered.Covered", values: dict) -> bool:
-    """Whether a covered row's values hold personal data (so its hash must be salted)."""
-    return any(values.get(name) not in (None, personal.ERASED) for name in cov.personal)
+    """Whether a covered row's values hold personal data (so its hash must be salted): a
+    personal column holding NULL, ``personal.ERASED`` or an empty JSON list or object holds
+    none (a NOT NULL JSON column's erased value)."""
+    return any(values.get(name) not in NOTHING_HELD for name in cov.personal)
 
 
 class Pending:
@@ -213,6 +218,22 @@ def events_by_id(org_id: str, event_ids) -> dict:
         for event in queries.events_by_id(sql.padded(len(chunk))).all((org_id, *sql.pad(chunk))):
             out[event.event_id] = event
     return out
+
+
+def sealed_events_about(org_id: str, entity_type: str, entity_ids) -> list:
+    """The organisation's events of its sealed prefix (``personal.sealed_seq``: written before
+    personal data became erasable, so they may hold some) about these entities of one type, in
+    seq order (named rows): what an owner's erasure hook looks through for the events to redact
+    (``consent.core.rights.Person.redact``)."""
+    sealed = personal.sealed_seq(org_id)
+    ids = sorted({str(i) for i in entity_ids if i})
+    out = []
+    if not sealed or not ids:
+        return out
+    for chunk in sql.chunks(ids):
+        out.extend(queries.sealed_events_about(sql.padded(len(chunk))).all(
+            (org_id, sealed, entity_type, *sql.pad(chunk))))
+    return sorted(out, key=lambda e: e.seq)
 
 
 def content_fault(event, sealed_seq: int) -> str | None:

@@ -433,6 +433,32 @@ def attempts(delivery) -> list:
     return queries.ATTEMPTS_OF.all((delivery.id,))
 
 
+# -- erasure --------------------------------------------------------------------------------------
+
+FORGOTTEN = "not sent: its personal data was erased"
+
+
+def forget(org_id: str, references, topic: str | None = None) -> int:
+    """Inside an erasure's transaction (``consent.core.rights``): the organisation's deliveries
+    about these references (``topic``: of that topic only) lose their body and the signatures
+    taken over it (a keyed hash of the body), and those still pending are given up (``failed``,
+    with :data:`FORGOTTEN`), so no webhook about an erased person is sent after its erasure. A
+    delivery's other headers, URL, topic and history stay. Returns how many deliveries were
+    blanked (idempotent: one already blank counts again, with nothing to change)."""
+    references = sorted({str(r) for r in references if r})
+    done = 0
+    for chunk in sql.chunks(references):
+        statement = queries.deliveries_about(sql.padded(len(chunk)), topic is not None)
+        params = (org_id, *sql.pad(chunk), *((topic,) if topic is not None else ()))
+        for delivery in statement.all(params):
+            headers = {name: value for name, value in (delivery.headers or {}).items()
+                       if not SECRET_HEADER_EXCEPT.search(name)}
+            queries.FORGET_DELIVERY.execute((WebhookDelivery.headers.db_value(headers),
+                                             FORGOTTEN, delivery.id))
+            done += 1
+    return done
+
+
 def replay(org_id: str, delivery_id: int, actor: str = "system"):
     """Send a delivery again (the same request), with a fresh set of attempts."""
     with transaction():

@@ -507,6 +507,15 @@ def events_at(n: int) -> sql.Statement:
 
 
 @lru_cache(maxsize=None)
+def sealed_events_about(n: int) -> sql.Statement:
+    """An organisation's events up to a seq (its sealed prefix) about an ``IN`` list of ``n``
+    (padded) entities of one type (params: org, seq, type, ids), in seq order. Walks the
+    prefix by the (org, seq) index: erasure only, and the prefix never grows."""
+    return AUDIT_EVENT.where(*eq(_ae.org), f"{_ae.seq} <= ?", *eq(_ae.entity_type),
+                             f"{_ae.entity_id} IN ({sql.marks(n)})", order=_ae.seq)
+
+
+@lru_cache(maxsize=None)
 def events_by_id(n: int) -> sql.Statement:
     """An organisation's events of an ``IN`` list of ``n`` (padded) event ids."""
     return AUDIT_EVENT.where(*eq(_ae.org), f"{_ae.event_id} IN ({sql.marks(n)})")
@@ -565,6 +574,19 @@ CLAIM_DELIVERY = sql.Statement(
 RELEASE_DELIVERY = sql.Statement(
     f"UPDATE {_d} SET {_d.lease_until} = NULL, {_d.attempts} = {_d.attempts} - 1 "
     f"WHERE {_d.id} = ? AND {_d.status} = 'pending' AND {_d.lease_until} IS NOT NULL")
+# Erasure (outbox.forget): the organisation's deliveries about an ``IN`` list of references.
+@lru_cache(maxsize=None)
+def deliveries_about(n: int, topic: bool) -> sql.Statement:
+    t = Table(WebhookDelivery, "t")
+    return DELIVERY.where(*eq(t.org), f"{t.reference} IN ({sql.marks(n)})",
+                          *((f"{t.topic} = ?",) if topic else ()), order=t.id)
+
+
+FORGET_DELIVERY = sql.Statement(
+    f"UPDATE {_d} SET {_d.body} = '', {_d.headers} = ?, {_d.lease_until} = NULL, "
+    f"{_d.status} = CASE WHEN {_d.status} = 'pending' THEN 'failed' ELSE {_d.status} END, "
+    f"{_d.last_error} = CASE WHEN {_d.status} = 'pending' THEN ? ELSE {_d.last_error} END "
+    f"WHERE {_d.id} = ?")
 _wd = Table(WebhookAttempt, "t")
 ATTEMPTS_OF = sql.model_select(WebhookAttempt).where(*eq(_wd.delivery), order=_wd.id)
 

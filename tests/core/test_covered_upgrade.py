@@ -26,8 +26,8 @@ def make_it_old() -> None:
     the one that covers its rows (:data:`BEFORE`)."""
     for cov in covered.tables():
         db.execute_sql(f'ALTER TABLE "{cov.table}" DROP COLUMN "{covered.POINTER}"')
-    db.execute_sql('ALTER TABLE "veriff_session_state" DROP COLUMN "salt"')
-    db.execute_sql('ALTER TABLE "veriff_screening" DROP COLUMN "salt"')
+    db.execute_sql('ALTER TABLE "veriff_session_state" DROP COLUMN "pd_salt"')
+    db.execute_sql('ALTER TABLE "veriff_screening" DROP COLUMN "pd_salt"')
     for org in ledger.all_orgs():
         prev = audit.GENESIS
         for event in AuditEvent.select().where(AuditEvent.org == org.id).order_by(AuditEvent.seq):
@@ -72,10 +72,10 @@ def test_the_rows_already_there_are_attested_and_verify(client, runner, org, oth
     # Veriff's state rows that hold person data got a salt before they were hashed, and so did
     # the screenings that hold a search term; the erased ones have none.
     with_person = VeriffSessionState.select().where(VeriffSessionState.person.is_null(False))
-    assert with_person.count() and all(s.salt for s in with_person)
+    assert with_person.count() and all(s.pd_salt for s in with_person)
     screenings = list(VeriffScreening.select())
     assert {s.search_name is not None for s in screenings} == {True, False}
-    assert all(bool(s.salt) == (s.search_name is not None) for s in screenings)
+    assert all(bool(s.pd_salt) == (s.search_name is not None) for s in screenings)
     for o in (org, other_org):
         assert runner.invoke(args=["audit", "verify", "--org", o.slug]).exit_code == 0
     whole = verify.full(org.org.id)

@@ -497,8 +497,8 @@ def test_what_the_covered_tables_are():
     hashed = {cov.table: {c: kind for c, kind, _ in cov.columns} for cov in covered.tables()}
     assert hashed["veriff_media"]["content"] == "blob"
     assert "attempt_id" in hashed["veriff_media"]
-    assert {"request", "salt"} <= set(hashed["veriff_session_state"])
-    assert {"search_name", "search_year", "hits", "monitor_status", "salt"} <= set(
+    assert {"request", "pd_salt"} <= set(hashed["veriff_session_state"])
+    assert {"search_name", "search_year", "hits", "monitor_status", "pd_salt"} <= set(
         hashed["veriff_screening"])
     assert {"allowed_origins", "asset_type", "description"} <= set(hashed["truconsent_asset"])
     assert {"consent_type", "settings", "purposes"} <= set(
@@ -561,7 +561,7 @@ def test_putting_a_name_back_on_an_erased_screening(client, runner, org, full):
 def test_editing_the_request_a_veriff_session_kept(client, runner, org, full):
     sid = full.ids["session"]
     state = VeriffSessionState.get_by_id(sid)
-    assert state.request and state.salt
+    assert state.request and state.pd_salt
     VeriffSessionState.update(request={**state.request, "vendorData": "someone-else"}).where(
         VeriffSessionState.session == sid).execute()
     assert_named(client, runner, org, "veriff_session_state", sid, CHANGED)

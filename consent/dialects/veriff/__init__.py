@@ -107,7 +107,7 @@ from consent.control.store import Stub
 from consent.web import public_url
 from consent.web.dialect import Dialect
 
-from . import lifecycle, models, service
+from . import lifecycle, models, people, service
 from .cli import veriff_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
@@ -142,6 +142,8 @@ DIALECT = Dialect(name="veriff", errors=ERRORS, prefixes=("/v1/",),
                   pages=(pages_bp,), seed_demo=seed_demo, cli_commands=(veriff_cli,),
                   seed_demo_options=SEED_DEMO_OPTIONS, cors=CORS, schema=models.SCHEMA,
                   loops=(lifecycle.SWEEPER,),   # sessions past their lifetime expire
+                  # people's rights: erasure, the access report, media retention (.people)
+                  people=people.PEOPLE,
                   # control mode: a reset keeps its integrations; a moved clock expires the
                   # organisation's sessions past their lifetime at once; a fault is signed
                   stub=Stub(keep=(models.VeriffIntegration,),

@@ -41,7 +41,7 @@ from consent.core import audit, background
 from consent.core.storage import is_postgres, transaction, utcnow
 
 from . import codes, queries, screening, webhooks
-from .models import VeriffAttempt, VeriffMedia, VeriffSessionState, new_salt
+from .models import VeriffAttempt, VeriffMedia, VeriffSessionState
 
 
 class SessionStateError(Exception):
@@ -81,11 +81,10 @@ def _set_state(event, session, **changes):
     change's audit event (``changes`` by column name)."""
     now = utcnow()
     state = queries.STATE.one((session.id,))
-    if state is None:
+    if state is None:   # salted if it holds personal data (audit.Pending)
         state = event.create(VeriffSessionState, session_id=session.id, status=session.status,
                              attempt_id=session.attempt_id, person=session.person,
-                             document=session.document, updated_at=now,
-                             salt=new_salt() if session.person or session.document else None)
+                             document=session.document, updated_at=now)
     event.update(VeriffSessionState, state, updated_at=now, **changes)
     return session._replace(**{k: v for k, v in changes.items() if k in session._fields})
 
@@ -193,12 +192,21 @@ def delete(session, actor: str):
     elif session.status in (codes.STARTED, codes.RESUBMISSION):
         session = decide(session, codes.ABANDONED, None, actor, via="deleted")
     event = audit.begin(session.org_id)
+    session = forget(event, session)
+    _audit(event, session, actor, "veriff.session.deleted", status=session.status)
+    return session
+
+
+def forget(event, session):
+    """Through ``event`` (a deletion's, or an erasure's, ``consent.core.rights``): the session
+    deleted (it answers no API call and opens no page), its person, document and request erased
+    with their salt, its media's bytes and its screening's search term and hits. Returns the
+    session as it now is."""
     session = _set_state(event, session, deleted_at=utcnow(), person=None, document=None,
-                         request=None, salt=None)
+                         request=None, pd_salt=None)
     for media in _media(session, queries.MEDIA_HOLDING_BYTES):
         event.update(VeriffMedia, media, content=None)
     screening.erase(event, session)
-    _audit(event, session, actor, "veriff.session.deleted", status=session.status)
     return session
 
 

@@ -22,6 +22,7 @@ the API key its webhooks carry in ``X-AUTH-CLIENT``.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
 
 from peewee import (
     AutoField,
@@ -36,7 +37,7 @@ from peewee import (
 
 from consent.core import covered, ids, sql
 from consent.core.components import Component
-from consent.core.schema import Migration, baseline, cover_rows
+from consent.core.schema import Migration, baseline, cover_rows, rename_columns
 from consent.core.storage import (
     BaseModel,
     Consent,
@@ -60,11 +61,17 @@ class VeriffSession(BaseModel):
     token_hash = CharField(max_length=64, index=True)
     created_at = DateTimeField(default=utcnow)
     submitted_at = DateTimeField(null=True)
+    # The keyed hash (consent.core.personal.lookup) of the ledger subject the session belongs to
+    # (service.subject_for: its vendorData, else "veriff-session:<id>"): how an erasure or an
+    # access report finds the person's sessions without an index over a plain identifier.
+    subject_lookup = CharField(max_length=64, null=True)
+    # The salt of the row's hash while it holds personal data (consent.core.personal).
+    pd_salt = CharField(max_length=32, null=True)
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
     audit_seq = IntegerField(null=True)
 
     class Meta:
-        indexes = ((("integration", "created_at"), False),)
+        indexes = ((("integration", "created_at"), False), (("org", "subject_lookup"), False))
 
 
 class VeriffMedia(BaseModel):
@@ -122,9 +129,11 @@ class VeriffAttempt(BaseModel):
 
 class VeriffSessionState(BaseModel):
     """What changes about a session: one row per session, updated in place (every change is an
-    audit event, which records the row's new hash). ``salt`` is random while the row holds
-    person or document data and cleared with them: the hashes the chain keeps of the row cannot
-    be used to guess the erased data."""
+    audit event, which records the row's new hash). ``pd_salt`` is random while the row holds
+    person, document or request data and cleared with them: the hashes the chain keeps of the
+    row cannot be used to guess the erased data. (It was ``salt`` before version 5, which
+    introduced the core's ``pd_salt`` for the same purpose: renamed, and hashed under its old
+    name, so no hash changed.)"""
 
     session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
     # indexed: the expiry sweep finds the sessions still open through it
@@ -136,7 +145,7 @@ class VeriffSessionState(BaseModel):
     deleted_at = DateTimeField(null=True)
     # The ``verification`` object of POST /v1/sessions as sent (validated): every field kept.
     request = JSONField(null=True)
-    salt = CharField(max_length=32, null=True)
+    pd_salt = CharField(max_length=32, null=True)   # "salt" before version 5
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
     audit_seq = IntegerField(null=True)
 
@@ -145,7 +154,7 @@ class VeriffScreening(BaseModel):
     """A session's watchlist (PEP and sanctions) screening: one row, replaced by each
     submission's (``checkType`` initial_result, then updated_result). ``hits`` keep each hit
     with its review (matchStatus, riskLevel, isWhitelisted). When the session is deleted, its
-    search term and hits (personal data) are erased, and so is the ``salt`` of the row's hash
+    search term and hits (personal data) are erased, and so is the ``pd_salt`` of the row's hash
     (random while it holds them, as for :class:`VeriffSessionState`)."""
 
     session = ForeignKeyField(VeriffSession, primary_key=True, on_delete="CASCADE")
@@ -158,7 +167,7 @@ class VeriffScreening(BaseModel):
     hits = JSONField()
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
-    salt = CharField(max_length=32, null=True)
+    pd_salt = CharField(max_length=32, null=True)   # "salt" before version 5
     # The audit event that last wrote this row, which records its hash (consent.core.covered).
     audit_seq = IntegerField(null=True)
 
@@ -179,28 +188,56 @@ class VeriffIntegration(BaseModel):
 # What the audit chain covers (consent.core.covered): sessions, their state (status, person,
 # document, the request as sent, deletion), attempts and their decisions, media (their bytes as
 # their SHA-256), consent uploads and watchlist screenings. Not covered: integrations' webhook
-# settings (access configuration, like the credentials they extend).
+# settings (access configuration, like the credentials they extend). Personal data
+# (consent.core.personal), erasable: a session's vendorData, endUserId, callback and subject
+# lookup; its state's person, document and request; its screening's search term and hits. The
+# state's and screening's salt was ``salt`` before version 5, hashed under that name. A medium's
+# bytes are personal too, but their hash is their SHA-256, which the row shows in plain
+# (``sha256``, as Veriff's API does): a salt would hide nothing; they are erased (NULL) by
+# deletion, erasure and retention.
 COVERED = (
-    covered.cover(VeriffSession),
+    covered.cover(VeriffSession,
+                  personal=("vendor_data", "end_user_id", "callback", "subject_lookup")),
     *(covered.cover(model, org=(model.session, VeriffSession.org))
-      for model in (VeriffMedia, VeriffConsent, VeriffAttempt, VeriffSessionState,
-                    VeriffScreening)),
+      for model in (VeriffMedia, VeriffConsent, VeriffAttempt)),
+    covered.cover(VeriffSessionState, org=(VeriffSessionState.session, VeriffSession.org),
+                  hashed_as={"pd_salt": "salt"}, personal=("person", "document", "request")),
+    covered.cover(VeriffScreening, org=(VeriffScreening.session, VeriffSession.org),
+                  hashed_as={"pd_salt": "salt"},
+                  personal=("search_name", "search_year", "hits")),
 )
+
+# Version 5 renamed the state's and the screening's ``salt`` ``pd_salt`` (the core's name for it):
+# the migrations before it that name today's columns rename it first (consent.core.schema).
+_RENAME_STATE_SALT = rename_columns(VeriffSessionState, pd_salt="salt")
+_RENAME_SCREENING_SALT = rename_columns(VeriffScreening, pd_salt="salt")
+
+
+def _session_columns(schema) -> None:
+    """The session's columns of version 5 (its (org, subject_lookup) index is one of today's,
+    which the baseline creates, and its hash covers them, which version 3 attests: so both add
+    them first)."""
+    if schema.has_table("veriff_session"):
+        schema.add_column("veriff_session", "subject_lookup", CharField(max_length=64, null=True))
+        schema.add_column("veriff_session", "pd_salt", CharField(max_length=32, null=True))
 
 
 def _salts(schema) -> None:
     """A salt for every state row that still holds person, document or request data, and for
-    every screening that still holds a search term or hits."""
-    schema.add_column("veriff_session_state", "salt", CharField(max_length=32, null=True))
-    schema.add_column("veriff_screening", "salt", CharField(max_length=32, null=True))
+    every screening that still holds a search term or hits (``pd_salt``: today's name of the
+    column version 3 added as ``salt``); the session's columns of version 5, which today's hash
+    of a session covers."""
+    _session_columns(schema)
+    schema.add_column("veriff_session_state", "pd_salt", CharField(max_length=32, null=True))
+    schema.add_column("veriff_screening", "pd_salt", CharField(max_length=32, null=True))
     for table, holding in (
             ("veriff_session_state",
              '"person" IS NOT NULL OR "document" IS NOT NULL OR "request" IS NOT NULL'),
             ("veriff_screening", '"search_name" IS NOT NULL OR "search_year" IS NOT NULL '
                                  "OR \"hits\" <> '[]'")):
-        rows = schema.execute(f'SELECT "session_id" FROM "{table}" WHERE "salt" IS NULL '
+        rows = schema.execute(f'SELECT "session_id" FROM "{table}" WHERE "pd_salt" IS NULL '
                               f"AND ({holding})").fetchall()
-        salt = sql.Statement(f'UPDATE "{table}" SET "salt" = ? WHERE "session_id" = ?')
+        salt = sql.Statement(f'UPDATE "{table}" SET "pd_salt" = ? WHERE "session_id" = ?')
         for (session_id,) in rows:
             salt.execute((new_salt(), session_id))
 
@@ -221,12 +258,40 @@ def _media_and_screening(schema) -> None:
     schema.create(VeriffScreening)
 
 
+def _erasable(schema) -> None:
+    """Version 5, personal data erasable (consent.core.personal): the state's and screening's
+    ``salt`` renamed ``pd_salt`` (hashed under its old name: no hash changes); each session gains
+    the keyed lookup of its subject (found by it, not by a plain identifier) and, holding
+    personal data, a salt; the sessions are attested again, salted."""
+    from consent.core import personal
+
+    from .service import subject_for
+
+    _RENAME_STATE_SALT(schema)
+    _RENAME_SCREENING_SALT(schema)
+    _session_columns(schema)
+    rows = schema.execute('SELECT "id", "org_id", "vendor_data" FROM "veriff_session" '
+                          'WHERE "subject_lookup" IS NULL').fetchall()
+    fill = sql.Statement('UPDATE "veriff_session" SET "subject_lookup" = ?, "pd_salt" = ? '
+                         'WHERE "id" = ?')
+    for session_id, org_id, vendor_data in rows:
+        identifier = subject_for(SimpleNamespace(id=session_id, vendor_data=vendor_data))
+        fill.execute((personal.lookup(org_id, identifier, create=True), new_salt(), session_id))
+    schema.create(VeriffSession)   # its (org, subject_lookup) index
+    covered.attest([covered.of(VeriffSession)], again=True,
+                   note="Veriff sessions salted and given their subject's lookup: their "
+                        "vendorData, endUserId and callback became erasable (version 5)")
+
+
 # The dialect's part of the schema (declared in its entry, DIALECT.schema).
 SCHEMA = Component("veriff", models=MODELS, covered=COVERED, migrations=(
-    baseline(*VERSION_1, obsolete_indexes=("veriff_consent_session_id",)),
+    baseline(*VERSION_1, obsolete_indexes=("veriff_consent_session_id",),
+             before=_session_columns),
     Migration(2, "media bytes and attempts (GET /v1/media, /v1/attempts/{id}/media), the "
                  "session's request as sent, watchlist screenings", _media_and_screening),
     cover_rows(*(entry.model for entry in COVERED), version=3, also=_salts),
     Migration(4, "sessions expire: the state's status indexed (the expiry sweep)",
               lambda schema: schema.create(VeriffSessionState)),
+    Migration(5, "personal data erasable: sessions found by their subject's keyed lookup and "
+                 "salted; the state's and screening's salt renamed pd_salt", _erasable),
 ))

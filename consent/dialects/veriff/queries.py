@@ -3,6 +3,7 @@ are reached through core functions), column names from the models."""
 from __future__ import annotations
 
 import collections
+import functools
 
 from consent.core import covered, sql
 from consent.core.sql import Table, eq
@@ -107,3 +108,38 @@ def covered_media(condition: str) -> sql.Statement:
     """A session's media (by session id) that meet ``condition`` (one of the fragments above),
     as the chain covers them (the bytes as their SHA-256, computed by the database)."""
     return covered.of(VeriffMedia).select.where(*eq(_cm.session), condition, order=_cm.id)
+
+
+# -- people's rights (consent.dialects.veriff.people) ---------------------------------------------
+
+def sessions_of_subject() -> sql.Statement:
+    """The sessions of a subject (params: org, its keyed lookup; by the (org, subject_lookup)
+    index), deleted ones included, as the chain covers them (to erase them through an event)."""
+    return covered.of(VeriffSession).select.where(*eq(_cs.org, _cs.subject_lookup), order=_cs.id)
+
+
+def media_held_before() -> sql.Statement:
+    """A session's media still holding their bytes, received before a cutoff (params: session
+    id, cutoff), as the chain covers them."""
+    return covered.of(VeriffMedia).select.where(
+        *eq(_cm.session), MEDIA_HOLDING_BYTES, f"{_cm.created_at} < ?", order=_cm.id)
+
+
+# A session (deleted or not) with its state, as the lifecycle reads it.
+SESSION_ANY = SESSION.where(*eq(_s.id))
+_uc = Table(VeriffConsent, "t")
+
+
+@functools.lru_cache(maxsize=None)
+def uploads_of_consents(n: int) -> sql.Statement:
+    """The consent uploads of an ``IN`` list of ``n`` (padded) ledger consent ids."""
+    return sql.model_select(VeriffConsent).where(f"{_uc.consent} IN ({sql.marks(n)})",
+                                                 order=_uc.seq)
+
+
+# Retention: the sessions of an organisation holding bytes of media received before a cutoff.
+_rm, _rs = Table(VeriffMedia, "m"), Table(VeriffSession, "s")
+SESSIONS_WITH_MEDIA_BEFORE = sql.Statement(
+    f"SELECT DISTINCT {_rm.session} FROM {_rm} JOIN {_rs} ON {_rs.id} = {_rm.session} "
+    f"WHERE {_rs.org} = ? AND {_rm.content} IS NOT NULL AND {_rm.created_at} < ? "
+    f"ORDER BY {_rm.session} LIMIT ?")

@@ -99,10 +99,10 @@ def screen(session, attempt_id: str, actor: str):
     previous = queries.SCREENING.one((session.id,))
     if previous is None:
         row = event.create(VeriffScreening, session_id=session.id, check_type=INITIAL,
-                           monitor_status=ENABLED, created_at=now, salt=new_salt(), **values)
+                           monitor_status=ENABLED, created_at=now, pd_salt=new_salt(), **values)
     else:
         row = event.update(VeriffScreening, previous, check_type=UPDATED, created_at=now,
-                           salt=previous.salt or new_salt(), **values)
+                           pd_salt=previous.pd_salt or new_salt(), **values)
     _audit(event, session, actor, "veriff.screening.created", attempt=attempt_id,
            checkType=UPDATED if previous else INITIAL, matchStatus=values["match_status"],
            totalHits=len(hits))
@@ -158,7 +158,7 @@ def erase(event, session) -> None:
     screening = queries.SCREENING.one((session.id,))
     if screening is not None:
         event.update(VeriffScreening, screening, search_name=None, search_year=None, hits=[],
-                     salt=None, updated_at=utcnow())
+                     pd_salt=None, updated_at=utcnow())
 
 
 def _audit(event, session, actor: str, action: str, **payload) -> None:

@@ -5,7 +5,9 @@ Consent mapping (Veriff upload -> ledger decision):
 * subject: the session's ``vendorData`` when the session was created with one (Veriff documents it
   as the customer's own identifier of the end-user, so the ledger joins it with that person's other
   consents), else ``veriff-session:<session id>``. A vendorData longer than the ledger's 255
-  characters, or blank, falls back to the session form.
+  characters, or blank, falls back to the session form. The session keeps the keyed hash of that
+  identifier (``VeriffSession.subject_lookup``), which its person's erasure and access report
+  find it by (:mod:`.people`).
 * purpose: ``veriff:<type>`` (``veriff:ine``, ``veriff:bipa``, ``veriff:aadhaar``).
 * status: ``granted`` when ``approved`` is true, else ``denied``; source ``veriff``.
 * notice_version: the SHA-256 (hex) of the exact consent text.
@@ -35,13 +37,14 @@ import binascii
 import hashlib
 import hmac
 import re
+from types import SimpleNamespace
 
-from consent.core import audit, auth, ledger
+from consent.core import audit, auth, ledger, personal
 from consent.core.storage import new_uuid, transaction
 
 from . import codes, lifecycle, queries, screening, webhooks
 from .lifecycle import SessionStateError
-from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState, new_salt
+from .models import VeriffConsent, VeriffMedia, VeriffSession, VeriffSessionState
 
 SUBJECT_PREFIX = "veriff-session:"
 PURPOSE_PREFIX = "veriff:"
@@ -69,10 +72,20 @@ def actor_for(cred) -> str:
 
 
 def subject_for(session) -> str:
-    vendor = (session.vendor_data or "").strip()
+    """The ledger subject a session's consents are recorded under (see the module's
+    docstring), and the person its data is about (``consent.dialects.veriff.people``)."""
+    vendor = personal.normalise(session.vendor_data or "")
     if vendor and len(vendor) <= 255:
         return vendor
     return SUBJECT_PREFIX + session.id
+
+
+def subject_lookup(org_id: str, session_id: str, vendor_data: str | None) -> str:
+    """Inside a write transaction: the keyed hash of the session's subject
+    (``consent.core.personal.lookup``; the organisation's key made if it has none yet), which
+    the session is found by for its person (``VeriffSession.subject_lookup``)."""
+    identifier = subject_for(SimpleNamespace(id=session_id, vendor_data=vendor_data))
+    return personal.lookup(org_id, identifier, create=True)
 
 
 def fresh(session):
@@ -174,19 +187,19 @@ def create_session(cred, verification: dict, secret_key):
     document = _kept(verification.get("document"), DOCUMENT_KEYS)
     with transaction():
         event = audit.begin(cred.org_id)
+        # the rows hold personal data: audit.Pending salts their hashes (see models)
         session = event.create(
             VeriffSession, id=session_id, org_id=cred.org_id, integration_id=cred.id,
             vendor_data=vendor_data, end_user_id=verification.get("endUserId"),
-            callback=verification.get("callback"), token_hash=token_hash(token))
-        # the salt of the row's hash: it holds personal data (see models)
+            callback=verification.get("callback"), token_hash=token_hash(token),
+            subject_lookup=subject_lookup(cred.org_id, session_id, vendor_data))
         event.create(VeriffSessionState, session_id=session.id, status=session.status,
                      person=person, document=document, updated_at=session.created_at,
-                     request=verification, salt=new_salt())
+                     request=verification)
+        # no personal data in the chain: which parts were sent, not their content
         event.append(actor=actor_for(cred), action="veriff.session.created",
                      entity_type="veriff_session", entity_id=session.id, payload={
-                         "integration": cred.id, "vendorData": vendor_data,
-                         "callback": session.callback,
-                         # which parts were sent, not their (personal) content
+                         "integration": cred.id,
                          "sent": sorted(k for k, v in verification.items() if v is not None)})
     return queries.SESSION_OF_INTEGRATION.one((session.id, cred.id)), token
 
