@@ -140,14 +140,16 @@ from flask import current_app
 
 from consent.control.store import Stub
 from consent.core import auth
+from consent.core.rights import People
 from consent.web import public_url
 from consent.web.cors import CorsPolicy
 from consent.web.dialect import Dialect
 
-from . import models, points
+from . import models, points, rights_center
 from .cli import truconsent_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
+from .rights_routes import rights_admin_blp, rights_blp
 from .routes import LINK_AUTH, admin_blp, blp
 
 DEMO_PURPOSES = [
@@ -206,7 +208,7 @@ DIALECT = Dialect(
     errors=ERRORS,
     prefixes=("/api/consent/", "/api/v1/external/", "/api/v1/internal", "/banners/"),
     unmatched_auth=LINK_AUTH,
-    blueprints=(blp, admin_blp),
+    blueprints=(blp, admin_blp, rights_blp, rights_admin_blp),
     pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(truconsent_cli,),
@@ -221,6 +223,9 @@ DIALECT = Dialect(
           CorsPolicy(paths=("/api/v1/internal/", "/banners/"),
                      allow_headers=("Content-Type", "Authorization", "X-API-Key", "X-Org-Id",
                                     "X-User-Id"),
-                     methods=("GET", "POST"), origins="*")),
+                     methods=("GET", "POST", "PUT", "DELETE"), origins="*")),
     schema=models.SCHEMA,
+    # The rights center's nominees, grievances and OTP state (the integrator may merge this
+    # with the dialect's other parts in people's rights).
+    people=People(erase=rights_center.erase, report=rights_center.report),
 )
