@@ -351,8 +351,16 @@ def fuzz_known(requests, seed) -> dict:
                             "asset_id": t["asset_id"], "phone": "+919876543210",
                             "expiry_hours": 24})
     assert r.status_code == 200, r.text
+    headers = {"X-Org-Id": t["org_id"], "X-API-Key": t["api_key"]}
+    nominee = requests.post("/api/v1/internal/nominee", headers=headers, json={
+        "client_user_id": "fuzz", "nominee_name": "Fuzz Nominee", "relationship": "Sibling"})
+    assert nominee.status_code == 200, nominee.text
+    ticket = requests.post("/api/v1/internal/grievance", headers=headers, json={
+        "client_user_id": "fuzz", "subject": "Fuzz", "description": "A fuzz ticket"})
+    assert ticket.status_code == 200, ticket.text
     return {"request_id": r.json()["request_id"], "asset_id": t["asset_id"],
-            "banner_id": t["banner_id"], "user_id": "fuzz", "cp_id": t["collection_point_id"]}
+            "banner_id": t["banner_id"], "user_id": "fuzz", "cp_id": t["collection_point_id"],
+            "nominee_id": nominee.json()["id"], "ticket_id": ticket.json()["ticket_id"]}
 
 
 # -- bench ----------------------------------------------------------------------------------
