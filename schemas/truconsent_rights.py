@@ -194,7 +194,7 @@ class NomineeSchema(Schema):
     updated_at = UTCDateTime(required=True)
 
 
-class DeletedSchema(Schema):
+class NomineeDeletedSchema(Schema):
     success = fields.Boolean(required=True)
     id = fields.String(required=True)
     message = fields.String(required=True)

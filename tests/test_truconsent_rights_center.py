@@ -582,3 +582,30 @@ def test_erasure_and_report_of_the_rights_center(client, org, app):
             for value in (b"Meera Shah", b"meera@example.com", b"Stop calling",
                           b"Still calling"):
                 assert value not in data, (suffix, value)
+
+
+# -- control mode --------------------------------------------------------------------------------
+
+@pytest.mark.control_mode
+def test_a_reset_keeps_settings_and_dpo_and_removes_peoples_rows(client, org):
+    from tests.test_control import control
+
+    client.put(f"{ADMIN}/rights-center/settings", headers=org.headers(),
+               json={"access_mode": "non_sso"})
+    client.put(f"{ADMIN}/dpo", headers=org.headers(), json={"full_name": "Asha Rao",
+                                                           "email": "dpo@acme.example"})
+    token = _verified(client, org)["accessToken"]
+    me = sdk(org, PHONE, token)
+    client.post(f"{RC}/nominee", headers=me, json={**NOMINEE, "client_user_id": PHONE})
+    ticket = client.post(f"{RC}/grievance", headers=me, json={
+        "client_user_id": PHONE, "subject": "s", "description": "d"}).json
+    client.post(f"{RC}/grievance/{ticket['id']}/messages", headers=me, json={"message": "m"})
+    r = control(client, org, "POST", "/reset")
+    assert r.status_code == 200, r.json
+    assert r.json["removed"]["truconsent_nominee"] == 1
+    assert r.json["removed"]["truconsent_grievance"] == 1
+    assert verify.full(org.org.id)["ok"]
+    assert client.get(f"{RC}/rights-center/settings/global",
+                      headers=sdk(org)).json["access_mode"] == "non_sso"
+    assert client.get(f"{RC}/dpo", headers=sdk(org)).json["full_name"] == "Asha Rao"
+    assert client.get(f"{RC}/nominee/user/{PHONE}", headers=sdk(org, PHONE)).json == []

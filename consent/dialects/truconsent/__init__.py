@@ -212,8 +212,10 @@ DIALECT = Dialect(
     pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(truconsent_cli,),
-    # control mode: a reset keeps its assets and collection points (configuration)
-    stub=Stub(keep=(models.TcAsset, models.TcCollectionPoint)),
+    # control mode: a reset keeps its assets, collection points, rights center settings and DPO
+    # (configuration)
+    stub=Stub(keep=(models.TcAsset, models.TcCollectionPoint, models.TcRightsCenterSettings,
+                    models.TcDpo)),
     # The API authenticates by header (never a cookie): browsers of CONSENT_CORS_ORIGINS may call
     # it. The collector page is not under these prefixes. The SDK API answers any origin's
     # preflight: which pages it serves is each asset's allowed origins (.origins, 403).

@@ -268,7 +268,7 @@ def bound(org, user_id: str | None) -> None:
     bound_to = token_lookup(org)
     if bound_to is None or user_id is None:
         return
-    if not hmac.compare_digest(personal.lookup(org.id, user_id, create=True) or "", bound_to):
+    if not hmac.compare_digest(personal.lookup(org.id, user_id) or "", bound_to):
         raise AccessDenied("Access token does not belong to this user")
 
 

@@ -14,7 +14,7 @@ from consent.web.blueprint import DialectBlueprint
 from consent.web.dialect import SERVICE_ERRORS
 from schemas.truconsent_rights import (
     AccessRequestSchema,
-    DeletedSchema,
+    NomineeDeletedSchema,
     DeletionRequestSchema,
     DpoInSchema,
     DpoSchema,
@@ -172,7 +172,7 @@ class NomineeById(MethodView):
         return rc.update_nominee(current_org(), nominee_id, data, current_actor())
 
     @rights_blp.auth(SDK_AUTH)
-    @rights_blp.response(200, DeletedSchema)
+    @rights_blp.response(200, NomineeDeletedSchema)
     @rights_blp.errors(**{"401": TOKEN_401, "403": FORBIDDEN, "429": SDK_429,
                           "404": "Nominee not found (or not the X-User-Id's)"})
     def delete(self, nominee_id):
