@@ -609,3 +609,25 @@ def test_a_reset_keeps_settings_and_dpo_and_removes_peoples_rows(client, org):
                       headers=sdk(org)).json["access_mode"] == "non_sso"
     assert client.get(f"{RC}/dpo", headers=sdk(org)).json["full_name"] == "Asha Rao"
     assert client.get(f"{RC}/nominee/user/{PHONE}", headers=sdk(org, PHONE)).json == []
+
+
+def test_blank_words_are_refused(client, org):
+    r = client.post(f"{RC}/grievance", headers=sdk(org, "u"),
+                    json={"subject": "  ", "description": "d"})
+    assert (r.status_code, r.json) == (422, field_error(
+        ["body"], "Value error, subject must not be blank", "value_error"))
+    r = client.post(f"{RC}/nominee", headers=sdk(org, "u"),
+                    json={**NOMINEE, "relationship": " "})
+    assert (r.status_code, r.json) == (422, field_error(
+        ["body"], "Value error, relationship must not be blank", "value_error"))
+    ticket = client.post(f"{RC}/grievance", headers=sdk(org, "u"),
+                         json={"subject": "s", "description": "d"}).json
+    r = client.post(f"{RC}/grievance/{ticket['ticket_id']}/messages", headers=sdk(org, "u"),
+                    json={"sender": "user", "message": " \n "})
+    assert (r.status_code, r.json) == (422, field_error(
+        ["body"], "Value error, message must not be blank", "value_error"))
+    r = client.post(f"{ADMIN}/grievances/{ticket['id']}/messages", headers=org.headers(),
+                    json={"message": "  "})
+    assert r.status_code == 422
+    assert client.get(f"{RC}/grievance/{ticket['id']}/messages",
+                      headers=sdk(org, "u")).json == []

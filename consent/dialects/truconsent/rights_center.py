@@ -344,6 +344,8 @@ def _given_user(data: dict) -> str:
 
 
 def _nominee_values(data: dict) -> dict:
+    for name in ("nominee_name", "relationship"):
+        _words(data.get(name), name)
     return {k: (data.get(k) or "").strip() or None for k in NOMINEE_FIELDS}
 
 
@@ -422,6 +424,8 @@ def grievances(org, user_id: str) -> list[dict]:
 
 
 def create_grievance(org, data: dict, actor: str) -> dict:
+    data = {**data, "subject": _words(data["subject"], "subject"),
+            "description": _words(data["description"], "description")}
     user_id = _given_user(data)
     bound(org, user_id)
     with transaction():
@@ -473,18 +477,29 @@ def _add_message(org, ticket, sender: str, text: str, actor: str, status: str | 
     return row, ticket
 
 
+def _words(value: str | None, name: str) -> str:
+    """Text that must say something (white space alone is refused: 422)."""
+    value = (value or "").strip()
+    if not value:
+        raise Invalid(f"{name} must not be blank")
+    return value
+
+
 def post_message(org, ref: str, text: str, actor: str) -> dict:
+    text = _words(text, "message")
     with transaction():
         ticket = _ticket(org, ref, header_user())
         if ticket.status == "closed":
             raise Conflict("Grievance ticket is closed")
-        row, _ = _add_message(org, ticket, "user", text.strip(), actor,
+        row, _ = _add_message(org, ticket, "user", text, actor,
                               status="open" if ticket.status == "resolved" else None)
     return message_view(row, ticket.ticket_id)
 
 
 def reply(org, ref: str, text: str | None, status: str | None, actor: str) -> dict:
     """An agent's answer on a ticket (management API, CLI), and/or its new status."""
+    if not (text or "").strip() and not status:
+        raise Invalid("give a message, a status, or both")
     with transaction():
         ticket = _ticket(org, ref, operator=True)
         _, ticket = _add_message(org, ticket, "agent", (text or "").strip(), actor, status)
