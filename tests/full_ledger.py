@@ -117,6 +117,20 @@ def build(client, app, org, monkeypatch) -> Full:
     post(path, body, status=200, headers=sdk_headers)
     path, body = sdk.rn_suppression("sdk-user", ["sdk-offers"])
     post(path, body, status=200, headers=sdk_headers)
+    # the rights center: settings, the DPO, a nominee, a ticket with a message
+    put = client.put(f"{admin}/rights-center/settings", headers=h,
+                     json={"access_mode": "non_sso"})
+    assert put.status_code == 200, put.get_json()
+    put = client.put(f"{admin}/dpo", headers=h, json={"full_name": "Asha Rao",
+                                                      "email": "dpo@acme.example"})
+    assert put.status_code == 200, put.get_json()
+    post("/api/v1/internal/nominee", {"client_user_id": "sdk-user", "nominee_name": "Meera",
+                                      "relationship": "Spouse"}, status=200, headers=sdk_headers)
+    ticket = post("/api/v1/internal/grievance", {"client_user_id": "sdk-user", "subject": "s",
+                                                 "description": "d"}, status=200,
+                  headers=sdk_headers)
+    post(f"/api/v1/internal/grievance/{ticket['ticket_id']}/messages", {"message": "m"},
+         status=200, headers=sdk_headers)
 
     # -- Veriff: a session with person data, media, a consent upload, a decision; a deleted one
     integ = veriff_helpers.Integration(org.org)

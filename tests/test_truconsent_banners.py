@@ -9,7 +9,7 @@ import pytest
 
 from consent.core import migrate, storage
 from consent.core.storage import Consent
-from consent.dialects.truconsent.models import TcCollectionPoint
+from consent.dialects.truconsent.models import SCHEMA, TcCollectionPoint
 from tests.truconsent_helpers import make_cp
 
 ADMIN = "/ledger/v1/truconsent"
@@ -327,10 +327,11 @@ def test_a_version_1_database_migrates_to_banners(client, org):
     db.execute_sql('DELETE FROM "schema_migration" WHERE "component" = ?'.replace(
         "?", "%s" if storage.is_postgres() else "?"), ("truconsent",))
     migrate.SchemaMigration.create(component="truconsent", version=1, description="baseline")
-    assert "truconsent 1 < 5" in migrate.problem()
+    latest = SCHEMA.latest   # 6: 5 personal data erasable, 6 the rights center
+    assert f"truconsent 1 < {latest}" in migrate.problem()
     applied = migrate.upgrade()
     assert [(a.component, a.version) for a in applied] == [
-        ("truconsent", 2), ("truconsent", 3), ("truconsent", 4), ("truconsent", 5)]
+        ("truconsent", v) for v in range(2, latest + 1)]
     assert migrate.problem() is None
     assert "consent_seq" in {c.name for c in db.get_columns("truconsent_log")}
     for table, columns in NEW_COLUMNS.items():

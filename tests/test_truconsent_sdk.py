@@ -569,16 +569,17 @@ def test_the_sdk_preflight_from_any_origin(banner, client):
     assert r.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
     assert r.headers["Access-Control-Allow-Headers"] == (
         "authorization, content-type, x-api-key, x-org-id, x-user-id")
-    assert r.headers["Access-Control-Allow-Methods"] == "GET, OPTIONS, POST"
+    # the rights center updates and deletes nominees (PUT, DELETE)
+    assert r.headers["Access-Control-Allow-Methods"] == "DELETE, GET, OPTIONS, POST, PUT"
     assert "Access-Control-Allow-Credentials" not in r.headers
 
 
 # -- truConsent's error shape everywhere under /api/v1/internal ----------------------------------
 
 @pytest.mark.parametrize("method,path", [
-    ("GET", "/api/v1/internal/nominee/user/u1"),            # rightsCenterApi: issue 18
-    ("POST", "/api/v1/internal/rights-requests/access-request"),
-    ("GET", "/api/v1/internal/dpo"),
+    ("GET", "/api/v1/internal/grievance/u1/attachments"),   # not served (rights center: its own tests)
+    ("POST", "/api/v1/internal/rights-requests/correction-request"),
+    ("GET", "/api/v1/internal/transparency"),
     ("GET", "/api/v1/internal/consent/a/b/c"),
     ("GET", "/api/v1/internal"),
     ("GET", "/api/v1/internal/"),

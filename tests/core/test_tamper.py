@@ -488,7 +488,8 @@ def test_what_the_covered_tables_are():
         "avacy_webspace", "avacy_consent", "avacy_decision",
         "truconsent_asset", "truconsent_collection_point", "truconsent_request",
         "truconsent_link_event", "truconsent_log",
-        "truconsent_suppression",
+        "truconsent_suppression", "truconsent_rights_settings", "truconsent_dpo",
+        "truconsent_nominee", "truconsent_grievance", "truconsent_grievance_message",
         "veriff_session", "veriff_session_state", "veriff_attempt", "veriff_media",
         "veriff_consent", "veriff_screening"])
     assert [c for c, _, _ in covered.of(AttestrConsent).columns if c == "sweep_at"] == []

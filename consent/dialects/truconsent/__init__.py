@@ -143,15 +143,17 @@ from flask import current_app
 
 from consent.control.store import Stub
 from consent.core import auth
+from consent.core.rights import People
 from consent.web import public_url
 from consent.web.cors import CorsPolicy
 from consent.web.dialect import Dialect
 
-from . import models, points
+from . import models, points, rights_center
 from .cli import truconsent_cli
 from .errors import ERRORS
 from .pages import bp as pages_bp
 from .people import PEOPLE
+from .rights_routes import rights_admin_blp, rights_blp
 from .routes import LINK_AUTH, admin_blp, blp
 
 DEMO_PURPOSES = [
@@ -210,12 +212,14 @@ DIALECT = Dialect(
     errors=ERRORS,
     prefixes=("/api/consent/", "/api/v1/external/", "/api/v1/internal", "/banners/"),
     unmatched_auth=LINK_AUTH,
-    blueprints=(blp, admin_blp),
+    blueprints=(blp, admin_blp, rights_blp, rights_admin_blp),
     pages=(pages_bp,),
     seed_demo=seed_demo,
     cli_commands=(truconsent_cli,),
-    # control mode: a reset keeps its assets and collection points (configuration)
-    stub=Stub(keep=(models.TcAsset, models.TcCollectionPoint)),
+    # control mode: a reset keeps its assets, collection points, rights center settings and DPO
+    # (configuration)
+    stub=Stub(keep=(models.TcAsset, models.TcCollectionPoint, models.TcRightsCenterSettings,
+                    models.TcDpo)),
     # The API authenticates by header (never a cookie): browsers of CONSENT_CORS_ORIGINS may call
     # it. The collector page is not under these prefixes. The SDK API answers any origin's
     # preflight: which pages it serves is each asset's allowed origins (.origins, 403).
@@ -225,9 +229,10 @@ DIALECT = Dialect(
           CorsPolicy(paths=("/api/v1/internal/", "/banners/"),
                      allow_headers=("Content-Type", "Authorization", "X-API-Key", "X-Org-Id",
                                     "X-User-Id"),
-                     methods=("GET", "POST"), origins="*")),
+                     methods=("GET", "POST", "PUT", "DELETE"), origins="*")),
     schema=models.SCHEMA,
     # people's rights: erasure blanks phones, log metadata and request ids, deletes consent
-    # emails; the access report's truConsent section (.people)
+    # emails, and the rights center's nominees, grievances and OTP state; the access report's
+    # truConsent section (.people, .rights_center)
     people=PEOPLE,
 )

@@ -194,3 +194,90 @@ def outbox_url(slug):
     from .pages import outbox_token
 
     click.echo(f"{public_url()}/truconsent/outbox?t={outbox_token(org_or_fail(slug))}")
+
+
+# -- the rights center ------------------------------------------------------------------------
+
+rights_cli = AppGroup("rights-center", help="The rights center: settings, DPO, grievances.")
+truconsent_cli.add_command(rights_cli)
+
+
+def _rc():
+    from . import rights_center
+
+    return rights_center
+
+
+def _print(value) -> None:
+    click.echo(json.dumps(value, default=str, indent=2))
+
+
+@rights_cli.command("settings")
+@click.option("--org", "slug", required=True)
+@click.option("--asset", "asset_ref", help="An asset (UUID or display id); none: the "
+                                           "organisation's own settings.")
+@click.option("--json", "settings_json",
+              help='Replace them: {"access_mode": "non_sso", "show_dpo_section": true, ...} '
+                   "({} clears them). Without it: show them.")
+def rc_settings(slug, asset_ref, settings_json):
+    """Show or replace the rights center's settings (the organisation's, or an asset's)."""
+    from schemas.truconsent_rights import RightsCenterSettingsFields
+
+    org = org_or_fail(slug)
+    asset = None
+    if asset_ref:
+        asset = points.find_asset(org, asset_ref)
+        if asset is None:
+            fail(f"no asset {asset_ref!r}")
+    if settings_json is None:
+        _print(_rc().settings_view(org, asset))
+        return
+    values = _json_option(settings_json, RightsCenterSettingsFields(), "--json")
+    _print(_run(_rc().set_settings, org, asset, values, "cli"))
+
+
+@rights_cli.command("dpo")
+@click.option("--org", "slug", required=True)
+@click.option("--full-name", help="Set the DPO (with --email): replaced whole.")
+@click.option("--email")
+@click.option("--appointment-date", help="YYYY-MM-DD")
+@click.option("--qualifications")
+@click.option("--responsibilities")
+@click.option("--working-hours")
+@click.option("--response-time")
+def rc_dpo(slug, full_name, email, **rest):
+    """Show or set the organisation's data protection officer."""
+    from schemas.truconsent_rights import DpoInSchema, DpoSchema
+
+    org = org_or_fail(slug)
+    if full_name is None and email is None:
+        _print(DpoSchema().dump(_run(_rc().dpo, org)))
+        return
+    given = {"full_name": full_name, "email": email,
+             **{k: v for k, v in rest.items() if v is not None}}
+    try:
+        values = DpoInSchema().load(given)
+    except ValidationError as exc:
+        fail(json.dumps(exc.messages))
+    _print(DpoSchema().dump(_run(_rc().set_dpo, org, values, "cli")))
+
+
+@rights_cli.command("grievances")
+@click.option("--org", "slug", required=True)
+@click.option("--status", type=click.Choice(("open", "in_progress", "resolved", "closed")))
+def rc_grievances(slug, status):
+    """List grievance tickets, newest first."""
+    for t in _rc().all_grievances(org_or_fail(slug), status):
+        click.echo(f"{t['ticket_id']}  {t['status']:<11}  {t['created_at']}  {t['subject']}")
+
+
+@rights_cli.command("reply")
+@click.option("--org", "slug", required=True)
+@click.argument("ticket")
+@click.option("--message")
+@click.option("--status", type=click.Choice(("open", "in_progress", "resolved", "closed")))
+def rc_reply(slug, ticket, message, status):
+    """Answer a grievance ticket as the organisation and/or set its status."""
+    if not message and not status:
+        fail("give --message and/or --status")
+    _print(_run(_rc().reply, org_or_fail(slug), ticket, message, status, "cli"))

@@ -9,7 +9,8 @@ the consent's ``seq``); 5, personal data erasable (``consent.core.personal``, se
 a consent request names its data principal's subject (``subject_id``) and its phone is salted, a
 suppression names the subject instead of the plain user id, a log's metadata and request id are
 salted, and ``truconsent_personal_ref`` remembers which audit events and outbox mails of the
-subject hold personal data."""
+subject hold personal data; 6, the rights center (:mod:`.rights_center`): its settings per asset,
+the DPO's contact, nominees, grievance tickets and their messages, and phone OTPs."""
 from __future__ import annotations
 
 import datetime as dt
@@ -196,6 +197,136 @@ class TcPersonalRef(BaseModel):
         indexes = ((("org", "subject_id"), False),)
 
 
+class TcRightsCenterSettings(BaseModel):
+    """What the rights center shows and how (``GET .../rights-center/settings/global``): the
+    organisation's own (``asset`` NULL) and an asset's, each only the keys set; the answer is the
+    defaults, then the organisation's, then the asset's."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    asset = ForeignKeyField(TcAsset, null=True, on_delete="CASCADE")
+    settings = JSONField()
+    updated_at = DateTimeField()
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "truconsent_rights_settings"
+        indexes = ((("org", "asset"), False),)
+
+
+class TcDpo(BaseModel):
+    """The organisation's data protection officer, as the rights center shows them."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE", unique=True)
+    full_name = CharField(max_length=200)
+    email = CharField(max_length=254)
+    appointment_date = CharField(max_length=32, null=True)
+    qualifications = TextField(null=True)
+    responsibilities = TextField(null=True)
+    working_hours = CharField(max_length=200, null=True)
+    response_time = CharField(max_length=200, null=True)
+    updated_at = DateTimeField()
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "truconsent_dpo"
+
+
+class TcNominee(BaseModel):
+    """A person a data principal nominates to exercise their rights (DPDP Act s. 14). Named by
+    the principal's subject id (a pseudonym); the nominee's details are personal data, NULL once
+    deleted or erased (``deleted_at`` set)."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    subject_id = IntegerField()
+    nominee_name = CharField(max_length=200, null=True)
+    relationship = CharField(max_length=100, null=True)
+    nominee_email = CharField(max_length=254, null=True)
+    nominee_mobile = CharField(max_length=32, null=True)
+    purpose_of_appointment = TextField(null=True)
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+    deleted_at = DateTimeField(null=True)
+    pd_salt = CharField(max_length=32, null=True)
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "truconsent_nominee"
+        indexes = ((("org", "subject_id"), False),)
+
+
+class TcGrievance(BaseModel):
+    """A grievance ticket a data principal raised (``ticket_id``: GRV-000001...)."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    ticket_id = CharField(max_length=16)
+    subject_id = IntegerField()
+    subject = CharField(max_length=200, null=True)
+    category = CharField(max_length=100, null=True)
+    description = TextField(null=True)
+    status = CharField(max_length=16, default="open")
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
+    pd_salt = CharField(max_length=32, null=True)
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "truconsent_grievance"
+        indexes = ((("org", "ticket_id"), True), (("org", "subject_id"), False))
+
+
+class TcGrievanceMessage(BaseModel):
+    """One message of a grievance ticket's thread: the data principal's (``user``) or the
+    organisation's (``agent``)."""
+
+    id = CharField(primary_key=True, max_length=36, default=new_uuid)
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    grievance = ForeignKeyField(TcGrievance, on_delete="CASCADE")
+    sender = CharField(max_length=8)
+    message = TextField(null=True)
+    created_at = DateTimeField()
+    pd_salt = CharField(max_length=32, null=True)
+    audit_seq = IntegerField(null=True)
+
+    class Meta:
+        table_name = "truconsent_grievance_message"
+        indexes = ((("grievance", "created_at"), False),)
+
+
+class TcAccessOtp(BaseModel):
+    """A one-time password sent to a phone for the rights center's non-SSO access. The phone is
+    kept only as its keyed lookup (``consent.core.personal.lookup``); the code only as an
+    HMAC under the service's key and the row's salt. Short-lived state, not covered: each send
+    and each verification writes an audit event."""
+
+    id = AutoField()
+    org = ForeignKeyField(Organisation, on_delete="CASCADE")
+    phone_lookup = CharField(max_length=64)
+    asset_id = CharField(max_length=36, null=True)
+    salt = CharField(max_length=32)
+    code_hash = CharField(max_length=64)
+    attempts = IntegerField(default=0)
+    created_at = DateTimeField()
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "truconsent_access_otp"
+        indexes = ((("org", "phone_lookup", "created_at"), False),)
+
+
+RIGHTS_MODELS = (TcRightsCenterSettings, TcDpo, TcNominee, TcGrievance, TcGrievanceMessage,
+                 TcAccessOtp)
+
+
+def _rights_center(schema: Schema) -> None:
+    """Migration 6: the rights center's tables (new: no rows to attest)."""
+    schema.create(*RIGHTS_MODELS)
+
+
 def _banners(schema: Schema) -> None:
     """Migration 2: an asset's type, description and allowed origins; a collection point's consent
     type and banner settings; the SDK's per-purpose value on a log; the suppressions table."""
@@ -336,17 +467,25 @@ def _erasable(schema: Schema) -> None:
 # The tables of version 1 (the baseline creates those, in their version-1 shape or newer).
 BASELINE_MODELS = (TcAsset, TcCollectionPoint, TcConsentRequest, TcLinkEvent, TcLog)
 MODELS = (*BASELINE_MODELS, TcSuppression)   # every one covered (the personal refs are not)
+# Covered by the audit chain (the OTP state is not: see TcAccessOtp).
+RIGHTS_COVERED = (TcRightsCenterSettings, TcDpo)
+RIGHTS_PERSONAL = {TcNominee: ("nominee_name", "relationship", "nominee_email", "nominee_mobile",
+                               "purpose_of_appointment"),
+                   TcGrievance: ("subject", "category", "description"),
+                   TcGrievanceMessage: ("message",)}
 
 # The dialect's part of the schema (declared in its entry, DIALECT.schema). What the audit chain
 # covers (consent.core.covered): every table of the dialect. A request and its links change
 # (regenerated, superseded, completed): each change is hashed again. A log's consent_seq was
 # consent_id before version 4: hashed under that name.
-SCHEMA = Component("truconsent", models=(*MODELS, TcPersonalRef), covered=(
+SCHEMA = Component("truconsent", models=(*MODELS, TcPersonalRef, *RIGHTS_MODELS), covered=(
     *(covered.cover(model) for model in MODELS
       if model not in (TcLog, TcConsentRequest)),
     covered.cover(TcConsentRequest, personal=("phone",)),
     covered.cover(TcLog, hashed_as={"consent_seq": "consent_id"},
                   personal=("metadata", "request_id")),
+    *(covered.cover(model) for model in RIGHTS_COVERED),
+    *(covered.cover(model, personal=cols) for model, cols in RIGHTS_PERSONAL.items()),
 ), migrations=(
     baseline(*BASELINE_MODELS, before=_personal_columns),
     Migration(2, "banners: asset origins, banner settings, SDK values, suppressions", _banners),
@@ -356,4 +495,6 @@ SCHEMA = Component("truconsent", models=(*MODELS, TcPersonalRef), covered=(
     Migration(5, "personal data erasable: requests and suppressions by subject, salted phones, "
                  "metadata and request ids; events and mails naming a subject remembered",
               _erasable),
+    Migration(6, "rights center: settings, DPO, nominees, grievances, phone OTPs",
+              _rights_center),
 ))

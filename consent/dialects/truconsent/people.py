@@ -129,4 +129,26 @@ def report(person: Person) -> dict:
             "emails": mails}
 
 
-PEOPLE = People(erase=erase, report=report)
+def erase_all(person: Person) -> dict:
+    """The dialect's whole part of an erasure: its consent links, logs and suppressions, then
+    the rights center's nominees, grievances and OTP state."""
+    from . import rights_center
+
+    counts = erase(person)
+    for table, n in rights_center.erase(person).items():
+        counts[table] = counts.get(table, 0) + n
+    return counts
+
+
+def report_all(person: Person) -> dict:
+    """The dialect's section of the access report: its records, and the rights center's."""
+    from . import rights_center
+
+    section = report(person)
+    center = rights_center.report(person)
+    if any(center.values()):
+        section.update(center)
+    return section
+
+
+PEOPLE = People(erase=erase_all, report=report_all)

@@ -52,7 +52,7 @@ from schemas.truconsent import (
     UserStatusSchema,
 )
 
-from . import links, logs, mail, models, origins, points, queries, sdk
+from . import links, logs, mail, models, origins, points, queries, rights_center, sdk
 from .errors import ERRORS
 from .phones import normalise_phone
 
@@ -242,6 +242,13 @@ def _allow_origin(asset=None, org=None) -> None:
         abort(403, message=origins.MESSAGE)
 
 
+def _bound(user_id) -> None:
+    """With the rights center's access token (after phone + OTP, beside the API key), the data
+    principal named must be the token's: 401 expired or forged, 403 another's
+    (:func:`.rights_center.bound`)."""
+    rights_center.bound(current_org(), user_id)
+
+
 TOO_LONG = "String should have at most 255 characters"
 
 
@@ -255,7 +262,8 @@ def _user_id(args) -> str | None:
     return given or None
 
 
-ORIGIN_403 = "The page's Origin is not among the asset's allowed origins"
+ORIGIN_403 = ("The page's Origin is not among the asset's allowed origins, or the rights "
+              "center access token is another data principal's")
 # truConsent's SDKs stop on a 429 ("Rate limit exceeded"). truConsent documents no limit and this
 # service sets none: only control mode's faults answer it, so a client can test that path.
 SDK_429 = "Rate limited (here only by an injected fault of control mode; no limit is set)"
@@ -268,6 +276,7 @@ def _banner(args, banner_id):
         abort(404, message="Banner not found")
     asset = points.find_asset(org, cp.asset_id)
     _allow_origin(asset)
+    _bound(_user_id(args))
     return sdk.banner(org, cp, asset, sdk.principal(org, _user_id(args)), _user_id(args))
 
 
@@ -276,6 +285,7 @@ def _user_banners(user_id):
     if len(user_id) > 255:
         abort(422, messages={"path": {"user_id": [TOO_LONG]}})
     _allow_origin(None, org)
+    _bound(user_id)
     return sdk.banners(org, points.collection_points(org), user_id)
 
 
@@ -285,6 +295,7 @@ def _decision(data, banner_id):
     if cp is None:
         abort(404, message="Collection point not found")
     _allow_origin(points.find_asset(org, cp.asset_id))
+    _bound(data["userId"])
     if data.get("collectionPointId"):
         named = points.find_cp(org, data["collectionPointId"])
         if named is None or named.id != cp.id:
@@ -326,6 +337,7 @@ class SdkBanners(MethodView):
             if asset is None:
                 abort(404, message="Asset not found")
         _allow_origin(asset, org)
+        _bound(_user_id(args))
         cps = points.cps_of_asset(org, asset.id) if asset else points.collection_points(org)
         return sdk.banners(org, cps, _user_id(args))
 
@@ -345,6 +357,7 @@ class SdkAssetBanner(MethodView):
         if asset is None:
             abort(404, message="Asset not found")
         _allow_origin(asset)
+        _bound(_user_id(args))
         cp = points.find_cp(org, banner_id)
         if cp is None or cp.asset_id != asset.id:
             abort(404, message="Banner not found")
@@ -387,6 +400,7 @@ class SdkSuppression(MethodView):
         """Record the purposes a data principal declined (the SDK sends it after a banner)"""
         org = current_org()
         _allow_origin(None, org)
+        _bound(data["userId"])
         kept = sdk.suppress(org, data["userId"], data["declinedPurposeIds"], current_actor())
         return {"success": True, "user_id": data["userId"], "declined_purpose_ids": kept,
                 "message": f"Recorded {len(kept)} suppressed purposes"}
@@ -408,6 +422,7 @@ class SdkRightsCenter(MethodView):
             if asset is None:
                 abort(404, message="Asset not found")
         _allow_origin(asset, org)
+        _bound(data["userId"])
         written = sdk.record_rights_center(org, asset, data, current_actor())
         return {"success": True, "request_id": None, "dp_id": data["userId"],
                 "action": data["action"], "consent_logs": written,
@@ -435,6 +450,7 @@ class SdkUserConsentStatus(MethodView):
         """A data principal's binding decision per collection point and purpose"""
         org = current_org()
         _allow_origin(None, org)
+        _bound(args["userId"])
         return sdk.user_consent_status(org, args["userId"])
 
 

@@ -193,6 +193,59 @@ ROUTES = {
         A, "/ledger/v1/truconsent/collection-points",
         {"asset_id": "{asset_id}", "title": "t", "notice_text": "n",
          "purposes": [{"name": "n", "description": "d"}]}),
+    # the rights center (rights_routes)
+    ("truconsent_rights.RightsCenterSettings", "GET"): Route(
+        TC_LINK.name, "/api/v1/internal/rights-center/settings/global?asset_id={asset_id}"),
+    ("truconsent_rights.Dpo", "GET"): Route(TC_LINK.name, "/api/v1/internal/dpo"),
+    ("truconsent_rights.DeletionRequest", "POST"): Route(
+        TC_LINK.name, "/api/v1/internal/rights-requests/deletion-request",
+        {"user_id": "{tc_user}", "reason": "r"}),
+    ("truconsent_rights.AccessRequest", "POST"): Route(
+        TC_LINK.name, "/api/v1/internal/rights-requests/access-request",
+        {"user_id": "{tc_user}", "subject": "s", "description": "d"}),
+    ("truconsent_rights.UserNominees", "GET"): Route(
+        TC_LINK.name, "/api/v1/internal/nominee/user/{tc_user}"),
+    ("truconsent_rights.Nominees", "POST"): Route(
+        TC_LINK.name, "/api/v1/internal/nominee",
+        {"client_user_id": "{tc_user}", "nominee_name": "n", "relationship": "r"}),
+    ("truconsent_rights.NomineeById", "PUT"): Route(
+        TC_LINK.name, "/api/v1/internal/nominee/{nominee_id}",
+        {"nominee_name": "n", "relationship": "r"}),
+    ("truconsent_rights.NomineeById", "DELETE"): Route(
+        TC_LINK.name, "/api/v1/internal/nominee/{nominee_id}"),
+    ("truconsent_rights.UserGrievances", "GET"): Route(
+        TC_LINK.name, "/api/v1/internal/grievance/user/{tc_user}"),
+    ("truconsent_rights.Grievances", "POST"): Route(
+        TC_LINK.name, "/api/v1/internal/grievance",
+        {"client_user_id": "{tc_user}", "subject": "s", "description": "d"}),
+    ("truconsent_rights.GrievanceMessages", "GET"): Route(
+        TC_LINK.name, "/api/v1/internal/grievance/{ticket_id}/messages"),
+    ("truconsent_rights.GrievanceMessages", "POST"): Route(
+        TC_LINK.name, "/api/v1/internal/grievance/{ticket_id}/messages", {"message": "m"}),
+    ("truconsent_rights.SendOtp", "POST"): Route(
+        TC_LINK.name, "/api/v1/internal/rights-center-access/send-otp",
+        {"phone": "9812345679", "countryCode": "+91"}),
+    ("truconsent_rights.VerifyOtp", "POST"): Route(
+        TC_LINK.name, "/api/v1/internal/rights-center-access/verify-otp",
+        {"phone": "9812345679", "countryCode": "+91", "otp": "000000"}),
+    ("truconsent_rights_admin.OrgSettings", "GET"): Route(
+        A, "/ledger/v1/truconsent/rights-center/settings"),
+    ("truconsent_rights_admin.OrgSettings", "PUT"): Route(
+        A, "/ledger/v1/truconsent/rights-center/settings", {"access_mode": "non_sso"}),
+    ("truconsent_rights_admin.AssetSettings", "GET"): Route(
+        A, "/ledger/v1/truconsent/assets/{asset_id}/rights-center/settings"),
+    ("truconsent_rights_admin.AssetSettings", "PUT"): Route(
+        A, "/ledger/v1/truconsent/assets/{asset_id}/rights-center/settings",
+        {"access_mode": "non_sso"}),
+    ("truconsent_rights_admin.AdminDpo", "GET"): Route(A, "/ledger/v1/truconsent/dpo"),
+    ("truconsent_rights_admin.AdminDpo", "PUT"): Route(
+        A, "/ledger/v1/truconsent/dpo", {"full_name": "b", "email": "b@b.example"}),
+    ("truconsent_rights_admin.AdminGrievances", "GET"): Route(
+        A, "/ledger/v1/truconsent/grievances"),
+    ("truconsent_rights_admin.AdminGrievance", "GET"): Route(
+        A, "/ledger/v1/truconsent/grievances/{ticket_id}"),
+    ("truconsent_rights_admin.AdminGrievanceReply", "POST"): Route(
+        A, "/ledger/v1/truconsent/grievances/{ticket_id}/messages", {"message": "m"}),
     ("truconsent_pages.collector", "GET"): Route(PAGE, "{link_path}"),
     ("truconsent_pages.collector", "POST"): Route(PAGE, "{link_path}"),
     ("truconsent_pages.outbox_page", "GET"): Route(PAGE, "/truconsent/outbox"),
@@ -217,6 +270,28 @@ def setup(world) -> None:
                         asset_id=cp.asset.id, tc_user="zz-marker-a-user",
                         tc_purpose=cp.purpose_ids[0])
     world.markers += ["+919812345678", "9812345678", link["request_id"]]
+    # The rights center: A's marker user's nominee and grievance ticket, A's DPO and settings.
+    headers = a.headers(a.consent_key)
+    r = client.post("/api/v1/internal/nominee", headers=headers, json={
+        "client_user_id": "zz-marker-a-user", "nominee_name": "zz-marker-a-nominee",
+        "relationship": "Zzmarker sibling", "nominee_email": "zz-marker-a@nominee.example",
+        "nominee_mobile": "+919800000001"})
+    assert r.status_code == 200, r.json
+    nominee_id = r.json["id"]
+    r = client.post("/api/v1/internal/grievance", headers=headers, json={
+        "client_user_id": "zz-marker-a-user", "subject": "zz-marker-a-grievance",
+        "category": "Zzmarker", "description": "zz-marker-a words"})
+    assert r.status_code == 200, r.json
+    r = client.put("/ledger/v1/truconsent/dpo", headers=a.headers(), json={
+        "full_name": "Zzmarker DPO", "email": "zz-marker-a-dpo@example.com"})
+    assert r.status_code == 200, r.json
+    r = client.put("/ledger/v1/truconsent/rights-center/settings", headers=a.headers(),
+                   json={"rights_section_title": "zz-marker-a-title"})
+    assert r.status_code == 200, r.json
+    world.values.update(nominee_id=nominee_id, ticket_id=r.json and
+                        client.get("/api/v1/internal/grievance/user/zz-marker-a-user",
+                                   headers=headers).json[0]["ticket_id"])
+    world.markers += [nominee_id, "+919800000001"]
 
 
 def shift_clock(monkeypatch, offset) -> None:
@@ -276,8 +351,16 @@ def fuzz_known(requests, seed) -> dict:
                             "asset_id": t["asset_id"], "phone": "+919876543210",
                             "expiry_hours": 24})
     assert r.status_code == 200, r.text
+    headers = {"X-Org-Id": t["org_id"], "X-API-Key": t["api_key"]}
+    nominee = requests.post("/api/v1/internal/nominee", headers=headers, json={
+        "client_user_id": "fuzz", "nominee_name": "Fuzz Nominee", "relationship": "Sibling"})
+    assert nominee.status_code == 200, nominee.text
+    ticket = requests.post("/api/v1/internal/grievance", headers=headers, json={
+        "client_user_id": "fuzz", "subject": "Fuzz", "description": "A fuzz ticket"})
+    assert ticket.status_code == 200, ticket.text
     return {"request_id": r.json()["request_id"], "asset_id": t["asset_id"],
-            "banner_id": t["banner_id"], "user_id": "fuzz", "cp_id": t["collection_point_id"]}
+            "banner_id": t["banner_id"], "user_id": "fuzz", "cp_id": t["collection_point_id"],
+            "nominee_id": nominee.json()["id"], "ticket_id": ticket.json()["ticket_id"]}
 
 
 # -- bench ----------------------------------------------------------------------------------
@@ -443,7 +526,8 @@ TESTING = DialectTesting(
     name="truconsent",
     isolation=Isolation(
         kinds=(TC_LINK, TC_KEY, TC_ADMIN), routes=ROUTES, setup=setup,
-        by_id=("{request_id}", "{asset_id}", "{cp_id}"), shift_clock=shift_clock,
+        by_id=("{request_id}", "{asset_id}", "{cp_id}", "{nominee_id}", "{ticket_id}"),
+        shift_clock=shift_clock,
         checks=(collector_refuses_another_links_token, collector_expired_link, outbox_page)),
     fuzz=Fuzz(headers=fuzz_headers, known=fuzz_known),
     bench=Bench(writes=writes, reads=reads, mechanisms=(RECORD,), floor=(
