@@ -278,8 +278,9 @@ def _bound_subject(org, subject_id: int) -> bool:
     if bound_to is None:
         return True
     found = SUBJECT_BY_ID.one((org.id, subject_id))
+    # the subject's row keeps the first 16 bytes of the same keyed hash
     return found is not None and found.lookup is not None and \
-        hmac.compare_digest(found.lookup, bound_to)
+        hmac.compare_digest(bytes(found.lookup), bytes.fromhex(bound_to)[:16])
 
 
 def header_user() -> str | None:
