@@ -3,7 +3,7 @@ data with them (the client's reference, the body as provided, its hash), their e
 deleted and the webhook bodies about them blanked; the chain still verifies; Attestr's API then
 answers those consents, jobs and files as unknown ones; the access report holds them before; a
 second erasure finds no one; databases written before Attestr's version 3 migrate and their
-principals can be erased. A revoke erases nothing (Attestr's document asks for no clean-up)."""
+principals can be erased. A revoke asks for the principal's clean-up (an erasure request)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -223,16 +223,30 @@ def test_an_export_asked_for_before_the_erasure_makes_no_file(client, org, attes
     assert (r.status_code, r.json) == (400, unknown("async", job))
 
 
-def test_a_revoke_erases_nothing(client, org, attestr):
-    """Attestr's document (the Register Consent API, /work/shared/seeds) asks for no clean-up
-    on revocation: a revoke is a withdrawal, the consent and its principal stay known."""
-    mine = registered(client, attestr, 1)
+def test_a_revoke_asks_for_the_principals_clean_up(client, org, attestr):
+    """A revoke withdraws the consent and asks for the clean-up a withdrawal calls for (DPDP):
+    an erasure rights request of the principal, received, that the operator completes; a
+    second revoke asks for nothing more. Completed, it erases the principal."""
+    mine = registered(client, attestr, 2)
     r = client.post(f"{API}/consent/{mine[0]}/revoke", headers=attestr.headers())
     assert r.status_code == 200 and r.json["status"] == "revoked"
     got = client.get(f"{API}/consent/{mine[0]}", headers=attestr.headers()).json
-    assert got["data"]["consentPrincipalUserId"] == PRINCIPAL
-    assert ledger.find_subject(org.org.id, PRINCIPAL) is not None
-    assert rights.list_requests(org.org.id) == []
+    assert got["data"]["consentPrincipalUserId"] == PRINCIPAL   # nothing erased yet
+    requests = rights.list_requests(org.org.id)
+    assert [(q.kind, q.status, q.source, q.identifier) for q in requests] == [
+        ("erasure", "received", "attestr", PRINCIPAL)]
+    assert requests[0].metadata["_id"] == mine[0]
+    assert client.post(f"{API}/consent/{mine[0]}/revoke",
+                       headers=attestr.headers()).status_code == 200
+    assert len(rights.list_requests(org.org.id)) == 1
+    done = client.post(f"/ledger/v1/rights-requests/{requests[0].id}/complete",
+                       headers=org.headers())
+    assert done.status_code == 200 and done.json["result"]["erased"] is True
+    assert ledger.find_subject(org.org.id, PRINCIPAL) is None
+    for consent_id in mine:
+        assert client.get(f"{API}/consent/{consent_id}",
+                          headers=attestr.headers()).status_code == 400
+    assert verify.full(org.org.id)["ok"] is True
 
 
 # -- databases written before Attestr's version 3 ------------------------------------------------

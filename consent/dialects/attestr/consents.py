@@ -29,7 +29,7 @@ import datetime as dt
 import hashlib
 import logging
 
-from consent.core import audit, hooks, ids, ledger, personal, usage
+from consent.core import audit, hooks, ids, ledger, personal, rights, usage
 from consent.core.errors import Conflict
 from consent.core.storage import canonical_json, transaction
 
@@ -170,13 +170,24 @@ def find(client, consent_id: str):
 
 def revoke(client, consent_id: str):
     """Withdraw the consent in the ledger (status ``revoked``; :func:`on_withdrawn` does the
-    rest in the same transaction). Revoking a revoked consent changes nothing."""
+    rest in the same transaction), and ask for the clean-up a revocation calls for (DPDP: the
+    data fiduciary erases the principal's data once consent is withdrawn): an erasure rights
+    request of the principal (source ``attestr``), received in the same transaction, which the
+    operator completes (``/ledger/v1/rights-requests``) once nothing else needs the data.
+    Revoking a revoked consent changes nothing."""
     row = find(client, consent_id)
     if row.revoked_at is None:
         try:
-            ledger.withdraw(row.org_id, row.consent_id, actor=actor_for(client), source=SOURCE,
-                            evidence={"attestr": {"_id": row.id, "number": row.number,
-                                                  "revokedBy": client.credential_id}})
+            with transaction():
+                withdrawal = ledger.withdraw(
+                    row.org_id, row.consent_id, actor=actor_for(client), source=SOURCE,
+                    evidence={"attestr": {"_id": row.id, "number": row.number,
+                                          "revokedBy": client.credential_id}})
+                rights.create_request(
+                    row.org_id, "erasure", withdrawal.subject, actor=actor_for(client),
+                    source=SOURCE, reason="consent revoked through Attestr: clean-up of the "
+                                          "principal's data",
+                    metadata={"_id": row.id, "number": row.number})
         except Conflict as exc:  # withdrawn meanwhile, or superseded through the ledger API
             row = find(client, consent_id)
             if row.revoked_at is None:
