@@ -432,12 +432,17 @@ def report(org_id: str, identifier: str) -> dict | None:
     }
 
 
-def _iso(value) -> str | None:
+def iso(value) -> str | None:
+    """A stored time as the reports show it (ISO 8601, microseconds, ``Z``); None stays None,
+    text stays as it is."""
     if value is None:
         return None
-    if isinstance(value, str):
-        return value
-    return value.isoformat(timespec="microseconds") + "Z"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="microseconds") + "Z"
+    return str(value)
+
+
+_iso = iso
 
 
 # -- rights requests ------------------------------------------------------------------------------

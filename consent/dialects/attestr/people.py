@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 
 from consent.core import outbox, personal, sql
-from consent.core.rights import People, Person
+from consent.core.rights import People, Person, iso as _iso
 
 from . import consents, queries
 from .models import AttestrConsent
@@ -77,12 +77,6 @@ def erase(person: Person) -> dict:
             "webhook_delivery": outbox.forget_bodies(org_id, references)}
 
 
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="microseconds") + "Z"
-    return str(value)
 
 
 def report(person: Person) -> dict:

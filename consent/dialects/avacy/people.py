@@ -27,7 +27,7 @@ import datetime as dt
 from types import SimpleNamespace
 
 from consent.core import audit, personal, rights
-from consent.core.rights import People, Person
+from consent.core.rights import People, Person, iso as _iso
 from consent.core.storage import transaction
 
 from . import archive, queries
@@ -82,12 +82,6 @@ def erase(person: Person) -> dict:
     return {"avacy_consent": erased}
 
 
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.isoformat(timespec="microseconds") + "Z"
-    return str(value)
 
 
 def report(person: Person) -> dict:

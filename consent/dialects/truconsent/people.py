@@ -25,7 +25,7 @@ by user, the timeline, the SDK's banners and consent status): each looks the use
 from __future__ import annotations
 
 from consent.core import mailbox, personal, sql
-from consent.core.rights import People, Person
+from consent.core.rights import People, Person, iso as _iso
 
 from . import links, queries
 from .models import REF_EVENT, REF_MAIL, TcConsentRequest, TcLog
@@ -81,10 +81,6 @@ def erase(person: Person) -> dict:
     return counts
 
 
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def report(person: Person) -> dict:

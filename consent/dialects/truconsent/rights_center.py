@@ -694,5 +694,4 @@ def report(person) -> dict:
     return out if any(out.values()) else {}
 
 
-def _iso(value):
-    return rights._iso(value)   # noqa: SLF001 -- the report's one format
+_iso = rights.iso   # the report's one format

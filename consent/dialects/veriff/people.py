@@ -41,6 +41,7 @@ import datetime as dt
 import json
 
 from consent.core import audit, outbox, personal, sql
+from consent.core.rights import iso as _iso
 from consent.core.rights import People
 from consent.core.storage import transaction
 
@@ -56,12 +57,6 @@ RETENTION_ACTOR = "system:retention"
 RETENTION_BATCH = 100
 
 
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def sessions_of(person) -> list:
