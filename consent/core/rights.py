@@ -156,9 +156,8 @@ def _person(org_id: str, subject, now: dt.datetime) -> Person:
         n = sql.padded(len(chunk))
         consents.extend(queries.consents_of_subjects(n).all(
             (org_id, *sql.pad(chunk), *sql.pad(chunk))))
-    person = Person(org_id, tuple(ids), tuple(identifiers), consents, now, secrets=rows)
-    person.names = names
-    return person
+    return Person(org_id, tuple(ids), tuple(identifiers), consents, now, secrets=rows,
+                  names=names)
 
 
 def find(org_id: str, identifier: str):
