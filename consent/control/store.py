@@ -27,8 +27,10 @@ from consent.core.storage import (
     Notice,
     NoticeVersion,
     Organisation,
+    OrgKey,
     Purpose,
     PurposeVersion,
+    RetentionPolicy,
     SessionToken,
     SessionTokenRevocation,
     User,
@@ -40,7 +42,7 @@ from .models import ControlClock, ControlFault, ControlRequest
 
 # The core's tables whose rows a reset keeps: who may call, and what they configured.
 CORE_KEEP = (Organisation, User, Membership, SessionToken, SessionTokenRevocation, Credential,
-             Purpose, PurposeVersion, Notice, NoticeVersion)
+             Purpose, PurposeVersion, Notice, NoticeVersion, OrgKey, RetentionPolicy)
 CONTROL_TABLES = (ControlClock, ControlFault, ControlRequest)
 RESET_ACTION = "reset"
 JOURNAL_RING = 10_000       # requests kept per organisation

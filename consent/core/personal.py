@@ -148,11 +148,29 @@ def org_key(org_id: str, *, create: bool = False) -> str | None:
     """The organisation's lookup key (hex); made now with ``create`` (inside the write's
     transaction, so it commits with the subject that needed it), else None if it has none."""
     from . import queries
+    from .database import db
 
+    # An organisation's key never changes: each database (object) keeps the keys it has read
+    # (a new database, a test's for one, starts with none).
+    cache = getattr(db.obj, "consent_org_keys", None)
+    if cache is None:
+        cache = {}
+        try:
+            db.obj.consent_org_keys = cache
+        except AttributeError:   # no database bound
+            pass
+    key = cache.get(org_id)
+    if key is not None:
+        return key
     row = queries.ORG_KEY.one((org_id,))
-    if row is None and create:
-        queries.ORG_KEY_CREATE.execute((org_id, new_key()))
-        row = queries.ORG_KEY.one((org_id,))
+    if row is not None:
+        if not _in_transaction(db):   # read outside a transaction: committed, for good
+            cache[org_id] = row.lookup_key
+        return row.lookup_key
+    if not create:
+        return None
+    queries.ORG_KEY_CREATE.execute((org_id, new_key()))
+    row = queries.ORG_KEY.one((org_id,))
     return None if row is None else row.lookup_key
 
 
@@ -177,3 +195,12 @@ def sealed_seq(org_id: str) -> int:
 
     row = queries.ORG_KEY.one((org_id,))
     return 0 if row is None else row.sealed_seq
+
+
+def _in_transaction(db) -> bool:
+    """Whether a transaction is open (a key read in one may have been made in it, and a
+    rollback would take it back: it is not cached then)."""
+    try:
+        return bool(db.obj.in_transaction())
+    except Exception:   # noqa: BLE001 -- no database bound, or no connection: none open
+        return False
