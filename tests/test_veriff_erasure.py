@@ -205,6 +205,21 @@ def test_a_session_without_vendor_data_is_its_own_subject(app, client, org):
     assert verify.full(org.org.id)["ok"] is True
 
 
+def test_a_person_with_a_session_and_no_consent_yet_is_erased(app, client, org):
+    """The session makes its person's subject: their erasure and report find it before any
+    consent upload."""
+    integ = Integration(org.org)
+    sid = integ.create_session(client, {"vendorData": SUBJECT, "person": PERSON})
+    section = rights.report(org.org.id, SUBJECT)["providers"]["veriff"]
+    assert [s["id"] for s in section["sessions"]] == [sid]
+    assert rights.report(org.org.id, SUBJECT)["consents"] == []
+    assert rights.erase(org.org.id, SUBJECT, actor="test")["tables"]["veriff_session"] == 1
+    r = integ.get(client, f"/v1/sessions/{sid}/decision", sid)
+    assert (r.status_code, r.json) == (404, FAIL_NOT_FOUND)
+    assert rights.erase(org.org.id, SUBJECT, actor="test") is None
+    assert verify.full(org.org.id)["ok"] is True
+
+
 def test_a_deleted_session_is_erased_too(app, client, org):
     integ = Integration(org.org)
     sid = integ.create_session(client, {"vendorData": SUBJECT, "endUserId": END_USER,

@@ -82,9 +82,13 @@ def subject_for(session) -> str:
 
 def subject_lookup(org_id: str, session_id: str, vendor_data: str | None) -> str:
     """Inside a write transaction: the keyed hash of the session's subject
-    (``consent.core.personal.lookup``; the organisation's key made if it has none yet), which
-    the session is found by for its person (``VeriffSession.subject_lookup``)."""
+    (``consent.core.personal.lookup``; the organisation's key, and the subject, made if there
+    is none yet), which the session is found by for its person
+    (``VeriffSession.subject_lookup``)."""
     identifier = subject_for(SimpleNamespace(id=session_id, vendor_data=vendor_data))
+    # the person's subject, made now if the session is its first record: their erasure and
+    # access report find them even before any consent is uploaded
+    ledger.ensure_subject(org_id, identifier)
     return personal.lookup(org_id, identifier, create=True)
 
 
