@@ -26,8 +26,8 @@ def make_it_old() -> None:
     Veriff's ``salt``s), events that record no rows, and every component at its version before
     the one that covers its rows (:data:`BEFORE`)."""
     # the tables of later versions did not exist yet (truConsent's rights center, version 6)
-    later = {m._meta.table_name for m in tc_models.RIGHTS_MODELS}
-    for table in sorted(later):
+    later = [m._meta.table_name for m in tc_models.RIGHTS_MODELS]
+    for table in reversed(later):   # a table before those it points at
         db.execute_sql(f'DROP TABLE "{table}"')
     for cov in covered.tables():
         if cov.table not in later:
