@@ -339,6 +339,25 @@ def test_an_erasure_deletes_the_journal_entries_that_name_the_person(client, org
     assert who not in json.dumps(left[1:]) and "journal.person" not in json.dumps(left[1:])
 
 
+def test_moving_the_clock_applies_the_retention_policy_under_it(client, org, other_org):
+    """Retention reads the organisation's clock: moved past the policy's days, the subject
+    with no grant left is erased at once (the ledger's Stub.clock_moved), with its request and
+    audit event; another organisation's identical subject is not."""
+    for who in (org, other_org):
+        record(client, who, subject="lapsed-user", status="denied")
+        assert client.put("/ledger/v1/retention", headers=who.headers(), json={
+            "subject_days": 30, "evidence_days": None}).status_code == 200
+    control(client, org, "POST", "/clock", json={"advance_seconds": 31 * 86400})
+    assert client.get("/ledger/v1/subjects/lapsed-user/report",
+                      headers=org.headers()).status_code == 404
+    done = client.get("/ledger/v1/rights-requests?source=retention",
+                      headers=org.headers()).json["items"]
+    assert [(r["kind"], r["status"]) for r in done] == [("erasure", "completed")]
+    assert client.get("/ledger/v1/subjects/lapsed-user/report",
+                      headers=other_org.headers()).status_code == 200
+    assert client.get("/ledger/v1/audit/verify", headers=org.headers()).json["ok"] is True
+
+
 def test_journal_keeps_a_bounded_body(client, org):
     big = "x" * (70 * 1024)
     client.post("/ledger/v1/consents", json={**GRANT, "evidence": {"blob": big}},
