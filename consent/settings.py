@@ -34,6 +34,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # Longest lifetime a bearer session token may be given, in seconds.
     "CONSENT_SESSION_MAX_AGE": 30 * 24 * 3600,
+    # the operator console: how long a sign-in link and a signed-in session last (seconds)
+    "CONSENT_CONSOLE_LINK_MAX_AGE": 15 * 60,
+    "CONSENT_CONSOLE_SESSION_SECONDS": 8 * 3600,
     # smtp://user:pass@host:port (or smtps://). Empty: mail goes to the local outbox.
     "CONSENT_SMTP_URL": "",
     "CONSENT_MAIL_FROM": "consent@localhost",
@@ -87,6 +90,7 @@ DEFAULTS = {
 }
 
 INT_KEYS = {"CONSENT_SQLITE_BUSY_TIMEOUT_MS", "MAX_CONTENT_LENGTH", "CONSENT_SESSION_MAX_AGE",
+            "CONSENT_CONSOLE_LINK_MAX_AGE", "CONSENT_CONSOLE_SESSION_SECONDS",
             "CONSENT_WEBHOOK_MAX_ATTEMPTS", "CONSENT_CHECKPOINT_EVERY_EVENTS"}
 FLOAT_KEYS = {"CONSENT_VERIFF_SESSION_LIFETIME", "CONSENT_WEBHOOK_BACKOFF_BASE", "CONSENT_WEBHOOK_BACKOFF_CAP",
               "CONSENT_WEBHOOK_TIMEOUT", "CONSENT_VERIFY_BUDGET",

@@ -13,6 +13,7 @@ declares it.
 
 Events:
 
+* ``consent.recorded``: ``org_id``, ``consent`` (the new record, a ``ConsentRecord``), ``event``.
 * ``consent.withdrawn``: ``org_id``, ``consent`` (the grant, a ``ConsentRecord``),
   ``withdrawal`` (the new ``withdrawn`` record), ``actor``, ``at``, ``event``.
 * ``consent.used``: ``org_id``, ``consent``, ``use`` (the ``ConsentUse`` row), ``single_use``,
@@ -26,9 +27,10 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+RECORDED = "consent.recorded"
 WITHDRAWN = "consent.withdrawn"
 USED = "consent.used"
-EVENTS = (WITHDRAWN, USED)
+EVENTS = (RECORDED, WITHDRAWN, USED)
 
 _listeners: dict[str, tuple[Callable, ...]] | None = None
 

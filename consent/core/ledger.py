@@ -310,6 +310,7 @@ def _write_decision(org_id: str, d: Decision, actor: str, now: dt.datetime,
                             purpose_name=purpose.name)
     if rows is not None:
         rows(event, consent)
+    hooks.emit(hooks.RECORDED, org_id=org_id, consent=consent, event=event)
     event.append(actor=actor, action="consent.recorded", entity_type="consent", entity_id=d.id,
                  payload={"record_hash": record_hash, "subject_ref": subject.id,
                           "purpose": purpose.code, "status": d.status, "source": d.source,

@@ -5,8 +5,72 @@ statements are in ``consent.core.queries``. Call the writes inside the caller's 
 with its audit event."""
 from __future__ import annotations
 
+import logging
+import smtplib
+from email.message import EmailMessage
+from email.utils import make_msgid
+from urllib.parse import parse_qs, unquote, urlsplit
+
 from . import queries, sql
+from .database import transaction
 from .storage import OutboxMessage
+
+log = logging.getLogger("consent.mail")
+
+
+def smtp_send(url: str, sender: str, to: str, subject: str, text: str, html: str | None,
+              timeout: float = 10) -> None:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    options = parse_qs(parts.query)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or "localhost")
+    msg.set_content(text)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    if parts.scheme == "smtps":
+        conn = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout)
+    else:
+        conn = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
+    with conn:
+        if parts.scheme != "smtps" and options.get("starttls", ["0"])[0] in ("1", "true", "yes"):
+            conn.starttls()
+        if parts.username:
+            conn.login(unquote(parts.username), unquote(parts.password or ""))
+        conn.send_message(msg)
+
+
+def mask_address(address: str) -> str:
+    """``a***@example.com``: what is kept of an address once the message has gone."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def deliver(smtp_url: str, sender: str, *, to: str, subject: str, body_text: str,
+            body_html: str | None, org_id: str | None = None,
+            recorded_text: str | None = None) -> str:
+    """Send one message over SMTP (``smtp_url``), or keep it in the local outbox when there is
+    none; either way it is recorded (the address masked once sent; ``recorded_text``, when
+    given, is what is kept of the body: a message carrying a secret keeps it masked). Returns
+    ``sent``, ``queued`` (local outbox) or ``failed``; never raises for a transport failure."""
+    if smtp_url:
+        try:
+            smtp_send(smtp_url, sender, to, subject, body_text, body_html)
+            status = "sent"
+        except Exception as exc:  # noqa: BLE001 - any transport failure: recorded as failed
+            log.warning("mail to %s failed: %s", mask_address(to), exc)
+            status = "failed"
+        transport, keep_address = "smtp", None
+    else:
+        status, transport, keep_address = "queued", "outbox", to
+    with transaction():
+        keep(org_id, to_masked=mask_address(to), subject=subject,
+             body_text=body_text if recorded_text is None else recorded_text,
+             body_html=body_html if recorded_text is None else None, transport=transport, status=status, to_address=keep_address)
+    return status
+
+
 
 
 def keep(org_id: str, *, to_masked: str, subject: str, body_text: str, body_html: str | None,

@@ -411,6 +411,11 @@ def deliveries(org_id: str, *, status: str | None = None, topic: str | None = No
     return [shown(row) for row in statement.all((org_id, *(given[n] for n in names), limit))]
 
 
+def count(org_id: str, status: str) -> int:
+    """How many of the organisation's deliveries have ``status`` (pending, delivered, failed)."""
+    return queries.DELIVERIES_WITH_STATUS.value((status, org_id)) or 0
+
+
 def _get(org_id: str, delivery_id: int):
     delivery = queries.DELIVERY_OF_ORG.one((org_id, delivery_id))
     if delivery is None:

@@ -529,6 +529,8 @@ CURRENT_PASS = VERIFICATION.where(
     *eq(_t.org), f"{_t.kind} = 'pass'", f"{_t.status} = 'running'", order=f"{_t.id} DESC",
     limit=True)
 VERIFICATION_OF_ORG = VERIFICATION.where(*eq(_t.org, _t.id))
+# The organisation's newest finished verification, of a given status (done or broken).
+LAST_FINISHED = VERIFICATION.where(*eq(_t.org, _t.status), order=f"{_t.id} DESC", limit=True)
 DUE_FULL = VERIFICATION.where(
     f"{_t.kind} = 'background'", f"{_t.status} = 'running'",
     f"({_t.lease_until} IS NULL OR {_t.lease_until} < ?)", order=_t.id, limit=True)
@@ -543,6 +545,9 @@ CLAIM_VERIFICATION = sql.Statement(
 _wd = Table(WebhookDelivery, "t")
 DELIVERY = sql.model_select(WebhookDelivery)
 DELIVERY_OF_ORG = DELIVERY.where(*eq(_wd.org, _wd.id))
+# How many of the organisation's deliveries have a status (the (status, next_attempt_at) index,
+# then the organisation: few deliveries are failing or waiting).
+DELIVERIES_WITH_STATUS = DELIVERY.count(*eq(_wd.status, _wd.org))
 # Due deliveries no sender holds, in the order they fell due (keyset: after (at, id)).
 DUE = (f"{_wd.status} = 'pending'", f"{_wd.next_attempt_at} <= ?",
        f"({_wd.lease_until} IS NULL OR {_wd.lease_until} < ?)",
@@ -777,6 +782,8 @@ RIGHTS_REQUEST_FILTERS = {
     "source": f"{_t.source} = ?",
     "due_before": f"{_t.due_at} < ?",
 }
+# How many of the organisation's requests of a status are due before a time (org, status, due).
+RIGHTS_REQUESTS_DUE = RIGHTS_REQUEST.count(*eq(_t.org, _t.status), f"{_t.due_at} < ?")
 _t = Table(RightsRequest)
 FORGET_REQUESTS = sql.Statement(
     f"UPDATE {_t} SET {_t.identifier} = NULL, {_t.reason} = NULL, {_t.metadata} = NULL "

@@ -549,6 +549,13 @@ def list_requests(org_id: str, *, status: str | None = None, kind: str | None = 
     return statement.all((*params, limit))
 
 
+def count_open_due(org_id: str, before: dt.datetime) -> int:
+    """How many of the organisation's open requests (received or in progress) are due before
+    ``before``."""
+    return sum(queries.RIGHTS_REQUESTS_DUE.value((org_id, status, before)) or 0
+               for status in ("received", "in_progress"))
+
+
 def _move(org_id: str, request_id: str, actor: str, allowed: tuple, status: str,
           **changes):
     audit.lock_org(org_id)

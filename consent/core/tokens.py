@@ -23,6 +23,8 @@ class Salt:
     OPERATOR = "consent-ledger.operator-page.v1"
     ARCHIVE_PAGE = "consent-ledger.archive-page.v1"
     VERIFF_FLOW = "consent-ledger.veriff-flow-form.v1"
+    CONSOLE_SIGN_IN = "consent-ledger.console-sign-in.v1"
+    CONSOLE_CSRF = "consent-ledger.console-form.v1"
 
 
 def _serializer(secret_key, salt: str) -> URLSafeTimedSerializer:

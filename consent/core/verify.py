@@ -381,6 +381,16 @@ def get(org_id: str, verification_id: int) -> dict:
     return _describe(row.id, row.kind, row.result, Progress.load(row.progress), row)
 
 
+def last_finished(org_id: str) -> dict | None:
+    """The organisation's newest finished verification (done or broken), described, or None."""
+    rows = [row for status in ("done", "broken")
+            for row in queries.LAST_FINISHED.all((org_id, status, 1))]
+    if not rows:
+        return None
+    row = max(rows, key=lambda r: r.id)
+    return _describe(row.id, row.kind, row.result, Progress.load(row.progress), row)
+
+
 def _describe(row_id, kind, result, progress: Progress, row=None) -> dict:
     out = dict(result) if result else {**_verified(progress), "head_hash": None}
     out.update(id=row_id, kind=kind, complete=result is not None,

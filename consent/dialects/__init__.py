@@ -16,6 +16,8 @@ REGISTRY = (
     "consent.dialects.veriff",
     "consent.dialects.avacy",
     "consent.dialects.attestr",
+    # not an API: the operator console's pages, tables and CLI join through the same entry
+    "consent.console",
 )
 
 

@@ -9,14 +9,11 @@ neither the address nor the person, only the request and the message.
 from __future__ import annotations
 
 import logging
-import smtplib
-from email.message import EmailMessage
-from email.utils import make_msgid
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import current_app, render_template
 
 from consent.core import audit, mailbox, sql
+from consent.core.mailbox import smtp_send
 from consent.core.storage import transaction
 
 from .models import REF_MAIL, TcPersonalRef
@@ -31,28 +28,6 @@ def compose(org, cp, link: str, expires_at) -> tuple[str, str, str]:
     text = render_template("truconsent/email.txt", **ctx)
     html = render_template("truconsent/email.html", **ctx)
     return subject, text, html
-
-
-def smtp_send(url: str, sender: str, to: str, subject: str, text: str, html: str,
-              timeout: float = 10) -> None:
-    parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
-    options = parse_qs(parts.query)
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
-    msg["Message-ID"] = make_msgid(domain=sender.partition("@")[2] or "localhost")
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    if parts.scheme == "smtps":
-        conn = smtplib.SMTP_SSL(host, parts.port or 465, timeout=timeout)
-    else:
-        conn = smtplib.SMTP(host, parts.port or 25, timeout=timeout)
-    with conn:
-        if parts.scheme != "smtps" and options.get("starttls", ["0"])[0] in ("1", "true", "yes"):
-            conn.starttls()
-        if parts.username:
-            conn.login(unquote(parts.username), unquote(parts.password or ""))
-        conn.send_message(msg)
 
 
 def send_consent_email(org, cp, to: str, link: str, expires_at, request_id: str,

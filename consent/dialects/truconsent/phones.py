@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from consent.core.mailbox import mask_address
+
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 TEN_DIGITS = re.compile(r"^[0-9]{10}$")
 
@@ -28,5 +30,4 @@ def mask_phone(phone: str) -> str:
 
 
 def mask_email(address: str) -> str:
-    local, _, domain = (address or "").partition("@")
-    return (local[:1] + "***@" + domain) if domain else "***"
+    return mask_address(address or "")
