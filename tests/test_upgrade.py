@@ -596,9 +596,9 @@ def applied_once(url: str) -> None:
     status = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "migrate",
                              "--status"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert status.returncode == 0, status.stdout + status.stderr
-    versions = [line.split()[:4] for line in status.stdout.splitlines()[:6]]
-    assert [v[0] for v in versions] == ["core", "attestr", "avacy", "control", "truconsent",
-                                        "veriff"]
+    versions = [line.split()[:4] for line in status.stdout.splitlines()[:7]]
+    assert [v[0] for v in versions] == ["core", "attestr", "avacy", "console", "control",
+                                        "truconsent", "veriff"]
     assert all(v[1] == v[3] and v[2] == "of" for v in versions), versions
 
 

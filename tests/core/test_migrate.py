@@ -14,7 +14,7 @@ from consent.core import components, migrate, storage
 from consent.core.schema import Migration, baseline
 from consent.core.storage import BaseModel
 
-ALL = {"core", "control", "truconsent", "veriff", "avacy", "attestr"}
+ALL = {"core", "control", "truconsent", "veriff", "avacy", "attestr", "console"}
 
 
 def versions() -> dict[str, int]:

@@ -1,0 +1,94 @@
+"""What the console declares for the shared tests (``consent.testing``): its pages take no API
+credential, so it brings no routes to the isolation matrix; its own check walks every console
+route instead (a route missing from :data:`ID_ROUTES` fails it).
+
+:func:`operator_b_never_reaches_a`: B's operator, signed in through a sign-in link, asks for
+every console URL of A's organisation (404, nothing of A's), and for every URL of B's
+organisation naming one of A's records (``ID_ROUTES``: 404 or 403, nothing of A's); their forms
+too, with B's own CSRF token, change nothing of A's."""
+from __future__ import annotations
+
+import re
+
+from consent.testing import PAGE, PUBLIC as PUBLIC_KIND, DialectTesting, Isolation, Route
+
+# Console routes with arguments besides ``org``: endpoint -> world -> {argument: a value naming
+# one of organisation A's records} (``world.values``, ``world.state``: the isolation World).
+ID_ROUTES: dict = {
+}
+
+# Endpoints that take no organisation (the sign-in pages, the assets).
+PUBLIC = {"console.index", "console.sign_in", "console.sign_in_link", "console.static"}
+
+
+def _routes() -> dict:
+    """Every console route for the matrix: the sign-in pages and assets public, the rest pages
+    (checked by :func:`operator_b_never_reaches_a`). Read from the blueprint itself."""
+    from flask import Flask
+
+    from .blueprint import bp
+
+    app = Flask(__name__)
+    app.register_blueprint(bp)
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console."):
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            routes[(rule.endpoint, method)] = Route(
+                PUBLIC_KIND if rule.endpoint in PUBLIC else PAGE, path)
+    return routes
+
+
+def _signed_in_client(world, email: str):
+    from tests.console_helpers import sign_in
+
+    client = world.app.test_client()
+    sign_in(client, world.app, email)
+    return client
+
+
+def operator_b_never_reaches_a(world, monkeypatch) -> None:
+    from tests.console_helpers import csrf_of
+
+    app = world.app
+    client = _signed_in_client(world, "op@b.example")
+    a, b = world.a.slug, world.b.slug
+    home = client.get(f"/console/o/{b}/")
+    assert home.status_code == 200
+    csrf = csrf_of(home.data)
+    problems = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or rule.endpoint in PUBLIC:
+            continue
+        extra = set(rule.arguments) - {"org"}
+        if extra and rule.endpoint not in ID_ROUTES:
+            problems.append(f"{rule.endpoint} ({rule.rule}) is not in "
+                            "consent.console.testing.ID_ROUTES")
+            continue
+        values = ID_ROUTES[rule.endpoint](world) if extra else {}
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            targets = [(a, {404}), (b, {404, 403} if extra else None)]
+            if rule.endpoint == "console.sign_out":
+                targets = targets[:1]    # B's own would sign B out (tested on its own)
+            for slug, allowed in targets:
+                with app.test_request_context():
+                    from flask import url_for
+
+                    path = url_for(rule.endpoint, org=slug, **values)
+                kwargs = {"data": {"csrf": csrf}} if method == "POST" else {}
+                response = client.open(path, method=method, **kwargs)
+                if allowed is not None and response.status_code not in allowed:
+                    problems.append(f"{method} {path}: {response.status_code}, expected "
+                                    f"{sorted(allowed)}")
+                try:
+                    world.assert_no_leak(response, path)
+                except AssertionError as leak:
+                    problems.append(f"{method} {path}: {leak}")
+    assert not problems, "\n".join(problems)
+
+
+TESTING = DialectTesting(name="console",
+                         isolation=Isolation(routes=_routes(),
+                                             checks=(operator_b_never_reaches_a,)))
