@@ -170,8 +170,9 @@ def signed_in_user():
 
 def operator_for(org_slug: str) -> Operator | None:
     """The signed-in operator acting for the organisation ``org_slug``, or None when nobody is
-    signed in. Raises NotFound for an organisation they are not a member of (the same answer as
-    one that does not exist), Unauthorized when their token was revoked for it."""
+    signed in (no cookie, a token expired or revoked, for this organisation too, or an operator
+    who is a member of no organisation any more). Raises NotFound for an organisation they are
+    not a member of (the same answer as one that does not exist)."""
     session = signed_in_user()
     if session is None:
         return None
@@ -180,7 +181,11 @@ def operator_for(org_slug: str) -> Operator | None:
         raise NotFound("No such organisation")
     try:
         role = auth.require_session_access(session, org.id)
+    except Unauthorized:
+        return None          # the token was revoked for it: signed out
     except Forbidden:
+        if not member_orgs(session.user_id):
+            return None      # a member no more, anywhere: signed out
         raise NotFound("No such organisation") from None
     return Operator(user=session.user, session=session, org=org, role=role,
                     orgs=member_orgs(session.user_id))
