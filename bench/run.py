@@ -56,13 +56,13 @@ from pathlib import Path
 
 from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 
-from . import dialects, erasure, layout, peers, stub, webhooks, wrk
+from . import console, dialects, erasure, layout, peers, stub, webhooks, wrk
 from .report import ROOT, machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
 from .wrk import CEILING, FLOOR_PREFIX as PREFIX, Scenario
 
 PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export", "webhooks", "stub",
-         "erasure", "layout")
+         "erasure", "layout", "console")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -118,6 +118,11 @@ def main(argv=None) -> int:
         report["parts"]["erasure"] = erasure.measure(small, args.rounds, bench.show)
     if "layout" in parts:
         report["parts"]["layout"] = layout.measure(bench, big, args.big, args.baseline)
+    if "console" in parts:
+        prefill(big, args.big)
+        report["parts"]["console"] = shown = console.measure(
+            small, big, (args.small, args.big), args.rounds, args.workers, bench.show)
+        ok = ok and shown["ok"]
     if "stub" in parts:
         report["parts"]["stub"] = stubbed = stub.measure(small, args.small, args.rounds,
                                                          bench.show)
@@ -506,6 +511,9 @@ def write_markdown(report: dict) -> None:
             f"| access report (`rights.report`) | {r['report_median_s'] * 1000:.0f} ms | "
             + ", ".join(f"{t * 1000:.0f}" for t in r["report_s"]) + " |",
         ]))
+    if "console" in report["parts"]:
+        replace_block("<!-- bench:console -->", "<!-- /bench:console -->",
+                      "\n".join(console.markdown(report["parts"]["console"], report)))
     if "stub" in report["parts"]:
         r = report["parts"]["stub"]
         replace_block("<!-- bench:stub -->", "<!-- /bench:stub -->", "\n".join([
