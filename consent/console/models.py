@@ -3,12 +3,21 @@ the daily counts the overview draws (so it never counts the ledger).
 
 ``console_day`` holds, per organisation, day (UTC, the day of a consent's ``created_at``),
 source, status and purpose, how many consents were recorded. The ledger's one insert of a
-consent adds to it in the same transaction (the ``consent.recorded`` hook), so it is exact;
-migration 1 fills it from the consents already there. A control-mode reset empties it with the
+consent adds to it in the same transaction (the ``consent.recorded`` hook), so it is exact; when
+the table is created on a database that already has consents (an upgrade), the component's
+``fill`` counts them. A control-mode reset empties it with the
 organisation's consents; erasure leaves it (consents stay, and it holds no personal data)."""
 from __future__ import annotations
 
-from peewee import SqliteDatabase, AutoField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField
+from peewee import (
+    AutoField,
+    CharField,
+    DateField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    SqliteDatabase,
+)
 
 from consent.core.components import Component
 from consent.core.schema import Schema, baseline
@@ -55,6 +64,6 @@ def _fill_days(schema: Schema) -> None:
         f'GROUP BY "org_id", {day}, "source", "status", "purpose_id"')
 
 
-SCHEMA = Component("console", MODELS, migrations=(
-    baseline(*MODELS, also=_fill_days),
+SCHEMA = Component("console", MODELS, fill=_fill_days, migrations=(
+    baseline(*MODELS),
 ))

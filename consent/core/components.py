@@ -28,11 +28,16 @@ class Component:
     """A part of the schema with versions of its own: the core, or a dialect. ``models``
     describe its latest shape; ``migrations`` (``consent.core.schema.Migration``, versions
     1..n) lead an existing database there; ``covered``: its covered tables
-    (``consent.core.covered.cover(...)`` of some of its models)."""
+    (``consent.core.covered.cover(...)`` of some of its models); ``fill``: what its tables
+    take from other components' rows when they are created on an existing database (a
+    read model, such as the console's daily counts)."""
 
     def __init__(self, name: str, models: Iterable = (), migrations: Iterable = (),
-                 covered: Iterable = ()):
+                 covered: Iterable = (), fill=None):
         self.name = name
+        # ``fill(schema)``: what its tables take from the rows already there when they are
+        # created on a database that has other components' rows (a component added since)
+        self.fill = fill
         self.models: list = []
         for model in models:
             if model not in self.models:

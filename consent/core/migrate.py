@@ -11,8 +11,9 @@ recorded.
 ``make run``) brings every component to its latest version:
 
 * a component none of whose tables exist yet (a new database, or a dialect added since) has
-  its tables created from its models, in their current shape, and is recorded at its latest
-  version: there is nothing to migrate;
+  its tables created from its models, in their current shape (and filled by its ``fill``
+  from the rows already there, for a table derived from others'), and is recorded at its
+  latest version: there is nothing to migrate;
 * a component with tables but no recorded version was written by a version of this service from
   before migrations were versioned: it is at version 0, and its migration 1 (the *baseline*)
   brings every such older shape to the first versioned one;
@@ -164,6 +165,8 @@ def _next_step(component) -> Callable[[], tuple[int, str]] | None:
         if not any(m._meta.table_name in tables for m in component.models):
             def create() -> tuple[int, str]:
                 db.create_tables(component.models, safe=True)
+                if component.fill is not None:   # rows it derives from those already there
+                    component.fill(Schema())
                 return component.latest, f"created at version {component.latest}"
             return create
         current = 0
