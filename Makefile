@@ -31,6 +31,8 @@ seed: migrate
 run: seed
 	@echo ""
 	@echo "Serving on http://$(HOST):$(PORT)  (API docs: http://$(HOST):$(PORT)/docs, OpenAPI: /openapi.json)"
+	@echo "Operator console: http://$(HOST):$(PORT)/console/ ; sign in as the demo operator with this link (once, 15 minutes):"
+	@$(FLASK) console-link --email demo@example.com --url http://$(HOST):$(PORT) 2>/dev/null
 	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - app:app
 
 test: install
