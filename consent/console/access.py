@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ from consent.web import cross_site_request, public_url
 from .models import ConsoleSignIn
 
 log = logging.getLogger("consent.console")
+
+_u = sql.Table(ConsoleSignIn)
+_FORGET_USED = sql.Statement(f"DELETE FROM {_u} WHERE {_u.used_at} < ?")
 
 COOKIE = "console_session"
 COOKIE_PATH = "/console"
@@ -106,7 +110,10 @@ def use_link(token: str) -> tuple[object, str]:
     link was used before."""
     user, nonce = read_link(token)
     config = current_app.config
+    max_age = _config("CONSENT_CONSOLE_LINK_MAX_AGE")
     with transaction():
+        # a used nonce matters only while its link could still be presented
+        _FORGET_USED.execute((_now() - dt.timedelta(seconds=2 * max_age + 60),))
         try:
             with transaction():   # a savepoint: the conflict leaves the outer transaction usable
                 sql.insert(ConsoleSignIn, {"nonce_hash": auth.sha256_hex(nonce),
