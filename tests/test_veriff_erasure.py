@@ -274,7 +274,7 @@ def test_a_database_from_before_migration_5_migrates_and_its_subject_is_erased(t
         assert result.exit_code == 0, result.output
         with up.app.app_context():
             assert migrate.problem() is None
-            assert {s.name: s.current for s in migrate.status()}["veriff"] == 5
+            assert {s.name: s.current for s in migrate.status()}["veriff"] == 6
         old = up.old["veriff"]
         sids = [s["id"] for s in old["sessions"]
                 if s["created"]["verification"]["vendorData"] == "user-42"]

@@ -15,6 +15,10 @@ from consent.testing import PAGE, PUBLIC as PUBLIC_KIND, DialectTesting, Isolati
 # Console routes with arguments besides ``org``: endpoint -> world -> {argument: a value naming
 # one of organisation A's records} (``world.values``, ``world.state``: the isolation World).
 ID_ROUTES: dict = {
+    # the providers view (views/providers_*.py)
+    "console.providers_veriff_decide": lambda world: {"session_id": world.values["session_id"]},
+    "console.providers_attestr_export": lambda world: {
+        "consent_id": world.values["attestr_consent"]},
 }
 
 # Endpoints that take no organisation (the sign-in pages, the assets).

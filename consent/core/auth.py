@@ -105,6 +105,12 @@ def credential(credential_id: str):
     return queries.CREDENTIAL_BY_ID.one((credential_id,))
 
 
+def credentials_of(org_id: str, kind: str, limit: int = 200) -> list:
+    """The organisation's credentials of this kind (revoked ones too), oldest first, at most
+    ``limit``: rows with ``.scope_set`` and ``.active``, never a key (only its prefix)."""
+    return queries.CREDENTIALS_OF_ORG_KIND.all((org_id, kind, limit))
+
+
 def find_credential(key: str | None, kind: str | None = None):
     """The active credential a presented key belongs to (a row with its organisation's fields:
     ``.org`` and ``.scope_set``), or None."""

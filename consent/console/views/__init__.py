@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 
 MODULES = ("signin", "overview", "consents", "audit", "webhooks", "credentials", "providers",
+           "providers_truconsent", "providers_veriff", "providers_avacy", "providers_attestr",
            "rights")
 
 

@@ -168,6 +168,30 @@ def find(client, consent_id: str):
     return row
 
 
+def in_org(org_id: str, consent_id: str):
+    """A consent of the organisation (not erased), or None (the operator console)."""
+    return queries.CONSENT_OF_ORG.one((org_id, consent_id))
+
+
+def page(org_id: str, statement_all, statement_before, limit: int, before):
+    """One keyset page (newest first) of ``statement_all``/``statement_before`` (params: org
+    id[, created_at, created_at, id], limit): (rows, the next page's ``before`` or None)."""
+    if before is None:
+        rows = statement_all.all((org_id, limit + 1))
+    else:
+        at, row_id = before
+        rows = statement_before.all((org_id, at, at, row_id, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, ((rows[-1].created_at, rows[-1].id) if more and rows else None)
+
+
+def consents_page(org_id: str, limit: int = 50, before: tuple | None = None):
+    """The organisation's consents (not erased), newest first: one keyset page. ``before``:
+    the (created_at, id) the previous page ended with. Returns (rows, next ``before``)."""
+    return page(org_id, queries.CONSENTS_OF_ORG, queries.CONSENTS_OF_ORG_BEFORE, limit, before)
+
+
 def revoke(client, consent_id: str):
     """Withdraw the consent in the ledger (status ``revoked``; :func:`on_withdrawn` does the
     rest in the same transaction), and ask for the clean-up a revocation calls for (DPDP: the

@@ -40,9 +40,10 @@ MAX_ATTEMPTS = 3
 MEDIA_PATH = "/api/v3/public/common/media/"
 
 
-def request_export(client, consent_id: str, base_url: str):
+def request_export(client, consent_id: str, base_url: str, actor: str | None = None):
     """Queue an export of the consent's audit trail; returns the job. ``base_url``: where the
-    request reached this service (the file's download link starts with it)."""
+    request reached this service (the file's download link starts with it). ``actor``: who the
+    audit event names (default the client; the console passes its operator)."""
     row = consents.find(client, consent_id)
     now = models.now()
     with transaction():
@@ -50,7 +51,7 @@ def request_export(client, consent_id: str, base_url: str):
                          org_id=row.org_id, client_id=client.credential_id,
                          attestr_consent_id=row.id, kind=KIND, base_url=base_url,
                          created_at=now, updated_at=now)
-        audit.append(row.org_id, actor=consents.actor_for(client),
+        audit.append(row.org_id, actor=actor or consents.actor_for(client),
                      action="attestr.export.requested", entity_type="attestr_async",
                      entity_id=job.id, payload={"consent": row.id, "number": job.number})
         from .worker import WORKER  # noqa: PLC0415 (the worker imports this module)
@@ -65,6 +66,12 @@ def find_job(client, async_id: str):
     if job is None or consents.erased(queries.CONSENT_BY_ID.one((job.attestr_consent_id,))):
         return None
     return job
+
+
+def jobs_page(org_id: str, limit: int = 50, before: tuple | None = None):
+    """The organisation's export jobs, newest first: one keyset page (as
+    :func:`.consents.consents_page`)."""
+    return consents.page(org_id, queries.JOBS_OF_ORG, queries.JOBS_OF_ORG_BEFORE, limit, before)
 
 
 def find_media(client, media_id: str):

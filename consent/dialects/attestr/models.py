@@ -96,7 +96,8 @@ class AttestrConsent(BaseModel):
 
     class Meta:
         table_name = "attestr_consent"
-        indexes = ((("client", "reference_lookup"), True),)
+        # (org, created_at, id): the operator console's pages of an organisation's consents
+        indexes = ((("client", "reference_lookup"), True), (("org", "created_at", "id"), False))
 
 
 class AttestrMedia(BaseModel):
@@ -134,7 +135,8 @@ class AttestrAsync(BaseModel):
 
     class Meta:
         table_name = "attestr_async"
-        indexes = ((("status", "created_at"), False),)
+        # (org, created_at, id): the operator console's pages of an organisation's exports
+        indexes = ((("status", "created_at"), False), (("org", "created_at", "id"), False))
 
 
 class AttestrRateCounter(BaseModel):
@@ -203,4 +205,6 @@ SCHEMA = Component("attestr", models=MODELS, covered=(
     cover_rows(AttestrConsent, version=2, also=_consent_columns),
     Migration(3, "attestr_consent erasable: salted personal columns, found by a keyed hash of "
                  "its reference id (no index over the plain value)", _erasable),
+    Migration(4, "consents and export jobs indexed by organisation and creation (the console's "
+                 "pages)", lambda schema: schema.create(AttestrConsent, AttestrAsync)),
 ))

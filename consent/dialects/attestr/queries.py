@@ -22,6 +22,12 @@ CONSENT_BY_ID = CONSENT.where(*eq(_t.id))
 ERASED = "[erased]"   # consent.core.personal.ERASED, in an erased consent's reference_id
 KNOWN = f"{_t.reference_id} <> '{ERASED}'"
 CONSENT_OF_ORG = CONSENT.where(*eq(_t.org, _t.id), KNOWN)
+# The operator console: an organisation's consents newest first, keyset pages on (created_at,
+# id) through the (org, created_at, id) index.
+_NEWEST = f"{_t.created_at} DESC, {_t.id} DESC"
+_BEFORE = f"({_t.created_at} < ? OR ({_t.created_at} = ? AND {_t.id} < ?))"
+CONSENTS_OF_ORG = CONSENT.where(*eq(_t.org), KNOWN, order=_NEWEST, limit=True)
+CONSENTS_OF_ORG_BEFORE = CONSENT.where(*eq(_t.org), KNOWN, _BEFORE, order=_NEWEST, limit=True)
 # by the keyed hash of its reference id (consents.reference_lookup)
 CONSENT_BY_REFERENCE = CONSENT.where(*eq(_t.client, _t.reference_lookup))
 CONSENT_BY_LEDGER_ID = CONSENT.where(*eq(_t.consent))
@@ -50,6 +56,11 @@ ASYNC_OF_CONSENT = ASYNC.where(*eq(_t.attestr_consent))   # a few per consent
 DETACH_MEDIA = sql.Statement(f"UPDATE {_aa} SET {_aa.media} = NULL "
                              f"WHERE {_aa.attestr_consent} = ?")
 ASYNC_OF_ORG = ASYNC.where(*eq(_t.org, _t.id))
+# The operator console: an organisation's jobs newest first (the (org, created_at, id) index).
+_NEWEST = f"{_t.created_at} DESC, {_t.id} DESC"
+_BEFORE = f"({_t.created_at} < ? OR ({_t.created_at} = ? AND {_t.id} < ?))"
+JOBS_OF_ORG = ASYNC.where(*eq(_t.org), order=_NEWEST, limit=True)
+JOBS_OF_ORG_BEFORE = ASYNC.where(*eq(_t.org), _BEFORE, order=_NEWEST, limit=True)
 ASYNC_DUE = ASYNC.where(f"{_t.status} = 'pending'",
                         f"({_t.lease_until} IS NULL OR {_t.lease_until} < ?)",
                         order=_t.created_at, limit=True)

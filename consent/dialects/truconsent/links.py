@@ -128,6 +128,13 @@ def history(public_url: str, org, limit: int, offset: int) -> tuple[int, list[Su
                                                  r.current_event_id, r.token)) for r in rows]
 
 
+def recent(org, limit: int) -> list[Summary]:
+    """The newest ``limit`` requests (the (org, created_at) index; no count): the operator
+    console's list. Their ``url`` is empty: the console shows no link's token."""
+    at = models.now()
+    return [Summary(r, status(r, at), "") for r in queries.LINKS_OF_ORG.all((org.id, limit, 0))]
+
+
 def get_request(org, request_id: str, lock: bool = False):
     statement = queries.REQUEST_BY_ID_LOCKED if lock and is_postgres() else queries.REQUEST_BY_ID
     req = statement.one((org.id, request_id))

@@ -71,7 +71,9 @@ class VeriffSession(BaseModel):
     audit_seq = IntegerField(null=True)
 
     class Meta:
-        indexes = ((("integration", "created_at"), False), (("org", "subject_lookup"), False))
+        # (org, created_at): the operator console's pages of an organisation's sessions
+        indexes = ((("integration", "created_at"), False), (("org", "subject_lookup"), False),
+                   (("org", "created_at", "id"), False))
 
 
 class VeriffMedia(BaseModel):
@@ -294,4 +296,6 @@ SCHEMA = Component("veriff", models=MODELS, covered=COVERED, migrations=(
               lambda schema: schema.create(VeriffSessionState)),
     Migration(5, "personal data erasable: sessions found by their subject's keyed lookup and "
                  "salted; the state's and screening's salt renamed pd_salt", _erasable),
+    Migration(6, "sessions indexed by organisation and creation (the console's session pages)",
+              lambda schema: schema.create(VeriffSession)),
 ))

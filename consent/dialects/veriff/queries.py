@@ -52,6 +52,24 @@ EXPIRY = sql.Select("DueSessionRow", [sql.column("s", VeriffSession.id),
 _DUE = (f"{_st.status} IN ({_OPEN})", ACTIVE, f"{_s.created_at} <= ?")
 EXPIRY_DUE = EXPIRY.where(*_DUE, limit=True)
 EXPIRY_DUE_OF_ORG = EXPIRY.where(*eq(_s.org), *_DUE, limit=True)
+# The operator console: an organisation's sessions newest first, keyset pages on (created_at,
+# id) through the (org, created_at, id) index, each with its decided attempt (if any).
+_da = Table(VeriffAttempt, "da")
+SESSION_LISTED = sql.Select(
+    "ListedSessionRow",
+    [sql.column("s", VeriffSession.id), sql.column("s", VeriffSession.integration),
+     sql.column("s", VeriffSession.created_at),
+     sql.Column(f"COALESCE({_st.status}, {_s.status})", "status"),
+     sql.column("da", VeriffAttempt.code, "decision_code"),
+     sql.column("da", VeriffAttempt.reason, "decision_reason"),
+     sql.column("da", VeriffAttempt.decided_at, "decided_at")],
+    f"FROM {_s} LEFT JOIN {_st} ON {_st.session} = {_s.id} "
+    f"LEFT JOIN {_da} ON {_da.id} = {_st.attempt}")
+_NEWEST = f"{_s.created_at} DESC, {_s.id} DESC"
+SESSIONS_OF_ORG = SESSION_LISTED.where(*eq(_s.org), ACTIVE, order=_NEWEST, limit=True)
+SESSIONS_OF_ORG_BEFORE = SESSION_LISTED.where(
+    *eq(_s.org), ACTIVE, f"({_s.created_at} < ? OR ({_s.created_at} = ? AND {_s.id} < ?))",
+    order=_NEWEST, limit=True)
 _t = Table(VeriffSessionState, "t")
 STATE = sql.model_select(VeriffSessionState).where(*eq(_t.session))
 

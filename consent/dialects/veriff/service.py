@@ -396,3 +396,18 @@ def by_id(session_id: str) -> tuple:
 
 def in_org(org, session_id: str) -> tuple:
     return queries.SESSION_OF_ORG, (session_id, org.id)
+
+
+def sessions_page(org, limit: int = 50, before: tuple | None = None) -> tuple[list, tuple | None]:
+    """The organisation's sessions (not deleted), newest first, with their status and decided
+    attempt (``decision_code``, ``decision_reason``, ``decided_at``): one keyset page.
+    ``before``: the (created_at, id) the previous page ended with. Returns (rows, the next
+    page's ``before`` or None)."""
+    if before is None:
+        rows = queries.SESSIONS_OF_ORG.all((org.id, limit + 1))
+    else:
+        at, session_id = before
+        rows = queries.SESSIONS_OF_ORG_BEFORE.all((org.id, at, at, session_id, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, ((rows[-1].created_at, rows[-1].id) if more and rows else None)

@@ -131,6 +131,19 @@ def settings_of(org, integration_id: str) -> dict:
             "api_key_known": bool(row and row.api_key)}
 
 
+def integrations(org) -> list[dict]:
+    """The organisation's integrations (revoked ones too), oldest first, with their webhook
+    URLs: never the shared secret nor the API key (its prefix only)."""
+    out = []
+    for cred in auth.credentials_of(org.id, "hmac"):
+        row = queries.INTEGRATION.one((cred.id,))
+        out.append({"id": cred.id, "name": cred.name, "key_prefix": cred.key_prefix,
+                    "created_at": cred.created_at, "revoked_at": cred.revoked_at,
+                    "event_webhook_url": row.event_url if row else None,
+                    "decision_webhook_url": row.decision_url if row else None})
+    return out
+
+
 UNSET = object()
 
 
