@@ -122,6 +122,10 @@ _t = Table(Credential, "t")
 CREDENTIAL_ROW = sql.model_select(Credential, base=_Credential)
 CREDENTIAL_BY_ID = CREDENTIAL_ROW.where(*eq(_t.id))
 CREDENTIAL_OF_ORG = CREDENTIAL_ROW.where(*eq(_t.id, _t.org))
+# The organisation's credentials of one kind, newest first (the console's list; LIMIT).
+CREDENTIALS_OF_ORG_KIND = CREDENTIAL_ROW.where(*eq(_t.org, _t.kind),
+                                               order=f"{_t.created_at} DESC, {_t.id} DESC",
+                                               limit=True)
 
 
 # -- operators: users, memberships, session tokens -----------------------------------------------
