@@ -206,3 +206,29 @@ def test_replay_sends_again_with_its_audit_event(app, signed_in, org):
     assert "Replayed" in html and 'id="delivery-status">delivered<' in html
     assert html.count('failed">HTTP 500</span>') == 2
     assert html.count('delivered">HTTP 200</span>') == 1
+
+
+def test_delivered_is_counted_up_to_a_cap(app, signed_in, org, monkeypatch):
+    from consent.console.views import webhooks as view
+
+    monkeypatch.setattr(view, "COUNT_CAP", 2)
+    with Receiver() as rx:
+        ids = [enqueue(org, rx.url + f"/{i}") for i in range(3)]
+        for d in ids:
+            settled(d, "delivered")
+    assert 'id="count-delivered">2+<' in page(signed_in, org)[1]
+    monkeypatch.setattr(view, "COUNT_CAP", 3)
+    assert 'id="count-delivered">3<' in page(signed_in, org)[1]
+    assert outbox.count_up_to(org.org.id, "delivered", 2) == 2
+
+
+def test_the_capped_count_walks_the_organisations_index(app, org):
+    from consent.core import queries
+    from consent.core.storage import db, is_postgres
+
+    if is_postgres():
+        pytest.skip("the plan checked is SQLite's (PostgreSQL's depends on its statistics)")
+    text = queries.DELIVERIES_WITH_STATUS_UP_TO.text
+    plan = " ".join(str(row[-1]) for row in db.execute_sql(
+        "EXPLAIN QUERY PLAN " + text, (org.org.id, "delivered", 10)).fetchall())
+    assert "USING INDEX" in plan and "org_id_id" in plan.replace('"', ""), plan
