@@ -240,7 +240,7 @@ def test_avacy_webspaces_tokens_and_archive(ops, client, org, other_org):
     assert tenant.webspace.key in html and ">site</td>" in html
     assert theirs.webspace.key not in html
     assert tenant.token not in html
-    [cred] = [c for c in auth.credentials_of(org.org.id, "api_key")
+    [cred] = [c for c in auth.credentials(org.org.id, "api_key")
               if c.name == "avacy token"]
     assert f"{cred.key_prefix}…" in html   # its prefix only
     assert "ada@example.com" in html and "bob@example.com" in html

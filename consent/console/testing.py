@@ -19,7 +19,32 @@ ID_ROUTES: dict = {
     "console.providers_veriff_decide": lambda world: {"session_id": world.values["session_id"]},
     "console.providers_attestr_export": lambda world: {
         "consent_id": world.values["attestr_consent"]},
+    "console.webhooks_delivery": lambda world: {"delivery_id": _a_delivery(world)},
+    "console.webhooks_replay": lambda world: {"delivery_id": _a_delivery(world)},
+    "console.credentials_revoke": lambda world: {"credential_id": _a_credential(world)},
+    "console.credentials_revoke_token": lambda world: {"token_id": world.values["op_token_id"]},
+    "console.credentials_remove_member": lambda world: {"user_id": world.values["op_user_id"]},
 }
+
+
+def _a_delivery(world) -> int:
+    """One of organisation A's webhook deliveries (queued once, to a host that never answers)."""
+    if "console_delivery" not in world.state:
+        from consent.core import outbox
+        from consent.core.storage import transaction
+
+        with transaction():
+            world.state["console_delivery"] = outbox.enqueue(
+                world.a.org.id, topic="zz-marker-a", url="https://zz-marker-a.invalid/hook",
+                body='{"zz-marker-a": true}', headers={"Content-Type": "application/json"})
+    return world.state["console_delivery"]
+
+
+def _a_credential(world) -> str:
+    """The id of organisation A's admin API key."""
+    from consent.core import auth
+
+    return auth.find_credential(world.a.admin_key).id
 
 # Endpoints that take no organisation (the sign-in pages, the assets).
 PUBLIC = {"console.index", "console.sign_in", "console.sign_in_link", "console.static"}

@@ -99,16 +99,18 @@ def revoke_credential(org_id: str, credential_id: str, actor: str = "system"):
     return cred
 
 
+def credentials(org_id: str, kind: str, limit: int = 200) -> list:
+    """The organisation's credentials of one kind (rows, revoked ones too), newest first; never
+    a key (its prefix)."""
+    if kind not in KINDS:
+        raise Invalid(f"unknown credential kind {kind!r}; use one of {', '.join(KINDS)}")
+    return queries.CREDENTIALS_OF_ORG_KIND.all((org_id, kind, limit))
+
+
 def credential(credential_id: str):
     """The credential with this id (a row with ``.scope_set`` and ``.active``; revoked ones
     too), or None. Callers check its organisation and kind."""
     return queries.CREDENTIAL_BY_ID.one((credential_id,))
-
-
-def credentials_of(org_id: str, kind: str, limit: int = 200) -> list:
-    """The organisation's credentials of this kind (revoked ones too), oldest first, at most
-    ``limit``: rows with ``.scope_set`` and ``.active``, never a key (only its prefix)."""
-    return queries.CREDENTIALS_OF_ORG_KIND.all((org_id, kind, limit))
 
 
 def find_credential(key: str | None, kind: str | None = None):
@@ -218,6 +220,22 @@ def issue_session(secret_key, user, lifetime_seconds: int,
             SessionToken, id=token_id, user_id=user.id, token_hash=sha256_hex(token),
             hint=token[-TOKEN_HINT_CHARS:],
             expires_at=utcnow() + dt.timedelta(seconds=lifetime_seconds))
+    return row, token
+
+
+def issue_member_token(secret_key, org_id: str, user, lifetime_seconds: int, max_lifetime: int,
+                       actor: str = "system") -> tuple[object, str]:
+    """A member issues themselves a bearer token from an organisation (the console): the token
+    of :func:`issue_session` and a ``session_token.created`` event in the organisation's chain,
+    one transaction. Forbidden unless the user is a member."""
+    with transaction():
+        audit.lock_org(org_id)
+        require_membership(user, org_id)
+        row, token = issue_session(secret_key, user, lifetime_seconds, max_lifetime)
+        audit.append(org_id, actor=actor, action="session_token.created",
+                     entity_type="session_token", entity_id=row.id,
+                     payload={"user_id": user.id, "email": user.email,
+                              "expires_at": row.expires_at.isoformat()})
     return row, token
 
 

@@ -416,6 +416,13 @@ def count(org_id: str, status: str) -> int:
     return queries.DELIVERIES_WITH_STATUS.value((status, org_id)) or 0
 
 
+def count_up_to(org_id: str, status: str, cap: int) -> int:
+    """How many of the organisation's deliveries have ``status``, counting no further than
+    ``cap`` (the console shows "cap+" beyond it): bounded work for a status most deliveries
+    have."""
+    return queries.DELIVERIES_WITH_STATUS_UP_TO.value((org_id, status, cap)) or 0
+
+
 def _get(org_id: str, delivery_id: int):
     delivery = queries.DELIVERY_OF_ORG.one((org_id, delivery_id))
     if delivery is None:

@@ -122,10 +122,10 @@ _t = Table(Credential, "t")
 CREDENTIAL_ROW = sql.model_select(Credential, base=_Credential)
 CREDENTIAL_BY_ID = CREDENTIAL_ROW.where(*eq(_t.id))
 CREDENTIAL_OF_ORG = CREDENTIAL_ROW.where(*eq(_t.id, _t.org))
-# An organisation's credentials of one kind, oldest first (the credential's org index; an
-# organisation has a few).
+# The organisation's credentials of one kind, newest first (the console's list; LIMIT).
 CREDENTIALS_OF_ORG_KIND = CREDENTIAL_ROW.where(*eq(_t.org, _t.kind),
-                                               order=f"{_t.created_at}, {_t.id}", limit=True)
+                                               order=f"{_t.created_at} DESC, {_t.id} DESC",
+                                               limit=True)
 
 
 # -- operators: users, memberships, session tokens -----------------------------------------------
@@ -552,6 +552,13 @@ DELIVERY_OF_ORG = DELIVERY.where(*eq(_wd.org, _wd.id))
 # How many of the organisation's deliveries have a status (the (status, next_attempt_at) index,
 # then the organisation: few deliveries are failing or waiting).
 DELIVERIES_WITH_STATUS = DELIVERY.count(*eq(_wd.status, _wd.org))
+# The same, counting no further than a cap (params: org, status, cap): the organisation's rows
+# by the (org, id) index, newest first, stopping at the cap, so a status most deliveries have
+# (delivered) costs at most ``cap`` index steps, whatever the other organisations hold.
+_wc = Table(WebhookDelivery, "w")
+DELIVERIES_WITH_STATUS_UP_TO = sql.Statement(
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM {_wc} WHERE {_wc.org} = ? AND {_wc.status} = ? "
+    f"ORDER BY {_wc.id} DESC LIMIT ?) AS capped")
 # Due deliveries no sender holds, in the order they fell due (keyset: after (at, id)).
 DUE = (f"{_wd.status} = 'pending'", f"{_wd.next_attempt_at} <= ?",
        f"({_wd.lease_until} IS NULL OR {_wd.lease_until} < ?)",

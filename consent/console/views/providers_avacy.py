@@ -32,7 +32,7 @@ def providers_avacy():
         raise Invalid("cursor is not a cursor of this page") from None
     entries, next_id = archive.page(org(), identifier=identifier or None, limit=limit,
                                     before_id=before)
-    tokens = [c for c in auth.credentials_of(org().id, "api_key") if "consent" in c.scope_set]
+    tokens = [c for c in auth.credentials(org().id, "api_key") if "consent" in c.scope_set]
     return render_provider("avacy.html", "Avacy", webspaces=archive.webspaces(org()),
                            tokens=tokens, entries=[archive.describe(e) for e in entries],
                            identifier=identifier, limit=limit,

@@ -132,10 +132,10 @@ def settings_of(org, integration_id: str) -> dict:
 
 
 def integrations(org) -> list[dict]:
-    """The organisation's integrations (revoked ones too), oldest first, with their webhook
+    """The organisation's integrations (revoked ones too), newest first, with their webhook
     URLs: never the shared secret nor the API key (its prefix only)."""
     out = []
-    for cred in auth.credentials_of(org.id, "hmac"):
+    for cred in auth.credentials(org.id, "hmac"):
         row = queries.INTEGRATION.one((cred.id,))
         out.append({"id": cred.id, "name": cred.name, "key_prefix": cred.key_prefix,
                     "created_at": cred.created_at, "revoked_at": cred.revoked_at,
