@@ -14,7 +14,17 @@ from consent.testing import PAGE, PUBLIC as PUBLIC_KIND, DialectTesting, Isolati
 
 # Console routes with arguments besides ``org``: endpoint -> world -> {argument: a value naming
 # one of organisation A's records} (``world.values``, ``world.state``: the isolation World).
+def _rights_request(world) -> dict:
+    return {"request_id": world.values["rights_request_id"]}
+
+
 ID_ROUTES: dict = {
+    # the rights requests view (views/rights.py): A's request the ledger's setup made
+    "console.rights_request": _rights_request,
+    "console.rights_start": _rights_request,
+    "console.rights_complete": _rights_request,
+    "console.rights_refuse": _rights_request,
+    "console.rights_report": _rights_request,
 }
 
 # Endpoints that take no organisation (the sign-in pages, the assets).
