@@ -59,10 +59,13 @@ def events_of(org, request_id: str) -> list:
 
 
 def test_not_signed_in_goes_to_sign_in(client, org):
-    r = client.get(base(org))
-    assert r.status_code == 303
-    assert r.headers["Location"].endswith("/console/sign-in") or "/console/" in \
-        r.headers["Location"]
+    r = rights.create_request(org.org.id, "access", ALICE, actor="test")
+    for path in (base(org), f"{base(org)}/{r.id}", f"{base(org)}/{r.id}/report"):
+        got = client.get(path)
+        assert got.status_code == 303 and got.headers["Location"].endswith("/console/sign-in")
+    got = client.post(f"{base(org)}/{r.id}/start", data={"csrf": "x"})
+    assert got.status_code == 303
+    assert rights.get_request(org.org.id, r.id).status == "received"
 
 
 def test_the_queue_shows_open_first_with_due_dates_and_overdue_in_words(signed, org):
