@@ -135,24 +135,42 @@ def seeded_demo_data(options: dict | None = None) -> dict:
 @click.option("--url", "served_at", metavar="URL",
               help="Where the service is served, for the links printed when CONSENT_PUBLIC_URL "
                    "is unset (make run passes http://HOST:PORT).")
+@click.option("--sample", "sample_size", metavar="N", type=click.IntRange(1, 1_000_000),
+              help="Also fill the demo organisation with a history of N consent records "
+                   "across every provider, spread over the last 30 days (consent.sample).")
 @domain_errors
-def seed_demo(as_json, served_at, **dialect_options):
+def seed_demo(as_json, served_at, sample_size=None, **dialect_options):
     """Create the demo organisation (idempotent) and print working credentials."""
     if served_at and not current_app.config["CONSENT_PUBLIC_URL"]:
         current_app.config["CONSENT_PUBLIC_URL"] = served_at.rstrip("/")
     data = seeded_demo_data(dialect_options)
+    if sample_size:
+        from . import sample
+
+        try:
+            data["sample"] = sample.generate(current_app, data, sample_size,
+                                             progress=sample_size >= 500)
+        except sample.SampleError as exc:
+            fail(f"the sample history stopped: {exc}")
     if as_json:
         click.echo(json.dumps(data))
         return
     click.echo(f"Demo organisation: {data['org']['slug']} (subdomain {data['org']['subdomain']})")
     click.echo(f"Base URL:          {data['base_url']}")
     for section, values in data.items():
-        if isinstance(values, dict) and section not in ("org",):
+        if isinstance(values, dict) and section not in ("org", "sample"):
             click.echo(f"[{section}]")
             for key, value in values.items():
                 shown = json.dumps(value) if isinstance(value, (dict, list)) else value
                 click.echo(f"  {key}: {shown}")
     click.echo("Keys are shown once; run seed-demo again for fresh ones.")
+    if "sample" in data:
+        s = data["sample"]
+        sources = ", ".join(f"{k} {v}" for k, v in s["by_source"].items())
+        click.echo(f"Sample history: {s['consents']} consent records ({sources}) from "
+                   f"{s['from']} to {s['to']}; {s['rights_requests']} rights requests; "
+                   f"webhooks {s['webhooks']['delivered']} delivered, "
+                   f"{s['webhooks']['failed']} failed.")
 
 
 org_cli = AppGroup("org", help="Organisations.")

@@ -14,6 +14,10 @@ from consent.testing import PAGE, PUBLIC as PUBLIC_KIND, DialectTesting, Isolati
 
 # Console routes with arguments besides ``org``: endpoint -> world -> {argument: a value naming
 # one of organisation A's records} (``world.values``, ``world.state``: the isolation World).
+def _rights_request(world) -> dict:
+    return {"request_id": world.values["rights_request_id"]}
+
+
 ID_ROUTES: dict = {
     # the providers view (views/providers_*.py)
     "console.providers_veriff_decide": lambda world: {"session_id": world.values["session_id"]},
@@ -24,6 +28,12 @@ ID_ROUTES: dict = {
     "console.credentials_revoke": lambda world: {"credential_id": _a_credential(world)},
     "console.credentials_revoke_token": lambda world: {"token_id": world.values["op_token_id"]},
     "console.credentials_remove_member": lambda world: {"user_id": world.values["op_user_id"]},
+    # the rights requests view (views/rights.py): A's request the ledger's setup made
+    "console.rights_request": _rights_request,
+    "console.rights_start": _rights_request,
+    "console.rights_complete": _rights_request,
+    "console.rights_refuse": _rights_request,
+    "console.rights_report": _rights_request,
 }
 
 
