@@ -21,7 +21,7 @@ The history, in time order (the chain's order):
   overdue (received more than a month ago and still open).
 
 The decision webhooks went to a receiver that is not there (a loopback port nothing listens
-on); their attempts are written as the sender writes them (``outbox._record``) at times in the
+on); their attempts are written as the sender writes them (``outbox.record_attempt``) at times in the
 past, most delivered, some failed after every retry, so the webhooks view has both.
 
 N counts consent records (withdrawals included): the ledger holds exactly N more afterwards.
@@ -406,8 +406,7 @@ class Sample:
                 answer = (outbound.Answer(200, None, '{"ok":true}') if ok else
                           outbound.Answer(None, "connection refused", None))
                 with clock.frozen(min(t, self.today - dt.timedelta(microseconds=1))):
-                    _count_attempt(delivery.id, attempt)
-                    outbox._record(delivery, attempt, answer, self.rng.randrange(3, 40))
+                    outbox.record_attempt(delivery, attempt, answer, self.rng.randrange(3, 40))
                 t += dt.timedelta(seconds=outbox.POLICY.delay(attempt))
             done["delivered" if ok else "failed"] += 1
         return done
@@ -436,14 +435,6 @@ def _loops_held(app):
             runner.stop()
         for loop, enabled in held:
             loop.enabled = enabled
-
-
-def _count_attempt(delivery_id: int, attempts: int) -> None:
-    from consent.core import sql
-    from consent.core.storage import WebhookDelivery, transaction
-
-    with transaction():
-        sql.update(WebhookDelivery, delivery_id, {"attempts": attempts})
 
 
 def generate(app, seed: dict, n: int, *, progress: bool = False) -> dict:

@@ -92,7 +92,8 @@ def _sampled_ids(tmp_path, seed: str) -> list:
                                               catch_exceptions=False)
         assert result.exit_code == 0, result.output
         with app.app_context():
-            return [(c.id, c.source, c.status, c.created_at.isoformat())
+            # the record hashes too: the subjects' secrets come from the seed
+            return [(c.id, c.source, c.status, c.created_at.isoformat(), c.record_hash)
                     for c in Consent.select().order_by(Consent.seq)]
     finally:
         app.extensions["consent.background"].stop()

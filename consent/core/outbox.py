@@ -175,6 +175,15 @@ def _record(delivery, attempts: int, answer: outbound.Answer, elapsed: int) -> N
                  redact_url(delivery.url), attempts, error)
 
 
+def record_attempt(delivery, attempt: int, answer: outbound.Answer, elapsed_ms: int) -> None:
+    """Record an attempt made outside the sender (``seed-demo --sample`` writes a history's):
+    the delivery's attempt count set to ``attempt``, then what the sender records of one, in
+    one transaction."""
+    with transaction():
+        sql.update(WebhookDelivery, delivery.id, {"attempts": attempt})
+        _record(delivery, attempt, answer, elapsed_ms)
+
+
 class Pool:
     """Sends claimed deliveries on a bounded set of threads (``POLICY.workers``), at most
     ``POLICY.per_destination`` at a time to one destination (scheme, host, port), so a receiver

@@ -30,16 +30,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 import unicodedata
 
 from auditchain import hashing
 from auditchain.hashing import canonical_json
 
+from . import ids
+
 ERASED = "[erased]"          # what a NOT NULL text column holds once its person is erased
 REDACTED = hashing.REDACTED  # the key of a redacted event's payload
 EVIDENCE_DIGEST = "hmac-sha256"
 EVIDENCE_ERASED = "erased"
+# In deterministic mode (CONSENT_SEED) the secrets come from a stream of their own: the same
+# history gets the same secrets, and drawing them never shifts the ids requests get.
+_STREAM = "personal"
 
 
 def normalise(identifier: str) -> str:
@@ -51,12 +55,12 @@ def normalise(identifier: str) -> str:
 
 def new_key() -> str:
     """A 256-bit secret, as hex (an organisation's lookup key)."""
-    return secrets.token_hex(32)
+    return ids.token_bytes(32, stream=_STREAM).hex()
 
 
 def new_secret() -> bytes:
     """A subject's secret: 128 random bits (the key of the commitments to their data)."""
-    return secrets.token_bytes(16)
+    return ids.token_bytes(16, stream=_STREAM)
 
 
 def _key(key) -> bytes:
@@ -66,7 +70,7 @@ def _key(key) -> bytes:
 
 def new_salt() -> str:
     """A 128-bit salt, as hex (a covered row's ``pd_salt``)."""
-    return secrets.token_hex(16)
+    return ids.token_bytes(16, stream=_STREAM).hex()
 
 
 def _digest(key, text: str) -> bytes:
