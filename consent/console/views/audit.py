@@ -82,7 +82,11 @@ def _progress(v: dict, head_seq: int) -> dict:
         value = int(85 * min(v["verified_through_seq"], head_seq) / max(head_seq, 1))
     else:
         value = {"rows": 85, "consents": 90, "missing": 97}.get(phase, 99)
-    return {"value": value, "phase": PHASES.get(phase, phase)}
+    if v["complete"]:
+        words = "finished" if v["ok"] else "stopped at the first fault"
+    else:
+        words = PHASES.get(phase, phase)
+    return {"value": value, "phase": words}
 
 
 def _verification(vid: int) -> dict:
