@@ -26,7 +26,7 @@ _d = Table(ConsoleDay)
 _UPSERT = sql.Statement(
     f"INSERT INTO {_d} ({_d.org}, {_d.day}, {_d.source}, {_d.status}, {_d.purpose}, "
     f"{_d.count}) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT ({_d.org}, {_d.day}, {_d.source}, "
-    f"{_d.status}, {_d.purpose}) DO UPDATE SET {_d.count} = {_d.count} + 1")
+    f"{_d.status}, {_d.purpose}) DO UPDATE SET {_d.count} = {_d}.{_d.count} + 1")
 _t, _p = Table(ConsoleDay, "t"), Table(Purpose, "p")
 _BY_DAY = sql.Statement(
     f"SELECT {_t.day}, {_t.source}, {_t.status}, SUM({_t.count}) FROM {_t} "
