@@ -18,6 +18,23 @@ def _rights_request(world) -> dict:
     return {"request_id": world.values["rights_request_id"]}
 
 
+def _a_event(world):
+    """One of A's audit events (its newest: a seq beyond B's own head)."""
+    from consent.core import checkpoints, ledger
+
+    seq = checkpoints.head(world.a.org.id)[0]
+    assert seq > checkpoints.head(world.b.org.id)[0], "A's seq must name none of B's events"
+    return ledger.audit_events(world.a.org.id, from_seq=seq, to_seq=seq, limit=1)[0]
+
+
+def _a_verification(world) -> dict:
+    from consent.core import verify
+
+    if "console_verification" not in world.state:
+        world.state["console_verification"] = verify.start_full(world.a.org.id).id
+    return {"vid": world.state["console_verification"]}
+
+
 ID_ROUTES: dict = {
     # the providers view (views/providers_*.py)
     "console.providers_veriff_decide": lambda world: {"session_id": world.values["session_id"]},
@@ -34,6 +51,12 @@ ID_ROUTES: dict = {
     "console.rights_complete": _rights_request,
     "console.rights_refuse": _rights_request,
     "console.rights_report": _rights_request,
+    # the consents and audit views (views/consents.py, views/audit.py)
+    "console.consents_detail": lambda world: {"consent_id": world.values["consent_id"]},
+    "console.audit_event": lambda world: {"seq": _a_event(world).seq},
+    "console.audit_event_by_id": lambda world: {"event_id": _a_event(world).event_id},
+    "console.audit_verification": _a_verification,
+    "console.audit_verification_status": _a_verification,
 }
 
 

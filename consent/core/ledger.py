@@ -648,6 +648,18 @@ def audit_events(org_id: str, *, event_id: str | None = None, from_seq: int | No
     return queries.audit_page(names).all((org_id, *(given[n] for n in names), limit))
 
 
+def audit_newest(org_id: str, *, before_seq: int | None = None,
+                 limit: int = 50) -> tuple[list, int | None]:
+    """A page of the audit chain, newest first: the events before ``before_seq`` (None: from the
+    head), keyset on the (org, seq) index. Returns (page, the ``before_seq`` of the next page,
+    None on the last)."""
+    before = before_seq if before_seq is not None else 2 ** 63 - 1
+    rows = queries.AUDIT_BEFORE.all((org_id, before, limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].seq if more and rows else None)
+
+
 def verify(org_id: str) -> dict:
     """Verify the organisation's audit chain and every consent against it, in full, in constant
     memory (see :mod:`consent.core.verify` for what is checked, and for verifications in slices)."""

@@ -478,6 +478,9 @@ AUDIT_HEAD = sql.Statement(f"SELECT {_ae.seq}, {_ae.hash} FROM {_ae} WHERE {_ae.
 AUDIT_EVENT = sql.model_select(AuditEvent)
 AUDIT_AFTER = AUDIT_EVENT.where(*eq(_ae.org), f"{_ae.seq} > ?", order=_ae.seq, limit=True)
 AUDIT_EVENT_AT = AUDIT_EVENT.where(*eq(_ae.org, _ae.seq))
+# Keyset pages of the chain, newest first (the (org, seq) index read backwards): the console.
+AUDIT_BEFORE = AUDIT_EVENT.where(*eq(_ae.org), f"{_ae.seq} < ?", order=f"{_ae.seq} DESC",
+                                 limit=True)
 AUDIT_BY_ORG = f"{_ae.org} = ?"
 AUDIT_IN_SEQ_ORDER = _ae.seq
 AUDIT_IN_TIME_ORDER = f"{_ae.at}, {_ae.seq}"

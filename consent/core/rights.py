@@ -431,6 +431,77 @@ def report(org_id: str, identifier: str) -> dict | None:
     }
 
 
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to a person (:func:`timeline`): ``kind`` is ``decision`` (a
+    grant or a refusal), ``withdrawal``, ``mapping`` (an identity link), ``use`` (a check that
+    used a consent, ``POST /ledger/v1/checks`` with ``use``) or ``expiry``; with the audit event
+    that recorded it (``audit_seq`` and/or ``audit_event_id``; None for a record older than
+    its pointer)."""
+
+    at: dt.datetime
+    kind: str
+    summary: str
+    consent_id: str | None = None
+    purpose: str | None = None
+    status: str | None = None
+    source: str | None = None
+    actor: str | None = None
+    audit_seq: int | None = None
+    audit_event_id: str | None = None
+
+
+def timeline(org_id: str, identifier: str) -> list[TimelineEntry] | None:
+    """Everything that happened to the person an identifier names, across every dialect (their
+    consents are the ledger's, whichever dialect recorded them), oldest first: decisions,
+    withdrawals, identity mappings into or out of them, uses and expiries, each with its audit
+    event. None when the identifier names no one. Indexed reads of the person's own rows only
+    (the same as :func:`report`)."""
+    from . import ledger
+
+    subject = find(org_id, identifier)
+    if subject is None:
+        return None
+    person = _person(org_id, subject, utcnow())
+    out = []
+    by_seq = {c.seq: c for c in person.consents}
+    by_id = {c.id: c for c in person.consents}
+    for c in person.consents:
+        kind = "withdrawal" if c.status == "withdrawn" else "decision"
+        summary = (f"withdrew {c.purpose}" if kind == "withdrawal"
+                   else f"{c.status} {c.purpose}")
+        out.append(TimelineEntry(c.created_at, kind, summary, c.id, c.purpose, c.status,
+                                 c.source, audit_seq=c.audit_seq))
+    for e in ledger.events_of_consents(org_id, list(by_seq)):
+        if e.type != "expired":    # withdrawals, mappings and uses come from their own rows
+            continue
+        c = by_seq.get(e.consent_seq)
+        out.append(TimelineEntry(e.at, "expiry", f"{c.purpose if c else 'consent'} expired",
+                                 c.id if c else None, c.purpose if c else None, "expired",
+                                 c.source if c else None, audit_seq=e.audit_seq,
+                                 audit_event_id=e.audit_event_id))
+    for chunk in sql.chunks(list(person.subject_ids)):
+        n = sql.padded(len(chunk))
+        for link in queries.links_of_subjects(n).all(
+                (org_id, *sql.pad(chunk), *sql.pad(chunk))):
+            source = person.names.get(link.anonymous_id) or f"subject {link.anonymous_id}"
+            target = person.names.get(link.authenticated_id) or \
+                f"subject {link.authenticated_id}"
+            out.append(TimelineEntry(
+                link.created_at, "mapping",
+                f"{source} mapped to {target} ({link.moved_count} moved)",
+                audit_seq=link.audit_seq))
+    for chunk in sql.chunks(person.consent_ids):
+        for use in queries.uses_of(sql.padded(len(chunk))).all((org_id, *sql.pad(chunk))):
+            c = by_id.get(use.consent_id)
+            out.append(TimelineEntry(
+                use.used_at, "use", f"used for {use.operation}", use.consent_id,
+                c.purpose if c else None, source=c.source if c else None, actor=use.actor,
+                audit_seq=use.audit_seq, audit_event_id=use.audit_event_id))
+    out.sort(key=lambda e: (e.at, e.audit_seq or 0))
+    return out
+
+
 def iso(value) -> str | None:
     """A stored time as the reports show it (ISO 8601, microseconds, ``Z``); None stays None,
     text stays as it is."""
