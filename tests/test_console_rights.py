@@ -114,8 +114,32 @@ def test_keyset_pages_walk_every_request_once(signed, org):
     assert pages == 3
 
 
+def test_the_queue_is_soonest_due_first_page_after_page(signed, org):
+    """Requests received on different days (so due on different days), made in an order their
+    ids do not follow: each status lists them soonest due first, across pages, and the overdue
+    filter keeps those due before now."""
+    now = clock.utcnow()
+    made = []
+    for days in (3, 40, 12, 35, 1):      # received that many days ago
+        with clock.frozen(now - dt.timedelta(days=days)):
+            made.append((days, rights.create_request(org.org.id, "access",
+                                                     f"d{days}@example.com", actor="t").id))
+    soonest_due = [rid for _, rid in sorted(made, key=lambda m: -m[0])]
+    seen, url = [], base(org) + "?limit=2"
+    while url:
+        page = text(signed.get(url))
+        seen += re.findall(r'/rights/([0-9a-f-]{36})"', page)
+        nxt = re.search(r'href="([^"]*cursor=[^"]*)">Next page', page)
+        url = html.unescape(nxt.group(1)) if nxt else None
+    assert seen == soonest_due
+    overdue = re.findall(r'/rights/([0-9a-f-]{36})"', text(signed.get(base(org) +
+                                                                      "?status=overdue")))
+    assert overdue == soonest_due[:2]     # received 40 and 35 days ago: due before now
+
+
 @pytest.mark.parametrize("query", [
-    "?cursor=nope", "?cursor=9.abc", "?status=open&cursor=2.abc", "?limit=0", "?limit=201",
+    "?cursor=nope", "?cursor=9.abc", "?status=open&cursor=2.abc", "?cursor=0.1.abc%00",
+    "?cursor=0.999999999999999999.abc", "?limit=0", "?limit=201",
     "?limit=99999999999999999999", "?limit=-1", "?status=lost", "?kind=x", "?kind=%00",
     "?cursor=%ED%A0%80", "?status=%00"])
 def test_bad_parameters_are_a_4xx_page(signed, org, query):

@@ -620,6 +620,50 @@ def list_requests(org_id: str, *, status: str | None = None, kind: str | None = 
     return statement.all((*params, limit))
 
 
+def queue(org_id: str, status: str, *, kind: str | None = None,
+          due_before: dt.datetime | None = None,
+          after: tuple[dt.datetime, str] | None = None, limit: int = 50) -> list:
+    """The organisation's requests of one status, the soonest due first: keyset pages on
+    (due_at, id) after ``after``, on the (org, status, due_at) index. ``due_before``: only
+    those due before that time (the overdue ones, given now)."""
+    if status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    t = sql.Table(RightsRequest, "t")
+    conds, params = [f"{t.org} = ?", f"{t.status} = ?"], [org_id, status]
+    if kind:
+        conds.append(queries.RIGHTS_REQUEST_FILTERS["kind"])
+        params.append(kind)
+    if due_before is not None:
+        conds.append(queries.RIGHTS_REQUEST_FILTERS["due_before"])
+        params.append(due_before)
+    if after is not None:
+        conds.append(f"({t.due_at} > ? OR ({t.due_at} = ? AND {t.id} > ?))")
+        params.extend((after[0], after[0], after[1]))
+    statement = queries.RIGHTS_REQUEST.where(*conds, order=f"{t.due_at}, {t.id}", limit=True)
+    return statement.all((*params, limit))
+
+
+# The audit events of a request's steps are appended in the step's transaction, a moment after
+# the time the step wrote on the row; they are looked up on the (org, at, seq) index in a short
+# window around each time the row keeps (created, updated, completed), never by walking the
+# chain. A step whose time the row no longer keeps (a start later followed by a completion)
+# is not found this way.
+STEP_WINDOW = dt.timedelta(seconds=5)
+
+
+def step_events(org_id: str, r) -> list:
+    """The audit events of a request's steps that its row's times find (see
+    :data:`STEP_WINDOW`), oldest first: dicts of seq, event_id, at, actor, action, hash."""
+    times = sorted({t for t in (r.created_at, r.updated_at, r.completed_at) if t is not None})
+    found: dict[int, dict] = {}
+    for t in times:
+        for row in queries.EVENTS_ABOUT_NEAR.execute(
+                (org_id, t - STEP_WINDOW, t + STEP_WINDOW, "rights_request", r.id)).fetchall():
+            found.setdefault(row[0], {"seq": row[0], "event_id": row[1], "at": row[2],
+                                      "actor": row[3], "action": row[4], "hash": row[5]})
+    return [found[seq] for seq in sorted(found)]
+
+
 def count_open_due(org_id: str, before: dt.datetime) -> int:
     """How many of the organisation's open requests (received or in progress) are due before
     ``before``."""

@@ -7,9 +7,10 @@ Every action is exactly what the ledger API's ``/ledger/v1/rights-requests`` rou
 erasure request erases its subject in the same transaction), ``refuse_request``; each writes its
 own audit event, named after the signed-in operator (``actor()``).
 
-The queue is keyset-paged with ``rights.list_requests`` (by id within a status): the open
-statuses first (received, then in progress), then the closed ones, the cursor naming the status
-being walked and the last id shown. The subject's identifier never goes in a URL.
+The queue is keyset-paged with ``rights.queue`` (the soonest due first within a status, on the
+(org, status, due_at) index): the open statuses first (received, then in progress), then the
+closed ones, the cursor naming the status being walked and the last request shown (its due time
+and id). The subject's identifier never goes in a URL.
 
 An access request's report is produced on demand from the identifier the request holds
 (``rights.report``); completing the request forgets that identifier, so the completion answers
@@ -22,18 +23,16 @@ import re
 
 from flask import redirect, request, url_for
 
-from consent.core import clock, sql
+from consent.core import clock
 from consent.core import rights as core
 from consent.core.errors import Conflict, Invalid
-from consent.core.sql import Table
-from consent.core.storage import AuditEvent
 
 from ..blueprint import actor, bp, org, render
 
 # What the status filter offers: a name -> the statuses walked, in order (open ones first).
 SCOPES = {
     "open": ("received", "in_progress"),
-    "overdue": ("overdue",),
+    "overdue": ("received", "in_progress"),     # the open ones due before now
     "received": ("received",),
     "in_progress": ("in_progress",),
     "completed": ("completed",),
@@ -47,20 +46,10 @@ STATUS_LABELS = {"received": "Received", "in_progress": "In progress",
                  "completed": "Completed", "refused": "Refused"}
 KIND_LABELS = {"access": "Access", "erasure": "Erasure"}
 LIMIT, LIMIT_MAX = 50, 200
-CURSOR = re.compile(r"^([0-3])\.([0-9A-Za-z-]{1,40})$")
+CURSOR = re.compile(r"^([0-3])\.([0-9]{1,17})\.([0-9A-Za-z-]{1,40})$")
+EPOCH = dt.datetime(1970, 1, 1)
 DONE = {"created": "Request recorded.", "started": "Request started.",
         "completed": "Request completed.", "refused": "Request refused."}
-
-# A request's audit events: each step's event is appended in the step's transaction, a moment
-# after the time the step wrote on the row; looked up on the (org, at, seq) index in a short
-# window after each known time, never by walking the chain.
-WINDOW = dt.timedelta(seconds=5)
-_a = Table(AuditEvent, "a")
-_EVENTS_NEAR = sql.Statement(
-    f"SELECT {_a.seq}, {_a.event_id}, {_a.at}, {_a.actor}, {_a.action}, {_a.hash} FROM {_a} "
-    f"WHERE {_a.org} = ? AND {_a.at} >= ? AND {_a.at} <= ? AND {_a.entity_type} = ? "
-    f"AND {_a.entity_id} = ? ORDER BY {_a.seq}")
-
 
 def _arg(name: str, allowed) -> str | None:
     value = request.args.get(name, "")
@@ -81,35 +70,37 @@ def _limit() -> int:
     return int(value)
 
 
-def _cursor(scope: str) -> tuple[int, str | None]:
+def _cursor(scope: str) -> tuple[int, tuple | None]:
     value = request.args.get("cursor", "")
     if not value:
         return 0, None
     found = CURSOR.match(value)
     if found is None or int(found.group(1)) >= len(SCOPES[scope]):
         raise Invalid("cursor is not one this page gave")
-    return int(found.group(1)), found.group(2)
+    due = EPOCH + dt.timedelta(microseconds=int(found.group(2)))
+    return int(found.group(1)), (due, found.group(3))
+
+
+def _cursor_of(phase: int, r) -> str:
+    micro = (r.due_at - EPOCH) // dt.timedelta(microseconds=1)
+    return f"{phase}.{micro}.{r.id}"
 
 
 def _queue(org_id: str, scope: str, kind: str | None, limit: int, phase: int,
-           after: str | None) -> tuple[list, str | None]:
+           after: tuple | None) -> tuple[list, str | None]:
     """A page of the queue from (phase, after): the statuses of ``scope`` walked in order, each
-    by id; the next page's cursor, or None."""
+    soonest due first; the next page's cursor, or None."""
     statuses, items = SCOPES[scope], []
+    due_before = clock.utcnow() if scope == "overdue" else None
     while phase < len(statuses):
-        status = statuses[phase]
-        want = limit + 1 - len(items)
-        if status == "overdue":
-            got = core.list_requests(org_id, kind=kind, overdue=True, after=after, limit=want)
-        else:
-            got = core.list_requests(org_id, status=status, kind=kind, after=after,
-                                       limit=want)
+        got = core.queue(org_id, statuses[phase], kind=kind, due_before=due_before,
+                         after=after, limit=limit + 1 - len(items))
         items.extend((phase, r) for r in got)
         if len(items) > limit:
             break
         phase, after = phase + 1, None
     page, more = items[:limit], len(items) > limit
-    nxt = f"{page[-1][0]}.{page[-1][1].id}" if more and page else None
+    nxt = _cursor_of(*page[-1]) if more and page else None
     return [r for _, r in page], nxt
 
 
@@ -147,21 +138,6 @@ def rights_create():
     return redirect(url_for("console.rights_request", request_id=r.id, done="created"), 303)
 
 
-def _history(org_id: str, r) -> list:
-    """The audit events of the request's steps (see ``_EVENTS_NEAR``)."""
-    times = sorted({t for t in (r.created_at, r.updated_at, r.completed_at) if t is not None})
-    seen, events = set(), []
-    for t in times:
-        for row in _EVENTS_NEAR.execute((org_id, t - WINDOW, t + WINDOW, "rights_request",
-                                         r.id)).fetchall():
-            if row[0] not in seen:
-                seen.add(row[0])
-                events.append({"seq": row[0], "event_id": row[1], "at": row[2],
-                               "actor": row[3], "action": row[4], "hash": row[5]})
-    events.sort(key=lambda e: e["seq"])
-    return events
-
-
 ACTION_LABELS = {"rights.received": "Received", "rights.in_progress": "Started",
                  "rights.completed": "Completed", "rights.refused": "Refused",
                  "subject.erased": "Subject erased"}
@@ -171,7 +147,7 @@ def _request_page(r, status: int = 200, **extra):
     org_id = org().id
     now = clock.utcnow()
     return render("console/rights_request.html", status, title=f"Rights request {r.id[:8]}",
-                  r=r, view=core.request_view(r), history=_history(org_id, r),
+                  r=r, view=core.request_view(r), history=core.step_events(org_id, r),
                   overdue=_overdue(r, now), now=now, statuses=STATUS_LABELS,
                   kinds=KIND_LABELS, actions=ACTION_LABELS, **extra)
 
