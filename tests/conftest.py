@@ -89,3 +89,18 @@ def org(app):
 @pytest.fixture
 def other_org(app):
     return OrgFixture("globex")
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback (aiosmtpd) for the length of the test: a SmtpInbox."""
+    from aiosmtpd.controller import Controller
+
+    from tests.helpers import SmtpInbox, free_port
+
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.url = f"smtp://127.0.0.1:{controller.port}"
+    yield inbox
+    controller.stop()

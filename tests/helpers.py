@@ -51,3 +51,25 @@ class OrgFixture:
 
     def headers(self, key=None, **extra):
         return {"X-API-Key": key or self.admin_key, "X-Org-Id": self.org.slug, **extra}
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server a test starts)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpInbox:
+    """What a real SMTP server on loopback (aiosmtpd, the ``smtp`` fixture) received: its
+    envelopes, in order; ``url`` is the CONSENT_SMTP_URL that reaches it."""
+
+    def __init__(self):
+        self.messages = []
+        self.url = ""
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope)
+        return "250 OK"

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import socket
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from consent.console.models import ConsoleDay
 from consent.core import auth, tokens
@@ -17,29 +15,7 @@ from consent.core.storage import Consent, OutboxMessage
 from tests.console_helpers import csrf_of, link_for, make_operator, sign_in
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}"
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture

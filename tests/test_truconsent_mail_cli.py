@@ -5,41 +5,18 @@ from __future__ import annotations
 import email
 import json
 import re
-import socket
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from consent.core.storage import AuditEvent, OutboxMessage
 from consent.dialects.truconsent.models import TcConsentRequest
+from tests.helpers import free_port
 from tests.truconsent_helpers import link_body, make_cp
 
 URL = "/api/consent/consent-links"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    inbox.url = f"smtp://127.0.0.1:{controller.port}"
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture

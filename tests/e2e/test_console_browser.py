@@ -16,7 +16,6 @@ from tests.e2e.console import (
     screenshot,
     signed_in_page,
 )
-from tests.test_console_access import smtp  # noqa: F401  (the fixture: aiosmtpd on loopback)
 
 
 def _watch(page) -> dict:
@@ -47,7 +46,7 @@ def history(app, org, other_org):
         subject="g1", purpose="zz-globex-purpose", status="granted", source="ledger"))
 
 
-def test_sign_in_by_emailed_link_and_the_overview(app, org, live_server, browser, smtp,  # noqa: F811
+def test_sign_in_by_emailed_link_and_the_overview(app, org, live_server, browser, smtp,  
                                                   history):
     make_operator(org.org.id)
     app.config["CONSENT_SMTP_URL"] = smtp.url

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import redirect, request, url_for
 
-from consent.core.errors import Conflict, Invalid, NotFound
-from consent.dialects.veriff import codes, lifecycle, service, webhooks
+from consent.core.errors import Invalid, NotFound
+from consent.dialects.veriff import codes, service, webhooks
 
 from ..blueprint import actor, bp, org
 from .providers import decode_cursor, encode_cursor, page_size, render_provider
@@ -40,13 +40,5 @@ def providers_veriff_decide(session_id):
     status = request.form.get("status", "")
     if status not in {s for s, _ in BUTTONS}:
         raise Invalid("status must be approved, declined or resubmission_requested")
-    try:
-        session = service.change(*service.in_org(org(), session_id), lifecycle.decide, status,
-                                 None, actor(), via="console")
-    except codes.InvalidDecision as exc:
-        raise Invalid(str(exc)) from None
-    except lifecycle.SessionStateError as exc:
-        raise Conflict(str(exc)) from None
-    if session is None:
-        raise NotFound(f"no Veriff session {session_id} in this organisation")
+    session = service.decide(org(), session_id, status, None, actor(), via="console")
     return redirect(url_for("console.providers_veriff", decided=f"{session.id}:{status}"), 303)

@@ -15,7 +15,6 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from consent.core import auth
-from consent.core.errors import Conflict, Invalid, NotFound
 from consent.web import public_url
 from consent.web.auth import ADMIN_KEY, HmacSignature, current_actor, current_org, current_principal
 from consent.web.blueprint import DialectBlueprint
@@ -44,7 +43,7 @@ from schemas.veriff import (
     VeriffIntegrationUpdateSchema,
 )
 
-from . import codes, lifecycle, screening, service, webhooks
+from . import lifecycle, screening, service, webhooks
 from .errors import ERRORS
 
 blp = DialectBlueprint("veriff", __name__, url_prefix="/v1", errors=ERRORS,
@@ -431,14 +430,6 @@ class SessionDecision(MethodView):
         """Decide a session, as a tester would on its page
 
         Sends the decision webhook; answers what ``GET /v1/sessions/{id}/decision`` will."""
-        try:
-            session = service.change(*service.in_org(current_org(), session_id),
-                                     lifecycle.decide, data["status"], data.get("reason_code"),
-                                     current_actor(), via="api")
-        except codes.InvalidDecision as exc:
-            raise Invalid(str(exc)) from None
-        except lifecycle.SessionStateError as exc:
-            raise Conflict(str(exc)) from None
-        if session is None:
-            raise NotFound(f"no Veriff session {session_id} in this organisation")
+        session = service.decide(current_org(), session_id, data["status"],
+                                 data.get("reason_code"), current_actor(), via="api")
         return service.decision(session)

@@ -40,6 +40,7 @@ import re
 from types import SimpleNamespace
 
 from consent.core import audit, auth, ledger, personal
+from consent.core.errors import Conflict, Invalid, NotFound
 from consent.core.storage import new_uuid, transaction
 
 from . import codes, lifecycle, queries, screening, webhooks
@@ -384,6 +385,23 @@ def change(statement, params: tuple, action, *args, **kwargs):
     with transaction():
         session = lifecycle.locked(statement, params)
         return session and action(session, *args, **kwargs)
+
+
+def decide(org, session_id: str, status: str, reason_code, actor: str, via: str):
+    """Decide one of the organisation's sessions as a tester would (the operator's API and the
+    console): sends the decision webhook. Invalid for a decision Veriff has no such code for,
+    Conflict when the session's decision is final, NotFound for no such session of the
+    organisation."""
+    try:
+        session = change(*in_org(org, session_id), lifecycle.decide, status, reason_code,
+                         actor, via=via)
+    except codes.InvalidDecision as exc:
+        raise Invalid(str(exc)) from None
+    except SessionStateError as exc:
+        raise Conflict(str(exc)) from None
+    if session is None:
+        raise NotFound(f"no Veriff session {session_id} in this organisation")
+    return session
 
 
 def by_token(token: str) -> tuple:
