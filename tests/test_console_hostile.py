@@ -98,3 +98,13 @@ def test_hostile_form_fields_on_every_console_form(app, signed_in, org):
         response = client.post(f"/console/o/{org.slug}/switch", data=body, content_type=kind)
         _no_server_error(response, f"switch with {kind}")
         assert response.status_code == 403
+
+
+def test_hostile_organisation_slugs(app, signed_in, org):
+    """The organisation in the URL is looked up for a signed-in operator: NUL (which PostgreSQL
+    refuses in text), an invalid encoding, a long one, one that is no slug: a 404 page."""
+    for slug in ("%00", "a%00b", "%ED%A0%80", "x" * 300, "..", "%2F", "ACME", " acme"):
+        for rest in ("", "consents", "audit"):
+            response = signed_in.get(f"/console/o/{slug}/{rest}")
+            _no_server_error(response, f"slug {slug[:20]!r}")
+            assert response.status_code in (404, 308), (slug, rest, response.status_code)

@@ -225,3 +225,18 @@ def test_a_blank_subject_is_refused(client, org, path):
     r = client.post(path, headers=org.headers())
     assert r.status_code == 422
     assert r.json["message"] == "a subject identifier is required"
+
+
+def test_the_anonymous_ids_report_has_its_records_now_held_by_who_it_was_mapped_into(client,
+                                                                                       org):
+    """A consent recorded under an anonymous id and moved by map-user to Alice is the anonymous
+    id's data too: its report finds it (by walking the link forward: the read never scans the
+    organisation for ``recorded_subject``), and Bob's records are nobody's business of it."""
+    ids = _seed(client, org)
+    r = client.get(f"/ledger/v1/subjects/{ANON}/report", headers=org.headers())
+    assert r.status_code == 200, r.json
+    found = {c["id"] for c in r.json["consents"]}
+    assert found == {ids["anon"]}
+    alice = client.get(f"/ledger/v1/subjects/{ALICE}/report", headers=org.headers()).json
+    assert ids["anon"] in {c["id"] for c in alice["consents"]}
+    assert ids["bob"] not in {c["id"] for c in alice["consents"]}

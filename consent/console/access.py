@@ -183,6 +183,8 @@ def operator_for(org_slug: str) -> Operator | None:
     session = signed_in_user()
     if session is None:
         return None
+    if not (0 < len(org_slug) <= 64 and org_slug.isascii() and org_slug.isprintable()):
+        raise NotFound("No such organisation")     # no slug is one (and PostgreSQL refuses NUL)
     org = queries.ORG_BY_REF.one((org_slug, org_slug))
     if org is None or org.slug != org_slug:
         raise NotFound("No such organisation")

@@ -255,6 +255,9 @@ ORG_KEY_CREATE = sql.Statement(
 _l = Table(SubjectLink, "t")
 LINKED_INTO = sql.Statement(
     f"SELECT {_l.anonymous} FROM {_l} WHERE {_l.org} = ? AND {_l.authenticated} = ?")
+# ... and the other way: the subjects a subject was mapped into (who holds its records now).
+LINKED_FROM = sql.Statement(
+    f"SELECT {_l.authenticated} FROM {_l} WHERE {_l.org} = ? AND {_l.anonymous} = ?")
 
 
 @lru_cache(maxsize=None)
@@ -737,12 +740,10 @@ EVENT_AT_SEQ = sql.model_select(AuditEvent).where(*eq(_t.org, _t.seq))
 
 
 @lru_cache(maxsize=None)
-def consents_of_subjects(n: int) -> sql.Statement:
-    """The organisation's consents held by, or recorded under, an ``IN`` list of ``n`` (padded)
-    subject ids (the list twice in the parameters), in order."""
-    marks = sql.marks(n)
-    return CONSENT.where(*eq(_c.org), f"({_c.subject} IN ({marks}) OR "
-                         f"{_c.recorded_subject} IN ({marks}))", order=_c.seq)
+def consents_held_by(n: int) -> sql.Statement:
+    """The organisation's consents held by an ``IN`` list of ``n`` (padded) subject ids, in
+    order (the (subject, seq) index)."""
+    return CONSENT.where(*eq(_c.org), f"{_c.subject} IN ({sql.marks(n)})", order=_c.seq)
 
 
 @lru_cache(maxsize=None)

@@ -151,11 +151,26 @@ def _person(org_id: str, subject, now: dt.datetime) -> Person:
             rows[sid] = None if secret is None else bytes(secret)
             names[sid] = identifier
     identifiers = [names[sid] for sid in ids if names.get(sid)]
+    # Their consents: those they hold, and those recorded under them that a mapping moved to
+    # whoever they were mapped into (found by walking the links forward), each read on the
+    # (subject, seq) index: recorded_subject has none, and no read walks the organisation.
+    mine = set(ids)
+    holders, frontier = list(ids), list(ids)
+    while frontier:
+        nxt = []
+        for sid in frontier:
+            for (holder,) in queries.LINKED_FROM.execute((org_id, sid)).fetchall():
+                if holder not in seen:
+                    seen.add(holder)
+                    holders.append(holder)
+                    nxt.append(holder)
+        frontier = nxt
     consents = []
-    for chunk in sql.chunks(ids):
-        n = sql.padded(len(chunk))
-        consents.extend(queries.consents_of_subjects(n).all(
-            (org_id, *sql.pad(chunk), *sql.pad(chunk))))
+    for chunk in sql.chunks(holders):
+        consents.extend(c for c in queries.consents_held_by(sql.padded(len(chunk))).all(
+            (org_id, *sql.pad(chunk)))
+            if c.subject_id in mine or c.recorded_subject_id in mine)
+    consents.sort(key=lambda c: c.seq)
     return Person(org_id, tuple(ids), tuple(identifiers), consents, now, secrets=rows,
                   names=names)
 

@@ -96,6 +96,11 @@ def test_ledger_reads(ledger_with_statistics):
         ("events by id", queries.events_by_id(2), (org, "e-1", "e-2"), "audit_event_event_id"),
 
         ("subject", queries.SUBJECT_BY_LOOKUP, (org, b"s1"), "subject_lookup"),
+        ("the console's chain page", queries.AUDIT_BEFORE, (org, 500, 50),
+         "audit_event_org_id_seq"),
+        ("a rights request's steps", queries.EVENTS_ABOUT_NEAR,
+         (org, "2026-01-01", "2026-01-02", "rights_request", "r-1"),
+         "audit_event_org_id_at_seq"),
         ("audit after", queries.AUDIT_AFTER, (org, 10, 100), "audit_event_org_id_seq"),
     ]
     for name, statement, params, index in cases:
@@ -104,6 +109,11 @@ def test_ledger_reads(ledger_with_statistics):
     steps = plan(queries.CONSENTS_AFTER, (org, 0, 1000))
     assert_flat("export page", steps)
     assert "consent_org_id_seq" in steps[0] or "PRIMARY KEY (rowid>?)" in steps[0], steps
+    # A person's consents (the access report, erasure, the console's timeline), by holder:
+    # their own few rows, sorted.
+    assert_flat("consents of a person", plan(queries.consents_held_by(2),
+                                             (org, 10_001, 10_002)),
+                "consent_subject_id_seq", sorted_in_memory=True)
     # The state of one subject sorts its own few rows by purpose: flat, from its index.
     assert_flat("state", plan(queries.CONSENTS_OF_SUBJECT, (org, 10_001)),
                 "consent_subject_id_seq", sorted_in_memory=True)
