@@ -803,7 +803,7 @@ _ae2 = Table(AuditEvent, "a")
 EVENTS_ABOUT_NEAR = sql.Statement(
     f"SELECT {_ae2.seq}, {_ae2.event_id}, {_ae2.at}, {_ae2.actor}, {_ae2.action}, {_ae2.hash} "
     f"FROM {_ae2} WHERE {_ae2.org} = ? AND {_ae2.at} >= ? AND {_ae2.at} <= ? "
-    f"AND {_ae2.entity_type} = ? AND {_ae2.entity_id} = ? ORDER BY {_ae2.seq}")
+    f"AND {_ae2.entity_type} = ? AND {_ae2.entity_id} = ? ORDER BY {_ae2.at}, {_ae2.seq}")
 # How many of the organisation's requests of a status are due before a time (org, status, due).
 RIGHTS_REQUESTS_DUE = RIGHTS_REQUEST.count(*eq(_t.org, _t.status), f"{_t.due_at} < ?")
 _t = Table(RightsRequest)
