@@ -90,6 +90,11 @@ def test_a_link_signs_in_once_with_a_strict_cookie(app, client, org, ops):
     cookie = _cookie(signed)["console_session"].value
     assert auth.sha256_hex(cookie) != cookie
     assert auth.session_for_token(app.config["SECRET_KEY"], cookie, 10 ** 7).id == listed["id"]
+    # the sign-in is in the organisation's chain, naming the operator and the token
+    from consent.core.storage import AuditEvent
+    [event] = AuditEvent.select().where(AuditEvent.org == org.org.id,
+                                        AuditEvent.action == "console.signed_in")
+    assert event.actor == "console:ops@example.com" and event.entity_id == listed["id"]
     # the same link again: used
     again = client.post(path, data={"t": token})
     assert again.status_code == 410
@@ -276,3 +281,24 @@ def test_the_overview_counts_each_organisations_own_consents(app, client, org, o
     assert "granted: 2; denied: 1; withdrawn: 1" in page
     counts = [r.count for r in ConsoleDay.select().where(ConsoleDay.org == org.org.id)]
     assert sum(counts) == Consent.select().where(Consent.org == org.org.id).count() == 4
+
+
+def test_the_overview_counts_consents_by_the_dialect_that_records_their_source(app, client,
+                                                                              org, ops):
+    """truConsent's consents carry its own sources (api, sdk, consent_link...), Veriff's
+    "veriff": each is counted under its dialect (``Dialect.sources``); a source no dialect names
+    is "other"."""
+    from consent.core import ledger
+
+    for subject, source in (("a", "api"), ("b", "sdk"), ("c", "veriff"), ("d", "ledger"),
+                            ("e", "zz-somewhere")):
+        ledger.record_one(org.org.id, ledger.Decision(subject=subject, purpose="p",
+                                                      status="granted", source=source))
+    sign_in(client, app)
+    page = client.get("/console/o/acme/").data.decode()
+    assert "Consents per day, by dialect" in page
+    legend = page[page.index('<ul class="legend">'):]
+    legend = legend[:legend.index("</ul>")]
+    for name, n in (("truconsent", 2), ("veriff", 1), ("ledger", 1), ("other", 1)):
+        assert f'{name} <span class="muted">({n})</span>' in legend, (name, legend)
+    assert "zz-somewhere" not in legend and ">api" not in legend

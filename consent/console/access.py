@@ -7,7 +7,9 @@
   nonce's hash is stored when it is used. Opening it shows a button; only the button's POST
   signs in, so a mail scanner that fetches the link uses nothing.
 * **Sessions.** Signing in issues an operator session token (``consent.core.auth.issue_session``,
-  the bearer tokens of ``/ledger/v1/tokens``: stored as a hash, listed, revocable), lasting
+  the bearer tokens of ``/ledger/v1/tokens``: stored as a hash, listed, revocable), with a
+  ``console.signed_in`` event in the chain of each organisation the operator is a member of, in
+  the same transaction; it lasts
   ``CONSENT_CONSOLE_SESSION_SECONDS`` (8 hours). The browser keeps it in the ``console_session``
   cookie (``HttpOnly``, ``SameSite=Lax``, ``Secure`` when the request came over HTTPS or the
   public URL is ``https``; path ``/console``). Every request checks the token and the membership
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from flask import current_app, request
 from peewee import IntegrityError
 
-from consent.core import auth, ids, mailbox, queries, sql, tokens
+from consent.core import audit, auth, ids, mailbox, queries, sql, tokens
 from consent.core.errors import Forbidden, Gone, NotFound, Unauthorized
 from consent.core.storage import transaction
 from consent.web import cross_site_request, public_url
@@ -120,10 +122,17 @@ def use_link(token: str) -> tuple[object, str]:
                                            "user_id": user.id, "used_at": _now()})
         except IntegrityError:
             raise Gone("This sign-in link was used already. Ask for a new one.") from None
-        _row, session_token = auth.issue_session(
+        row, session_token = auth.issue_session(
             _secret(), user, min(_config("CONSENT_CONSOLE_SESSION_SECONDS"),
                                  int(config["CONSENT_SESSION_MAX_AGE"])),
             int(config["CONSENT_SESSION_MAX_AGE"]))
+        # a sign-in is in the chain of every organisation it opens (locked in one order)
+        for org in sorted(member_orgs(user.id), key=lambda o: o.id):
+            audit.lock_org(org.id)
+            audit.append(org.id, actor=f"console:{user.email}"[:100],
+                         action="console.signed_in", entity_type="session_token",
+                         entity_id=row.id, payload={"user_id": user.id, "email": user.email,
+                                                    "expires_at": row.expires_at.isoformat()})
     return user, session_token
 
 

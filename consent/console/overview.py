@@ -17,7 +17,7 @@ from consent.core.sql import Table
 from .models import ConsoleDay
 
 DAYS = 30
-# Colours of the series (sources and statuses), each with 4.5:1 contrast or more on white.
+# Colours of the series (dialects and statuses), each with 4.5:1 contrast or more on white.
 PALETTE = ("#1f5fa8", "#b3261e", "#1e7b34", "#7a4fb5", "#a15c00", "#00707a", "#5c6670",
            "#a4276b")
 STATUS_ORDER = ("granted", "denied", "withdrawn")
@@ -112,18 +112,25 @@ def _chart(title: str, days: list[dt.date], counts: dict, order: list[str]) -> C
     return Chart(title, days, series)
 
 
-def summary(org_id: str) -> dict:
-    """Everything the overview shows for one organisation."""
+OTHER = "other"
+
+
+def summary(org_id: str, dialect_of: dict[str, str] | None = None) -> dict:
+    """Everything the overview shows for one organisation. ``dialect_of``: the dialect each
+    consent ``source`` belongs to (``Dialect.sources``); the per-day chart groups by it, a
+    source no dialect names as "other"."""
+    dialect_of = dialect_of or {}
     today = clock.utcnow().date()
     first = today - dt.timedelta(days=DAYS - 1)
     days = [first + dt.timedelta(days=i) for i in range(DAYS)]
-    by_source: dict = {}
+    by_dialect: dict = {}
     by_status: dict = {}
     for day, source, status, value in _BY_DAY.execute((org_id, first.isoformat())).fetchall():
-        day, value = _day(day), int(value)
-        by_source[(day, source)] = by_source.get((day, source), 0) + value
+        day, value, dialect = _day(day), int(value), dialect_of.get(source, OTHER)
+        by_dialect[(day, dialect)] = by_dialect.get((day, dialect), 0) + value
         by_status[(day, status)] = by_status.get((day, status), 0) + value
-    sources = sorted({source for _, source in by_source})
+    dialects = sorted({d for _, d in by_dialect} - {OTHER}) + (
+        [OTHER] if any(d == OTHER for _, d in by_dialect) else [])
     statuses = [s for s in STATUS_ORDER if any(k[1] == s for k in by_status)] + sorted(
         {status for _, status in by_status} - set(STATUS_ORDER))
     purposes: dict[str, dict] = {}
@@ -135,9 +142,9 @@ def summary(org_id: str) -> dict:
     now = clock.utcnow()
     return {
         "days": days,
-        "by_source": _chart("Consents per day, by source", days, by_source, sources),
+        "by_dialect": _chart("Consents per day, by dialect", days, by_dialect, dialects),
         "by_status": _chart("Consents per day, by status", days, by_status, statuses),
-        "total": sum(by_source.values()),
+        "total": sum(by_dialect.values()),
         "purposes": purposes,
         "chain": {"length": seq, "head": head_hash},
         "verification": verify.last_finished(org_id),

@@ -111,6 +111,9 @@ class Dialect:
     # its part in people's rights (``consent.core.rights.People``): what erasure blanks in its
     # tables, what it adds to a subject's access report, what retention removes
     people: object | None = None
+    # the ``source`` values of the consents it records (the console's overview counts each
+    # dialect's consents by them; a source no dialect names is counted as "other")
+    sources: tuple = ()
 
 
 class Registry:

@@ -62,4 +62,5 @@ DIALECT = Dialect(name="attestr", errors=ERRORS, prefixes=("/api/v3/public/",), 
                   # windows; a moved clock expires the organisation's consents at once
                   stub=Stub(keep=(models.AttestrClient,), clear=ratelimit.clear_org,
                             clock_moved=lambda org_id: consents.expire_due(org_id=org_id)),
-                  people=PEOPLE)   # erasure and access report (.people)
+                  people=PEOPLE,   # erasure and access report (.people)
+                  sources=("attestr",))

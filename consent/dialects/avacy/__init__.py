@@ -89,4 +89,4 @@ DIALECT = Dialect(
     schema=models.SCHEMA,
     stub=Stub(keep=(models.AvacyWebspace,)),   # control mode: a reset keeps its webspaces
     people=PEOPLE,   # erasure, access report, proofs' retention (.people)
-)
+    sources=("avacy",))

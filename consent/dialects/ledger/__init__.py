@@ -25,4 +25,6 @@ DIALECT = Dialect(name="ledger", errors=ERRORS, prefixes=("/ledger/",), unmatche
                   blueprints=(blp, operators_blp), pages=(templates,),
                   cli_commands=(export_cli, subject_cli, rights_cli, retention_cli),
                   # control mode: a moved clock applies the retention policy under it
-                  stub=Stub(clock_moved=lambda org_id: retention.run_org(org_id)))
+                  stub=Stub(clock_moved=lambda org_id: retention.run_org(org_id)),
+                  # its API, its CLI, and the withdrawals erasure and retention make
+                  sources=("ledger", "cli", "erasure", "retention"))

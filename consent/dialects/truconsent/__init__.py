@@ -235,4 +235,4 @@ DIALECT = Dialect(
     # emails, and the rights center's nominees, grievances and OTP state; the access report's
     # truConsent section (.people, .rights_center)
     people=PEOPLE,
-)
+    sources=("api", "consent_link", "sdk", "rights_center", "truconsent"))

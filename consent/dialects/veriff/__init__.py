@@ -149,6 +149,7 @@ DIALECT = Dialect(name="veriff", errors=ERRORS, prefixes=("/v1/",),
                   stub=Stub(keep=(models.VeriffIntegration,),
                             clock_moved=lambda org_id: lifecycle.expire_all(org_id),
                             decorate_fault=lambda response, principal: sign(
-                                response, principal.credential)))
+                                response, principal.credential)),
+                  sources=("veriff",))
 
 __all__ = ["DIALECT"]
