@@ -29,17 +29,16 @@ from dataclasses import dataclass
 from flask import current_app, request
 from peewee import IntegrityError
 
-from consent.core import audit, auth, ids, mailbox, queries, sql, tokens
+from consent.core import audit, auth, ids, ledger, mailbox, sql, tokens
 from consent.core.errors import Forbidden, Gone, NotFound, Unauthorized
 from consent.core.storage import transaction
 from consent.web import cross_site_request, public_url
 
+from . import queries
 from .models import ConsoleSignIn
 
 log = logging.getLogger("consent.console")
 
-_u = sql.Table(ConsoleSignIn)
-_FORGET_USED = sql.Statement(f"DELETE FROM {_u} WHERE {_u.used_at} < ?")
 
 COOKIE = "console_session"
 COOKIE_PATH = "/console"
@@ -69,8 +68,7 @@ def _config(name: str) -> int:
 
 def member_orgs(user_id: str) -> tuple:
     """The organisations a user is a member of (rows), by slug."""
-    org_ids = [row[0] for row in queries.MEMBER_ORG_IDS.execute((user_id,)).fetchall()]
-    orgs = [queries.ORG_BY_ID.one((org_id,)) for org_id in org_ids]
+    orgs = [ledger.org_by_id(org_id) for org_id in auth.member_org_ids(user_id)]
     return tuple(sorted((o for o in orgs if o is not None), key=lambda o: o.slug))
 
 
@@ -101,7 +99,7 @@ def read_link(token: str):
         raise Forbidden("This is not a valid sign-in link.") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("n"), str):
         raise Forbidden("This is not a valid sign-in link.")
-    user = queries.USER_BY_ID.one((str(payload.get("uid")),))
+    user = auth.user_by_id(str(payload.get("uid")))
     if user is None or not member_orgs(user.id):
         raise NotFound("This sign-in link's operator is no longer a member of any organisation.")
     return user, payload["n"]
@@ -115,7 +113,7 @@ def use_link(token: str) -> tuple[object, str]:
     max_age = _config("CONSENT_CONSOLE_LINK_MAX_AGE")
     with transaction():
         # a used nonce matters only while its link could still be presented
-        _FORGET_USED.execute((_now() - dt.timedelta(seconds=2 * max_age + 60),))
+        queries.FORGET_USED.execute((_now() - dt.timedelta(seconds=2 * max_age + 60),))
         try:
             with transaction():   # a savepoint: the conflict leaves the outer transaction usable
                 sql.insert(ConsoleSignIn, {"nonce_hash": auth.sha256_hex(nonce),
@@ -194,7 +192,7 @@ def operator_for(org_slug: str) -> Operator | None:
         return None
     if not (0 < len(org_slug) <= 64 and org_slug.isascii() and org_slug.isprintable()):
         raise NotFound("No such organisation")     # no slug is one (and PostgreSQL refuses NUL)
-    org = queries.ORG_BY_REF.one((org_slug, org_slug))
+    org = ledger.get_org(org_slug)
     if org is None or org.slug != org_slug:
         raise NotFound("No such organisation")
     try:

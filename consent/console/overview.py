@@ -9,12 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from consent.core import checkpoints, outbox, rights, sql, verify
-from consent.core import clock
-from consent.core.storage import Purpose
-from consent.core.sql import Table
+from consent.core import checkpoints, clock, outbox, rights, verify
 
-from .models import ConsoleDay
+from . import queries
 
 DAYS = 30
 # Colours of the series (dialects and statuses), each with 4.5:1 contrast or more on white.
@@ -22,25 +19,10 @@ PALETTE = ("#1f5fa8", "#b3261e", "#1e7b34", "#7a4fb5", "#a15c00", "#00707a", "#5
            "#a4276b")
 STATUS_ORDER = ("granted", "denied", "withdrawn")
 
-_d = Table(ConsoleDay)
-_UPSERT = sql.Statement(
-    f"INSERT INTO {_d} ({_d.org}, {_d.day}, {_d.source}, {_d.status}, {_d.purpose}, "
-    f"{_d.count}) VALUES (?, ?, ?, ?, ?, 1) ON CONFLICT ({_d.org}, {_d.day}, {_d.source}, "
-    f"{_d.status}, {_d.purpose}) DO UPDATE SET {_d.count} = {_d}.{_d.count} + 1")
-_t, _p = Table(ConsoleDay, "t"), Table(Purpose, "p")
-_BY_DAY = sql.Statement(
-    f"SELECT {_t.day}, {_t.source}, {_t.status}, SUM({_t.count}) FROM {_t} "
-    f"WHERE {_t.org} = ? AND {_t.day} >= ? GROUP BY {_t.day}, {_t.source}, {_t.status}")
-_BY_PURPOSE = sql.Statement(
-    f"SELECT {_p.code}, {_t.status}, SUM({_t.count}) FROM {_t} JOIN {_p} ON {_p.id} = "
-    f"{_t.purpose} WHERE {_t.org} = ? AND {_t.day} >= ? GROUP BY {_p.code}, {_t.status} "
-    f"ORDER BY {_p.code}")
-
-
 def count_recorded(org_id: str, consent, event) -> None:
     """The ``consent.recorded`` hook: one more consent on its day, source, status, purpose."""
     sql_day = consent.created_at.date().isoformat()
-    _UPSERT.execute((org_id, sql_day, consent.source, consent.status, consent.purpose_id))
+    queries.COUNT_ONE.execute((org_id, sql_day, consent.source, consent.status, consent.purpose_id))
 
 
 def _day(value) -> dt.date:
@@ -125,7 +107,7 @@ def summary(org_id: str, dialect_of: dict[str, str] | None = None) -> dict:
     days = [first + dt.timedelta(days=i) for i in range(DAYS)]
     by_dialect: dict = {}
     by_status: dict = {}
-    for day, source, status, value in _BY_DAY.execute((org_id, first.isoformat())).fetchall():
+    for day, source, status, value in queries.BY_DAY.execute((org_id, first.isoformat())).fetchall():
         day, value, dialect = _day(day), int(value), dialect_of.get(source, OTHER)
         by_dialect[(day, dialect)] = by_dialect.get((day, dialect), 0) + value
         by_status[(day, status)] = by_status.get((day, status), 0) + value
@@ -134,7 +116,7 @@ def summary(org_id: str, dialect_of: dict[str, str] | None = None) -> dict:
     statuses = [s for s in STATUS_ORDER if any(k[1] == s for k in by_status)] + sorted(
         {status for _, status in by_status} - set(STATUS_ORDER))
     purposes: dict[str, dict] = {}
-    for code, status, value in _BY_PURPOSE.execute((org_id, first.isoformat())).fetchall():
+    for code, status, value in queries.BY_PURPOSE.execute((org_id, first.isoformat())).fetchall():
         purposes.setdefault(code, {"granted": 0, "denied": 0, "withdrawn": 0})[status] = \
             int(value)
     seq, head_hash = checkpoints.head(org_id)

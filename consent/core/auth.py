@@ -156,6 +156,16 @@ def create_user(email: str, name: str = ""):
         return sql.create(User, email=email, name=name)
 
 
+def user_by_id(user_id: str):
+    """The operator with this id (a row), or None."""
+    return queries.USER_BY_ID.one((user_id,))
+
+
+def member_org_ids(user_id: str) -> list[str]:
+    """The ids of the organisations a user is a member of."""
+    return [org_id for (org_id,) in queries.MEMBER_ORG_IDS.execute((user_id,)).fetchall()]
+
+
 def user_by_email(email: str):
     """The operator with this email (a row), or None."""
     return queries.USER_BY_EMAIL.one((email.strip().lower(),))
@@ -390,7 +400,7 @@ def revoke_tokens(user, token_id: str | None = None, actor: str = "system") -> l
     organisation the user is a member of (a user of none has no chain to record it in).
     Returns the ids revoked (none when already revoked)."""
     with transaction():
-        orgs = [org_id for (org_id,) in queries.MEMBER_ORG_IDS.execute((user.id,)).fetchall()]
+        orgs = member_org_ids(user.id)
         for org_id in orgs:
             audit.lock_org(org_id)
         if token_id is None:
