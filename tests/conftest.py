@@ -104,3 +104,13 @@ def smtp():
     inbox.url = f"smtp://127.0.0.1:{controller.port}"
     yield inbox
     controller.stop()
+
+
+@pytest.fixture
+def signed_in(app, client, org):
+    """The test client signed in to the console as an operator of ``org`` (ops@example.com)."""
+    from tests.console_helpers import make_operator, sign_in
+
+    make_operator(org.org.id)
+    sign_in(client, app)
+    return client

@@ -2,6 +2,7 @@
 page, and the console's pages in headless Chromium (sign-in by link, axe-core)."""
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urlsplit
 
@@ -45,3 +46,21 @@ def post_form(client, path: str, data: dict | None = None, page: str | None = No
     """POST a console form with the CSRF token of ``page`` (default: the overview)."""
     source = client.get(page or path.rsplit("/", 1)[0] + "/")
     return client.post(path, data={"csrf": csrf_of(source.data), **(data or {})})
+
+
+def page_of(response) -> str:
+    """A console page's HTML (entities decoded)."""
+    assert response.headers["Content-Type"].startswith("text/html")
+    return html.unescape(response.get_data(as_text=True))
+
+
+def walk_pages(client, url: str, next_label: str):
+    """Follow a console list's "next" links from ``url``: yields each page's text and the link
+    to the next page (None on the last)."""
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        text = page_of(response)
+        found = re.search(rf'<a href="([^"]+)" rel="next">{re.escape(next_label)}</a>', text)
+        url = found.group(1) if found else None
+        yield text, url

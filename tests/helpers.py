@@ -73,3 +73,20 @@ class SmtpInbox:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope)
         return "250 OK"
+
+
+def delivery_settled(delivery_id, status: str, timeout: float = 15.0):
+    """Wait (bounded) until a webhook delivery has this status and no sender holds it; its row."""
+    import time
+
+    from consent.core.storage import WebhookDelivery
+
+    deadline = time.monotonic() + timeout
+    row = None
+    while time.monotonic() < deadline:
+        row = WebhookDelivery.get_by_id(delivery_id)
+        if row.status == status and row.lease_until is None:
+            return row
+        time.sleep(0.02)
+    raise AssertionError(f"delivery {delivery_id} never became {status}: "
+                         f"{row.status if row else None}")

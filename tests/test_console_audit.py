@@ -5,7 +5,6 @@ with their signatures, one signed now). Each error path's status; another organi
 chain, verifications and checkpoints never shown."""
 from __future__ import annotations
 
-import html
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -14,14 +13,8 @@ import pytest
 
 from consent.core import checkpoints, ledger, verify
 from consent.core.storage import AuditEvent
-from tests.console_helpers import csrf_of, make_operator, sign_in
+from tests.console_helpers import page_of, walk_pages, csrf_of, make_operator, sign_in
 
-
-@pytest.fixture
-def signed_in(client, app, org):
-    make_operator(org.org.id)
-    sign_in(client, app)
-    return client
 
 
 @pytest.fixture
@@ -35,10 +28,6 @@ def chain(org, other_org):
         subject="zz-globex-subject", purpose="zz-globex-purpose", status="granted"))
     return ledger.audit_newest(org.org.id, limit=1000)[0]
 
-
-def page_of(response) -> str:
-    assert response.headers["Content-Type"].startswith("text/html")
-    return html.unescape(response.get_data(as_text=True))
 
 
 def seqs_in(text: str) -> list[int]:
@@ -79,15 +68,10 @@ def test_the_chain_newest_first_with_every_field(signed_in, chain, org):
 
 def test_keyset_pages_walk_the_chain_once(signed_in, chain, org):
     everything = [e.seq for e in ledger.audit_newest(org.org.id, limit=1000)[0]]
-    seen, url, pages = [], "/console/o/acme/audit?limit=4", 0
-    while url:
-        r = signed_in.get(url)
-        assert r.status_code == 200
-        text = page_of(r)
+    seen, pages = [], 0
+    for text, url in walk_pages(signed_in, "/console/o/acme/audit?limit=4", "Older events"):
         seen += seqs_in(text)
         pages += 1
-        found = re.search(r'<a href="([^"]+)" rel="next">Older events</a>', text)
-        url = found.group(1) if found else None
         if url:
             query = parse_qs(urlsplit(url).query)
             assert query["limit"] == ["4"] and int(query["before"][0]) == seen[-1]

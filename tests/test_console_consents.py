@@ -4,14 +4,13 @@ consent with its events (each linked to its audit event) and evidence, and a sub
 another organisation's records never shown."""
 from __future__ import annotations
 
-import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from consent.core import audit, ledger
-from tests.console_helpers import make_operator, sign_in
+from tests.console_helpers import page_of, walk_pages, make_operator, sign_in
 
 
 def consent(client, org, subject, purpose="marketing", status="granted", **extra) -> dict:
@@ -20,12 +19,6 @@ def consent(client, org, subject, purpose="marketing", status="granted", **extra
     assert r.status_code == 201, r.json
     return r.json
 
-
-@pytest.fixture
-def signed_in(client, app, org):
-    make_operator(org.org.id)
-    sign_in(client, app)
-    return client
 
 
 @pytest.fixture
@@ -50,10 +43,6 @@ def history(client, org, other_org):
     return {"grant": grant, "denial": denial, "withdrawal": withdrawal.json,
             "anon": anon, "link": link, "theirs": theirs}
 
-
-def page_of(response) -> str:
-    assert response.headers["Content-Type"].startswith("text/html")
-    return html.unescape(response.get_data(as_text=True))
 
 
 def ids_in(text: str) -> list[str]:
@@ -125,28 +114,22 @@ def test_the_filters_are_kept_in_the_form(signed_in, history):
 
 
 def test_cursor_pages_walk_every_consent_once(signed_in, history):
-    seen, url, pages = [], "/console/o/acme/consents?limit=3&subject=alice", 0
-    while url:
-        r = signed_in.get(url)
-        assert r.status_code == 200
-        text = page_of(r)
+    seen, pages = [], 0
+    for text, url in walk_pages(signed_in, "/console/o/acme/consents?limit=3&subject=alice",
+                                "Older consents"):
         seen += ids_in(text)
         pages += 1
-        found = re.search(r'<a href="([^"]+)" rel="next">Older consents</a>', text)
-        url = found.group(1) if found else None
         if url:
             query = parse_qs(urlsplit(url).query)
             assert query["subject"] == ["alice"] and query["limit"] == ["3"] and query["cursor"]
         else:
             assert pages == 1 or "Newest</a>" in text
     assert pages == 1
-    seen, url, pages = [], "/console/o/acme/consents?limit=1", 0
-    while url:
-        text = page_of(signed_in.get(url))
+    seen, pages = [], 0
+    for text, _next in walk_pages(signed_in, "/console/o/acme/consents?limit=1",
+                                  "Older consents"):
         seen += ids_in(text)
         pages += 1
-        found = re.search(r'<a href="([^"]+)" rel="next">Older consents</a>', text)
-        url = found.group(1) if found else None
     h = history
     assert seen == [h["anon"]["id"], h["withdrawal"]["id"], h["denial"].id, h["grant"]["id"]]
     assert pages == 4

@@ -22,12 +22,6 @@ EMAIL = "ops@example.com"
 ACTOR = f"console:{EMAIL}"
 
 
-@pytest.fixture
-def signed_in(app, client, org):
-    make_operator(org.org.id)
-    sign_in(client, app)
-    return client
-
 
 def events(org, action):
     return list(AuditEvent.select().where((AuditEvent.org == org.org.id)

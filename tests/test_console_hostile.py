@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.console_helpers import csrf_of, make_operator, sign_in
+from tests.console_helpers import csrf_of
 
 # Sent raw (percent-escapes kept as they are): %ED%A0%80 is a lone surrogate in UTF-8.
 VALUES = ["%00", "%ED%A0%80", "%FF%FE", "%C0%80", "9" * 400, "-1", "0", "NaN", "Infinity",
@@ -43,12 +43,6 @@ def _no_server_error(response, what: str) -> None:
     assert response.status_code < 500, f"{what}: {response.status_code}"
     assert b"Traceback" not in response.data, what
 
-
-@pytest.fixture
-def signed_in(app, client, org):
-    make_operator(org.org.id)
-    sign_in(client, app)
-    return client
 
 
 def test_hostile_query_strings_on_every_console_page(app, signed_in, org):

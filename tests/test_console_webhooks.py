@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 
 import pytest
 
 from consent.core import outbox, sql
 from consent.core.storage import AuditEvent, WebhookDelivery, transaction, utcnow
-from tests.console_helpers import csrf_of, make_operator, sign_in
+from tests.helpers import delivery_settled
+from tests.console_helpers import csrf_of
 from tests.receiver import Receiver
 
 SECRET = "sk_live_zz-very-secret-token"
@@ -23,12 +23,6 @@ def fast(app, monkeypatch):
     monkeypatch.setattr(outbox, "POLICY", outbox.Policy(
         max_attempts=2, backoff_base=0.05, backoff_cap=0.1, timeout=2, poll_interval=0.05))
 
-
-@pytest.fixture
-def signed_in(app, client, org):
-    make_operator(org.org.id)
-    sign_in(client, app)
-    return client
 
 
 def enqueue(org, url, topic="decision", body=None, headers=None, reference=None,
@@ -44,15 +38,6 @@ def enqueue(org, url, topic="decision", body=None, headers=None, reference=None,
     return d
 
 
-def settled(delivery_id, status, timeout=15.0):
-    """Wait (bounded) until the delivery has this status and no sender holds it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = WebhookDelivery.get_by_id(delivery_id)
-        if row.status == status and row.lease_until is None:
-            return row
-        time.sleep(0.02)
-    raise AssertionError(f"delivery {delivery_id} never became {status}: {row.status}")
 
 
 def events(org, action):
@@ -78,8 +63,8 @@ def test_list_counts_filters_and_other_org(app, signed_in, org, other_org):
     with Receiver() as ok, Receiver(statuses=[500] * 10) as bad:
         delivered = enqueue(org, ok.url + "/ok", topic="decision")
         failed = enqueue(org, bad.url + "/bad", topic="event")
-        settled(delivered, "delivered")
-        settled(failed, "failed")
+        delivery_settled(delivered, "delivered")
+        delivery_settled(failed, "failed")
     pending = enqueue(org, "http://127.0.0.1:9/later", topic="event", later=True)
     theirs = enqueue(other_org, "http://127.0.0.1:9/theirs", topic="zz-globex-topic", later=True)
 
@@ -136,7 +121,7 @@ def test_delivery_page_shows_the_exact_request_masked_and_every_attempt(app, sig
                     headers={"Content-Type": "application/json",
                              "Authorization": f"Bearer {SECRET}", "X-API-Key": SECRET,
                              "X-HMAC-SIGNATURE": "abc123signature"})
-        settled(d, "delivered")
+        delivery_settled(d, "delivered")
     r = signed_in.get(f"/console/o/{org.slug}/webhooks/{d}")
     html = r.get_data(as_text=True)
     assert r.status_code == 200
@@ -185,7 +170,7 @@ def test_another_orgs_delivery_is_404(signed_in, org, other_org):
 def test_replay_sends_again_with_its_audit_event(app, signed_in, org):
     with Receiver(statuses=[500, 500]) as rx:
         d = enqueue(org, rx.url + "/again", body='{"n": 1}')
-        settled(d, "failed")
+        delivery_settled(d, "failed")
         assert len(rx.received) == 2
         path = f"/console/o/{org.slug}/webhooks/{d}"
         html = signed_in.get(path).get_data(as_text=True)
@@ -201,7 +186,7 @@ def test_replay_sends_again_with_its_audit_event(app, signed_in, org):
         assert event.payload["previous_status"] == "failed"
         got = rx.wait_for(3)
         assert got[2].path == "/again" and got[2].body == b'{"n": 1}'
-        settled(d, "delivered")
+        delivery_settled(d, "delivered")
     html = signed_in.get(r.headers["Location"]).get_data(as_text=True)
     assert "Replayed" in html and 'id="delivery-status">delivered<' in html
     assert html.count('failed">HTTP 500</span>') == 2
@@ -215,7 +200,7 @@ def test_delivered_is_counted_up_to_a_cap(app, signed_in, org, monkeypatch):
     with Receiver() as rx:
         ids = [enqueue(org, rx.url + f"/{i}") for i in range(3)]
         for d in ids:
-            settled(d, "delivered")
+            delivery_settled(d, "delivered")
     assert 'id="count-delivered">2+<' in page(signed_in, org)[1]
     monkeypatch.setattr(view, "COUNT_CAP", 3)
     assert 'id="count-delivered">3<' in page(signed_in, org)[1]

@@ -130,20 +130,28 @@ def installed() -> dict[str, People]:
 
 # -- who a person is ------------------------------------------------------------------------------
 
-def _person(org_id: str, subject, now: dt.datetime) -> Person:
-    """The person of a subject row: it, the anonymous subjects mapped into it (transitively),
-    and their consents."""
-    ids, seen = [subject.id], {subject.id}
-    frontier = [subject.id]
+def _linked(org_id: str, start: list, statement, seen: set) -> list:
+    """The subjects reached from ``start`` through identity links, transitively, one way
+    (``statement``: LINKED_INTO, the anonymous ids mapped into a subject; LINKED_FROM, the
+    subjects it was mapped into), not already ``seen`` (which it adds to), in the order found."""
+    found, frontier = [], list(start)
     while frontier:
         nxt = []
         for sid in frontier:
-            for (anonymous,) in queries.LINKED_INTO.execute((org_id, sid)).fetchall():
-                if anonymous not in seen:
-                    seen.add(anonymous)
-                    ids.append(anonymous)
-                    nxt.append(anonymous)
+            for (other,) in statement.execute((org_id, sid)).fetchall():
+                if other not in seen:
+                    seen.add(other)
+                    nxt.append(other)
+        found.extend(nxt)
         frontier = nxt
+    return found
+
+
+def _person(org_id: str, subject, now: dt.datetime) -> Person:
+    """The person of a subject row: it, the anonymous subjects mapped into it (transitively),
+    and their consents."""
+    seen = {subject.id}
+    ids = [subject.id, *_linked(org_id, [subject.id], queries.LINKED_INTO, seen)]
     rows, names = {}, {}
     for chunk in sql.chunks(ids):
         for sid, secret, identifier in queries.subject_secrets(sql.padded(len(chunk))).execute(
@@ -155,16 +163,7 @@ def _person(org_id: str, subject, now: dt.datetime) -> Person:
     # whoever they were mapped into (found by walking the links forward), each read on the
     # (subject, seq) index: recorded_subject has none, and no read walks the organisation.
     mine = set(ids)
-    holders, frontier = list(ids), list(ids)
-    while frontier:
-        nxt = []
-        for sid in frontier:
-            for (holder,) in queries.LINKED_FROM.execute((org_id, sid)).fetchall():
-                if holder not in seen:
-                    seen.add(holder)
-                    holders.append(holder)
-                    nxt.append(holder)
-        frontier = nxt
+    holders = ids + _linked(org_id, ids, queries.LINKED_FROM, seen)
     consents = []
     for chunk in sql.chunks(holders):
         consents.extend(c for c in queries.consents_held_by(sql.padded(len(chunk))).all(

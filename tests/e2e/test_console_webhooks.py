@@ -5,12 +5,12 @@ every state, screenshots at desktop and phone size."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from consent.core import outbox
 from consent.core.storage import WebhookDelivery, transaction
+from tests.helpers import delivery_settled
 from tests.console_helpers import make_operator
 from tests.e2e.console import axe_violations, no_horizontal_scroll, screenshot, signed_in_page
 from tests.receiver import Receiver
@@ -24,14 +24,6 @@ def fast(app, monkeypatch):
         max_attempts=2, backoff_base=0.05, backoff_cap=0.1, timeout=2, poll_interval=0.05))
 
 
-def settled(delivery_id, status, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = WebhookDelivery.get_by_id(delivery_id)
-        if row.status == status and row.lease_until is None:
-            return row
-        time.sleep(0.02)
-    raise AssertionError(f"delivery {delivery_id} never became {status}")
 
 
 def enqueue(org, url, topic):
@@ -57,8 +49,8 @@ def test_webhooks_list_delivery_and_replay(app, org, live_server, browser):
     with Receiver() as ok, Receiver(statuses=[500, 500]) as rx:
         good = enqueue(org, ok.url + "/hooks", "veriff.decision")
         bad = enqueue(org, rx.url + "/hooks", "veriff.event")
-        settled(good, "delivered")
-        settled(bad, "failed")
+        delivery_settled(good, "delivered")
+        delivery_settled(bad, "failed")
 
         for size in ("desktop", "phone"):
             page = signed_in_page(browser, app, live_server, size=size)
@@ -108,7 +100,7 @@ def test_webhooks_list_delivery_and_replay(app, org, live_server, browser):
         assert "Replayed" in page.get_by_role("status").inner_text()
         got = rx.wait_for(3)
         assert got[2].body == got[0].body and got[2].headers["authorization"] == f"Bearer {SECRET}"
-        settled(bad, "delivered")
+        delivery_settled(bad, "delivered")
         page.reload()
         assert page.locator("#delivery-status").inner_text() == "delivered"
         assert page.locator("table.attempts tbody tr").count() == 3
