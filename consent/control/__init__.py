@@ -112,11 +112,8 @@ def init_app(app, api) -> None:
     @app.after_request
     def control_after(response):
         ctx = g.get("control")
-        if ctx is not None:
-            try:
-                store.record_request(ctx.org_id, _journal_entry(ctx, response))
-            except Exception:  # noqa: BLE001 - the journal never fails an answer
-                log.exception("request journal: not recorded")
+        if ctx is not None and not getattr(ctx, "recorded", False):
+            _record(ctx, response)
         return response
 
     @app.teardown_request
@@ -198,14 +195,16 @@ def _fault_response(status: int, dialects, ctx):
 def _drop():
     """Close the connection without answering (gunicorn's socket; werkzeug's server's). The
     empty answer returned is never delivered: the socket is shut first. (Flask's test client
-    has no socket: it gets that empty answer.)"""
+    has no socket: it gets that empty answer.) The request is in the journal before the socket
+    closes: a client that retries at once must find its dropped request before its retry."""
+    g.control.dropped = True
+    _record(g.control, None)
     sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
     if sock is not None:
         try:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-    g.control.dropped = True
     response = current_app.response_class(b"", status=499)
     response.headers["Connection"] = "close"
     return response
@@ -218,6 +217,15 @@ def _masked(name: str, value: str) -> str:
     if sep and scheme.lower() in ("bearer", "basic", "token"):
         return f"{scheme} ***"
     return "***"
+
+
+def _record(ctx, response) -> None:
+    """Put the request in its organisation's journal, once."""
+    ctx.recorded = True
+    try:
+        store.record_request(ctx.org_id, _journal_entry(ctx, response))
+    except Exception:  # noqa: BLE001 - the journal never fails an answer
+        log.exception("request journal: not recorded")
 
 
 def _journal_entry(ctx, response) -> dict:
@@ -233,7 +241,8 @@ def _journal_entry(ctx, response) -> dict:
             "headers": {k: _masked(k, v) for k, v in request.headers.items()},
             "body": body, "body_encoding": encoding, "body_truncated": len(raw) > len(cut),
             "body_size": len(raw), "injected": ctx.injected,
-            "status": 0 if getattr(ctx, "dropped", False) else response.status_code}
+            "status": 0 if getattr(ctx, "dropped", False) or response is None
+            else response.status_code}
 
 
 def _delivery_fault(delivery, answer):
