@@ -9,6 +9,7 @@ import pytest
 from consent.core import clock, ledger, retention, rights
 from consent.core.storage import AuditEvent, Subject
 from tests.erasure_helpers import assert_gone, assert_present
+from tests.helpers import PG_URL
 
 ALICE = "alice.erasure@example.com"
 ANON = "anon-device-7f3a9c"
@@ -240,3 +241,35 @@ def test_the_anonymous_ids_report_has_its_records_now_held_by_who_it_was_mapped_
     alice = client.get(f"/ledger/v1/subjects/{ALICE}/report", headers=org.headers()).json
     assert ids["anon"] in {c["id"] for c in alice["consents"]}
     assert ids["bob"] not in {c["id"] for c in alice["consents"]}
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="SQLite's write-ahead log")
+def test_compact_waits_out_a_concurrent_checkpoint_and_empties_the_log(client, org, monkeypatch,
+                                                                        caplog):
+    """SQLite answers a TRUNCATE checkpoint "busy" at once, without its busy handler, while
+    another connection (the background WAL checkpointer) runs one: the erased values would stay
+    in the log (a clean clone's run found one there). compact() tries again until the log is
+    empty, and says so when it cannot within its time."""
+    from pathlib import Path
+
+    from consent.core import storage
+
+    _seed(client, org)
+    wal = Path(f"{storage.db.obj.database}-wal")
+    assert wal.stat().st_size > 0
+    real = storage.db.obj.execute_sql
+    answers = []
+
+    def busy_twice(sql, *args, **kwargs):
+        if "wal_checkpoint" in sql and len(answers) < 2:
+            answers.append("busy")
+            return real("SELECT 1, -1, -1")     # what SQLite answers for a concurrent checkpoint
+        return real(sql, *args, **kwargs)
+
+    monkeypatch.setattr(storage.db.obj, "execute_sql", busy_twice)
+    assert rights.compact() is True
+    assert answers == ["busy", "busy"] and wal.stat().st_size == 0
+
+    monkeypatch.setattr(storage.db.obj, "execute_sql", lambda sql, *a, **k: real("SELECT 1, -1, -1"))
+    assert rights.compact(timeout=0.2) is False
+    assert "could not be truncated" in caplog.text

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -57,6 +59,8 @@ STATUSES = ("received", "in_progress", "completed", "refused")
 OPEN = ("received", "in_progress")
 DUE_DAYS = 30
 ERASED_ACTION = "subject.erased"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -361,18 +365,31 @@ def _erase(org_id: str, identifier: str, *, actor: str, source: str, request_id:
             "audit_seq": appended.seq, "audit_event_id": appended.event_id}
 
 
-def compact() -> None:
+def compact(timeout: float = 10.0) -> bool:
     """After an erasure on SQLite: fold the write-ahead log into the database file and truncate
     it, so the overwritten values are gone from both files (``secure_delete`` zeroes freed
-    space). Best effort: a reader holding an old snapshot makes it wait for the next erasure
-    or checkpoint. PostgreSQL keeps dead row versions until VACUUM (autovacuum), see the
-    README."""
+    space). The checkpoint answers "busy" without waiting while another connection (the
+    background WAL checkpointer) runs one, and waits on the busy timeout for readers holding an
+    old snapshot; it is tried again until it completes or ``timeout`` seconds pass (then a
+    warning: the next erasure or checkpoint does it). True when the log was emptied.
+    PostgreSQL keeps dead row versions until VACUUM (autovacuum), see the README."""
     if not is_sqlite():
-        return
-    try:
-        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    except Exception:   # noqa: BLE001 -- best effort; the next checkpoint does it
-        pass
+        return True
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            busy = db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except Exception as exc:   # noqa: BLE001 -- locked: tried again below
+            busy, error = 1, exc
+        else:
+            error = None
+        if not busy:
+            return True
+        if time.monotonic() >= deadline:
+            log.warning("erasure: the write-ahead log could not be truncated (%s); the next "
+                        "checkpoint folds it in", error or "busy")
+            return False
+        time.sleep(0.05)
 
 
 # -- access ---------------------------------------------------------------------------------------
