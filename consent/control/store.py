@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from peewee import ForeignKeyField
 
-from consent.core import audit, clock, components, covered, ids, queries, sql, storage
+from consent.core import audit, clock, components, covered, ids, queries, scope, sql, storage
 from consent.core.storage import (
     Credential,
     Membership,
@@ -161,6 +161,7 @@ def reset(org_id: str, actor: str) -> dict:
                 count = stub.clear(org_id)
                 if count:
                     removed[f"{name}:other"] = count
+        scope.forget()   # what this transaction kept (the chain's head) is deleted
         event = audit.begin(org_id)     # the chain is empty: seq 1, after the genesis hash
         kept = _kept()
         rows = 0

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from auditchain import hashing
 
-from . import covered, personal, queries, sql
+from . import covered, personal, queries, scope, sql
 from .storage import AuditEvent, is_postgres, new_uuid, utcnow
 
 GENESIS = hashing.GENESIS
@@ -184,15 +184,23 @@ class Pending:
             "entity_id": entity_id, "payload": payload, "prev_hash": self.prev_hash,
             "hash": digest})
         self.appended = Appended(self.event_id, self.seq, digest)
+        known = scope.current()
+        if known is not None:   # the next event of this transaction follows this one
+            known[("audit head", self.org_id)] = (self.seq, digest)
         return self.appended
 
 
 def begin(org_id: str, *, event_id: str | None = None, at=None) -> Pending:
     """Begin the organisation's next event (inside a transaction): takes the organisation's
-    write lock and reads the chain's head. Append it with :meth:`Pending.append` before any
-    other event of the organisation."""
-    lock_org(org_id)
-    last = queries.AUDIT_HEAD.execute((org_id,)).fetchone()
+    write lock and reads the chain's head, the first time in a transaction; after an event of
+    this transaction the head is the one it appended (kept in :mod:`consent.core.scope`, the
+    lock still held). Append it with :meth:`Pending.append` before any other event of the
+    organisation."""
+    known = scope.current()
+    last = known.get(("audit head", org_id)) if known is not None else None
+    if last is None:   # the first event of this organisation in this transaction
+        lock_org(org_id)
+        last = queries.AUDIT_HEAD.execute((org_id,)).fetchone()
     seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS)
     return Pending(org_id, seq, prev_hash, event_id or new_uuid(), at or utcnow())
 

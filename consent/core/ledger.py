@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 
 from peewee import IntegrityError
 
-from . import audit, hooks, personal, queries, sql
+from . import audit, hooks, personal, queries, scope, sql
 from .errors import Conflict, Invalid, NotFound
 from .queries import ConsentRecord
 from .storage import (
@@ -94,11 +94,16 @@ def _subject(org_id: str, identifier: str, create: bool = True):
     lookup = personal.subject_lookup(org_id, identifier, create=create)
     if lookup is None:   # the organisation has no key yet: no subject either
         return None
-    row = queries.SUBJECT_BY_LOOKUP.one((org_id, lookup))
-    if row is not None or not create:
-        return row
-    return sql.create(Subject, org_id=org_id, identifier=identifier, lookup=lookup,
-                      secret=personal.new_secret())
+    known = scope.current()   # a write that names the person twice looks them up once
+    row = known.get(("subject", org_id, lookup)) if known is not None else None
+    if row is None:
+        row = queries.SUBJECT_BY_LOOKUP.one((org_id, lookup))
+    if row is None and create:
+        row = sql.create(Subject, org_id=org_id, identifier=identifier, lookup=lookup,
+                         secret=personal.new_secret())
+    if row is not None and known is not None:
+        known[("subject", org_id, lookup)] = row
+    return row
 
 
 def ensure_subject(org_id: str, identifier: str):

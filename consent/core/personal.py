@@ -168,7 +168,9 @@ def org_key(org_id: str, *, create: bool = False) -> str | None:
         return key
     row = queries.ORG_KEY.one((org_id,))
     if row is not None:
-        if not _in_transaction(db):   # read outside a transaction: committed, for good
+        if _in_transaction(db):   # this transaction may have made it: kept once committed
+            db.obj.after_commit(lambda: cache.setdefault(org_id, row.lookup_key))
+        else:                     # read outside a transaction: committed, for good
             cache[org_id] = row.lookup_key
         return row.lookup_key
     if not create:

@@ -15,11 +15,12 @@ from playhouse.shortcuts import ReconnectMixin
 
 from .errors import Invalid
 from .outage import OUTAGE
+from .scope import TransactionScope
 
 NUL = "\x00"
 
 
-class LedgerPostgresqlDatabase(ReconnectMixin, PostgresqlDatabase):
+class LedgerPostgresqlDatabase(TransactionScope, ReconnectMixin, PostgresqlDatabase):
     reconnect_errors = (
         (OperationalError, "server closed the connection"),
         (OperationalError, "terminating connection"),

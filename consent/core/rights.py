@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import audit, personal, queries, sql
+from . import audit, personal, queries, scope, sql
 from .errors import Conflict, Invalid, NotFound
 from .storage import (
     RightsRequest,
@@ -234,6 +234,7 @@ def _erase_core(person: Person) -> dict:
         secret, identifier = person.secrets.get(sid), person.names.get(sid)
         kept = personal.subject_commitment(secret, identifier) if secret and identifier else None
         queries.ERASE_SUBJECT.execute((kept, person.now, org_id, sid))
+    scope.forget()   # the transaction's kept subject rows are erased ones now
     counts["subject"] = len(person.subject_ids)
     return counts, reattest
 

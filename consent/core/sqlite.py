@@ -19,6 +19,7 @@ import time
 from peewee import SqliteDatabase
 
 from .outage import OUTAGE, DatabaseUnavailable
+from .scope import TransactionScope
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def _sha256_hex(value):
         value if isinstance(value, bytes) else str(value).encode()).hexdigest()
 
 
-class LedgerSqliteDatabase(SqliteDatabase):
+class LedgerSqliteDatabase(TransactionScope, SqliteDatabase):
     """SQLite in WAL mode whose outermost transactions start with ``BEGIN IMMEDIATE`` and, with
     ``writer_lock="flock"``, hold the :class:`WriterLock` from BEGIN to COMMIT or ROLLBACK
     (savepoints inside them do not touch it); with ``checkpoints="background"`` WAL checkpoints
