@@ -32,6 +32,8 @@ Parts (``--only`` picks some; all by default):
   the baseline commit and by this checkout at once, alternating; after/before ratios.
 * ``erasure``: erasing a subject with 1,000 records, and the access report of one
   (bench/erasure.py), every round and the median.
+* ``scale``: every dialect's hot write on the small ledger and on the big one, two servers side
+  by side, alternating (bench/scale.py): do writes slow as the ledger grows?
 * ``webhooks``: one slow receiver delays nobody else (bench/webhooks.py): organisation A's
   receiver hangs with 10 more deliveries pending each round; B's webhook latency to a fast
   receiver, median and every round; target < 2 s.
@@ -56,13 +58,13 @@ from pathlib import Path
 
 from consent.core.sqlite import JOURNAL_SIZE_LIMIT
 
-from . import console, dialects, erasure, layout, peers, stub, webhooks, wrk
+from . import console, dialects, erasure, layout, peers, scale, stub, webhooks, wrk
 from .report import ROOT, machine, median, replace_block, size_label, spread
 from .server import OUT, PURPOSES, RECORDS_PER_SUBJECT, Server, fresh_copy, prefill
 from .wrk import CEILING, FLOOR_PREFIX as PREFIX, Scenario
 
 PARTS = ("writes", "peers", "sqlite", "reads", "storage", "export", "webhooks", "stub",
-         "erasure", "layout", "console")
+         "erasure", "layout", "console", "scale")
 TABLES = ("subject", "consent", "audit_event", "consent_event")
 
 
@@ -118,6 +120,9 @@ def main(argv=None) -> int:
         report["parts"]["erasure"] = erasure.measure(small, args.rounds, bench.show)
     if "layout" in parts:
         report["parts"]["layout"] = layout.measure(bench, big, args.big, args.baseline)
+    if "scale" in parts:
+        prefill(big, args.big)
+        report["parts"]["scale"] = bench.scale(small, big)
     if "console" in parts:
         prefill(big, args.big)
         report["parts"]["console"] = shown = console.measure(
@@ -141,6 +146,9 @@ class Bench:
 
     def show(self, text: str) -> None:
         print(text, flush=True)
+
+    def scale(self, small, big) -> dict:
+        return scale.measure(self, small, big)
 
     # -- writes: ceiling, product, floor ------------------------------------------------------
     def writes(self, source) -> dict:
@@ -529,6 +537,9 @@ def write_markdown(report: dict) -> None:
             f"{s['connections']} connections, {s['duration']} s per measurement, "
             f"{s['rounds']} alternating rounds per figure (median, then every round); gunicorn "
             f"{s['workers']} sync workers; SQLite (WAL, synchronous=NORMAL).")
+    if "scale" in report["parts"]:
+        replace_block("<!-- bench:scale -->", "<!-- /bench:scale -->", "\n".join(
+            [head, ""] + scale.markdown(report["parts"]["scale"], report["settings"])))
     parts = report["parts"]
     if "writes" in parts:
         lines = [head, "", "| write | req/s | p50 ms | p99 ms | errors | to ceiling | "
